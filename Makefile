@@ -1,0 +1,42 @@
+# Canalis: `make demo` sets up and runs the full sync on the embedded default; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+export CANALIS_HOME ?= $(CURDIR)/dagster_home
+
+.PHONY: demo test ui setup lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/canalis run full_sync
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+ui: $(STAMP)
+	$(BIN)/dagster dev -w workspace.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/canalis.db* dagster_home/.telemetry dagster_home/logs

@@ -1,0 +1,1 @@
+"""Canalis Dagster code location. The `Definitions` live in `assets.definitions`."""

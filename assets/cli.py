@@ -1,0 +1,232 @@
+"""The `canalis` command: run syncs, list connectors, inspect quarantine, resolve identities, serve the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from connectors.sdk.errors import CanalisError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `canalis` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("CANALIS_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except CanalisError as error:
+        print(f"canalis: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="canalis", description="Canalis: one customer, one price, one stock across every channel."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="run a sync job through Dagster (recorded in DAGSTER_HOME) and print a summary"
+    )
+    run.add_argument("job", nargs="?", default="full_sync", choices=["full_sync", "incremental_sync"])
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.set_defaults(handler=_run)
+
+    connectors = commands.add_parser("connectors", help="connectors and connections")
+    connector_commands = connectors.add_subparsers(metavar="ACTION")
+    listing = connector_commands.add_parser("list", help="list registered connectors")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_connectors_list)
+    check = connector_commands.add_parser("check", help="test configured connections")
+    check.add_argument("connection", nargs="?", help="one connection (default: all)")
+    check.set_defaults(handler=_connectors_check)
+    settings = connector_commands.add_parser(
+        "settings", help="settings of every connector as markdown tables"
+    )
+    settings.add_argument("--env-example", action="store_true", help="print an .env.example instead")
+    settings.set_defaults(handler=_connectors_settings)
+
+    db = commands.add_parser("db", help="the canonical store")
+    db_commands = db.add_subparsers(metavar="ACTION")
+    db_commands.add_parser("upgrade", help="migrate the store to the newest schema").set_defaults(
+        handler=_db_upgrade
+    )
+    db_commands.add_parser("current", help="show the schema revision").set_defaults(handler=_db_current)
+
+    quarantine = commands.add_parser("quarantine", help="list quarantined records")
+    quarantine.add_argument("--all", action="store_true", help="include resolved ones")
+    quarantine.add_argument("--json", action="store_true")
+    quarantine.set_defaults(handler=_quarantine)
+
+    identity = commands.add_parser("identity", help="identity resolution")
+    identity_commands = identity.add_subparsers(metavar="ACTION")
+    resolve = identity_commands.add_parser("resolve", help="resolve a JSONL file of person records offline")
+    resolve.add_argument("--input", required=True, type=Path)
+    resolve.add_argument("--output", required=True, type=Path)
+    resolve.add_argument("--explain", action="store_true", help="write the evidence behind every assignment")
+    resolve.add_argument("--config", type=Path, help="YAML file of identity settings")
+    resolve.set_defaults(handler=_identity_resolve)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance, execute_job, reconstructable
+
+    from assets import definitions
+    from assets.summary import render_summary, summarize_run
+    from mappings.store import Store
+
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(Path("dagster_home").resolve())
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    target = definitions.full_sync_job if args.job == "full_sync" else definitions.incremental_sync_job
+    with DagsterInstance.get() as instance:
+        result = execute_job(reconstructable(target), instance=instance)
+        store = Store()
+        summary = summarize_run(result, store)
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        print(render_summary(summary, args.job))
+    return 0 if result.success else 1
+
+
+def _connectors_list(args: argparse.Namespace) -> int:
+    from connectors.sdk.registry import discover
+
+    rows = []
+    for name, registered in sorted(discover().items()):
+        cls = registered.connector
+        rows.append(
+            {
+                "name": name,
+                "kind": cls.kind,
+                "streams": [stream.name for stream in cls.streams],
+                "writes": cls.can_write(),
+                "origin": registered.origin,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'NAME':<16} {'KIND':<10} {'WRITES':<7} {'ORIGIN':<16} STREAMS")
+    for row in rows:
+        writes = "yes" if row["writes"] else "no"
+        print(
+            f"{row['name']:<16} {row['kind']:<10} {writes:<7} {row['origin']:<16} {', '.join(row['streams'])}"
+        )
+    return 0
+
+
+def _connectors_check(args: argparse.Namespace) -> int:
+    from assets.connections import build_connector, load_config
+
+    config = load_config()
+    connections = config.enabled_connections()
+    if args.connection:
+        if args.connection not in connections:
+            raise CanalisError(f"no enabled connection '{args.connection}' in {config.path}")
+        connections = {args.connection: connections[args.connection]}
+    failures = 0
+    for name, connection in connections.items():
+        try:
+            result = build_connector(name, connection).check()
+            print(f"{name:<20} {'ok' if result.ok else 'FAILED':<7} {result.message}")
+            failures += 0 if result.ok else 1
+        except CanalisError as error:
+            print(f"{name:<20} FAILED  {error}")
+            failures += 1
+    return 1 if failures else 0
+
+
+def _connectors_settings(args: argparse.Namespace) -> int:
+    from connectors.sdk.docs import env_example, settings_markdown
+    from connectors.sdk.registry import discover
+
+    registry = discover()
+    print(env_example(registry) if args.env_example else settings_markdown(registry))
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from mappings.store import Store
+    from mappings.store.migrate import current_revision
+
+    store = Store()
+    store.migrate()
+    print(f"{store.display_url}: schema at revision {current_revision(store.engine)}")
+    return 0
+
+
+def _db_current(args: argparse.Namespace) -> int:
+    from mappings.store import Store
+    from mappings.store.migrate import current_revision, head_revision
+
+    store = Store()
+    print(
+        f"{store.display_url}: revision {current_revision(store.engine) or '(none)'}, newest {head_revision()}"
+    )
+    return 0
+
+
+def _quarantine(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from mappings.store import Store, tables
+
+    store = Store()
+    store.migrate()
+    q = tables.quarantine
+    query = select(
+        q.c.source,
+        q.c.stream,
+        q.c.stage,
+        q.c.record_id,
+        q.c.field,
+        q.c.error,
+        q.c.occurrences,
+        q.c.last_seen_at,
+        q.c.resolved_at,
+    ).order_by(q.c.source, q.c.stream, q.c.record_id)
+    if not args.all:
+        query = query.where(q.c.resolved_at.is_(None))
+    with store.engine.connect() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(query)]
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    for row in rows:
+        print(f"{row['source']}.{row['stream']} [{row['stage']}] {row['record_id']}: {row['error']}")
+    print(f"{len(rows)} quarantined record(s)")
+    return 0
+
+
+def _identity_resolve(args: argparse.Namespace) -> int:
+    import yaml
+    from mappings.identity.cli import run_resolve
+
+    from mappings.identity import IdentityConfig
+
+    config = None
+    if args.config:
+        config = IdentityConfig.model_validate(yaml.safe_load(args.config.read_text(encoding="utf-8")) or {})
+    if not args.input.is_file():
+        raise CanalisError(f"input file {args.input} not found")
+    summary = run_resolve(args.input, args.output, explain=args.explain, config=config)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

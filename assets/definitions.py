@@ -1,0 +1,19 @@
+"""The Canalis code location: `defs` is what `workspace.yaml` loads. Importing it does no network I/O."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from assets.build import build_definitions
+
+defs: Definitions = build_definitions()
+
+
+def full_sync_job():
+    """The full-sync job, for running it through a Dagster instance from the command line."""
+    return defs.resolve_job_def("full_sync")
+
+
+def incremental_sync_job():
+    """The incremental-sync job, for running it through a Dagster instance from the command line."""
+    return defs.resolve_job_def("incremental_sync")

@@ -1,0 +1,235 @@
+"""Builds the Dagster definitions from the connections file and the connector registry.
+
+For each enabled connection and stream: a raw asset. For each canonical entity some mapping fills: a canonical
+asset depending on the raw assets that feed it. Then the unified customers and the cross-channel timeline.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+from sqlalchemy import func, select
+
+from assets.connections import CanalisConfig, ConnectionConfig, mapping_name
+from assets.metadata import bullet_list, counter_table, markdown_table
+from assets.pipeline.canonicalize import canonicalize
+from assets.pipeline.ingest import ingest_stream
+from assets.resources import ConnectionResource, StoreResource, resource_key
+from assets.translator import CanalisTranslator
+from connectors.sdk.registry import RegisteredConnector
+from mappings.canonical.entities import ENTITIES, TABLES
+from mappings.declarative.engine import Mapper
+from mappings.declarative.spec import MappingSpec, load_mapping
+from mappings.store import tables
+
+FULL_REFRESH_TAG = "canalis/full_refresh"
+QUARANTINE_WARN_SHARE = 0.05
+
+
+def is_full_refresh(context: AssetExecutionContext) -> bool:
+    """Whether the run asked to ignore cursors and re-read everything."""
+    return context.run.tags.get(FULL_REFRESH_TAG) == "true"
+
+
+def build_raw_asset(
+    name: str,
+    connection: ConnectionConfig,
+    registered: RegisteredConnector,
+    stream_name: str,
+    translator: CanalisTranslator,
+) -> AssetsDefinition:
+    """The raw asset of one connection stream: reads it into the landing table, resuming from its cursor."""
+    connector_class = registered.connector
+    stream = next(s for s in connector_class.streams if s.name == stream_name)
+    key = translator.raw_key(name, stream_name)
+
+    @asset(
+        key=key,
+        group_name=translator.raw_group(name),
+        kinds=translator.raw_kinds(connector_class),
+        description=translator.raw_description(name, connector_class, stream),
+        required_resource_keys={"store", resource_key(name)},
+        metadata={
+            "connection": name,
+            "connector": connector_class.name,
+            "channel": connection.channel,
+            "primary_key": stream.primary_key,
+            "cursor_field": stream.cursor_field or "(file content)",
+            "origin": registered.origin,
+        },
+        op_tags={"canalis/connection": name},
+    )
+    def _raw(context: AssetExecutionContext) -> MaterializeResult:
+        store = context.resources.store.get_store()
+        connection_resource: ConnectionResource = getattr(context.resources, resource_key(name))
+        connector = connection_resource.build()
+        report = ingest_stream(
+            store, connector, stream_name, full_refresh=is_full_refresh(context), run_id=context.run.run_id
+        )
+        context.log.info(
+            f"{name}.{stream_name}: read {report.records_read}, new {report.inserted}, updated {report.updated}, "
+            f"unchanged {report.unchanged}, quarantined {report.quarantined}"
+        )
+        return MaterializeResult(
+            metadata={
+                "records_read": report.records_read,
+                "new": report.inserted,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "quarantined": report.quarantined,
+                "pages": report.pages,
+                "cursor": report.cursor or "",
+                "full_refresh": report.full_refresh,
+                "seconds": round(report.seconds, 3),
+                "records_per_second": round(report.records_read / report.seconds, 1)
+                if report.seconds
+                else 0.0,
+                "preview": markdown_table(report.preview),
+                "quarantine_reasons": bullet_list(report.quarantine_reasons),
+                "dagster/row_count": store.count(tables.raw_records, source=name, stream=stream_name),
+            }
+        )
+
+    return _raw
+
+
+def build_canonical_asset(
+    entity: str, feeds: list[tuple[str, str]], mappers: dict[str, Mapper], translator: CanalisTranslator
+) -> AssetsDefinition:
+    """The canonical asset of one entity: maps the raw records of every stream that feeds it."""
+    definition = ENTITIES[entity]
+    table = definition.primary_table
+    connections = sorted({connection for connection, _ in feeds})
+
+    @asset(
+        key=translator.canonical_key(table),
+        group_name=translator.canonical_group(),
+        kinds={"sql"},
+        description=f"{definition.description}, mapped to the canonical `{table}` table.",
+        deps=[translator.raw_key(connection, stream) for connection, stream in feeds],
+        required_resource_keys={"store"},
+        metadata={"table": table, "entity": entity, "sources": ", ".join(connections)},
+    )
+    def _canonical(context: AssetExecutionContext) -> MaterializeResult:
+        store = context.resources.store.get_store()
+        used = {name: mappers[name] for name in connections}
+        report = canonicalize(store, used, entity, full=is_full_refresh(context), run_id=context.run.run_id)
+        context.log.info(
+            f"{entity}: mapped {report.mapped} from {report.raw_records} raw records, quarantined {report.quarantined}"
+        )
+        return MaterializeResult(
+            metadata={
+                "raw_records_processed": report.raw_records,
+                "mapped": report.mapped,
+                "new": report.counts.inserted,
+                "updated": report.counts.updated,
+                "unchanged": report.counts.unchanged,
+                "quarantined": report.quarantined,
+                "by_source": counter_table(report.by_source, "source"),
+                "quarantined_by_source": counter_table(report.quarantined_by_source, "source"),
+                "quarantine_reasons": bullet_list(report.quarantine_reasons),
+                "preview": markdown_table(report.preview),
+                "seconds": round(report.seconds, 3),
+                "dagster/row_count": store.count(TABLES[table]),
+            }
+        )
+
+    return _canonical
+
+
+def build_quarantine_check(entity_key: AssetKey, sources: list[str]) -> AssetChecksDefinition:
+    """A check that warns when a canonical asset's sources quarantine more than 5% of their records."""
+
+    @asset_check(
+        asset=entity_key,
+        name="quarantine_share",
+        required_resource_keys={"store"},
+        description="Share of the sources' records held in quarantine stays under 5%.",
+    )
+    def _check(context) -> AssetCheckResult:
+        store = context.resources.store.get_store()
+        q, raw = tables.quarantine, tables.raw_records
+        with store.engine.connect() as conn:
+            held = conn.execute(
+                select(func.count()).select_from(q).where(q.c.source.in_(sources), q.c.resolved_at.is_(None))
+            ).scalar_one()
+            total = conn.execute(
+                select(func.count()).select_from(raw).where(raw.c.source.in_(sources))
+            ).scalar_one()
+        share = held / (held + total) if held + total else 0.0
+        return AssetCheckResult(
+            passed=share <= QUARANTINE_WARN_SHARE,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"quarantined": held, "records": total, "share": round(share, 4)},
+        )
+
+    return _check
+
+
+def build_mappers(config: CanalisConfig, registry: dict[str, RegisteredConnector]) -> dict[str, Mapper]:
+    """One mapper per enabled connection, from its mapping file."""
+    specs: dict[str, MappingSpec] = {}
+    mappers: dict[str, Mapper] = {}
+    for name, connection in config.enabled_connections().items():
+        mapping = mapping_name(connection, registry)
+        if mapping not in specs:
+            specs[mapping] = load_mapping(
+                mapping if config.path is None or "/" not in mapping else config.path.parent / mapping
+            )
+        mappers[name] = Mapper(specs[mapping], connection=name, channel=connection.channel)
+    return mappers
+
+
+def streams_of(connection: ConnectionConfig, registered: RegisteredConnector) -> list[str]:
+    """The streams read for a connection: the configured subset, else every declared stream."""
+    declared = [stream.name for stream in registered.connector.streams]
+    if connection.streams is None:
+        return declared
+    unknown = sorted(set(connection.streams) - set(declared))
+    if unknown:
+        from connectors.sdk.errors import ConfigError
+
+        raise ConfigError(
+            f"connection stream '{unknown[0]}' is not declared (streams: {', '.join(declared)})",
+            setting="streams",
+        )
+    return list(connection.streams)
+
+
+def canonical_feeds(
+    config: CanalisConfig, registry: dict[str, RegisteredConnector], mappers: dict[str, Mapper]
+) -> dict[str, list[tuple[str, str]]]:
+    """For each entity, the (connection, stream) pairs whose mapping fills it."""
+    feeds: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for name, connection in config.enabled_connections().items():
+        read = set(streams_of(connection, registry[connection.connector]))
+        for entity in sorted(mappers[name].entities()):
+            for stream in mappers[name].streams_for(entity):
+                if stream in read:
+                    feeds[entity].append((name, stream))
+    return dict(feeds)
+
+
+__all__ = [
+    "FULL_REFRESH_TAG",
+    "MetadataValue",
+    "StoreResource",
+    "build_canonical_asset",
+    "build_mappers",
+    "build_quarantine_check",
+    "build_raw_asset",
+    "canonical_feeds",
+    "streams_of",
+]

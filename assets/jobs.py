@@ -1,0 +1,57 @@
+"""Jobs and automation: a full sync, an incremental sync, its schedule, and a sensor for dropped files."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+    multiprocess_executor,
+)
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+FULL_SYNC = "full_sync"
+INCREMENTAL_SYNC = "incremental_sync"
+EXECUTOR_ENV = "CANALIS_EXECUTOR"
+SCHEDULE_ENV = "CANALIS_INCREMENTAL_CRON"
+
+
+def _executor():
+    # The embedded SQLite store has one writer at a time, so steps run in one process unless asked otherwise.
+    return multiprocess_executor if os.environ.get(EXECUTOR_ENV) == "multiprocess" else in_process_executor
+
+
+def build_jobs(full_refresh_tag: str) -> list[UnresolvedAssetJobDefinition]:
+    """The two sync jobs over every asset (and its checks)."""
+    return [
+        define_asset_job(
+            FULL_SYNC,
+            selection=AssetSelection.all(),
+            description="Re-read every stream from the start, re-map everything and rebuild unified customers.",
+            tags={full_refresh_tag: "true"},
+            executor_def=_executor(),
+        ),
+        define_asset_job(
+            INCREMENTAL_SYNC,
+            selection=AssetSelection.all(),
+            description="Read what changed since the stored cursors and carry it through to unified customers.",
+            executor_def=_executor(),
+        ),
+    ]
+
+
+def build_schedules() -> list[ScheduleDefinition]:
+    """The incremental sync every hour (CANALIS_INCREMENTAL_CRON to change it), stopped until turned on."""
+    return [
+        ScheduleDefinition(
+            name="incremental_sync_schedule",
+            job_name=INCREMENTAL_SYNC,
+            cron_schedule=os.environ.get(SCHEDULE_ENV, "0 * * * *"),
+            default_status=DefaultScheduleStatus.STOPPED,
+            description="Runs the incremental sync on a cron schedule.",
+        )
+    ]

@@ -1,0 +1,172 @@
+"""Unified assets: customers resolved across channels, and the cross-channel interaction timeline."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    asset,
+    asset_check,
+)
+from sqlalchemy import func, select
+
+from assets.metadata import counter_table, markdown_table
+from assets.pipeline.timeline import attach_interactions
+from assets.pipeline.unify import unify_customers
+from assets.translator import CanalisTranslator
+from mappings.store import tables
+
+UNIFIED_CUSTOMERS = AssetKey("unified_customers")
+CUSTOMER_TIMELINE = AssetKey("customer_timeline")
+MAX_UNRESOLVED_SHARE = 0.95
+
+
+def build_unified_assets(
+    translator: CanalisTranslator, identity_settings: dict, has_interactions: bool, full_refresh_tag: str
+) -> list[AssetsDefinition]:
+    """The unified customers asset, and the timeline when some source has interactions."""
+
+    @asset(
+        key=UNIFIED_CUSTOMERS,
+        group_name=translator.unified_group(),
+        kinds={"sql"},
+        deps=[translator.canonical_key("customer_records")],
+        required_resource_keys={"store"},
+        description="One golden record per person: source customer records resolved across every channel.",
+        metadata={"table": "customers"},
+    )
+    def unified_customers(context: AssetExecutionContext) -> MaterializeResult:
+        store = context.resources.store.get_store()
+        full = context.run.tags.get(full_refresh_tag) == "true"
+        report = unify_customers(store, identity_settings, full=full)
+        with store.engine.connect() as conn:
+            preview = [
+                dict(row._mapping)
+                for row in conn.execute(
+                    select(
+                        tables.customers.c.customer_id,
+                        tables.customers.c.given_name,
+                        tables.customers.c.family_name,
+                        tables.customers.c.email,
+                        tables.customers.c.phone,
+                        tables.customers.c.city,
+                        tables.customers.c.record_count,
+                        tables.customers.c.sources,
+                    )
+                    .order_by(tables.customers.c.record_count.desc(), tables.customers.c.customer_id)
+                    .limit(10)
+                )
+            ]
+        metadata = report.as_metadata() if hasattr(report, "as_metadata") else {}
+        metadata.update(
+            {
+                "dagster/row_count": store.count(tables.customers),
+                "records_resolved": report.records_resolved,
+                "customers": report.customers_total,
+                "preview": markdown_table(preview),
+            }
+        )
+        return MaterializeResult(metadata=metadata)
+
+    assets_built: list[AssetsDefinition] = [unified_customers]
+    if has_interactions:
+
+        @asset(
+            key=CUSTOMER_TIMELINE,
+            group_name=translator.unified_group(),
+            kinds={"sql"},
+            deps=[UNIFIED_CUSTOMERS, translator.canonical_key("interactions")],
+            required_resource_keys={"store"},
+            description="Every interaction attached to its unified customer, in time order across channels.",
+            metadata={"table": "interactions"},
+        )
+        def customer_timeline(context: AssetExecutionContext) -> MaterializeResult:
+            store = context.resources.store.get_store()
+            report = attach_interactions(store)
+            return MaterializeResult(
+                metadata={
+                    "interactions": report.interactions,
+                    "attached": report.attached,
+                    "unattached": report.unattached,
+                    "ambiguous_email": report.ambiguous,
+                    "customers_with_interactions": report.customers_with_interactions,
+                    "multichannel_customers": report.multichannel_customers,
+                    "channel_switches": report.channel_switches,
+                    "by_channel": counter_table(report.by_channel, "channel", "interactions"),
+                    "example_timeline": markdown_table(report.example),
+                    "dagster/row_count": report.interactions,
+                }
+            )
+
+        assets_built.append(customer_timeline)
+    return assets_built
+
+
+def build_unified_checks(max_cluster_size: int) -> list[AssetChecksDefinition]:
+    """Data-quality checks on the unified customers: cluster-size alarm and share of unresolved records."""
+
+    @asset_check(
+        asset=UNIFIED_CUSTOMERS,
+        name="cluster_size_alarm",
+        required_resource_keys={"store"},
+        description=f"No unified customer gathers more than {max_cluster_size} source records.",
+    )
+    def cluster_size_alarm(context) -> AssetCheckResult:
+        store = context.resources.store.get_store()
+        c = tables.customers
+        with store.engine.connect() as conn:
+            largest = conn.execute(select(func.max(c.c.record_count))).scalar() or 0
+            oversized = conn.execute(
+                select(c.c.customer_id, c.c.record_count)
+                .where(c.c.record_count > max_cluster_size)
+                .order_by(c.c.record_count.desc())
+                .limit(10)
+            ).all()
+        return AssetCheckResult(
+            passed=not oversized,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "largest_cluster": int(largest),
+                "limit": max_cluster_size,
+                "oversized": markdown_table([dict(row._mapping) for row in oversized]),
+            },
+        )
+
+    @asset_check(
+        asset=UNIFIED_CUSTOMERS,
+        name="unresolved_share",
+        required_resource_keys={"store"},
+        description="Share of source records that matched no other record (singletons) stays plausible.",
+    )
+    def unresolved_share(context) -> AssetCheckResult:
+        store = context.resources.store.get_store()
+        s = tables.source_identities
+        with store.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(s)).scalar_one()
+            sizes = select(s.c.customer_id, func.count().label("n")).group_by(s.c.customer_id).subquery()
+            singletons = conn.execute(
+                select(func.count()).select_from(sizes).where(sizes.c.n == 1)
+            ).scalar_one()
+            unassigned = conn.execute(
+                select(func.count())
+                .select_from(tables.customer_records)
+                .where(tables.customer_records.c.record_key.not_in(select(s.c.record_key)))
+            ).scalar_one()
+        share = singletons / total if total else 0.0
+        return AssetCheckResult(
+            passed=unassigned == 0 and share <= MAX_UNRESOLVED_SHARE,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "records": total,
+                "singletons": singletons,
+                "share": round(share, 4),
+                "unassigned": unassigned,
+            },
+        )
+
+    return [cluster_size_alarm, unresolved_share]

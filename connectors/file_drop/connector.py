@@ -1,0 +1,116 @@
+"""The file-drop connector: CSV and JSONL files dropped in a folder, read incrementally by file content."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from connectors.file_drop.reader import file_digest, read_rows
+from connectors.file_drop.settings import FileDropSettings
+from connectors.file_drop.streams import STREAMS, FileStream
+from connectors.sdk.base import Connector
+from connectors.sdk.errors import ConfigError
+from connectors.sdk.state import StreamState
+from connectors.sdk.streams import CheckResult, Page, Rejected, Stream
+
+SAMPLE_ROOT = Path(__file__).parent / "sample"
+SUFFIXES = (".csv", ".jsonl")
+
+
+class FileDropConnector(Connector):
+    """Reads exports dropped as files; a file is read again only when its content changed."""
+
+    name = "file_drop"
+    kind = "file"
+    title = "File drop (CSV / JSONL)"
+    description = "Exports from any system dropped as CSV or JSONL files in a folder."
+    settings_model = FileDropSettings
+    streams = STREAMS
+    default_mapping = "file_drop"
+
+    settings: FileDropSettings
+
+    def declared_streams(self) -> tuple[type[Stream], ...]:
+        overrides = self.settings.primary_keys
+        adapted: list[type[Stream]] = []
+        for stream in STREAMS:
+            if stream.name in overrides:
+                columns = tuple(part.strip() for part in overrides[stream.name].split("+") if part.strip())
+                stream = type(stream.__name__, (stream,), {"key_columns": columns})
+            adapted.append(stream)
+        return tuple(adapted)
+
+    @property
+    def folder(self) -> Path:
+        """The folder the files are read from."""
+        path = self.settings.path
+        if path.startswith("sample:"):
+            return SAMPLE_ROOT / path.removeprefix("sample:")
+        return Path(path).expanduser()
+
+    def files_for(self, stream: type[Stream]) -> list[Path]:
+        """The files of a stream, in name order."""
+        pattern = self.settings.files[stream.name]
+        return sorted(
+            path for path in self.folder.glob(pattern) if path.is_file() and path.suffix.lower() in SUFFIXES
+        )
+
+    def check(self) -> CheckResult:
+        folder = self.folder
+        if not folder.is_dir():
+            raise ConfigError(
+                f"connection '{self.connection}': setting 'path': folder {folder} does not exist",
+                setting="path",
+                connection=self.connection,
+            )
+        found = {stream.name: len(self.files_for(stream)) for stream in self.declared_streams()}
+        return CheckResult(ok=True, message=f"{sum(found.values())} files in {folder}", details=found)
+
+    def read_pages(self, stream: type[Stream], state: StreamState) -> Iterator[Page]:
+        if not self.folder.is_dir():
+            self.check()
+        assert issubclass(stream, FileStream)
+        seen: dict[str, str] = dict(state.extra.get("files", {}))
+        for path in self.files_for(stream):
+            digest = file_digest(path)
+            if seen.get(path.name) == digest:
+                continue
+            yield from self._read_file(stream, path, state)
+            seen[path.name] = digest
+            state = StreamState(
+                cursor=state.cursor, cursor_kind=state.cursor_kind, extra={**state.extra, "files": dict(seen)}
+            )
+            yield Page(records=[], state=state)
+
+    def _read_file(self, stream: type[FileStream], path: Path, state: StreamState) -> Iterator[Page]:
+        records: list[dict[str, Any]] = []
+        rejected: list[Rejected] = []
+        for row in read_rows(path, delimiter=self.settings.delimiter, encoding=self.settings.encoding):
+            if isinstance(row, Rejected):
+                rejected.append(row)
+            else:
+                keyed = _with_key(stream, row)
+                if isinstance(keyed, Rejected):
+                    rejected.append(keyed)
+                else:
+                    records.append(keyed)
+            if len(records) + len(rejected) >= self.settings.page_size:
+                yield Page(records=records, state=state, rejected=rejected)
+                records, rejected = [], []
+        if records or rejected:
+            yield Page(records=records, state=state, rejected=rejected)
+
+
+def _with_key(stream: type[FileStream], row: dict[str, Any]) -> dict[str, Any] | Rejected:
+    parts = [str(row.get(column) or "").strip() for column in stream.key_columns]
+    if not all(parts):
+        missing = [column for column, part in zip(stream.key_columns, parts, strict=True) if not part]
+        where = f"{row.get('_source_file')} line {row.get('_line')}"
+        return Rejected(
+            payload=row,
+            error=f"{where}: missing key column '{missing[0]}'",
+            record_id=f"{row.get('_source_file')}:{row.get('_line')}",
+            field=missing[0],
+        )
+    return {**row, "_key": ":".join(parts)}

@@ -1,0 +1,64 @@
+"""Running the sandbox: a threaded HTTP server on loopback, in the foreground or in a background thread."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from connectors.sandbox.objectstore import ObjectStore
+from connectors.sandbox.server.app import SandboxApp
+from connectors.sandbox.server.faults import FaultPlan
+
+
+@dataclass
+class SandboxServer:
+    """A sandbox served in a background thread (for tests, the demo and benchmarks); use as a context manager."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    faults: str | None = None
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        self.store: ObjectStore | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "server not started"
+        return f"http://{self.host}:{self._server.server_port}"
+
+    def url(self, prefix: str) -> str:
+        """The base URL of one emulator, e.g. url('hubspot')."""
+        return f"{self.base_url}/{prefix}"
+
+    def start(self) -> SandboxServer:
+        self.store = ObjectStore(self.data_dir / "sandbox.db")
+        plan = FaultPlan.from_spec(self.faults, seed=self.seed)
+        app = SandboxApp(self.store, faults=plan)
+        self._server = make_server(self.host, self.port, app, threaded=True)
+        app.base_url = self.base_url
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="canalis-sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self.store is not None:
+            self.store.close()
+        self._server = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

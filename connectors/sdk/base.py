@@ -1,0 +1,140 @@
+"""The Connector base class every built-in connector and plugin derives from."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar, Literal
+
+from pydantic import ValidationError
+
+from connectors.sdk.errors import ConnectorError
+from connectors.sdk.settings import ConnectorSettings, load_settings
+from connectors.sdk.state import StreamState
+from connectors.sdk.streams import CheckResult, Page, Rejected, Stream, WriteResult
+
+ConnectorKind = Literal["crm", "erp", "email", "ecommerce", "pos", "marketing", "file"]
+
+
+class Connector:
+    """A source (and maybe destination) system: typed settings, declared streams, check, read, write.
+
+    Subclasses set `name`, `kind`, `settings_model` and `streams`, and implement `check` and `read_pages`
+    (and `write` when any stream is writable). `read` wraps `read_pages` with record validation so that a
+    malformed record becomes a `Rejected` entry instead of stopping the run.
+    """
+
+    name: ClassVar[str]
+    kind: ClassVar[ConnectorKind]
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    settings_model: ClassVar[type[ConnectorSettings]]
+    streams: ClassVar[tuple[type[Stream], ...]]
+    default_mapping: ClassVar[str | None] = None
+
+    def __init__(self, settings: ConnectorSettings, *, connection: str | None = None) -> None:
+        self.settings = settings
+        self.connection = connection or self.name
+        self.log = logging.getLogger(f"canalis.connectors.{self.name}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(connection={self.connection!r})"
+
+    @classmethod
+    def from_config(cls, values: dict[str, Any] | None, *, connection: str) -> Connector:
+        """Build a connector from a connection's settings, failing fast with the setting named."""
+        return cls(load_settings(cls.settings_model, values, connection=connection), connection=connection)
+
+    def declared_streams(self) -> tuple[type[Stream], ...]:
+        """The streams of this connection (a connector may adapt them to its settings)."""
+        return self.streams
+
+    def stream(self, name: str) -> type[Stream]:
+        """The declared stream called `name`."""
+        for stream in self.declared_streams():
+            if stream.name == name:
+                return stream
+        known = ", ".join(stream.name for stream in self.declared_streams())
+        raise ConnectorError(f"{self.name}: no stream '{name}' (streams: {known})")
+
+    @classmethod
+    def can_write(cls) -> bool:
+        """Whether any stream accepts writes."""
+        return any(stream.writable for stream in cls.streams)
+
+    # --- to implement -----------------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        """Test the connection and the settings without reading data."""
+        raise NotImplementedError
+
+    def read_pages(self, stream: type[Stream], state: StreamState) -> Iterator[Page]:
+        """Yield pages of raw records from `state` on, each with the state valid once it is stored."""
+        raise NotImplementedError
+
+    def write(self, stream: str, records: Iterable[dict[str, Any]]) -> Iterator[WriteResult]:
+        """Write records to a writable stream, yielding one result per record."""
+        raise ConnectorError(f"{self.name}: stream '{stream}' is read-only")
+
+    # --- provided -------------------------------------------------------------------------------
+
+    def read(self, stream_name: str, state: StreamState | None = None) -> Iterator[Page]:
+        """Read a stream from `state` (from the start when None), validating every record."""
+        stream = self.stream(stream_name)
+        kind = state.cursor_kind if state else "datetime"
+        state = state or StreamState.empty(kind)
+        for page in self.read_pages(stream, state):
+            yield validate_page(stream, page)
+
+
+def record_id(stream: type[Stream], record: dict[str, Any]) -> str | None:
+    """The primary key value of a raw record (dotted paths reach into nested objects)."""
+    value = dig(record, stream.primary_key)
+    return None if value is None or value == "" else str(value)
+
+
+def dig(record: Any, path: str) -> Any:
+    """Follow a dotted path through nested dicts (and list indexes); None when any step is missing."""
+    current = record
+    for part in path.split("."):
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+        if current is None:
+            return None
+    return current
+
+
+def validate_page(stream: type[Stream], page: Page) -> Page:
+    """Move records without a primary key, or failing the stream's record model, to `rejected`."""
+    accepted: list[dict[str, Any]] = []
+    rejected = list(page.rejected)
+    for record in page.records:
+        if not isinstance(record, dict):
+            rejected.append(Rejected(payload=record, error="record is not a JSON object"))
+            continue
+        key = record_id(stream, record)
+        if key is None:
+            rejected.append(
+                Rejected(
+                    payload=record,
+                    error=f"missing primary key '{stream.primary_key}'",
+                    field=stream.primary_key,
+                )
+            )
+            continue
+        if stream.record_model is not None:
+            try:
+                stream.record_model.model_validate(record)
+            except ValidationError as error:
+                first = error.errors()[0]
+                field = ".".join(str(part) for part in first["loc"])
+                rejected.append(
+                    Rejected(payload=record, error=f"{field}: {first['msg']}", record_id=key, field=field)
+                )
+                continue
+        accepted.append(record)
+    return Page(records=accepted, state=page.state, rejected=rejected)

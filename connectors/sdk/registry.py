@@ -1,0 +1,90 @@
+"""The connector registry: built-in connectors plus plugins found through the `canalis.connectors` entry points."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from connectors.sdk.base import Connector
+from connectors.sdk.errors import ConfigError
+
+ENTRY_POINT_GROUP = "canalis.connectors"
+DISABLE_PLUGINS_ENV = "CANALIS_DISABLE_PLUGINS"
+
+log = logging.getLogger("canalis.registry")
+
+
+@dataclass(frozen=True)
+class RegisteredConnector:
+    """A connector class and where it came from."""
+
+    connector: type[Connector]
+    origin: str  # "built-in" or the distribution that provides the plugin
+
+
+BUILTIN_MODULES = (
+    "file_drop",
+    "salesforce",
+    "hubspot",
+    "odoo",
+    "sql_erp",
+    "imap",
+    "brevo",
+    "shopify",
+    "square",
+)
+
+
+def builtin_connectors() -> list[type[Connector]]:
+    """The connectors that ship with Canalis (each package names its class in `CONNECTOR`)."""
+    found: list[type[Connector]] = []
+    for name in BUILTIN_MODULES:
+        try:
+            module = importlib.import_module(f"connectors.{name}")
+        except ModuleNotFoundError as error:
+            if error.name == f"connectors.{name}":
+                continue
+            raise
+        found.append(module.CONNECTOR)
+    return found
+
+
+def discover(*, include_plugins: bool | None = None) -> dict[str, RegisteredConnector]:
+    """Every connector by name; plugins are skipped when CANALIS_DISABLE_PLUGINS=1 or include_plugins=False."""
+    registry: dict[str, RegisteredConnector] = {
+        cls.name: RegisteredConnector(cls, "built-in") for cls in builtin_connectors()
+    }
+    if include_plugins is None:
+        include_plugins = os.environ.get(DISABLE_PLUGINS_ENV, "") not in ("1", "true", "yes")
+    if not include_plugins:
+        return registry
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry_point.load()
+        except Exception as error:  # a broken plugin must not take the code location down
+            log.warning("connector plugin %s could not be loaded: %s", entry_point.value, error)
+            continue
+        if not (isinstance(loaded, type) and issubclass(loaded, Connector)):
+            log.warning("entry point %s does not name a Connector subclass; ignored", entry_point.value)
+            continue
+        if loaded.name in registry and registry[loaded.name].connector is loaded:
+            continue
+        if loaded.name in registry and registry[loaded.name].origin == "built-in":
+            log.warning("plugin %s reuses the built-in name '%s'; ignored", entry_point.value, loaded.name)
+            continue
+        distribution = entry_point.dist.name if entry_point.dist else entry_point.value
+        registry[loaded.name] = RegisteredConnector(loaded, distribution)
+    return registry
+
+
+def get_connector(name: str, registry: dict[str, RegisteredConnector] | None = None) -> type[Connector]:
+    """The connector class called `name`, or a ConfigError listing the known ones."""
+    registry = registry if registry is not None else discover()
+    if name not in registry:
+        raise ConfigError(
+            f"unknown connector '{name}' (known: {', '.join(sorted(registry))})", setting="connector"
+        )
+    return registry[name].connector

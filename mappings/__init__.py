@@ -1,0 +1,1 @@
+"""Canalis canonical model: schema, store, declarative mappings, normalisation and identity."""

@@ -1,0 +1,194 @@
+"""Applying a mapping to raw records: canonical records out, or a MappingError naming source, field and record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from connectors.sdk.base import dig
+from connectors.sdk.errors import MappingError
+from mappings.canonical.entities import ENTITIES
+from mappings.canonical.records import CanonicalRecord
+from mappings.declarative.spec import FieldRule, MappingSpec, StreamMapping, Target
+from mappings.declarative.transforms import TRANSFORMS, TransformError
+
+
+@dataclass(frozen=True)
+class MappingContext:
+    """Values a mapping may read besides the record: the connection, its channel and the stream."""
+
+    connection: str
+    channel: str | None
+    stream: str
+
+    def value(self, name: str) -> Any:
+        return {"connection": self.connection, "channel": self.channel, "stream": self.stream}[name]
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """One canonical record produced from a raw record, with the object name for its key."""
+
+    entity: str
+    object: str
+    record: CanonicalRecord
+
+
+class Mapper:
+    """Maps raw records of one connection's streams with a mapping file."""
+
+    def __init__(self, spec: MappingSpec, *, connection: str, channel: str | None = None) -> None:
+        self.spec = spec
+        self.connection = connection
+        self.channel = channel
+
+    def streams_for(self, entity: str) -> list[str]:
+        """Streams whose mapping fills `entity`."""
+        return [
+            name
+            for name, stream in self.spec.streams.items()
+            if any(t.entity == entity for t in stream.targets)
+        ]
+
+    def entities(self) -> set[str]:
+        """Every entity this mapping fills."""
+        return {target.entity for stream in self.spec.streams.values() for target in stream.targets}
+
+    def map_record(self, stream: str, raw: dict[str, Any], *, entity: str | None = None) -> list[Mapped]:
+        """Map one raw record to its canonical records (only `entity` when given); raises MappingError."""
+        mapping = self.spec.streams.get(stream)
+        if mapping is None:
+            return []
+        record_key = _record_label(raw)
+        context = MappingContext(self.connection, self.channel, stream)
+        if mapping.strict:
+            _check_unknown_fields(mapping, raw, self.connection, stream, record_key)
+        results: list[Mapped] = []
+        for target in mapping.targets:
+            if entity is not None and target.entity != entity:
+                continue
+            if target.when and any(str(dig(raw, path)) != str(value) for path, value in target.when.items()):
+                continue
+            for item in _items(target, raw):
+                results.append(self._map_target(target, raw, item, context, record_key))
+        return results
+
+    def _map_target(
+        self, target: Target, raw: dict[str, Any], item: Any, context: MappingContext, record_key: str
+    ) -> Mapped:
+        values: dict[str, Any] = {}
+        invalid: dict[str, dict[str, str]] = {}
+        for field, rule in target.fields.items():
+            try:
+                value = _apply_rule(rule, raw, item, context)
+            except TransformError as error:
+                if rule.on_invalid == "flag":
+                    invalid[field] = {"raw": str(_raw_value(rule, raw, item) or ""), "reason": str(error)}
+                    continue
+                raise MappingError(
+                    str(error),
+                    source=self.connection,
+                    stream=context.stream,
+                    field=field,
+                    record_key=record_key,
+                ) from None
+            if value is None and rule.required:
+                raise MappingError(
+                    "required value is missing",
+                    source=self.connection,
+                    stream=context.stream,
+                    field=field,
+                    record_key=record_key,
+                )
+            if value is not None:
+                values[field] = value
+        entity = ENTITIES[target.entity]
+        if invalid and "attributes" in entity.record_type.model_fields:
+            attributes = dict(values.get("attributes") or {})
+            attributes["invalid_fields"] = invalid
+            values["attributes"] = attributes
+        try:
+            record = entity.record_type.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or None
+            raise MappingError(
+                first["msg"],
+                source=self.connection,
+                stream=context.stream,
+                field=field,
+                record_key=record_key,
+            ) from None
+        return Mapped(entity=target.entity, object=target.object or context.stream, record=record)
+
+
+def _record_label(raw: dict[str, Any]) -> str:
+    for key in ("_key", "id", "Id"):
+        if raw.get(key) not in (None, ""):
+            return str(raw[key])
+    if "_source_file" in raw:
+        return f"{raw['_source_file']}:{raw.get('_line')}"
+    return "?"
+
+
+def _check_unknown_fields(
+    mapping: StreamMapping, raw: dict[str, Any], source: str, stream: str, key: str
+) -> None:
+    unknown = sorted(name for name in raw if not name.startswith("_") and name not in mapping.known_fields())
+    if unknown:
+        raise MappingError(
+            f"unknown source field '{unknown[0]}' (the mapping is strict; map it or list it under 'ignore')",
+            source=source,
+            stream=stream,
+            field=unknown[0],
+            record_key=key,
+        )
+
+
+def _items(target: Target, raw: dict[str, Any]) -> Iterator[Any]:
+    if target.each is None:
+        yield None
+        return
+    items = dig(raw, target.each)
+    if isinstance(items, dict) and isinstance(items.get("edges"), list):  # GraphQL connections
+        items = [edge.get("node", edge) for edge in items["edges"]]
+    if isinstance(items, dict) and isinstance(items.get("nodes"), list):
+        items = items["nodes"]
+    for index, item in enumerate(items or []):
+        yield {"_index": index, **item} if isinstance(item, dict) else {"_index": index, "value": item}
+
+
+def _lookup_path(path: str, raw: dict[str, Any], item: Any) -> Any:
+    if path.startswith("item."):
+        return dig(item, path.removeprefix("item.")) if item is not None else None
+    return dig(raw, path)
+
+
+def _raw_value(rule: FieldRule, raw: dict[str, Any], item: Any) -> Any:
+    for path in rule.source_paths():
+        value = _lookup_path(path, raw, item)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _apply_rule(rule: FieldRule, raw: dict[str, Any], item: Any, context: MappingContext) -> Any:
+    if rule.const is not None:
+        value = rule.const
+    elif rule.context is not None:
+        value = context.value(rule.context)
+    elif rule.join is not None:
+        parts = [_lookup_path(path, raw, item) for path in rule.source_paths()]
+        value = rule.join.join(str(part).strip() for part in parts if part not in (None, "")) or None
+    else:
+        value = _raw_value(rule, raw, item)
+    for call in rule.transforms:
+        if value is None or value == "":
+            break
+        value = TRANSFORMS[call.name](value, **call.args)
+    if value is None or value == "":
+        return rule.default
+    return value

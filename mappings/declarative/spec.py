@@ -1,0 +1,168 @@
+"""The declarative mapping file: per source stream, targets that map source fields to canonical fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from connectors.sdk.errors import ConfigError
+from mappings.canonical.entities import ENTITIES
+from mappings.declarative.transforms import TRANSFORMS
+
+MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "sources"
+
+
+class TransformCall(BaseModel):
+    """One named transform with its arguments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class FieldRule(BaseModel):
+    """How one canonical field is filled: from a source path (or the first non-empty of several), a constant or the context."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str | list[str] | None = Field(default=None, alias="from")
+    const: Any = None
+    context: Literal["connection", "channel", "stream"] | None = None
+    join: str | None = Field(default=None, description="join several source values with this text")
+    transforms: list[TransformCall] = Field(default_factory=list)
+    default: Any = None
+    required: bool = False
+    on_invalid: Literal["quarantine", "flag"] = "quarantine"
+
+    @field_validator("transforms", mode="before")
+    @classmethod
+    def _calls(cls, value: Any) -> Any:
+        calls = []
+        for item in value or []:
+            if isinstance(item, str):
+                calls.append({"name": item})
+            elif isinstance(item, dict) and len(item) == 1 and "name" not in item:
+                name, args = next(iter(item.items()))
+                calls.append({"name": name, "args": args or {}})
+            else:
+                calls.append(item)
+        return calls
+
+    @field_validator("transforms")
+    @classmethod
+    def _known(cls, value: list[TransformCall]) -> list[TransformCall]:
+        for call in value:
+            if call.name not in TRANSFORMS:
+                raise ValueError(f"unknown transform '{call.name}' (known: {', '.join(sorted(TRANSFORMS))})")
+        return value
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> FieldRule:
+        origins = sum(x is not None for x in (self.source, self.const, self.context))
+        if origins != 1:
+            raise ValueError("give exactly one of 'from', 'const' or 'context'")
+        return self
+
+    def source_paths(self) -> list[str]:
+        """Source paths this rule reads."""
+        if self.source is None:
+            return []
+        return [self.source] if isinstance(self.source, str) else list(self.source)
+
+
+class Target(BaseModel):
+    """One canonical entity filled from a stream (a stream may fill several, e.g. an order and its interaction)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    entity: str
+    object: str | None = Field(
+        default=None, description="object name in record keys; default the stream name"
+    )
+    each: str | None = Field(default=None, description="path of a list in the record: one entity per item")
+    when: dict[str, Any] | None = Field(default=None, description="only records whose path equals a value")
+    fields: dict[str, FieldRule]
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            name: ({"from": rule} if isinstance(rule, str | list) else rule) for name, rule in value.items()
+        }
+
+    @model_validator(mode="after")
+    def _entity_fields(self) -> Target:
+        if self.entity not in ENTITIES:
+            raise ValueError(f"unknown entity '{self.entity}' (known: {', '.join(sorted(ENTITIES))})")
+        allowed = set(ENTITIES[self.entity].record_type.model_fields)
+        unknown = sorted(set(self.fields) - allowed)
+        if unknown:
+            raise ValueError(
+                f"entity '{self.entity}' has no field '{unknown[0]}' (fields: {', '.join(sorted(allowed))})"
+            )
+        return self
+
+
+class StreamMapping(BaseModel):
+    """The targets of one stream, and which source fields it knows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    targets: list[Target]
+    strict: bool = Field(
+        default=False, description="quarantine records with source fields the mapping does not know"
+    )
+    ignore: list[str] = Field(default_factory=list, description="source fields known but not mapped")
+
+    def known_fields(self) -> set[str]:
+        """Top-level source fields read or explicitly ignored by this stream's mapping."""
+        known = set(self.ignore)
+        for target in self.targets:
+            if target.each:
+                known.add(target.each.split(".")[0])
+            for rule in target.fields.values():
+                known.update(
+                    path.split(".")[0] for path in rule.source_paths() if not path.startswith("item.")
+                )
+        return known
+
+
+class MappingSpec(BaseModel):
+    """A whole mapping file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mapping: str
+    connector: str
+    description: str = ""
+    streams: dict[str, StreamMapping]
+
+
+def load_mapping(name_or_path: str | Path) -> MappingSpec:
+    """Load and validate a mapping file by name (from mappings/sources/) or path; errors name the file and field."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = MAPPINGS_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"mapping file {path} not found", setting="mapping")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"mapping file {path.name} is not valid YAML: {error}", setting="mapping") from None
+    try:
+        return MappingSpec.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"mapping file {path.name}: {where}: {first['msg']}", setting="mapping") from None
+
+
+def available_mappings() -> list[str]:
+    """Names of the mapping files shipped with Canalis."""
+    return sorted(path.stem for path in MAPPINGS_DIR.glob("*.yaml"))

@@ -1,0 +1,250 @@
+"""Named transforms for declarative mappings: trim, lower, email, phone_e164, date, decimal, lookup...
+
+A transform takes a value (and its arguments) and returns the new value, or raises TransformError with a
+reason. Plugins add their own with `register_transform`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mappings import normalize
+
+
+class TransformError(ValueError):
+    """A value could not be transformed; the message says why."""
+
+
+Transform = Callable[..., Any]
+TRANSFORMS: dict[str, Transform] = {}
+
+
+def register_transform(name: str) -> Callable[[Transform], Transform]:
+    """Register a transform under a name usable in mapping files."""
+
+    def decorator(function: Transform) -> Transform:
+        TRANSFORMS[name] = function
+        return function
+
+    return decorator
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+@register_transform("trim")
+def trim(value: Any) -> str | None:
+    """Strip surrounding spaces; empty text becomes null."""
+    return _text(value)
+
+
+@register_transform("lower")
+def lower(value: Any) -> str | None:
+    text = _text(value)
+    return text.lower() if text else None
+
+
+@register_transform("upper")
+def upper(value: Any) -> str | None:
+    text = _text(value)
+    return text.upper() if text else None
+
+
+@register_transform("title")
+def title(value: Any) -> str | None:
+    text = _text(value)
+    return text.title() if text else None
+
+
+@register_transform("string")
+def string(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _normalized(result: normalize.Normalized, what: str) -> Any:
+    if result.raw not in (None, "") and (result.value is None or not result.valid):
+        reason = (result.reason or "invalid").replace("_", " ")
+        raise TransformError(f"'{result.raw}' is not a valid {what} ({reason})")
+    return result.value
+
+
+@register_transform("email")
+def email(value: Any) -> str | None:
+    """Normalise an email (trim, lower-case, syntax check)."""
+    return _normalized(normalize.normalize_email(_text(value)), "email")
+
+
+@register_transform("phone_e164")
+def phone_e164(value: Any, region: str = "FR") -> str | None:
+    """Normalise a phone number to E.164, reading national numbers in `region`."""
+    return _normalized(normalize.normalize_phone(_text(value), default_region=region), "phone number")
+
+
+@register_transform("country_code")
+def country_code(value: Any) -> str | None:
+    """A country name or code as ISO 3166-1 alpha-2."""
+    return _normalized(normalize.normalize_country(_text(value)), "country")
+
+
+@register_transform("postcode")
+def postcode(value: Any, country: str | None = None) -> str | None:
+    return _normalized(normalize.normalize_postcode(_text(value), country), "postcode")
+
+
+@register_transform("date")
+def to_date(value: Any, format: str | None = None) -> date | None:
+    """Parse a date; with `format` (strptime) only that layout is accepted."""
+    text = _text(value)
+    if text is None:
+        return None
+    if format:
+        try:
+            return datetime.strptime(text, format).date()
+        except ValueError:
+            raise TransformError(f"'{text}' is not a date in the format {format}") from None
+    return _normalized(normalize.parse_date(text), "date")
+
+
+@register_transform("datetime")
+def to_datetime(value: Any, format: str | None = None, timezone: str = "UTC") -> datetime | None:
+    """Parse a timestamp to aware UTC; naive values are read in `timezone`; epoch seconds accepted."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC)
+    text = str(value).strip()
+    try:
+        zone = ZoneInfo(timezone)
+    except ZoneInfoNotFoundError:
+        raise TransformError(f"unknown time zone '{timezone}'") from None
+    try:
+        if format:
+            parsed = datetime.strptime(text, format)
+        else:
+            cleaned = text.replace(" ", "T", 1)
+            if cleaned.endswith("Z"):
+                cleaned = cleaned[:-1] + "+00:00"
+            if len(cleaned) > 5 and cleaned[-5] in "+-" and ":" not in cleaned[-5:] and "T" in cleaned:
+                cleaned = f"{cleaned[:-2]}:{cleaned[-2:]}"
+            parsed = datetime.fromisoformat(cleaned)
+    except ValueError:
+        expected = f"the format {format}" if format else "ISO 8601"
+        raise TransformError(f"'{text}' is not a timestamp in {expected}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(UTC)
+
+
+@register_transform("decimal")
+def to_decimal(value: Any, decimal_comma: bool = False, places: int | None = None) -> Decimal | None:
+    """An exact decimal from text or int (floats are refused: they are not exact)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float):
+        value = repr(value)
+    text = str(value).strip().replace("\u00a0", "").replace(" ", "")
+    if decimal_comma:
+        text = text.replace(".", "").replace(",", ".")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise TransformError(f"'{value}' is not a number") from None
+    if not number.is_finite():
+        raise TransformError(f"'{value}' is not a finite number")
+    if places is not None:
+        number = number.quantize(Decimal(1).scaleb(-places))
+    return number
+
+
+@register_transform("minor_units")
+def minor_units(value: Any, exponent: int = 2) -> Decimal | None:
+    """An amount in minor units (cents) as a decimal amount."""
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(int(str(value).strip())).scaleb(-exponent)
+    except ValueError:
+        raise TransformError(f"'{value}' is not a whole number of minor units") from None
+
+
+@register_transform("integer")
+def integer(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise TransformError(f"'{value}' is not a whole number") from None
+
+
+@register_transform("float")
+def to_float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(str(value).strip().replace(",", "."))
+    except ValueError:
+        raise TransformError(f"'{value}' is not a number") from None
+
+
+TRUE_WORDS = {"1", "true", "yes", "y", "oui", "o", "t", "on", "x"}
+FALSE_WORDS = {"0", "false", "no", "n", "non", "f", "off"}
+
+
+@register_transform("boolean")
+def boolean(value: Any) -> bool | None:
+    """yes/no, true/false, 1/0, oui/non as a boolean."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise TransformError(f"'{value}' is not a yes/no value")
+
+
+@register_transform("lookup")
+def lookup(value: Any, values: dict[str, Any], default: Any = ..., case_sensitive: bool = False) -> Any:
+    """Replace a value through a table; unknown values fail unless a default is given."""
+    key = "" if value is None else str(value).strip()
+    table = values if case_sensitive else {str(k).lower(): v for k, v in values.items()}
+    probe = key if case_sensitive else key.lower()
+    if probe in table:
+        return table[probe]
+    if default is not ...:
+        return default
+    raise TransformError(f"'{key}' is not one of {', '.join(map(str, values))}")
+
+
+@register_transform("strip_prefix")
+def strip_prefix(value: Any, prefix: str) -> str | None:
+    """Remove a prefix such as an id namespace (gid://shop/Customer/)."""
+    text = _text(value)
+    return text.removeprefix(prefix) if text else None
+
+
+@register_transform("split_take")
+def split_take(value: Any, separator: str = " ", index: int = 0) -> str | None:
+    """Split text and keep one part (e.g. the first word of a full name)."""
+    text = _text(value)
+    if text is None:
+        return None
+    parts = text.split(separator)
+    return parts[index].strip() if -len(parts) <= index < len(parts) else None
+
+
+@register_transform("truncate")
+def truncate(value: Any, length: int) -> str | None:
+    text = _text(value)
+    return text[:length] if text else None

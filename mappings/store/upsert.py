@@ -1,0 +1,156 @@
+"""Idempotent upserts on SQLite, PostgreSQL and MySQL/MariaDB, with new/updated/unchanged counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, select, tuple_
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+CHUNK_SIZE = 500
+
+
+@dataclass
+class UpsertCounts:
+    """How many rows an upsert inserted, changed, or found identical."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+def upsert(
+    connection: Connection,
+    table: Table,
+    rows: Iterable[dict[str, Any]],
+    *,
+    update_columns: Sequence[str] | None = None,
+    compare_column: str | None = "content_hash",
+    keep_on_update: Sequence[str] = (),
+) -> UpsertCounts:
+    """Insert rows or update them by primary key; rows whose `compare_column` is unchanged are not written.
+
+    `keep_on_update` names columns that keep their stored value when a row is updated (e.g. first_seen_at).
+    """
+    key_columns = [column.name for column in table.primary_key.columns]
+    compare = compare_column if compare_column and compare_column in table.c else None
+    counts = UpsertCounts()
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= CHUNK_SIZE:
+            counts += _upsert_chunk(
+                connection, table, batch, key_columns, compare, update_columns, keep_on_update
+            )
+            batch = []
+    if batch:
+        counts += _upsert_chunk(
+            connection, table, batch, key_columns, compare, update_columns, keep_on_update
+        )
+    return counts
+
+
+def _upsert_chunk(
+    connection: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    key_columns: list[str],
+    compare: str | None,
+    update_columns: Sequence[str] | None,
+    keep_on_update: Sequence[str],
+) -> UpsertCounts:
+    rows = _last_row_per_key(rows, key_columns)
+    existing = _existing(connection, table, rows, key_columns, compare)
+    counts = UpsertCounts()
+    to_write: list[dict[str, Any]] = []
+    for row in rows:
+        key = tuple(row[name] for name in key_columns)
+        if key not in existing:
+            counts.inserted += 1
+            to_write.append(row)
+        elif compare is not None and existing[key] == row.get(compare):
+            counts.unchanged += 1
+        else:
+            counts.updated += 1
+            to_write.append(row)
+    if to_write:
+        _write(connection, table, to_write, key_columns, update_columns, keep_on_update)
+    return counts
+
+
+def _last_row_per_key(rows: list[dict[str, Any]], key_columns: list[str]) -> list[dict[str, Any]]:
+    by_key: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        by_key[tuple(row[name] for name in key_columns)] = row
+    return list(by_key.values())
+
+
+def _existing(
+    connection: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    key_columns: list[str],
+    compare: str | None,
+) -> dict[tuple, Any]:
+    columns = [table.c[name] for name in key_columns]
+    selected = [*columns, table.c[compare]] if compare else columns
+    if len(columns) == 1:
+        condition = columns[0].in_([row[key_columns[0]] for row in rows])
+    else:
+        condition = tuple_(*columns).in_([tuple(row[name] for name in key_columns) for row in rows])
+    found: dict[tuple, Any] = {}
+    for result in connection.execute(select(*selected).where(condition)):
+        values = tuple(result)
+        key = values[: len(key_columns)]
+        found[key] = values[len(key_columns)] if compare else None
+    return found
+
+
+def _write(
+    connection: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    key_columns: list[str],
+    update_columns: Sequence[str] | None,
+    keep_on_update: Sequence[str],
+) -> None:
+    dialect = connection.dialect.name
+    all_columns = list(rows[0].keys())
+    if update_columns is None:
+        update_columns = [
+            name for name in all_columns if name not in key_columns and name not in keep_on_update
+        ]
+    if dialect in ("postgresql", "sqlite"):
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        if update_columns:
+            statement = insert.on_conflict_do_update(
+                index_elements=key_columns, set_={name: insert.excluded[name] for name in update_columns}
+            )
+        else:
+            statement = insert.on_conflict_do_nothing(index_elements=key_columns)
+    elif dialect in ("mysql", "mariadb"):
+        insert = mysql.insert(table)
+        first_key = key_columns[0]
+        assignments = {name: insert.inserted[name] for name in update_columns} or {
+            first_key: table.c[first_key]
+        }
+        statement = insert.on_duplicate_key_update(assignments)
+    else:  # a portable fallback: delete then insert, inside the caller's transaction
+        columns = [table.c[name] for name in key_columns]
+        keys = [tuple(row[name] for name in key_columns) for row in rows]
+        connection.execute(table.delete().where(tuple_(*columns).in_(keys)))
+        connection.execute(table.insert(), rows)
+        return
+    connection.execute(statement, rows)
