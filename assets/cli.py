@@ -69,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine.add_argument("--json", action="store_true")
     quarantine.set_defaults(handler=_quarantine)
 
+    sandbox = commands.add_parser("sandbox", help="the local sandbox of vendor emulators")
+    sandbox_commands = sandbox.add_subparsers(metavar="ACTION")
+    serve = sandbox_commands.add_parser("serve", help="serve every emulator on one loopback port")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--seed", type=int, default=42)
+    serve.add_argument("--customers", type=int, default=300)
+    serve.add_argument("--faults", help="fault spec, e.g. 'hubspot:429=0.05,500=0.02;*:latency=0.01'")
+    serve.add_argument("--data-dir", type=Path, help="where the world and emulator state live")
+    serve.add_argument("--reset", action="store_true", help="generate the world again even if one is there")
+    serve.set_defaults(handler=_sandbox_serve)
+
     identity = commands.add_parser("identity", help="identity resolution")
     identity_commands = identity.add_subparsers(metavar="ACTION")
     resolve = identity_commands.add_parser("resolve", help="resolve a JSONL file of person records offline")
@@ -212,17 +224,29 @@ def _quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sandbox_serve(args: argparse.Namespace) -> int:
+    from connectors.sandbox.serve import serve
+    from connectors.sandbox.server.faults import parse_faults
+    from mappings.store.database import canalis_home
+
+    parse_faults(args.faults)  # fail fast on a bad spec, before generating anything
+    data_dir = args.data_dir or canalis_home() / "sandbox"
+    serve(host=args.host, port=args.port, seed=args.seed, customers=args.customers, faults=args.faults,
+          data_dir=data_dir, reset=args.reset, out=sys.stdout)
+    return 0
+
+
 def _identity_resolve(args: argparse.Namespace) -> int:
     import yaml
-    from mappings.identity.cli import run_resolve
 
+    if not args.input.is_file():
+        raise CanalisError(f"input file {args.input} not found")
     from mappings.identity import IdentityConfig
+    from mappings.identity.cli import run_resolve
 
     config = None
     if args.config:
         config = IdentityConfig.model_validate(yaml.safe_load(args.config.read_text(encoding="utf-8")) or {})
-    if not args.input.is_file():
-        raise CanalisError(f"input file {args.input} not found")
     summary = run_resolve(args.input, args.output, explain=args.explain, config=config)
     print(json.dumps(summary, indent=2, default=str))
     return 0

@@ -192,6 +192,18 @@ def build_mappers(config: CanalisConfig, registry: dict[str, RegisteredConnector
     return mappers
 
 
+def _mapping_location(mapping: str, config: CanalisConfig):
+    """A mapping name (shipped file) or a YAML path, relative paths read from the connections file's folder."""
+    from pathlib import Path
+
+    if not mapping.endswith((".yaml", ".yml")):
+        return mapping
+    path = Path(mapping).expanduser()
+    if not path.is_absolute() and config.path is not None:
+        path = config.path.parent / path
+    return path
+
+
 def streams_of(connection: ConnectionConfig, registered: RegisteredConnector) -> list[str]:
     """The streams read for a connection: the configured subset, else every declared stream."""
     declared = [stream.name for stream in registered.connector.streams]

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class CanonicalRecord(BaseModel):
     """Base of canonical records: strict about types, forbids unknown fields."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
 
     @field_validator("*", mode="after")
     @classmethod

@@ -12,7 +12,7 @@ from connectors.sdk.base import dig
 from connectors.sdk.errors import MappingError
 from mappings.canonical.entities import ENTITIES
 from mappings.canonical.records import CanonicalRecord
-from mappings.declarative.spec import FieldRule, MappingSpec, StreamMapping, Target
+from mappings.declarative.spec import FieldRule, MappingSpec, Target
 from mappings.declarative.transforms import TRANSFORMS, TransformError
 
 
@@ -44,6 +44,7 @@ class Mapper:
         self.spec = spec
         self.connection = connection
         self.channel = channel
+        self._known = {name: frozenset(stream.known_fields()) for name, stream in spec.streams.items() if stream.strict}
 
     def streams_for(self, entity: str) -> list[str]:
         """Streams whose mapping fills `entity`."""
@@ -65,7 +66,7 @@ class Mapper:
         record_key = _record_label(raw)
         context = MappingContext(self.connection, self.channel, stream)
         if mapping.strict:
-            _check_unknown_fields(mapping, raw, self.connection, stream, record_key)
+            _check_unknown_fields(self._known[stream], raw, self.connection, stream, record_key)
         results: list[Mapped] = []
         for target in mapping.targets:
             if entity is not None and target.entity != entity:
@@ -134,10 +135,8 @@ def _record_label(raw: dict[str, Any]) -> str:
     return "?"
 
 
-def _check_unknown_fields(
-    mapping: StreamMapping, raw: dict[str, Any], source: str, stream: str, key: str
-) -> None:
-    unknown = sorted(name for name in raw if not name.startswith("_") and name not in mapping.known_fields())
+def _check_unknown_fields(known: frozenset[str], raw: dict[str, Any], source: str, stream: str, key: str) -> None:
+    unknown = sorted(name for name in raw if name not in known and not name.startswith("_"))
     if unknown:
         raise MappingError(
             f"unknown source field '{unknown[0]}' (the mapping is strict; map it or list it under 'ignore')",

@@ -1,0 +1,79 @@
+"""The code location loads without network I/O and its graph follows the connections file."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DefaultScheduleStatus
+
+from assets.build import build_definitions
+from assets.connections import CanalisConfig, load_config
+from connectors.sdk.errors import ConfigError
+
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "dagster_home" / "canalis.yaml"
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("the code location must not open network connections at import")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_demo_definitions_load_with_the_expected_graph(no_network) -> None:
+    defs = build_definitions(load_config(DEMO_CONFIG))
+    keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
+    expected_raw = {f"raw/web_shop/{s}" for s in ("customers", "orders", "order_lines", "interactions")}
+    expected_raw |= {"raw/store_pos/customers", "raw/store_pos/orders"}
+    assert expected_raw <= keys
+    assert {"canonical/customer_records", "canonical/consents", "canonical/orders", "canonical/order_lines",
+            "canonical/interactions", "unified_customers", "customer_timeline"} <= keys
+    assert not any(key.startswith("raw/store_pos/order_lines") for key in keys)
+
+    graph = defs.resolve_asset_graph()
+    customer_parents = graph.get(AssetKey(["canonical", "customer_records"])).parent_keys
+    assert customer_parents == {AssetKey(["raw", "web_shop", "customers"]), AssetKey(["raw", "store_pos", "customers"])}
+    assert AssetKey(["canonical", "customer_records"]) in graph.get(AssetKey("unified_customers")).parent_keys
+
+    assert {job.name for job in defs.resolve_all_job_defs()} >= {"full_sync", "incremental_sync"}
+    schedule = defs.resolve_schedule_def("incremental_sync_schedule")
+    assert schedule.default_status == DefaultScheduleStatus.STOPPED
+    check_names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert {"quarantine_share", "cluster_size_alarm", "unresolved_share"} <= check_names
+
+
+def test_workspace_module_exposes_defs(no_network, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CANALIS_CONFIG", str(DEMO_CONFIG))
+    import importlib
+
+    import assets.definitions as module
+
+    module = importlib.reload(module)
+    assert module.defs.resolve_job_def("full_sync").name == "full_sync"
+
+
+def test_unknown_connector_fails_naming_connection() -> None:
+    config = CanalisConfig.model_validate(
+        {"connections": {"crm": {"connector": "nonexistent", "channel": "crm", "settings": {}}}}
+    )
+    with pytest.raises(ConfigError, match="connection 'crm': unknown connector 'nonexistent'"):
+        build_definitions(config)
+
+
+def test_bad_connections_file_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "canalis.yaml"
+    path.write_text("connections:\n  Web Shop:\n    connector: file_drop\n    channel: web\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="connection name 'Web Shop'"):
+        load_config(path)
+    path.write_text("connections:\n  web:\n    connector: file_drop\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"connections\.web\.channel"):
+        load_config(path)
+
+
+def test_a_missing_connections_file_means_an_empty_graph(tmp_path: Path) -> None:
+    defs = build_definitions(load_config(tmp_path / "absent.yaml"))
+    assert list(defs.resolve_all_asset_keys()) == []

@@ -1,0 +1,139 @@
+"""A connector plugin installed with pip appears in `canalis connectors list` and as assets in the Definitions."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+PLUGIN = "canalis_plugin_demo"
+DIST = "canalis-plugin-demo"
+
+PLUGIN_CODE = textwrap.dedent(
+    '''
+    """A tiny connector plugin used by the Canalis test suite."""
+    from connectors.sdk import Connector, ConnectorSettings, Page, Stream, StreamState, setting, CheckResult
+
+
+    class Settings(ConnectorSettings):
+        greeting: str = setting("hello", description="text put in every record")
+
+
+    class People(Stream):
+        name = "people"
+        primary_key = "id"
+
+
+    class DemoPluginConnector(Connector):
+        name = "demo_plugin"
+        kind = "crm"
+        title = "Demo plugin"
+        settings_model = Settings
+        streams = (People,)
+
+        def check(self):
+            return CheckResult(ok=True, message="fine")
+
+        def read_pages(self, stream, state):
+            records = [{"id": str(n), "email": f"p{n}@example.org", "note": self.settings.greeting} for n in range(3)]
+            yield Page(records=records, state=state.advanced(None))
+    '''
+)
+
+
+def _build_wheel(folder: Path) -> Path:
+    wheel = folder / f"{PLUGIN}-0.1-py3-none-any.whl"
+    dist_info = f"{PLUGIN}-0.1.dist-info"
+    files = {
+        f"{PLUGIN}/__init__.py": PLUGIN_CODE,
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {DIST}\nVersion: 0.1\n",
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: canalis-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/entry_points.txt": f"[canalis.connectors]\ndemo_plugin = {PLUGIN}:DemoPluginConnector\n",
+    }
+    record_lines = []
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in files.items():
+            data = text.encode()
+            archive.writestr(name, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record_lines.append(f"{name},sha256={digest},{len(data)}")
+        record_lines.append(f"{dist_info}/RECORD,,")
+        archive.writestr(f"{dist_info}/RECORD", "\n".join(record_lines) + "\n")
+    return wheel
+
+
+def _pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True)
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path):
+    wheel = _build_wheel(tmp_path)
+    _pip("install", "--no-deps", "--no-index", str(wheel))
+    try:
+        yield
+    finally:
+        _pip("uninstall", "-y", DIST)
+
+
+def _plugin_env(tmp_path: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "CANALIS_DISABLE_PLUGINS"}
+    env["CANALIS_HOME"] = str(tmp_path)
+    return env
+
+
+def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_path: Path) -> None:
+    env = _plugin_env(tmp_path)
+    listed = subprocess.run(
+        [sys.executable, "-m", "assets.cli", "connectors", "list", "--json"],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["demo_plugin"]["origin"] == DIST
+    assert rows["demo_plugin"]["streams"] == ["people"]
+    assert rows["demo_plugin"]["kind"] == "crm"
+
+    (tmp_path / "plugin_mapping.yaml").write_text(
+        textwrap.dedent(
+            """
+            mapping: plugin_mapping
+            connector: demo_plugin
+            streams:
+              people:
+                targets:
+                  - entity: customer_record
+                    fields: {source_id: id, email: {from: email, transforms: [email]}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "canalis.yaml").write_text(
+        "connections:\n  partner_crm:\n    connector: demo_plugin\n    channel: crm\n"
+        f"    mapping: {tmp_path / 'plugin_mapping.yaml'}\n",
+        encoding="utf-8",
+    )
+    script = (
+        "from assets.build import build_definitions\n"
+        "defs = build_definitions()\n"
+        "print('\\n'.join(sorted(k.to_user_string() for k in defs.resolve_all_asset_keys())))\n"
+    )
+    keys = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert "raw/partner_crm/people" in keys.stdout.split()
+    assert "canonical/customer_records" in keys.stdout.split()
+
+
+def test_plugins_are_not_loaded_when_switched_off(installed_plugin, tmp_path: Path) -> None:
+    env = {**_plugin_env(tmp_path), "CANALIS_DISABLE_PLUGINS": "1"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "assets.cli", "connectors", "list", "--json"],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    assert "demo_plugin" not in {row["name"] for row in json.loads(listed.stdout)}

@@ -1,0 +1,122 @@
+"""The mapping engine: canonical records out, or an error naming source, field and record."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from connectors.sdk.errors import ConfigError, MappingError
+from mappings.declarative import Mapper, available_mappings, load_mapping
+
+
+def _mapper(tmp_path: Path, document: dict) -> Mapper:
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return Mapper(load_mapping(path), connection="shop", channel="web")
+
+
+ORDERS = {
+    "mapping": "t",
+    "connector": "file_drop",
+    "streams": {
+        "orders": {
+            "strict": True,
+            "ignore": ["note"],
+            "targets": [
+                {
+                    "entity": "order",
+                    "fields": {
+                        "source_id": {"from": "id", "required": True},
+                        "customer_source_id": "customer.id",
+                        "channel": {"context": "channel"},
+                        "ordered_at": {"from": "created", "transforms": ["datetime"], "required": True},
+                        "total_amount": {"from": "total", "transforms": [{"decimal": {"decimal_comma": True}}]},
+                        "currency": {"const": "EUR"},
+                    },
+                },
+                {
+                    "entity": "order_line",
+                    "each": "lines",
+                    "fields": {
+                        "order_source_id": "id",
+                        "line_id": "item._index",
+                        "sku": "item.sku",
+                        "quantity": {"from": "item.qty", "transforms": ["decimal"]},
+                    },
+                },
+            ],
+        }
+    },
+}
+
+
+def test_maps_a_record_to_several_entities(tmp_path: Path) -> None:
+    mapper = _mapper(tmp_path, ORDERS)
+    raw = {
+        "id": "o1", "customer": {"id": "c9"}, "created": "2026-02-01T10:00:00Z", "total": "12,50", "note": "gift",
+        "lines": [{"sku": "A", "qty": "2"}, {"sku": "B", "qty": "1"}],
+    }
+    mapped = mapper.map_record("orders", raw)
+    order = mapped[0].record
+    assert order.total_amount == Decimal("12.50") and order.channel == "web" and order.customer_source_id == "c9"
+    lines = [m.record for m in mapped[1:]]
+    assert [(line.sku, line.quantity, line.line_id) for line in lines] == [("A", Decimal(2), "0"), ("B", Decimal(1), "1")]
+    assert mapper.streams_for("order_line") == ["orders"]
+
+
+def test_errors_name_source_field_and_record(tmp_path: Path) -> None:
+    mapper = _mapper(tmp_path, ORDERS)
+    with pytest.raises(MappingError) as caught:
+        mapper.map_record("orders", {"id": "o2", "created": "2026-02-01T10:00:00Z", "total": "abc"})
+    assert caught.value.source == "shop" and caught.value.field == "total_amount" and caught.value.record_key == "o2"
+    assert "shop.orders field 'total_amount' record 'o2'" in str(caught.value)
+    with pytest.raises(MappingError, match="required value is missing"):
+        mapper.map_record("orders", {"id": "o3"})
+
+
+def test_strict_mapping_rejects_unknown_source_fields(tmp_path: Path) -> None:
+    mapper = _mapper(tmp_path, ORDERS)
+    with pytest.raises(MappingError, match="unknown source field 'coupon'"):
+        mapper.map_record("orders", {"id": "o4", "created": "2026-02-01T10:00:00Z", "coupon": "X"})
+    assert mapper.map_record("orders", {"id": "o5", "created": "2026-02-01T10:00:00Z", "_line": 3})
+
+
+def test_invalid_values_can_be_flagged_instead_of_quarantined(tmp_path: Path) -> None:
+    document = {
+        "mapping": "c", "connector": "file_drop",
+        "streams": {"customers": {"targets": [{"entity": "customer_record", "fields": {
+            "source_id": "id", "email": {"from": "email", "transforms": ["email"], "on_invalid": "flag"},
+        }}]}},
+    }
+    record = _mapper(tmp_path, document).map_record("customers", {"id": "1", "email": "nope"})[0].record
+    assert record.email is None
+    assert record.attributes["invalid_fields"]["email"]["raw"] == "nope"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["streams"]["orders"]["targets"][0].update(entity="invoice"), "unknown entity 'invoice'"),
+        (lambda d: d["streams"]["orders"]["targets"][0]["fields"].update(colour="red"), "has no field 'colour'"),
+        (lambda d: d["streams"]["orders"]["targets"][0]["fields"]["total_amount"].update(transforms=["rot13"]),
+         "unknown transform 'rot13'"),
+    ],
+)
+def test_bad_mapping_files_fail_naming_file_and_field(tmp_path: Path, change, message: str) -> None:
+    import copy
+
+    document = copy.deepcopy(ORDERS)
+    change(document)
+    with pytest.raises(ConfigError, match=message) as caught:
+        _mapper(tmp_path, document)
+    assert "m.yaml" in str(caught.value)
+
+
+def test_every_shipped_mapping_file_loads() -> None:
+    names = available_mappings()
+    assert "file_drop" in names and "file_drop_pos" in names
+    for name in names:
+        assert load_mapping(name).streams

@@ -1,0 +1,58 @@
+"""Named transforms: exact decimals, aware timestamps, lookups, and clear reasons when a value is bad."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from mappings.declarative.transforms import TRANSFORMS, TransformError
+
+
+def t(name: str, value, **args):
+    return TRANSFORMS[name](value, **args)
+
+
+def test_decimal_is_exact_and_reads_decimal_commas() -> None:
+    assert t("decimal", "19.90") == Decimal("19.90")
+    assert t("decimal", "1 234,50", decimal_comma=True) == Decimal("1234.50")
+    assert t("minor_units", "1999") == Decimal("19.99")
+    with pytest.raises(TransformError, match="'douze' is not a number"):
+        t("decimal", "douze")
+    with pytest.raises(TransformError):
+        t("decimal", "NaN")
+
+
+def test_datetime_parses_to_aware_utc() -> None:
+    assert t("datetime", "2026-10-05T08:30:00Z") == datetime(2026, 10, 5, 8, 30, tzinfo=UTC)
+    assert t("datetime", "2026-01-05T10:00:00.000+0000") == datetime(2026, 1, 5, 10, tzinfo=UTC)
+    paris = t("datetime", "12/07/2026 10:00", format="%d/%m/%Y %H:%M", timezone="Europe/Paris")
+    assert paris == datetime(2026, 7, 12, 8, 0, tzinfo=UTC)
+    with pytest.raises(TransformError, match="not a timestamp"):
+        t("datetime", "yesterday")
+    with pytest.raises(TransformError, match="unknown time zone"):
+        t("datetime", "2026-01-01", timezone="Mars/Olympus")
+
+
+def test_dates_emails_phones_and_countries() -> None:
+    assert t("date", "1985-03-12") == date(1985, 3, 12)
+    with pytest.raises(TransformError, match="1990-13-45"):
+        t("date", "1990-13-45")
+    assert t("email", "  Camille.Dubois@Example.FR ") == "camille.dubois@example.fr"
+    with pytest.raises(TransformError, match="not a valid email"):
+        t("email", "not-an-email")
+    assert t("phone_e164", "06 12 34 56 01") == "+33612345601"
+    assert t("phone_e164", "06.12.34.56.01") == "+33612345601"
+    assert t("country_code", "France") == "FR"
+
+
+def test_lookup_boolean_and_prefix() -> None:
+    assert t("lookup", "Yes", values={"yes": "granted", "no": "denied"}) == "granted"
+    assert t("lookup", "maybe", values={"yes": "granted"}, default="unknown") == "unknown"
+    with pytest.raises(TransformError, match="not one of"):
+        t("lookup", "maybe", values={"yes": "granted"})
+    assert t("boolean", "oui") is True and t("boolean", "0") is False
+    with pytest.raises(TransformError):
+        t("boolean", "perhaps")
+    assert t("strip_prefix", "gid://shopify/Customer/42", prefix="gid://shopify/Customer/") == "42"

@@ -1,0 +1,107 @@
+"""Idempotent upserts with change counts, exact money and UTC timestamps, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from mappings.store import Store, tables
+
+
+def _price(amount: str, *, key: str = "shop:SKU-1:web", hash_: str | None = None) -> dict:
+    return {
+        "price_key": key,
+        "source": "shop",
+        "sku": key.split(":")[1],
+        "price_list": "web",
+        "amount": Decimal(amount),
+        "currency": "EUR",
+        "tax_included": True,
+        "loaded_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "content_hash": hash_ or f"h-{amount}",
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request, tmp_path) -> Store:
+    if request.param == "sqlite":
+        store = Store(f"sqlite:///{tmp_path / 'u.db'}")
+    else:
+        store = Store(request.getfixturevalue("postgres_url"))
+    store.migrate()
+    return store
+
+
+def test_upsert_counts_inserts_updates_and_unchanged(any_store: Store) -> None:
+    first = any_store.upsert(tables.prices, [_price("19.90"), _price("5.00", key="shop:SKU-2:web")])
+    again = any_store.upsert(tables.prices, [_price("19.90"), _price("5.00", key="shop:SKU-2:web")])
+    changed = any_store.upsert(tables.prices, [_price("18.00")])
+
+    assert (first.inserted, first.updated, first.unchanged) == (2, 0, 0)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+    assert (changed.inserted, changed.updated, changed.unchanged) == (0, 1, 0)
+    assert any_store.count(tables.prices) == 2
+
+
+def test_money_round_trips_exactly(any_store: Store) -> None:
+    any_store.upsert(tables.prices, [_price("0.10"), _price("1234567.8901", key="shop:SKU-9:web")])
+    with any_store.engine.connect() as conn:
+        amounts = dict(conn.execute(sa.select(tables.prices.c.sku, tables.prices.c.amount)).all())
+    assert amounts["SKU-1"] == Decimal("0.10")
+    assert amounts["SKU-9"] == Decimal("1234567.8901")
+    assert all(isinstance(value, Decimal) for value in amounts.values())
+
+
+def test_timestamps_come_back_aware_utc(any_store: Store) -> None:
+    paris = timezone(timedelta(hours=1))
+    row = _price("3.00")
+    row["valid_from"] = datetime(2026, 3, 1, 9, 30, tzinfo=paris)
+    any_store.upsert(tables.prices, [row])
+    with any_store.engine.connect() as conn:
+        stored = conn.execute(sa.select(tables.prices.c.valid_from)).scalar_one()
+    assert stored.tzinfo is not None
+    assert stored == datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+
+
+def test_naive_timestamp_and_float_money_are_refused(store: Store) -> None:
+    naive = _price("1.00")
+    naive["loaded_at"] = datetime(2026, 1, 1)
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+        store.upsert(tables.prices, [naive])
+    floating = _price("1.00")
+    floating["amount"] = 1.1
+    with pytest.raises(sa.exc.StatementError, match="float refused"):
+        store.upsert(tables.prices, [floating])
+
+
+def test_duplicate_keys_in_one_batch_keep_the_last(any_store: Store) -> None:
+    counts = any_store.upsert(tables.prices, [_price("1.00"), _price("2.00")])
+    assert counts.inserted == 1
+    with any_store.engine.connect() as conn:
+        assert conn.execute(sa.select(tables.prices.c.amount)).scalar_one() == Decimal("2.00")
+
+
+def test_keep_on_update_preserves_first_seen(store: Store) -> None:
+    def raw(seen: datetime, payload: dict) -> dict:
+        return {
+            "source": "s", "stream": "x", "record_id": "1", "batch_id": 1, "cursor_value": None, "payload": payload,
+            "content_hash": str(payload), "first_seen_at": seen, "last_seen_at": seen,
+        }
+
+    day1, day2 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    store.upsert(tables.raw_records, [raw(day1, {"a": 1})], keep_on_update=("first_seen_at",))
+    store.upsert(tables.raw_records, [raw(day2, {"a": 2})], keep_on_update=("first_seen_at",))
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(tables.raw_records)).one()
+    assert row.first_seen_at == day1
+    assert row.last_seen_at == day2
+    assert row.payload == {"a": 2}
+
+
+def test_large_batches_span_chunks(store: Store) -> None:
+    rows = [_price("1.00", key=f"shop:SKU-{n}:web") for n in range(1234)]
+    assert store.upsert(tables.prices, rows).inserted == 1234
+    assert store.upsert(tables.prices, rows).unchanged == 1234

@@ -1,0 +1,61 @@
+"""The `canalis` command: listing, store upkeep, clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assets.cli import main
+
+
+def test_connectors_list_shows_builtin_file_drop(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["connectors", "list", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["file_drop"]["kind"] == "file"
+    assert rows["file_drop"]["writes"] is False
+    assert main(["connectors", "list"]) == 0
+    assert "file_drop" in capsys.readouterr().out
+
+
+def test_settings_tables_and_env_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["connectors", "settings"]) == 0
+    assert "| `path` | `CANALIS_FILE_DROP_PATH` | *required* |" in capsys.readouterr().out
+    assert main(["connectors", "settings", "--env-example"]) == 0
+    assert "CANALIS_FILE_DROP_PATH=" in capsys.readouterr().out
+
+
+def test_db_upgrade_and_current(isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "current"]) == 0
+    assert "revision (none)" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    assert (isolated_home / "canalis.db").exists()
+    assert main(["db", "current"]) == 0
+    out = capsys.readouterr().out
+    assert "(none)" not in out
+
+
+def test_connectors_check_reports_bad_settings(isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (isolated_home / "canalis.yaml").write_text(
+        "connections:\n  drop:\n    connector: file_drop\n    channel: web\n    settings: {path: /nonexistent/x}\n",
+        encoding="utf-8",
+    )
+    assert main(["connectors", "check"]) == 1
+    assert "setting 'path'" in capsys.readouterr().out
+
+
+def test_bad_fault_spec_fails_fast(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "serve", "--faults", "hubspot:teapot=0.5"]) == 2
+    assert "unknown fault 'teapot'" in capsys.readouterr().err
+
+
+def test_identity_resolve_missing_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["identity", "resolve", "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o")])
+    assert code == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_quarantine_listing_on_an_empty_store(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["quarantine", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
