@@ -61,9 +61,7 @@ class SandboxApp:
             return self._sandbox_endpoint(request, rest)
         emulator = self.emulators.get(prefix)
         if emulator is None:
-            return json_response(
-                {"message": f"no emulator at /{prefix}", "emulators": sorted(self.emulators)}, 404
-            )
+            return json_response({"message": f"no emulator at /{prefix}", "emulators": sorted(self.emulators)}, 404)
         delay = self.faults.latency(emulator.system)
         if delay:
             time.sleep(delay)
@@ -87,9 +85,7 @@ class SandboxApp:
             limit = request.args.get("limit", type=int)
             return json_response(ground_truth_document(self.store, limit=limit))
         if rest == "credentials":
-            return json_response(
-                {prefix: emulator.credentials() for prefix, emulator in self.emulators.items()}
-            )
+            return json_response({prefix: emulator.credentials() for prefix, emulator in self.emulators.items()})
         return json_response({"message": f"unknown sandbox endpoint /{rest}"}, 404)
 
 

@@ -43,9 +43,7 @@ class SandboxServer:
         app = SandboxApp(self.store, faults=plan)
         self._server = make_server(self.host, self.port, app, threaded=True)
         app.base_url = self.base_url
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="canalis-sandbox", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="canalis-sandbox", daemon=True)
         self._thread.start()
         return self
 

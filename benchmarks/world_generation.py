@@ -1,0 +1,43 @@
+"""Measure sandbox world generation: wall time, peak memory and output size for a number of customers."""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from connectors.sandbox.world import WorldSpec, generate_world
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Generate one world and print its timing, peak RSS and size."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--data-dir", type=Path, default=None, help="kept after the run; a temp dir otherwise")
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="canalis-world-"))
+    try:
+        summary = generate_world(WorldSpec(seed=args.seed, customers=args.customers), data_dir)
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        db_mib = sum(p.stat().st_size for p in data_dir.glob("world.db*")) / 2**20
+        print(f"customers        {args.customers}")
+        print(f"seconds          {summary.seconds:.1f}")
+        print(f"peak_rss_mib     {peak_mib:.0f}")
+        print(f"objects          {summary.total_objects()}")
+        print(f"truth_records    {summary.truth_records}")
+        print(f"mail_messages    {summary.maildir_messages}")
+        print(f"store_mib        {db_mib:.0f}")
+        print(f"objects_per_sec  {summary.total_objects() / max(summary.seconds, 1e-9):.0f}")
+    finally:
+        if args.data_dir is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
