@@ -36,7 +36,7 @@ RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
-RATE_LIMIT_RESET_HEADERS = ("RateLimit-Reset", "X-RateLimit-Reset", "X-Rate-Limit-Reset")
+RATE_LIMIT_RESET_HEADERS = ("RateLimit-Reset", "X-RateLimit-Reset", "X-Rate-Limit-Reset", "X-Sib-Ratelimit-Reset")
 POOL_CONNECTIONS = 4  # distinct hosts kept in the pool
 POOL_MAXSIZE = 16  # connections per host, enough for the threads one connector runs
 DETAIL_MAX_CHARS = 300

@@ -28,7 +28,11 @@ def load_emulators() -> list[type[Emulator]]:
             if error.name and error.name.endswith(name):
                 continue
             raise
-        found.append(module.EMULATOR)
+        emulator = getattr(module, "EMULATOR", None)
+        if emulator is None:
+            log.warning("sandbox module %s names no EMULATOR; skipped", name)
+            continue
+        found.append(emulator)
     return found
 
 

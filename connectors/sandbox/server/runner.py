@@ -10,6 +10,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from connectors.sandbox.objectstore import ObjectStore
 from connectors.sandbox.server.app import SandboxApp
+from connectors.sandbox.server.emulator import Emulator
+from connectors.sandbox.world.generate import store_path
 from connectors.sandbox.server.faults import FaultPlan
 
 
@@ -22,6 +24,7 @@ class SandboxServer:
     port: int = 0
     faults: str | None = None
     seed: int = 42
+    emulators: list[type[Emulator]] | None = None
 
     def __post_init__(self) -> None:
         self.store: ObjectStore | None = None
@@ -38,9 +41,9 @@ class SandboxServer:
         return f"{self.base_url}/{prefix}"
 
     def start(self) -> SandboxServer:
-        self.store = ObjectStore(self.data_dir / "sandbox.db")
+        self.store = ObjectStore(store_path(self.data_dir))
         plan = FaultPlan.from_spec(self.faults, seed=self.seed)
-        app = SandboxApp(self.store, faults=plan)
+        app = SandboxApp(self.store, faults=plan, emulators=self.emulators)
         self._server = make_server(self.host, self.port, app, threaded=True)
         app.base_url = self.base_url
         self._thread = threading.Thread(target=self._server.serve_forever, name="canalis-sandbox", daemon=True)

@@ -1,0 +1,116 @@
+"""Streams of the Brevo connector: contacts, lists, blocked contacts and email events, plus the write streams."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
+
+from connectors.sdk.streams import Stream
+
+
+class ContactRecord(BaseModel):
+    """The fields of a Brevo contact Canalis relies on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: StrictInt
+    email: StrictStr | None = None
+    emailBlacklisted: StrictBool
+    smsBlacklisted: StrictBool = False
+    modifiedAt: AwareDatetime
+    listIds: list[StrictInt] = []
+    attributes: dict[str, Any] = {}
+
+
+class ListRecord(BaseModel):
+    """A contact list."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: StrictInt
+    name: StrictStr
+
+
+class BlockedContactRecord(BaseModel):
+    """A blocked or unsubscribed address."""
+
+    model_config = ConfigDict(extra="allow")
+
+    email: StrictStr
+    blockedAt: AwareDatetime
+    reason: dict[str, Any] = {}
+
+
+class EmailEventRecord(BaseModel):
+    """One event of the email event report."""
+
+    model_config = ConfigDict(extra="allow")
+
+    email: StrictStr
+    date: AwareDatetime
+    event: StrictStr
+    messageId: StrictStr
+
+
+class BrevoStream(Stream):
+    """A Brevo stream: read from an endpoint, or write-only."""
+
+    readable: ClassVar[bool] = True
+
+
+class Contacts(BrevoStream):
+    name = "contacts"
+    primary_key = "id"
+    cursor_field = "modifiedAt"
+    record_model = ContactRecord
+    lookback = timedelta(minutes=30)
+    description = "Contacts with their attributes, blocklist flags and lists; incremental on modifiedAt."
+
+
+class Lists(BrevoStream):
+    name = "lists"
+    primary_key = "id"
+    record_model = ListRecord
+    description = "Contact lists (read whole each time)."
+
+
+class BlockedContacts(BrevoStream):
+    name = "blocked_contacts"
+    primary_key = "email"
+    cursor_field = "blockedAt"
+    record_model = BlockedContactRecord
+    lookback = timedelta(minutes=30)
+    description = "Blocked or unsubscribed addresses with the reason; incremental on blockedAt."
+
+
+class EmailEvents(BrevoStream):
+    name = "email_events"
+    primary_key = "_key"
+    cursor_field = "date"
+    record_model = EmailEventRecord
+    lookback = timedelta(minutes=30)
+    description = (
+        "Email events (deliveries, opens, clicks, bounces, unsubscriptions, spam); `_key` is built by Canalis."
+    )
+
+
+class CustomersOut(BrevoStream):
+    name = "customers"
+    primary_key = "key"
+    writable = True
+    readable = False
+    description = "Write-only: create or update contacts (names, phone, Canalis id as ext_id)."
+
+
+class ConsentsOut(BrevoStream):
+    name = "consents"
+    primary_key = "key"
+    writable = True
+    readable = False
+    description = "Write-only: email/SMS marketing consent as blocklist flags or promotional list membership."
+
+
+READ_STREAMS: tuple[type[BrevoStream], ...] = (Contacts, Lists, BlockedContacts, EmailEvents)
+STREAMS: tuple[type[BrevoStream], ...] = (*READ_STREAMS, CustomersOut, ConsentsOut)
