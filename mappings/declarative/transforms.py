@@ -83,8 +83,15 @@ def email(value: Any) -> str | None:
 
 
 @register_transform("phone_e164")
-def phone_e164(value: Any, region: str = "FR") -> str | None:
-    """Normalise a phone number to E.164, reading national numbers in `region`."""
+def phone_e164(value: Any, region: str = "FR", international_digits: bool = False) -> str | None:
+    """Normalise a phone number to E.164, reading national numbers in `region`.
+
+    With `international_digits`, a bare run of digits not starting with 0 is read as country code + number
+    (systems that store 33612345678 for +33 6 12 34 56 78).
+    """
+    text = _text(value)
+    if international_digits and text and text.isdigit() and not text.startswith("0"):
+        value = "+" + text
     return _normalized(normalize.normalize_phone(_text(value), default_region=region), "phone number")
 
 
