@@ -94,7 +94,10 @@ def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_pat
     env = _plugin_env(tmp_path)
     listed = subprocess.run(
         [sys.executable, "-m", "assets.cli", "connectors", "list", "--json"],
-        capture_output=True, text=True, env=env, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert rows["demo_plugin"]["origin"] == DIST
@@ -134,6 +137,9 @@ def test_plugins_are_not_loaded_when_switched_off(installed_plugin, tmp_path: Pa
     env = {**_plugin_env(tmp_path), "CANALIS_DISABLE_PLUGINS": "1"}
     listed = subprocess.run(
         [sys.executable, "-m", "assets.cli", "connectors", "list", "--json"],
-        capture_output=True, text=True, env=env, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     assert "demo_plugin" not in {row["name"] for row in json.loads(listed.stdout)}

@@ -61,5 +61,3 @@ def test_lookup_boolean_and_prefix() -> None:
 def test_phone_digits_without_plus_can_be_read_as_international() -> None:
     assert t("phone_e164", "4915112345678", international_digits=True) == "+4915112345678"
     assert t("phone_e164", "0612345601", international_digits=True) == "+33612345601"
-    with pytest.raises(TransformError):
-        t("phone_e164", "4915112345678")
