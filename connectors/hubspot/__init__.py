@@ -1,0 +1,7 @@
+"""The HubSpot connector."""
+
+from connectors.hubspot.connector import HubSpotConnector
+
+CONNECTOR = HubSpotConnector
+
+__all__ = ["CONNECTOR", "HubSpotConnector"]

@@ -1,0 +1,92 @@
+"""Settings of the HubSpot connector."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import SecretStr, field_validator
+
+from connectors.sdk.settings import ConnectorSettings, setting
+
+PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class HubSpotSettings(ConnectorSettings):
+    """A HubSpot portal reached with a private app's access token."""
+
+    access_token: SecretStr = setting(
+        description="Private app access token (Settings > Integrations > Private apps); sent as a Bearer token.",
+        env="CANALIS_HUBSPOT_ACCESS_TOKEN",
+        secret=True,
+    )
+    base_url: str = setting(
+        "https://api.hubapi.com",
+        description="API root; point it at the sandbox (e.g. http://127.0.0.1:8765/hubspot) to use the emulator.",
+        env="CANALIS_HUBSPOT_BASE_URL",
+    )
+    page_size: int = setting(100, description="Records per list or search call (HubSpot allows 100).", ge=1, le=100)
+    lookback_minutes: int = setting(
+        10,
+        description="Look-back window: incremental reads start this long before the stored cursor.",
+        env="CANALIS_HUBSPOT_LOOKBACK_MINUTES",
+        ge=0,
+    )
+    requests_per_second: float = setting(
+        10.0,
+        description="Client-side request rate (HubSpot private apps get 100-190 calls per 10 s); 0 turns it off.",
+        env="CANALIS_HUBSPOT_REQUESTS_PER_SECOND",
+        ge=0,
+    )
+    external_id_property: str = setting(
+        "canalis_id",
+        description="Contact property (created in the portal beforehand) that holds the Canalis customer id.",
+    )
+    marketing_subscription_id: str | None = setting(
+        None,
+        description="Subscription type id of marketing email; found from the portal's definitions when unset.",
+        env="CANALIS_HUBSPOT_MARKETING_SUBSCRIPTION_ID",
+    )
+    legal_basis: str = setting(
+        "CONSENT_WITH_NOTICE",
+        description="GDPR legal basis sent when Canalis resubscribes a contact to marketing email.",
+    )
+    currency: str = setting(
+        "EUR",
+        description="The portal's company currency, for deal and product amounts that carry no currency of their own.",
+        min_length=3,
+        max_length=3,
+    )
+    prefetch_pages: int = setting(
+        2,
+        description="Pages fetched ahead in a worker thread while the current one is processed; 0 turns it off.",
+        ge=0,
+        le=10,
+    )
+    timeout_seconds: float = setting(60.0, description="Read timeout of one HTTP call.", gt=0)
+    max_attempts: int = setting(6, description="Attempts per call, retries on 429, 5xx and dropped connections.", ge=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("external_id_property")
+    @classmethod
+    def _property_name(cls, value: str) -> str:
+        if not PROPERTY_NAME.match(value):
+            raise ValueError("must be a HubSpot property internal name (lower case letters, digits, underscores)")
+        return value
+
+    @field_validator("marketing_subscription_id")
+    @classmethod
+    def _digits(cls, value: str | None) -> str | None:
+        if value is not None and not value.isdigit():
+            raise ValueError("must be the numeric id of a subscription type")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
