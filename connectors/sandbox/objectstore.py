@@ -316,6 +316,8 @@ class ObjectStore:
         after_updated: tuple[str, str] | None = None,
     ) -> list[StoredObject]:
         """One page of objects in seq order, or in (updated_at, object_id) order after a key."""
+        if after_updated is not None and updated_since is not None and after_updated[0] >= updated_since:
+            updated_since = None  # the keyset bound is tighter; two lower bounds make SQLite seek from the loose one
         clauses, params = self._filters(system, object_type, updated_since, updated_before)
         if order_by == "seq":
             clauses.append("seq > ?")

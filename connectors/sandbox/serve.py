@@ -52,6 +52,7 @@ def serve(
 
     from connectors.sandbox.server.app import SandboxApp
     from connectors.sandbox.server.faults import FaultPlan
+    from connectors.sandbox.server.runner import KeepAliveHandler
 
     spec = WorldSpec(seed=seed, customers=customers)
     generated = ensure_world(spec, data_dir, reset=reset)
@@ -59,7 +60,7 @@ def serve(
           file=out)
     store = ObjectStore(store_path(data_dir))
     app = SandboxApp(store, faults=FaultPlan.from_spec(faults, seed=seed))
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
     app.base_url = f"http://{host}:{server.server_port}"
     describe(app.base_url, credentials_of(app), out)
     out.flush()

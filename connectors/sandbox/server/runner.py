@@ -6,13 +6,22 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from connectors.sandbox.objectstore import ObjectStore
 from connectors.sandbox.server.app import SandboxApp
 from connectors.sandbox.server.emulator import Emulator
 from connectors.sandbox.world.generate import store_path
 from connectors.sandbox.server.faults import FaultPlan
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1 with keep-alive, as vendor APIs serve it, so clients reuse their connections."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Requests are not logged one by one (benchmarks send hundreds of thousands)."""
 
 
 @dataclass
@@ -44,7 +53,7 @@ class SandboxServer:
         self.store = ObjectStore(store_path(self.data_dir))
         plan = FaultPlan.from_spec(self.faults, seed=self.seed)
         app = SandboxApp(self.store, faults=plan, emulators=self.emulators)
-        self._server = make_server(self.host, self.port, app, threaded=True)
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=KeepAliveHandler)
         app.base_url = self.base_url
         self._thread = threading.Thread(target=self._server.serve_forever, name="canalis-sandbox", daemon=True)
         self._thread.start()
