@@ -7,6 +7,7 @@ from dagster import Definitions
 from assets.connections import CanalisConfig, load_config
 from assets.factory import (
     FULL_REFRESH_TAG,
+    QUARANTINE_WARN_SHARE,
     build_canonical_asset,
     build_mappers,
     build_quarantine_check,
@@ -60,7 +61,8 @@ def build_definitions(
     for entity, entity_feeds in sorted(feeds.items()):
         assets.append(build_canonical_asset(entity, entity_feeds, mappers, translator))
         key = translator.canonical_key(ENTITIES[entity].primary_table)
-        checks.append(build_quarantine_check(key, sorted({c for c, _ in entity_feeds})))
+        max_share = float(config.quality.get("max_quarantine_share", QUARANTINE_WARN_SHARE))
+        checks.append(build_quarantine_check(key, sorted(entity_feeds), max_share))
 
     if "customer_record" in feeds:
         assets.extend(

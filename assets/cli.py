@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("job", nargs="?", default="full_sync", choices=["full_sync", "incremental_sync"])
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--log-level", default="WARNING", help="run log level on the console (all events go to Dagster)")
     run.set_defaults(handler=_run)
 
     connectors = commands.add_parser("connectors", help="connectors and connections")
@@ -104,7 +105,8 @@ def _run(args: argparse.Namespace) -> int:
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     target = definitions.full_sync_job if args.job == "full_sync" else definitions.incremental_sync_job
     with DagsterInstance.get() as instance:
-        result = execute_job(reconstructable(target), instance=instance)
+        run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+        result = execute_job(reconstructable(target), instance=instance, run_config=run_config)
         store = Store()
         summary = summarize_run(result, store)
     if args.json:
@@ -124,7 +126,8 @@ def _connectors_list(args: argparse.Namespace) -> int:
             {
                 "name": name,
                 "kind": cls.kind,
-                "streams": [stream.name for stream in cls.streams],
+                "streams": [stream.name for stream in cls.streams if stream.readable],
+                "write_streams": [stream.name for stream in cls.streams if stream.writable],
                 "writes": cls.can_write(),
                 "origin": registered.origin,
             }
@@ -135,9 +138,10 @@ def _connectors_list(args: argparse.Namespace) -> int:
     print(f"{'NAME':<16} {'KIND':<10} {'WRITES':<7} {'ORIGIN':<16} STREAMS")
     for row in rows:
         writes = "yes" if row["writes"] else "no"
-        print(
-            f"{row['name']:<16} {row['kind']:<10} {writes:<7} {row['origin']:<16} {', '.join(row['streams'])}"
-        )
+        streams = ", ".join(row["streams"])
+        if row["write_streams"]:
+            streams += "  (writes: " + ", ".join(row["write_streams"]) + ")"
+        print(f"{row['name']:<16} {row['kind']:<10} {writes:<7} {row['origin']:<16} {streams}")
     return 0
 
 

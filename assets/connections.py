@@ -44,6 +44,7 @@ class CanalisConfig(BaseModel):
 
     connections: dict[str, ConnectionConfig] = Field(default_factory=dict)
     identity: dict[str, Any] = Field(default_factory=dict, description="identity-resolution settings")
+    quality: dict[str, Any] = Field(default_factory=dict, description="data-quality check limits")
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("connections")

@@ -4,7 +4,6 @@ For each enabled connection and stream: a raw asset. For each canonical entity s
 asset depending on the raw assets that feed it. Then the unified customers and the cross-channel timeline.
 """
 
-from __future__ import annotations
 
 from collections import defaultdict
 
@@ -20,7 +19,7 @@ from dagster import (
     asset,
     asset_check,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from assets.connections import CanalisConfig, ConnectionConfig, mapping_name
 from assets.metadata import bullet_list, counter_table, markdown_table
@@ -149,33 +148,58 @@ def build_canonical_asset(
     return _canonical
 
 
-def build_quarantine_check(entity_key: AssetKey, sources: list[str]) -> AssetChecksDefinition:
-    """A check that warns when a canonical asset's sources quarantine more than 5% of their records."""
+def build_quarantine_check(
+    entity_key: AssetKey, feeds: list[tuple[str, str]], max_share: float = QUARANTINE_WARN_SHARE
+) -> AssetChecksDefinition:
+    """A check that warns when the streams feeding a canonical asset hold too many records in quarantine."""
 
     @asset_check(
         asset=entity_key,
         name="quarantine_share",
         required_resource_keys={"store"},
-        description="Share of the sources' records held in quarantine stays under 5%.",
+        description=f"Share of the feeding streams' records held in quarantine stays under {max_share:.0%}.",
     )
     def _check(context) -> AssetCheckResult:
         store = context.resources.store.get_store()
         q, raw = tables.quarantine, tables.raw_records
         with store.engine.connect() as conn:
-            held = conn.execute(
-                select(func.count()).select_from(q).where(q.c.source.in_(sources), q.c.resolved_at.is_(None))
+            held_rows = conn.execute(
+                select(q.c.source, q.c.stream, func.count())
+                .where(tuple_(q.c.source, q.c.stream).in_(feeds), q.c.resolved_at.is_(None))
+                .group_by(q.c.source, q.c.stream)
+            ).all()
+            landed = conn.execute(
+                select(func.count()).select_from(raw).where(tuple_(raw.c.source, raw.c.stream).in_(feeds))
             ).scalar_one()
-            total = conn.execute(
-                select(func.count()).select_from(raw).where(raw.c.source.in_(sources))
-            ).scalar_one()
-        share = held / (held + total) if held + total else 0.0
+        held = sum(row[2] for row in held_rows)
+        # read-stage rejections never reached the landing table, so they count on both sides
+        read_rejections = _read_rejections(store, feeds)
+        total = landed + read_rejections
+        share = held / total if total else 0.0
         return AssetCheckResult(
-            passed=share <= QUARANTINE_WARN_SHARE,
+            passed=share <= max_share,
             severity=AssetCheckSeverity.WARN,
-            metadata={"quarantined": held, "records": total, "share": round(share, 4)},
+            metadata={
+                "quarantined": held,
+                "records": total,
+                "share": round(share, 4),
+                "limit": max_share,
+                "by_stream": markdown_table(
+                    [{"source": row[0], "stream": row[1], "quarantined": row[2]} for row in held_rows]
+                ),
+            },
         )
 
     return _check
+
+
+def _read_rejections(store, feeds: list[tuple[str, str]]) -> int:
+    """Records rejected when read (they never reached the landing table)."""
+    q = tables.quarantine
+    with store.engine.connect() as conn:
+        return conn.execute(
+            select(func.count()).where(tuple_(q.c.source, q.c.stream).in_(feeds), q.c.stage == "read")
+        ).scalar_one()
 
 
 def build_mappers(config: CanalisConfig, registry: dict[str, RegisteredConnector]) -> dict[str, Mapper]:
@@ -206,7 +230,7 @@ def _mapping_location(mapping: str, config: CanalisConfig):
 
 def streams_of(connection: ConnectionConfig, registered: RegisteredConnector) -> list[str]:
     """The streams read for a connection: the configured subset, else every declared stream."""
-    declared = [stream.name for stream in registered.connector.streams]
+    declared = [stream.name for stream in registered.connector.streams if stream.readable]
     if connection.streams is None:
         return declared
     unknown = sorted(set(connection.streams) - set(declared))

@@ -22,7 +22,7 @@ class RunSummary:
     unified_customers: int = 0
     interactions: int = 0
     interactions_attached: int = 0
-    checks: list[tuple[str, bool]] = field(default_factory=list)
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -36,7 +36,7 @@ class RunSummary:
             "unified_customers": self.unified_customers,
             "interactions": self.interactions,
             "interactions_attached": self.interactions_attached,
-            "checks": {name: passed for name, passed in self.checks},
+            "checks": {name: {"passed": passed, "severity": severity} for name, passed, severity in self.checks},
             "failed_steps": self.failed_steps,
         }
 
@@ -54,9 +54,8 @@ def summarize_run(result, store: Store) -> RunSummary:
         if path == ["customer_timeline"]:
             summary.interactions_attached = int(metadata.get("attached", 0))
     for evaluation in result.get_asset_check_evaluations():
-        summary.checks.append(
-            (f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}", evaluation.passed)
-        )
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        summary.checks.append((name, evaluation.passed, evaluation.severity.value))
     summary.failed_steps = [
         event.step_key for event in result.all_events if event.is_step_failure and event.step_key
     ]
@@ -82,10 +81,11 @@ def render_summary(summary: RunSummary, job_name: str) -> str:
         f"  interactions:              {summary.interactions:>8} ({summary.interactions_attached} on a unified customer)"
     )
     if summary.checks:
-        failed = [name for name, passed in summary.checks if not passed]
-        lines.append(
-            f"  asset checks:              {len(summary.checks) - len(failed):>8} passed, {len(failed)} failed"
-        )
+        failed = [name for name, passed, severity in summary.checks if not passed and severity == "ERROR"]
+        warned = [name for name, passed, severity in summary.checks if not passed and severity != "ERROR"]
+        passed = len(summary.checks) - len(failed) - len(warned)
+        lines.append(f"  asset checks:              {passed:>8} passed, {len(warned)} warning(s), {len(failed)} failed")
+        lines.extend(f"    warning: {name}" for name in warned)
         lines.extend(f"    failed: {name}" for name in failed)
     if summary.failed_steps:
         lines.append("  failed steps: " + ", ".join(summary.failed_steps))

@@ -1,6 +1,5 @@
 """Unified assets: customers resolved across channels, and the cross-channel interaction timeline."""
 
-from __future__ import annotations
 
 from dagster import (
     AssetCheckResult,
@@ -62,13 +61,15 @@ def build_unified_assets(
                     .limit(10)
                 )
             ]
-        metadata = report.as_metadata() if hasattr(report, "as_metadata") else {}
+        metadata: dict = dict(report.to_metadata())
         metadata.update(
             {
                 "dagster/row_count": store.count(tables.customers),
                 "records_resolved": report.records_resolved,
                 "customers": report.customers_total,
                 "preview": markdown_table(preview),
+                "links_by_rule": counter_table(report.links_by_rule, "rule", "links"),
+                "flagged_clusters_table": markdown_table(report.flagged_clusters[:20]),
             }
         )
         return MaterializeResult(metadata=metadata)

@@ -10,7 +10,7 @@ from typing import Any
 from connectors.sdk.base import Connector, dig, record_id
 from connectors.sdk.state import StreamState
 from mappings.store import QuarantinedRecord, Store, tables, upsert, utcnow
-from mappings.store.types import dumps
+from mappings.store.types import JSONText, dumps
 
 PREVIEW_ROWS = 5
 
@@ -98,7 +98,7 @@ def _raw_row(
         "record_id": record_id(stream, record),
         "batch_id": batch_id,
         "cursor_value": None if cursor is None else str(cursor)[:100],
-        "payload": record,
+        "payload": JSONText(text),
         "content_hash": hashlib.sha256(text.encode()).hexdigest(),
         "first_seen_at": now,
         "last_seen_at": now,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mappings.identity import IdentityConfig, ResolutionReport, resolve_customers
+from mappings.identity import IdentityConfig, ResolutionReport
+from mappings.identity.persistence import resolve_customers
 from mappings.store import Store
 
 

@@ -135,6 +135,7 @@ class Customers(Stream):
     name = "customers"
     primary_key = "key"
     writable = True
+    readable = False
     description = "Write-only: upserts contacts by email with the Canalis customer id, names and phone."
 
 
@@ -144,6 +145,7 @@ class Consents(Stream):
     name = "consents"
     primary_key = "key"
     writable = True
+    readable = False
     description = "Write-only: marketing email subscription status of a contact."
 
 

@@ -39,7 +39,11 @@ BUILTIN_MODULES = (
 
 
 def builtin_connectors() -> list[type[Connector]]:
-    """The connectors that ship with Canalis (each package names its class in `CONNECTOR`)."""
+    """The connectors that ship with Canalis (each package names its class in `CONNECTOR`).
+
+    A built-in that fails to import is logged and left out, like a broken plugin, so one connector cannot take
+    the whole code location down; the test suite checks that every built-in loads.
+    """
     found: list[type[Connector]] = []
     for name in BUILTIN_MODULES:
         try:
@@ -47,8 +51,16 @@ def builtin_connectors() -> list[type[Connector]]:
         except ModuleNotFoundError as error:
             if error.name == f"connectors.{name}":
                 continue
-            raise
-        found.append(module.CONNECTOR)
+            log.error("built-in connector %s could not be imported: %s", name, error)
+            continue
+        except Exception as error:  # a bug in one connector must not hide the others
+            log.error("built-in connector %s could not be imported: %s", name, error)
+            continue
+        connector = getattr(module, "CONNECTOR", None)
+        if connector is None:
+            log.error("built-in connector package %s names no CONNECTOR", name)
+            continue
+        found.append(connector)
     return found
 
 

@@ -20,6 +20,7 @@ class Stream:
     record_model: ClassVar[type[BaseModel] | None] = None
     description: ClassVar[str] = ""
     writable: ClassVar[bool] = False
+    readable: ClassVar[bool] = True
     lookback: ClassVar[timedelta] = timedelta(0)
 
     @classmethod

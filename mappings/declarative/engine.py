@@ -12,8 +12,9 @@ from connectors.sdk.base import dig
 from connectors.sdk.errors import MappingError
 from mappings.canonical.entities import ENTITIES
 from mappings.canonical.records import CanonicalRecord
-from mappings.declarative.spec import FieldRule, MappingSpec, Target
-from mappings.declarative.transforms import TRANSFORMS, TransformError
+from mappings.declarative.compiled import CompiledRule
+from mappings.declarative.spec import MappingSpec, Target
+from mappings.declarative.transforms import TransformError
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class Mapper:
         self.connection = connection
         self.channel = channel
         self._known = {name: frozenset(stream.known_fields()) for name, stream in spec.streams.items() if stream.strict}
+        self._rules: dict[int, list[tuple[str, CompiledRule]]] = {
+            id(target): [(field, CompiledRule(rule)) for field, rule in target.fields.items()]
+            for stream in spec.streams.values()
+            for target in stream.targets
+        }
 
     def streams_for(self, entity: str) -> list[str]:
         """Streams whose mapping fills `entity`."""
@@ -82,30 +88,27 @@ class Mapper:
     ) -> Mapped:
         values: dict[str, Any] = {}
         invalid: dict[str, dict[str, str]] = {}
-        for field, rule in target.fields.items():
+        for field, rule in self._rules[id(target)]:
             try:
-                value = _apply_rule(rule, raw, item, context)
+                value = rule.value(raw, item, context.value)
             except TransformError as error:
-                if rule.on_invalid == "flag":
-                    invalid[field] = {"raw": str(_raw_value(rule, raw, item) or ""), "reason": str(error)}
+                if rule.flag:
+                    invalid[field] = {"raw": str(rule.raw_value(raw, item) or ""), "reason": str(error)}
                     continue
                 raise MappingError(
-                    str(error),
-                    source=self.connection,
-                    stream=context.stream,
-                    field=field,
-                    record_key=record_key,
+                    str(error), source=self.connection, stream=context.stream, field=field, record_key=record_key
                 ) from None
-            if value is None and rule.required:
-                raise MappingError(
-                    "required value is missing",
-                    source=self.connection,
-                    stream=context.stream,
-                    field=field,
-                    record_key=record_key,
-                )
-            if value is not None:
-                values[field] = value
+            if value is None:
+                if rule.required:
+                    raise MappingError(
+                        "required value is missing",
+                        source=self.connection,
+                        stream=context.stream,
+                        field=field,
+                        record_key=record_key,
+                    )
+                continue
+            values[field] = value
         entity = ENTITIES[target.entity]
         if invalid and "attributes" in entity.record_type.model_fields:
             attributes = dict(values.get("attributes") or {})
@@ -158,36 +161,3 @@ def _items(target: Target, raw: dict[str, Any]) -> Iterator[Any]:
         items = items["nodes"]
     for index, item in enumerate(items or []):
         yield {"_index": index, **item} if isinstance(item, dict) else {"_index": index, "value": item}
-
-
-def _lookup_path(path: str, raw: dict[str, Any], item: Any) -> Any:
-    if path.startswith("item."):
-        return dig(item, path.removeprefix("item.")) if item is not None else None
-    return dig(raw, path)
-
-
-def _raw_value(rule: FieldRule, raw: dict[str, Any], item: Any) -> Any:
-    for path in rule.source_paths():
-        value = _lookup_path(path, raw, item)
-        if value not in (None, ""):
-            return value
-    return None
-
-
-def _apply_rule(rule: FieldRule, raw: dict[str, Any], item: Any, context: MappingContext) -> Any:
-    if rule.const is not None:
-        value = rule.const
-    elif rule.context is not None:
-        value = context.value(rule.context)
-    elif rule.join is not None:
-        parts = [_lookup_path(path, raw, item) for path in rule.source_paths()]
-        value = rule.join.join(str(part).strip() for part in parts if part not in (None, "")) or None
-    else:
-        value = _raw_value(rule, raw, item)
-    for call in rule.transforms:
-        if value is None or value == "":
-            break
-        value = TRANSFORMS[call.name](value, **call.args)
-    if value is None or value == "":
-        return rule.default
-    return value

@@ -37,3 +37,32 @@ def head_revision() -> str | None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return ScriptDirectory.from_config(config).get_current_head()
+
+
+def autogenerate_revision(message: str, revision_id: str) -> None:
+    """Write a new migration comparing the declared tables with a database migrated to the current head.
+
+    For maintainers: `python -m mappings.store.migrate "what changed" 0003`.
+    """
+    import tempfile
+
+    from mappings.store.database import create_store_engine
+
+    load_all_tables()
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_store_engine(f"sqlite:///{folder}/head.db")
+        upgrade_to_head(engine)
+        command.revision(alembic_config(engine), message=message, autogenerate=True, rev_id=revision_id)
+        engine.dispose()
+
+
+def load_all_tables() -> None:
+    """Import every module that declares tables on the shared metadata."""
+    import mappings.identity.tables
+    import mappings.store.tables  # noqa: F401
+
+
+if __name__ == "__main__":
+    import sys
+
+    autogenerate_revision(sys.argv[1], sys.argv[2])

@@ -142,9 +142,7 @@ class Store:
         """The stored cursor state of a stream, or None before its first sync."""
         s = tables.sync_state
         with self.engine.connect() as connection:
-            row = connection.execute(
-                select(s.c.cursor).where(s.c.connector == connector, s.c.stream == stream)
-            ).first()
+            row = connection.execute(select(s.c.cursor).where(s.c.connector == connector, s.c.stream == stream)).first()
         return row.cursor if row else None
 
     def save_state(
@@ -180,9 +178,7 @@ class Store:
     def new_batch(self, connection: Connection, source: str, stream: str, run_id: str | None) -> int:
         """Open a load batch; raw records written in it carry its id so later steps read only what changed."""
         result = connection.execute(
-            insert(tables.load_batches).values(
-                source=source, stream=stream, run_id=run_id, started_at=utcnow()
-            )
+            insert(tables.load_batches).values(source=source, stream=stream, run_id=run_id, started_at=utcnow())
         )
         return int(result.inserted_primary_key[0])
 

@@ -77,6 +77,8 @@ class JSONDoc(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if isinstance(value, JSONText):
+            return str(value) if dialect.name == "sqlite" else json.loads(value)
         if dialect.name == "sqlite":
             return dumps(value)
         return json.loads(dumps(value))
@@ -87,6 +89,10 @@ class JSONDoc(TypeDecorator[Any]):
         if isinstance(value, str):
             return json.loads(value)
         return value
+
+
+class JSONText(str):
+    """A value already encoded with `dumps`, stored as it is (saves encoding large payloads twice)."""
 
 
 def _default(value: Any) -> Any:

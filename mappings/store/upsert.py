@@ -51,14 +51,10 @@ def upsert(
     for row in rows:
         batch.append(row)
         if len(batch) >= CHUNK_SIZE:
-            counts += _upsert_chunk(
-                connection, table, batch, key_columns, compare, update_columns, keep_on_update
-            )
+            counts += _upsert_chunk(connection, table, batch, key_columns, compare, update_columns, keep_on_update)
             batch = []
     if batch:
-        counts += _upsert_chunk(
-            connection, table, batch, key_columns, compare, update_columns, keep_on_update
-        )
+        counts += _upsert_chunk(connection, table, batch, key_columns, compare, update_columns, keep_on_update)
     return counts
 
 
@@ -104,18 +100,28 @@ def _existing(
     key_columns: list[str],
     compare: str | None,
 ) -> dict[tuple, Any]:
+    """Stored compare values of the rows' keys, found through the primary-key index."""
     columns = [table.c[name] for name in key_columns]
     selected = [*columns, table.c[compare]] if compare else columns
-    if len(columns) == 1:
-        condition = columns[0].in_([row[key_columns[0]] for row in rows])
-    else:
-        condition = tuple_(*columns).in_([tuple(row[name] for name in key_columns) for row in rows])
     found: dict[tuple, Any] = {}
-    for result in connection.execute(select(*selected).where(condition)):
-        values = tuple(result)
-        key = values[: len(key_columns)]
-        found[key] = values[len(key_columns)] if compare else None
+    for prefix, last_values in _group_by_prefix(rows, key_columns).items():
+        # equality on the leading key columns and IN on the last one lets every database use the index
+        conditions = [column == value for column, value in zip(columns[:-1], prefix, strict=True)]
+        conditions.append(columns[-1].in_(last_values))
+        for result in connection.execute(select(*selected).where(*conditions)):
+            values = tuple(result)
+            key = values[: len(key_columns)]
+            found[key] = values[len(key_columns)] if compare else None
     return found
+
+
+def _group_by_prefix(rows: list[dict[str, Any]], key_columns: list[str]) -> dict[tuple, list[Any]]:
+    groups: dict[tuple, list[Any]] = {}
+    last = key_columns[-1]
+    for row in rows:
+        prefix = tuple(row[name] for name in key_columns[:-1])
+        groups.setdefault(prefix, []).append(row[last])
+    return groups
 
 
 def _write(
@@ -129,9 +135,7 @@ def _write(
     dialect = connection.dialect.name
     all_columns = list(rows[0].keys())
     if update_columns is None:
-        update_columns = [
-            name for name in all_columns if name not in key_columns and name not in keep_on_update
-        ]
+        update_columns = [name for name in all_columns if name not in key_columns and name not in keep_on_update]
     if dialect in ("postgresql", "sqlite"):
         insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
         if update_columns:
@@ -143,9 +147,7 @@ def _write(
     elif dialect in ("mysql", "mariadb"):
         insert = mysql.insert(table)
         first_key = key_columns[0]
-        assignments = {name: insert.inserted[name] for name in update_columns} or {
-            first_key: table.c[first_key]
-        }
+        assignments = {name: insert.inserted[name] for name in update_columns} or {first_key: table.c[first_key]}
         statement = insert.on_duplicate_key_update(assignments)
     else:  # a portable fallback: delete then insert, inside the caller's transaction
         columns = [table.c[name] for name in key_columns]

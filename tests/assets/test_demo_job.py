@@ -60,7 +60,18 @@ def test_full_sync_summary_matches_the_sample(demo_home: Path) -> None:
     assert summary.quarantined_open == len(EXPECTED["quarantined"])
     assert summary.unified_customers == EXPECTED["people"]
     assert summary.interactions_attached == summary.interactions
-    assert all(passed for _, passed in summary.checks)
+    assert all(passed or severity == "WARN" for _, passed, severity in summary.checks)
+    warned = {name.split(":")[0] for name, passed, _ in summary.checks if not passed}
+    dirty_streams = {key.split(":")[0] for key in EXPECTED["quarantined"]}
+    # every canonical table fed by a dirty stream warns (the sample's broken rows are 6-12% of their streams)
+    fed_by = {
+        "canonical/customer_records": {"web_shop.customers", "store_pos.customers"},
+        "canonical/consents": {"web_shop.customers", "store_pos.customers"},
+        "canonical/orders": {"web_shop.orders", "store_pos.orders"},
+        "canonical/order_lines": {"web_shop.order_lines"},
+        "canonical/interactions": {"web_shop.orders", "store_pos.orders", "web_shop.interactions"},
+    }
+    assert warned == {table for table, streams in fed_by.items() if streams & dirty_streams}
 
     with Store().engine.connect() as conn:
         q = tables.quarantine

@@ -6,10 +6,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import mappings.store.tables  # noqa: F401
 from mappings.store import Store
-from mappings.store.migrate import current_revision, head_revision
+from mappings.store.migrate import current_revision, head_revision, load_all_tables
 from mappings.store.schema import metadata
+
+load_all_tables()
 
 
 def _differences(store: Store) -> list:

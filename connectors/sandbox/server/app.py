@@ -71,6 +71,7 @@ class SandboxApp:
             time.sleep(delay)
         fault = self.faults.request_fault(emulator.system)
         if fault == "drop":
+            request.get_data()  # read the body so the socket holds nothing of this request when it closes
             return _dropped_connection()
         if fault is not None:
             return emulator.fault_response(fault)

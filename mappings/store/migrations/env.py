@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-import mappings.store.tables
 from mappings.store.database import create_store_engine, default_database_url
+from mappings.store.migrate import load_all_tables
 from mappings.store.schema import metadata
 
-try:  # tables of optional parts register themselves on the same metadata
-    import mappings.identity.tables  # noqa: F401
-except ImportError:  # pragma: no cover - identity tables ship with Canalis
-    pass
-
+load_all_tables()
 config = context.config
 engine = config.attributes.get("engine") or create_store_engine(default_database_url())
 

@@ -60,9 +60,7 @@ def upgrade() -> None:
         "customer_records",
         sa.Column("record_key", sa.String(length=300), nullable=False, comment="source:object:source_id"),
         sa.Column("source", sa.String(length=100), nullable=False, comment="connection name, e.g. web_shop"),
-        sa.Column(
-            "object", sa.String(length=100), nullable=False, comment="source object or stream, e.g. customers"
-        ),
+        sa.Column("object", sa.String(length=100), nullable=False, comment="source object or stream, e.g. customers"),
         sa.Column("source_id", sa.String(length=200), nullable=False),
         sa.Column("given_name", sa.String(length=200), nullable=True),
         sa.Column("family_name", sa.String(length=200), nullable=True),
@@ -138,9 +136,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "interactions",
-        sa.Column(
-            "interaction_key", sa.String(length=300), nullable=False, comment="source:object:source_id"
-        ),
+        sa.Column("interaction_key", sa.String(length=300), nullable=False, comment="source:object:source_id"),
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("object", sa.String(length=100), nullable=False),
         sa.Column("source_id", sa.String(length=200), nullable=False),
@@ -281,9 +277,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=100), nullable=False),
         sa.Column("name", sa.String(length=400), nullable=True),
         sa.Column("scope", sa.String(length=50), nullable=True, comment="order, product or collection"),
-        sa.Column(
-            "discount_type", sa.String(length=20), nullable=False, comment="percentage or fixed_amount"
-        ),
+        sa.Column("discount_type", sa.String(length=20), nullable=False, comment="percentage or fixed_amount"),
         sa.Column("discount_value", mappings.store.types.Money(precision=18, scale=4), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=True),
         sa.Column(
@@ -294,9 +288,7 @@ def upgrade() -> None:
         ),
         sa.Column("starts_at", mappings.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("ends_at", mappings.store.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "status", sa.String(length=20), nullable=False, comment="active, scheduled, expired or disabled"
-        ),
+        sa.Column("status", sa.String(length=20), nullable=False, comment="active, scheduled, expired or disabled"),
         sa.Column("loaded_at", mappings.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("promotion_key", name=op.f("pk_promotions")),
@@ -306,9 +298,7 @@ def upgrade() -> None:
 
     op.create_table(
         "quarantine",
-        sa.Column(
-            "quarantine_key", sa.String(length=500), nullable=False, comment="source:stream:stage:record"
-        ),
+        sa.Column("quarantine_key", sa.String(length=500), nullable=False, comment="source:stream:stage:record"),
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("stream", sa.String(length=100), nullable=False),
         sa.Column("stage", sa.String(length=30), nullable=False, comment="read, validate, map or write"),
@@ -335,9 +325,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("stream", sa.String(length=100), nullable=False),
         sa.Column("record_id", sa.String(length=300), nullable=False),
-        sa.Column(
-            "batch_id", sa.Integer(), nullable=False, comment="load batch that last changed this record"
-        ),
+        sa.Column("batch_id", sa.Integer(), nullable=False, comment="load batch that last changed this record"),
         sa.Column("cursor_value", sa.String(length=100), nullable=True),
         sa.Column("payload", mappings.store.types.JSONDoc(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
@@ -390,9 +378,7 @@ def upgrade() -> None:
 
     op.create_table(
         "sync_state",
-        sa.Column(
-            "connector", sa.String(length=100), nullable=False, comment="connection name, or a pipeline step"
-        ),
+        sa.Column("connector", sa.String(length=100), nullable=False, comment="connection name, or a pipeline step"),
         sa.Column("stream", sa.String(length=100), nullable=False),
         sa.Column(
             "cursor",

@@ -1,0 +1,265 @@
+"""Ingest benchmark: HubSpot contacts from the sandbox all the way into the canonical store, against dlt.
+
+    python -m benchmarks.ingest_benchmark --records 200000
+
+Seeds the sandbox's HubSpot emulator with N contacts (French names, phone formats and email case vary), serves
+it from a separate process, then, each in its own process so peak memory is its own:
+
+* Canalis: the HubSpot connector reads `contacts` in pages of 100 into the raw landing table, then the canonical
+  step maps and normalises every record (emails, E.164 phones, countries, dates) into `customer_records`,
+  `contact_points` and `consents` on SQLite;
+* dlt's REST API source (a benchmark-only dependency, `pip install "dlt[sqlalchemy]"`) reads the same endpoint
+  with the same page size into SQLite, without mapping or normalising anything.
+
+Prints records/s and peak RSS for each, the ratio, and Canalis's peak memory at a quarter of N to show that
+memory does not grow with the number of records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+PAGE_SIZE = 100
+FIRST = ["Camille", "Hugo", "Léa", "Louis", "Chloé", "Jules", "Manon", "Gabriel", "Inès", "Arthur", "Zoé", "Noah"]
+LAST = ["Dubois", "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Leroy", "Moreau"]
+CITIES = [("75011", "Paris"), ("69007", "Lyon"), ("13001", "Marseille"), ("59000", "Lille"), ("33000", "Bordeaux")]
+
+
+def _contact(n: int, rng: random.Random, base: datetime) -> tuple[str, str, dict[str, Any]]:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    postcode, city = rng.choice(CITIES)
+    digits = f"6{n % 100_000_000:08d}"
+    phone = rng.choice([f"+33{digits}", f"0{digits[0]} {digits[1:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}",
+                        f"0{digits}", f"0{digits[0]}.{digits[1:3]}.{digits[3:5]}.{digits[5:7]}.{digits[7:]}"])
+    email = f"{first.lower()}.{last.lower()}.{n}@example.fr"
+    moment = (base + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    object_id = str(100 + n)
+    properties = {
+        "email": email.upper() if n % 7 == 0 else email,
+        "firstname": first,
+        "lastname": last,
+        "phone": phone,
+        "address": f"{n % 180 + 1} rue de la République",
+        "zip": postcode,
+        "city": city,
+        "country": "France",
+        "date_of_birth": f"19{50 + n % 50}-{1 + n % 12:02d}-{1 + n % 28:02d}",
+        "hs_email_optout": "true" if n % 9 == 0 else "false",
+        "createdate": moment,
+        "lastmodifieddate": moment,
+        "hs_lastmodifieddate": moment,
+        "hs_object_id": object_id,
+    }
+    payload = {"id": object_id, "properties": properties, "createdAt": moment, "updatedAt": moment, "archived": False}
+    return object_id, moment, payload
+
+
+def seed(data_dir: Path, records: int) -> None:
+    """Write N HubSpot contacts into a sandbox object store."""
+    from connectors.sandbox.objectstore import ObjectStore
+    from connectors.sandbox.world.generate import store_path
+
+    rng = random.Random(42)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    store = ObjectStore(store_path(data_dir))
+    try:
+        store.put_many("hubspot", "contacts", (_contact(n, rng, base) for n in range(records)))
+    finally:
+        store.close()
+
+
+def serve(data_dir: Path, port: int) -> None:
+    """Serve the HubSpot emulator over the seeded store until killed."""
+    from connectors.sandbox.emulators.hubspot import EMULATOR
+    from connectors.sandbox.server import SandboxServer
+
+    server = SandboxServer(data_dir, port=port, emulators=[EMULATOR]).start()
+    print("ready", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        server.stop()
+
+
+def run_canalis(base_url: str, work: Path) -> dict[str, Any]:
+    """HubSpot contacts -> raw landing -> canonical records, on SQLite."""
+    from assets.pipeline.canonicalize import canonicalize
+    from assets.pipeline.ingest import ingest_stream
+    from connectors.hubspot import HubSpotConnector
+    from connectors.sandbox.emulators.hubspot import ACCESS_TOKEN
+    from mappings.declarative import Mapper, load_mapping
+    from mappings.store import Store
+
+    store = Store(f"sqlite:///{work / 'canalis.db'}")
+    store.migrate()
+    os.environ["CANALIS_HUBSPOT_ACCESS_TOKEN"] = ACCESS_TOKEN
+    connector = HubSpotConnector.from_config(
+        {"base_url": base_url, "page_size": PAGE_SIZE, "requests_per_second": 0},
+        connection="hubspot",
+    )
+    started = time.perf_counter()
+    report = ingest_stream(store, connector, "contacts")
+    read_seconds = time.perf_counter() - started
+    mapper = Mapper(load_mapping("hubspot"), connection="hubspot", channel="crm")
+    mapped = 0
+    for entity in ("customer_record", "consent"):
+        mapped += canonicalize(store, {"hubspot": mapper}, entity).mapped
+    total = time.perf_counter() - started
+    return {
+        "records": report.records_read,
+        "read_seconds": round(read_seconds, 2),
+        "seconds": round(total, 2),
+        "records_per_s": round(report.records_read / total),
+        "canonical_rows": mapped,
+        "quarantined": report.quarantined,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def run_dlt(base_url: str, work: Path) -> dict[str, Any]:
+    """dlt's REST API source on the same endpoint, into SQLite."""
+    import dlt
+    from dlt.sources.rest_api import rest_api_source
+
+    from connectors.sandbox.emulators.hubspot import ACCESS_TOKEN
+
+    source = rest_api_source(
+        {
+            "client": {"base_url": base_url, "auth": {"type": "bearer", "token": ACCESS_TOKEN}},
+            "resources": [
+                {
+                    "name": "contacts",
+                    "endpoint": {
+                        "path": "crm/v3/objects/contacts",
+                        "params": {"limit": PAGE_SIZE},
+                        "data_selector": "results",
+                        "paginator": {"type": "cursor", "cursor_path": "paging.next.after", "cursor_param": "after"},
+                    },
+                }
+            ],
+        }
+    )
+    pipeline = dlt.pipeline(
+        pipeline_name="bench",
+        pipelines_dir=str(work / "dlt"),
+        destination=dlt.destinations.sqlalchemy(f"sqlite:///{work / 'dlt.db'}"),
+        dataset_name="main",
+    )
+    started = time.perf_counter()
+    info = pipeline.run(source)
+    seconds = time.perf_counter() - started
+    rows = pipeline.last_trace.last_normalize_info.row_counts.get("contacts", 0)
+    del info
+    return {
+        "records": rows,
+        "seconds": round(seconds, 2),
+        "records_per_s": round(rows / seconds) if seconds else 0,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _child(phase: str, base_url: str, work: Path) -> dict[str, Any]:
+    output = subprocess.run(
+        [sys.executable, "-m", "benchmarks.ingest_benchmark", "--phase", phase, "--base-url", base_url,
+         "--work", str(work)],
+        capture_output=True, text=True,
+    )
+    if output.returncode != 0:
+        raise RuntimeError(f"{phase} run failed:\n{output.stderr[-3000:]}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def _measure(records: int, folder: Path, with_dlt: bool) -> dict[str, Any]:
+    data_dir = folder / f"sandbox-{records}"
+    data_dir.mkdir()
+    seed(data_dir, records)
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.ingest_benchmark", "--phase", "serve", "--work", str(data_dir),
+         "--port", str(port)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()
+        base_url = f"http://127.0.0.1:{port}/hubspot"
+        results = {"canalis": _child("canalis", base_url, _workdir(folder, f"canalis-{records}"))}
+        if with_dlt:
+            results["dlt"] = _child("dlt", base_url, _workdir(folder, f"dlt-{records}"))
+        return results
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _workdir(folder: Path, name: str) -> Path:
+    path = folder / name
+    path.mkdir()
+    return path
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--no-dlt", action="store_true", help="measure Canalis only")
+    parser.add_argument("--phase", choices=["serve", "canalis", "dlt"], help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.phase == "serve":
+        serve(args.work, args.port)
+        return {}
+    if args.phase in ("canalis", "dlt"):
+        result = (run_canalis if args.phase == "canalis" else run_dlt)(args.base_url, args.work)
+        print(json.dumps(result))
+        return result
+
+    try:
+        import dlt  # noqa: F401
+
+        with_dlt = not args.no_dlt
+    except ImportError:
+        print("dlt is not installed (pip install 'dlt[sqlalchemy]'): measuring Canalis only")
+        with_dlt = False
+    with tempfile.TemporaryDirectory() as folder:
+        small = _measure(max(args.records // 4, 1000), Path(folder), with_dlt=False)
+        full = _measure(args.records, Path(folder), with_dlt=with_dlt)
+    canalis = full["canalis"]
+    print(f"ingest: {args.records} HubSpot contacts from the sandbox, pages of {PAGE_SIZE}, into SQLite")
+    print(f"  canalis  {canalis['records_per_s']:>8} records/s  ({canalis['records']} records, {canalis['seconds']} s,"
+          f" read {canalis['read_seconds']} s, {canalis['canonical_rows']} canonical rows,"
+          f" peak {canalis['peak_rss_mb']} MB)")
+    print(f"  canalis at {small['canalis']['records']} records: peak {small['canalis']['peak_rss_mb']} MB"
+          " (memory flat in the number of records)")
+    if "dlt" in full:
+        other = full["dlt"]
+        ratio = canalis["records_per_s"] / other["records_per_s"] if other["records_per_s"] else float("inf")
+        print(f"  dlt      {other['records_per_s']:>8} records/s  ({other['records']} records, {other['seconds']} s,"
+              f" peak {other['peak_rss_mb']} MB, raw rows only)")
+        print(f"  ratio    {ratio:.1f}x")
+        full["ratio"] = round(ratio, 2)
+    return full
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""The Square connector: reads POS customers, sales, catalog, stock and discounts; writes prices, stock, promotions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+
+from connectors.sdk.base import Connector
+from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
+from connectors.sdk.settings import describe_settings
+from connectors.sdk.state import StreamState, parse_cursor_datetime
+from connectors.sdk.streams import CheckResult, Page, Stream, WriteResult
+from connectors.square.client import ORDERS_MAX_LOCATIONS, SquareClient
+from connectors.square.locations import LocationDirectory
+from connectors.square.settings import SquareSettings
+from connectors.square.streams import STREAMS, WRITE_STREAMS
+from connectors.square.writes import PriceWriter, PromotionWriter, StockWriter, rfc3339
+
+
+class SquareConnector(Connector):
+    """Square's v2 REST API: incremental reads on updated_at with a look-back window, batched writes."""
+
+    name = "square"
+    kind = "pos"
+    title = "Square (POS)"
+    description = "Square point of sale: customers, in-store sales, catalog, inventory, discounts and locations."
+    settings_model = SquareSettings
+    streams = STREAMS
+    default_mapping = "square"
+
+    settings: SquareSettings
+
+    def __init__(
+        self,
+        settings: SquareSettings,
+        *,
+        connection: str | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`session`, `sleep` and `clock` replace the HTTP session and the waiting (tests, embedding)."""
+        super().__init__(settings, connection=connection)
+        self._session = session
+        self._sleep = sleep
+        self._clock = clock
+        self._client: SquareClient | None = None
+        self._directory: LocationDirectory | None = None
+        self._skus: dict[str, str | None] = {}
+
+    @property
+    def client(self) -> SquareClient:
+        """The API client, made on first use (no network I/O at construction)."""
+        if self._client is None:
+            self._client = SquareClient(self.settings, session=self._session, sleep=self._sleep, clock=self._clock)
+        return self._client
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        if self._client is not None:
+            self._client.close()
+
+    # --- check ----------------------------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        try:
+            locations = self.client.locations()
+        except ApiError as error:
+            raise self._config_error_for(error) from None
+        directory = LocationDirectory(locations, self.settings.location_map)
+        known = {location.get("id") for location in locations}
+        for setting_name, ids in (
+            ("location_ids", self.settings.location_ids),
+            ("location_map", list(self.settings.location_map)),
+        ):
+            unknown = [location_id for location_id in ids if location_id not in known]
+            if unknown:
+                raise ConfigError(
+                    f"connection '{self.connection}': setting '{setting_name}': Square has no location '{unknown[0]}'",
+                    setting=setting_name,
+                    connection=self.connection,
+                )
+        self._directory = directory
+        active = directory.ids(self.settings.location_ids)
+        return CheckResult(
+            ok=True,
+            message=f"Square answered: {len(locations)} locations, {len(active)} read",
+            details={
+                "locations": len(locations),
+                "locations_read": len(active),
+                "square_version": self.settings.square_version,
+            },
+        )
+
+    def _config_error_for(self, error: ApiError) -> Exception:
+        where = f"connection '{self.connection}'"
+        if error.status in (401, 403):
+            env = next(row.env for row in describe_settings(SquareSettings) if row.name == "access_token")
+            return ConfigError(
+                f"{where}: setting 'access_token' ({env}) was refused by Square, HTTP {error.status}: {error.detail}",
+                setting="access_token",
+                connection=self.connection,
+            )
+        if error.status == 400 and "SQUARE_VERSION" in error.detail:
+            return ConfigError(
+                f"{where}: setting 'square_version' was refused by Square: {error.detail}",
+                setting="square_version",
+                connection=self.connection,
+            )
+        if error.status is None or error.status == 404:
+            return ConfigError(
+                f"{where}: setting 'base_url': no Square API answered there ({error})",
+                setting="base_url",
+                connection=self.connection,
+            )
+        return error
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    def read_pages(self, stream: type[Stream], state: StreamState) -> Iterator[Page]:
+        readers: dict[str, Callable[[StreamState], Iterator[Page]]] = {
+            "customers": self._read_customers,
+            "orders": self._read_orders,
+            "catalog": self._read_catalog,
+            "inventory_counts": self._read_counts,
+            "discounts": self._read_discounts,
+            "locations": self._read_locations,
+        }
+        if stream in WRITE_STREAMS:
+            yield Page(records=[], state=state)
+            return
+        reader = readers.get(stream.name)
+        if reader is None:
+            raise ConnectorError(f"{self.name}: no reader for stream '{stream.name}'")
+        yield from reader(state)
+
+    def _since(self, state: StreamState) -> str | None:
+        """The lower bound of an incremental read: the cursor minus the look-back window."""
+        since = state.since(timedelta(minutes=self.settings.lookback_minutes))
+        return rfc3339(since) if since else None
+
+    def _read_customers(self, state: StreamState) -> Iterator[Page]:
+        # Square sorts customer searches by creation, not update: the cursor moves once the window is read.
+        until = rfc3339(datetime.now(UTC))
+        newest: datetime | None = None
+        for page in self.client.customer_pages(updated_from=self._since(state), updated_to=until):
+            records = page.get("customers") or []
+            newest = _latest(newest, records, "updated_at")
+            yield Page(records=records, state=state if page.get("cursor") else state.advanced(newest))
+
+    def _read_orders(self, state: StreamState) -> Iterator[Page]:
+        ids = self.directory.ids(self.settings.location_ids)
+        groups = [ids[start : start + ORDERS_MAX_LOCATIONS] for start in range(0, len(ids), ORDERS_MAX_LOCATIONS)]
+        if not groups:
+            yield Page(records=[], state=state)
+            return
+        since = self._since(state)
+        newest: datetime | None = None
+        for number, group in enumerate(groups, start=1):
+            for page in self.client.order_pages(group, updated_from=since):
+                records = page.get("orders") or []
+                self._add_line_skus(records)
+                for record in records:
+                    record["_location"] = self.directory.name_of(record.get("location_id"))
+                newest = _latest(newest, records, "updated_at")
+                finished = number == len(groups) and not page.get("cursor")
+                # ascending by updated_at: with one location group every page moves the cursor safely
+                moves = finished or len(groups) == 1
+                yield Page(records=records, state=state.advanced(newest) if moves else state)
+
+    def _read_catalog(self, state: StreamState) -> Iterator[Page]:
+        newest: datetime | None = None
+        for page in self.client.catalog_pages(["ITEM"], begin_time=self._since(state)):
+            records = page.get("objects") or []
+            for item in records:
+                for variation in (item.get("item_data") or {}).get("variations") or []:
+                    if isinstance(variation, dict) and variation.get("id"):
+                        self._skus[variation["id"]] = (variation.get("item_variation_data") or {}).get("sku")
+            newest = _latest(newest, records, "updated_at")
+            yield Page(records=records, state=state if page.get("cursor") else state.advanced(newest))
+
+    def _read_counts(self, state: StreamState) -> Iterator[Page]:
+        newest: datetime | None = None
+        pages = self.client.count_pages(
+            updated_after=self._since(state), location_ids=self.settings.location_ids or None, states=["IN_STOCK"]
+        )
+        for page in pages:
+            records = page.get("counts") or []
+            self._learn_skus(record.get("catalog_object_id") for record in records)
+            for record in records:
+                record["_key"] = f"{record.get('catalog_object_id')}:{record.get('location_id')}:{record.get('state')}"
+                record["_sku"] = self._skus.get(str(record.get("catalog_object_id")))
+                record["_location"] = self.directory.name_of(record.get("location_id"))
+            newest = _latest(newest, records, "calculated_at")
+            yield Page(records=records, state=state if page.get("cursor") else state.advanced(newest))
+
+    def _read_discounts(self, state: StreamState) -> Iterator[Page]:
+        since = self._since(state)
+        rules: dict[str, dict[str, Any]] = {}
+        newest: datetime | None = None
+        changed_rules: set[str] = set()
+        for page in self.client.catalog_pages(["PRICING_RULE"], begin_time=None):
+            for rule in page.get("objects") or []:
+                discount_id = (rule.get("pricing_rule_data") or {}).get("discount_id")
+                if not discount_id:
+                    continue
+                rules.setdefault(discount_id, rule)
+                changed = _latest(None, [rule], "updated_at")
+                if since is None or (changed is not None and changed > parse_cursor_datetime(since)):
+                    changed_rules.add(discount_id)
+                    newest = _latest(newest, [rule], "updated_at")
+        emitted: set[str] = set()
+        for page in self.client.catalog_pages(["DISCOUNT"], begin_time=since):
+            records = page.get("objects") or []
+            for record in records:
+                record["_pricing_rule"] = rules.get(str(record.get("id")))
+                emitted.add(str(record.get("id")))
+            newest = _latest(newest, records, "updated_at")
+            yield Page(records=records, state=state)
+        late = sorted(changed_rules - emitted)
+        records = [obj for obj in self.client.catalog_objects(late) if obj.get("type") == "DISCOUNT"] if late else []
+        for record in records:
+            record["_pricing_rule"] = rules.get(str(record.get("id")))
+        yield Page(records=records, state=state.advanced(newest))
+
+    def _read_locations(self, state: StreamState) -> Iterator[Page]:
+        locations = self.client.locations()
+        self._directory = LocationDirectory(locations, self.settings.location_map)
+        for location in locations:
+            location["_location"] = self._directory.name_of(location.get("id"))
+        yield Page(records=locations, state=state)
+
+    @property
+    def directory(self) -> LocationDirectory:
+        """The seller's locations with their Canalis names, read once per connector."""
+        if self._directory is None:
+            self._directory = LocationDirectory(self.client.locations(), self.settings.location_map)
+        return self._directory
+
+    def _add_line_skus(self, orders: list[dict[str, Any]]) -> None:
+        """Give each order line the SKU of its catalog variation as `_sku` (orders only carry the variation id)."""
+        lines = [line for order in orders for line in order.get("line_items") or [] if isinstance(line, dict)]
+        self._learn_skus(line.get("catalog_object_id") for line in lines)
+        for line in lines:
+            line["_sku"] = self._skus.get(str(line.get("catalog_object_id")))
+
+    def _learn_skus(self, variation_ids: Iterable[Any]) -> None:
+        unknown = sorted({str(v) for v in variation_ids if v and str(v) not in self._skus})
+        if not unknown:
+            return
+        for obj in self.client.catalog_objects(unknown):
+            if obj.get("type") == "ITEM_VARIATION":
+                self._skus[obj["id"]] = (obj.get("item_variation_data") or {}).get("sku")
+        for variation_id in unknown:
+            self._skus.setdefault(variation_id, None)
+
+    # --- writes ---------------------------------------------------------------------------------------
+
+    def write(self, stream: str, records: Iterable[dict[str, Any]]) -> Iterator[WriteResult]:
+        if stream == "prices":
+            yield from PriceWriter(self.client).write(records)
+        elif stream == "stock_levels":
+            yield from StockWriter(self.client, self.directory).write(records)
+        elif stream == "promotions":
+            yield from PromotionWriter(self.client).write(records)
+        else:
+            yield from super().write(stream, records)
+
+
+def _latest(current: datetime | None, records: list[dict[str, Any]], field: str) -> datetime | None:
+    """The newest readable timestamp among the records and `current` (unreadable values are skipped)."""
+    for record in records:
+        value = record.get(field) if isinstance(record, dict) else None
+        if not isinstance(value, str):
+            continue
+        try:
+            moment = parse_cursor_datetime(value)
+        except ValueError:
+            continue
+        if current is None or moment > current:
+            current = moment
+    return current

@@ -1,0 +1,69 @@
+"""Field rules prepared once per mapping, so mapping a record does no parsing of paths or transform names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mappings.declarative.spec import FieldRule
+from mappings.declarative.transforms import TRANSFORMS
+
+
+class CompiledRule:
+    """A field rule with its paths split and its transforms looked up."""
+
+    __slots__ = ("calls", "const", "context", "default", "flag", "join", "paths", "required")
+
+    def __init__(self, rule: FieldRule) -> None:
+        self.paths: list[tuple[bool, tuple[str, ...]]] = [
+            (path.startswith("item."), tuple(path.removeprefix("item.").split("."))) for path in rule.source_paths()
+        ]
+        self.const = rule.const
+        self.context = rule.context
+        self.join = rule.join
+        self.calls: list[tuple[Callable[..., Any], dict[str, Any]]] = [
+            (TRANSFORMS[call.name], call.args) for call in rule.transforms
+        ]
+        self.default = rule.default
+        self.required = rule.required
+        self.flag = rule.on_invalid == "flag"
+
+    def raw_value(self, raw: dict[str, Any], item: Any) -> Any:
+        """The first non-empty source value, before transforms."""
+        for from_item, parts in self.paths:
+            value = _follow(item if from_item else raw, parts)
+            if value is not None and value != "":
+                return value
+        return None
+
+    def value(self, raw: dict[str, Any], item: Any, context_value: Callable[[str], Any]) -> Any:
+        """The field's value: source, constant or context, through the transforms, else the default."""
+        if self.const is not None:
+            value = self.const
+        elif self.context is not None:
+            value = context_value(self.context)
+        elif self.join is not None:
+            parts = [_follow(item if from_item else raw, path) for from_item, path in self.paths]
+            value = self.join.join(str(part).strip() for part in parts if part is not None and part != "") or None
+        else:
+            value = self.raw_value(raw, item)
+        for function, args in self.calls:
+            if value is None or value == "":
+                break
+            value = function(value, **args)
+        if value is None or value == "":
+            return self.default
+        return value
+
+
+def _follow(current: Any, parts: tuple[str, ...]) -> Any:
+    for part in parts:
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+        if current is None:
+            return None
+    return current
