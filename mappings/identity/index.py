@@ -1,0 +1,68 @@
+"""Compact lookup structures kept between runs: value hash -> rows, and the link graph's adjacency."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class HashIndex:
+    """Rows by the hash of a value: sorted arrays for the bulk, a dict for rows added later.
+
+    Entries are never removed: callers check that a row still holds the value (lazy deletion).
+    """
+
+    __slots__ = ("extra", "hashes", "rows")
+
+    def __init__(self, hashes: np.ndarray | None = None, rows: np.ndarray | None = None) -> None:
+        if hashes is None or rows is None or len(hashes) == 0:
+            self.hashes = np.zeros(0, dtype=np.int64)
+            self.rows = np.zeros(0, dtype=np.int64)
+        else:
+            order = np.argsort(hashes, kind="stable")
+            self.hashes = np.asarray(hashes, dtype=np.int64)[order]
+            self.rows = np.asarray(rows, dtype=np.int64)[order]
+        self.extra: dict[int, list[int]] = {}
+
+    def lookup(self, value_hash: int) -> list[int]:
+        """Rows that held a value with this hash at some point."""
+        lo = int(np.searchsorted(self.hashes, value_hash, side="left"))
+        hi = int(np.searchsorted(self.hashes, value_hash, side="right"))
+        found = self.rows[lo:hi].tolist() if hi > lo else []
+        more = self.extra.get(value_hash)
+        return found + more if more else found
+
+    def add(self, value_hash: int, row: int) -> None:
+        """Record that a row holds a value."""
+        self.extra.setdefault(value_hash, []).append(row)
+
+
+class Adjacency:
+    """Neighbours of each row in the link graph: a compressed bulk from a full run plus replaced rows."""
+
+    __slots__ = ("indices", "indptr", "replaced")
+
+    def __init__(self, n: int = 0, a: np.ndarray | None = None, b: np.ndarray | None = None) -> None:
+        if a is None or b is None or len(a) == 0:
+            self.indptr = np.zeros(n + 1, dtype=np.int64)
+            self.indices = np.zeros(0, dtype=np.int64)
+        else:
+            src = np.concatenate([a, b])
+            dst = np.concatenate([b, a])
+            order = np.argsort(src, kind="stable")
+            self.indices = dst[order]
+            counts = np.bincount(src, minlength=n)
+            self.indptr = np.concatenate([[0], np.cumsum(counts)])
+        self.replaced: dict[int, list[int]] = {}
+
+    def neighbours(self, row: int) -> list[int]:
+        """Rows linked to this row (accepted or refused links alike)."""
+        found = self.replaced.get(row)
+        if found is not None:
+            return found
+        if row + 1 >= len(self.indptr):
+            return []
+        return self.indices[self.indptr[row] : self.indptr[row + 1]].tolist()
+
+    def replace(self, row: int, neighbours: list[int]) -> None:
+        """Set the neighbours of a row after it was resolved again."""
+        self.replaced[row] = neighbours

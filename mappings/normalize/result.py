@@ -1,0 +1,39 @@
+"""The outcome of normalising one value: the clean value, whether it is valid, why not, and the raw input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized(Generic[T]):
+    """A normalised value.
+
+    `value` is the canonical form when `valid`; when not valid it is the trimmed input for text values (never a
+    guess) or None for dates. `reason` says why a value is invalid (or notes a repair such as zero padding).
+    """
+
+    value: T | None
+    valid: bool
+    reason: str | None
+    raw: Any
+
+    def __bool__(self) -> bool:
+        return self.valid
+
+
+def empty(raw: Any) -> Normalized[Any]:
+    """The result for a missing or blank input."""
+    return Normalized(None, False, "empty", raw)
+
+
+def as_text(raw: Any) -> str | None:
+    """The input as stripped text, or None when it is missing or blank."""
+    if raw is None:
+        return None
+    text = raw if isinstance(raw, str) else str(raw)
+    text = text.strip()
+    return text or None

@@ -1,0 +1,119 @@
+"""Email and phone normalisation on tricky inputs."""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+import pytest
+
+from mappings.normalize import email_key, is_role_address, normalize_email, normalize_phone, phone_key
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Jean.Martin@Orange.FR ", "jean.martin@orange.fr"),
+        ("Jean.Martin+promo@GMail.com", "jeanmartin@gmail.com"),
+        ("j.e.a.n@googlemail.com", "jean@gmail.com"),
+        ("jean.martin+promo@orange.fr", "jean.martin+promo@orange.fr"),
+        ("mailto:anne@free.fr", "anne@free.fr"),
+        ("<anne@free.fr>", "anne@free.fr"),
+        ("o'brien@example.co.uk", "o'brien@example.co.uk"),
+    ],
+)
+def test_valid_emails_are_trimmed_lowered_and_gmail_rules_applied(raw: str, expected: str) -> None:
+    result = normalize_email(raw)
+    assert result.valid, result.reason
+    assert result.value == expected
+    assert result.raw == raw
+
+
+@pytest.mark.parametrize(
+    "raw", ["jean..martin@free.fr", "jean@free", "jean@localhost", "@free.fr", "jean@", "jean martin@free.fr",
+            "x@site.test", "a@b@c.fr", ".jean@free.fr"],
+)  # fmt: skip
+def test_invalid_emails_are_flagged_not_guessed(raw: str) -> None:
+    result = normalize_email(raw)
+    assert not result.valid
+    assert result.reason and result.reason.startswith("syntax")
+    assert result.value == raw.strip().lower()
+    assert email_key(raw) is None
+
+
+def test_empty_email() -> None:
+    for raw in (None, "", "   "):
+        result = normalize_email(raw)
+        assert (result.value, result.valid, result.reason) == (None, False, "empty")
+
+
+def test_unicode_email_goes_through_email_validator() -> None:
+    result = normalize_email("Zoé@Exemple.fr")
+    assert result.valid
+    assert result.value == "zoé@exemple.fr"
+
+
+def test_provider_rules_can_be_switched_off() -> None:
+    assert normalize_email("J.Martin+x@gmail.com", provider_rules=False).value == "j.martin+x@gmail.com"
+
+
+def test_role_addresses() -> None:
+    assert is_role_address("contact@acme.fr")
+    assert is_role_address("info+shop@acme.fr")
+    assert not is_role_address("jean.contact@acme.fr")
+    assert not is_role_address(None)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["06 12 34 56 78", "06.12.34.56.78", "0612345678", "+33 6 12 34 56 78", "+33612345678", "0033612345678",
+     "+33 (0)6 12 34 56 78", "33612345678", "(06) 12-34-56-78"],
+)  # fmt: skip
+def test_french_mobile_forms_give_one_e164(raw: str) -> None:
+    result = normalize_phone(raw)
+    assert result.valid, result.reason
+    assert result.value == "+33612345678"
+
+
+def test_foreign_numbers_and_regions() -> None:
+    assert normalize_phone("+44 20 7946 0958").value == "+442079460958"
+    assert normalize_phone("020 7946 0958", "GB").value == "+442079460958"
+    assert normalize_phone("0470 12 34 56", "BE").value == "+32470123456"
+    assert normalize_phone("447911123456").value == "+447911123456"
+
+
+@pytest.mark.parametrize("raw", ["0612", "+33 1 23", "12345", "abc", "06 12 34 56 78 99 99"])
+def test_impossible_phones_are_invalid(raw: str) -> None:
+    result = normalize_phone(raw)
+    assert not result.valid
+    assert result.reason
+    assert phone_key(raw) == (None, False)
+
+
+def test_unallotted_number_is_invalid_but_spelled_in_e164_for_matching() -> None:
+    national = normalize_phone("06 92 72 05 65")
+    international = normalize_phone("+33 6 92 72 05 65")
+    number = phonenumbers.parse("+33692720565")
+    assert not phonenumbers.is_valid_number(number)
+    assert (national.valid, national.reason) == (False, "invalid_number")
+    assert national.value == international.value == "+33692720565"
+    assert phone_key("0692720565") == ("+33692720565", False)
+
+
+@pytest.mark.parametrize("region", ["FR", "GB", "DE", "BE", "ES", "US", "CH"])
+def test_fast_path_agrees_with_phonenumbers(region: str) -> None:
+    rng = random.Random(region)
+    code = phonenumbers.country_code_for_region(region)
+    for _ in range(400):
+        national = str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(rng.randint(7, 10)))
+        for text in (f"+{code} {national}", f"00{code}{national}", f"0{national}"):
+            ours = normalize_phone(text, region)
+            try:
+                parsed = phonenumbers.parse(text, region)
+            except phonenumbers.NumberParseException:
+                assert not ours.valid
+                continue
+            valid = phonenumbers.is_valid_number(parsed)
+            assert ours.valid == valid, text
+            if valid:
+                assert ours.value == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
