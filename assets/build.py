@@ -8,7 +8,7 @@ from assets.connections import CanalisConfig, load_config
 from assets.factory import (
     FULL_REFRESH_TAG,
     QUARANTINE_WARN_SHARE,
-    build_canonical_asset,
+    build_canonical_assets,
     build_mappers,
     build_quarantine_check,
     build_raw_asset,
@@ -58,8 +58,9 @@ def build_definitions(
 
     mappers = build_mappers(config, registry)
     feeds = canonical_feeds(config, registry, mappers)
+    if feeds:
+        assets.append(build_canonical_assets(feeds, mappers, translator))
     for entity, entity_feeds in sorted(feeds.items()):
-        assets.append(build_canonical_asset(entity, entity_feeds, mappers, translator))
         key = translator.canonical_key(ENTITIES[entity].primary_table)
         max_share = float(config.quality.get("max_quarantine_share", QUARANTINE_WARN_SHARE))
         checks.append(build_quarantine_check(key, sorted(entity_feeds), max_share))

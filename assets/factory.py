@@ -13,17 +13,19 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
+    AssetSpec,
     AssetsDefinition,
     MaterializeResult,
     MetadataValue,
     asset,
     asset_check,
+    multi_asset,
 )
 from sqlalchemy import func, select, tuple_
 
 from assets.connections import CanalisConfig, ConnectionConfig, mapping_name
 from assets.metadata import bullet_list, counter_table, markdown_table
-from assets.pipeline.canonicalize import canonicalize
+from assets.pipeline.canonicalize import canonicalize_entities
 from assets.pipeline.ingest import ingest_stream
 from assets.resources import ConnectionResource, StoreResource, resource_key
 from assets.translator import CanalisTranslator
@@ -104,46 +106,64 @@ def build_raw_asset(
     return _raw
 
 
-def build_canonical_asset(
-    entity: str, feeds: list[tuple[str, str]], mappers: dict[str, Mapper], translator: CanalisTranslator
+def build_canonical_assets(
+    feeds: dict[str, list[tuple[str, str]]], mappers: dict[str, Mapper], translator: CanalisTranslator
 ) -> AssetsDefinition:
-    """The canonical asset of one entity: maps the raw records of every stream that feeds it."""
-    definition = ENTITIES[entity]
-    table = definition.primary_table
-    connections = sorted({connection for connection, _ in feeds})
+    """The canonical tables as one multi-asset: each changed raw record is read once and mapped to every table."""
+    specs = []
+    key_to_entity: dict[AssetKey, str] = {}
+    for entity, entity_feeds in sorted(feeds.items()):
+        definition = ENTITIES[entity]
+        table = definition.primary_table
+        key = translator.canonical_key(table)
+        key_to_entity[key] = entity
+        specs.append(
+            AssetSpec(
+                key=key,
+                group_name=translator.canonical_group(),
+                kinds={"sql"},
+                description=f"{definition.description}, mapped to the canonical `{table}` table.",
+                deps=[translator.raw_key(connection, stream) for connection, stream in entity_feeds],
+                metadata={
+                    "table": table,
+                    "entity": entity,
+                    "sources": ", ".join(sorted({connection for connection, _ in entity_feeds})),
+                },
+                skippable=True,
+            )
+        )
 
-    @asset(
-        key=translator.canonical_key(table),
-        group_name=translator.canonical_group(),
-        kinds={"sql"},
-        description=f"{definition.description}, mapped to the canonical `{table}` table.",
-        deps=[translator.raw_key(connection, stream) for connection, stream in feeds],
-        required_resource_keys={"store"},
-        metadata={"table": table, "entity": entity, "sources": ", ".join(connections)},
-    )
-    def _canonical(context: AssetExecutionContext) -> MaterializeResult:
+    @multi_asset(name="canonical", specs=specs, can_subset=True, required_resource_keys={"store"})
+    def _canonical(context: AssetExecutionContext):
         store = context.resources.store.get_store()
-        used = {name: mappers[name] for name in connections}
-        report = canonicalize(store, used, entity, full=is_full_refresh(context), run_id=context.run.run_id)
-        context.log.info(
-            f"{entity}: mapped {report.mapped} from {report.raw_records} raw records, quarantined {report.quarantined}"
+        selected = [key_to_entity[key] for key in sorted(context.selected_asset_keys) if key in key_to_entity]
+        reports = canonicalize_entities(
+            store, mappers, selected, full=is_full_refresh(context), run_id=context.run.run_id
         )
-        return MaterializeResult(
-            metadata={
-                "raw_records_processed": report.raw_records,
-                "mapped": report.mapped,
-                "new": report.counts.inserted,
-                "updated": report.counts.updated,
-                "unchanged": report.counts.unchanged,
-                "quarantined": report.quarantined,
-                "by_source": counter_table(report.by_source, "source"),
-                "quarantined_by_source": counter_table(report.quarantined_by_source, "source"),
-                "quarantine_reasons": bullet_list(report.quarantine_reasons),
-                "preview": markdown_table(report.preview),
-                "seconds": round(report.seconds, 3),
-                "dagster/row_count": store.count(TABLES[table]),
-            }
-        )
+        for key in sorted(context.selected_asset_keys):
+            entity = key_to_entity[key]
+            report = reports[entity]
+            context.log.info(
+                f"{entity}: mapped {report.mapped} from {report.raw_records} raw records, "
+                f"quarantined {report.quarantined}"
+            )
+            yield MaterializeResult(
+                asset_key=key,
+                metadata={
+                    "raw_records_processed": report.raw_records,
+                    "mapped": report.mapped,
+                    "new": report.counts.inserted,
+                    "updated": report.counts.updated,
+                    "unchanged": report.counts.unchanged,
+                    "quarantined": report.quarantined,
+                    "by_source": counter_table(report.by_source, "source"),
+                    "quarantined_by_source": counter_table(report.quarantined_by_source, "source"),
+                    "quarantine_reasons": bullet_list(report.quarantine_reasons),
+                    "preview": markdown_table(report.preview),
+                    "seconds": round(report.seconds, 3),
+                    "dagster/row_count": store.count(TABLES[ENTITIES[entity].primary_table]),
+                },
+            )
 
     return _canonical
 
@@ -262,7 +282,7 @@ __all__ = [
     "FULL_REFRESH_TAG",
     "MetadataValue",
     "StoreResource",
-    "build_canonical_asset",
+    "build_canonical_assets",
     "build_mappers",
     "build_quarantine_check",
     "build_raw_asset",

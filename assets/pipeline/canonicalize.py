@@ -1,9 +1,15 @@
-"""Canonicalize: map raw records changed since the last pass to canonical rows; failures go to quarantine."""
+"""Canonicalize: map raw records changed since the last pass to canonical rows; failures go to quarantine.
+
+Each raw stream is read once per pass and every selected entity it feeds is mapped from that one read (an
+order record gives an order, its lines and an interaction). Progress is kept per entity and stream, so a pass
+over a subset of entities never makes the others skip records.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,11 +22,12 @@ from mappings.store import QuarantinedRecord, Store, UpsertCounts, tables, upser
 
 CHUNK = 2000
 PREVIEW_ROWS = 5
+START = (0, "")
 
 
 @dataclass
 class CanonicalReport:
-    """What one canonical entity pass did."""
+    """What a pass did for one canonical entity."""
 
     entity: str
     mapped: int = 0
@@ -42,111 +49,155 @@ def watermark_name(entity: str) -> str:
 def canonicalize(
     store: Store, mappers: dict[str, Mapper], entity: str, *, full: bool = False, run_id: str | None = None
 ) -> CanonicalReport:
-    """Map every connection's raw records for `entity` that changed since the last pass (all when `full`)."""
-    started = time.perf_counter()
-    report = CanonicalReport(entity=entity)
-    for connection, mapper in mappers.items():
-        for stream in mapper.streams_for(entity):
-            _canonicalize_stream(store, mapper, connection, stream, entity, full, run_id, report)
-    report.seconds = time.perf_counter() - started
-    return report
+    """Map every connection's raw records for one entity that changed since the last pass (all when `full`)."""
+    return canonicalize_entities(store, mappers, [entity], full=full, run_id=run_id)[entity]
 
 
-def _canonicalize_stream(
+def canonicalize_entities(
     store: Store,
-    mapper: Mapper,
-    connection: str,
-    stream: str,
-    entity: str,
-    full: bool,
-    run_id: str | None,
-    report: CanonicalReport,
-) -> None:
-    position_name = f"{connection}.{stream}"
-    stored = None if full else store.get_state(watermark_name(entity), position_name)
-    after = (stored or {}).get("extra", {}).get("position", [0, ""])
-    raw = tables.raw_records
-    while True:
-        with store.engine.connect() as conn:
-            rows = conn.execute(
-                select(raw.c.record_id, raw.c.batch_id, raw.c.payload)
-                .where(
-                    raw.c.source == connection,
-                    raw.c.stream == stream,
-                    or_(
-                        raw.c.batch_id > after[0],
-                        and_(raw.c.batch_id == after[0], raw.c.record_id > after[1]),
-                    ),
-                )
-                .order_by(raw.c.batch_id, raw.c.record_id)
-                .limit(CHUNK)
-            ).all()
-        if not rows:
-            return
-        with store.begin() as conn:
-            _map_chunk(conn, store, mapper, connection, stream, entity, rows, report)
-            after = [rows[-1].batch_id, rows[-1].record_id]
-            state = {"cursor": None, "cursor_kind": "integer", "extra": {"position": after}}
-            store.save_state(conn, watermark_name(entity), position_name, state, run_id)
+    mappers: dict[str, Mapper],
+    entities: Iterable[str],
+    *,
+    full: bool = False,
+    run_id: str | None = None,
+) -> dict[str, CanonicalReport]:
+    """Map the raw records changed since the last pass into every given entity, reading each stream once."""
+    started = time.perf_counter()
+    wanted = sorted(set(entities))
+    reports = {entity: CanonicalReport(entity=entity) for entity in wanted}
+    for connection, mapper in mappers.items():
+        streams = sorted({stream for entity in wanted for stream in mapper.streams_for(entity)})
+        for stream in streams:
+            fed = [entity for entity in wanted if stream in mapper.streams_for(entity)]
+            for position, group in _group_by_position(store, connection, stream, fed, full).items():
+                _Pass(store, mapper, connection, stream, group, reports, run_id).run(position)
+    elapsed = time.perf_counter() - started
+    for report in reports.values():
+        report.seconds = elapsed
+    return reports
 
 
-def _map_chunk(
-    conn: Connection, store: Store, mapper: Mapper, connection: str, stream: str, entity: str, rows, report
-) -> None:
-    now = utcnow()
-    by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    failures: list[QuarantinedRecord] = []
-    succeeded: list[str] = []
-    for row in rows:
-        report.raw_records += 1
-        try:
-            mapped = mapper.map_record(stream, row.payload, entity=entity)
-        except MappingError as error:
-            failures.append(
-                QuarantinedRecord(
-                    connection, stream, "map", str(error), row.record_id, row.payload, error.field
+def _group_by_position(
+    store: Store, connection: str, stream: str, entities: list[str], full: bool
+) -> dict[tuple[int, str], list[str]]:
+    """Entities of one stream grouped by where their last pass stopped (usually all at the same place)."""
+    groups: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for entity in entities:
+        stored = None if full else store.get_state(watermark_name(entity), f"{connection}.{stream}")
+        position = tuple((stored or {}).get("extra", {}).get("position", START))
+        groups[(int(position[0]), str(position[1]))].append(entity)
+    return dict(groups)
+
+
+class _Pass:
+    """One read of a raw stream from a position, mapping a group of entities."""
+
+    def __init__(
+        self,
+        store: Store,
+        mapper: Mapper,
+        connection: str,
+        stream: str,
+        entities: list[str],
+        reports: dict[str, CanonicalReport],
+        run_id: str | None,
+    ) -> None:
+        self.store = store
+        self.mapper = mapper
+        self.connection = connection
+        self.stream = stream
+        self.entities = entities
+        self.entity_set = frozenset(entities)
+        self.reports = reports
+        self.run_id = run_id
+
+    def run(self, position: tuple[int, str]) -> None:
+        raw = tables.raw_records
+        after = position
+        while True:
+            with self.store.engine.connect() as conn:
+                rows = conn.execute(
+                    select(raw.c.record_id, raw.c.batch_id, raw.c.payload)
+                    .where(
+                        raw.c.source == self.connection,
+                        raw.c.stream == self.stream,
+                        or_(raw.c.batch_id > after[0], and_(raw.c.batch_id == after[0], raw.c.record_id > after[1])),
+                    )
+                    .order_by(raw.c.batch_id, raw.c.record_id)
+                    .limit(CHUNK)
+                ).all()
+            if not rows:
+                return
+            after = (rows[-1].batch_id, rows[-1].record_id)
+            with self.store.begin() as conn:
+                self._map_chunk(conn, rows)
+                state = {"cursor": None, "cursor_kind": "integer", "extra": {"position": list(after)}}
+                for entity in self.entities:
+                    self.store.save_state(conn, watermark_name(entity), f"{self.connection}.{self.stream}", state,
+                                          self.run_id)
+
+    def _map_chunk(self, conn: Connection, rows) -> None:
+        now = utcnow()
+        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        failures: list[QuarantinedRecord] = []
+        succeeded: list[str] = []
+        single = self.entities[0] if len(self.entities) == 1 else None
+        for row in rows:
+            for entity in self.entities:
+                self.reports[entity].raw_records += 1
+            try:
+                mapped = self.mapper.map_record(self.stream, row.payload, entity=single)
+            except MappingError as error:
+                failures.append(
+                    QuarantinedRecord(
+                        self.connection, self.stream, "map", str(error), row.record_id, row.payload, error.field
+                    )
                 )
-            )
-            continue
-        succeeded.append(row.record_id)
-        for item in mapped:
-            context = RowContext(source=connection, object=item.object, loaded_at=now)
-            for table_name, table_rows in ENTITIES[item.entity].to_rows(item.record, context).items():
-                by_table[table_name].extend(table_rows)
-            report.mapped += 1
-            report.by_source[connection] += 1
-            if len(report.preview) < PREVIEW_ROWS:
-                report.preview.append(item.record.model_dump(mode="json"))
-    primary = ENTITIES[entity].primary_table
-    for table_name, table_rows in by_table.items():
-        table = TABLES[table_name]
-        if table_name in REPLACED_WITH_PARENT:
-            parent = REPLACED_WITH_PARENT[table_name]
-            _replace_children(conn, table, parent, by_table.get(primary, []), table_rows)
-            continue
-        counts = upsert(conn, table, table_rows)
-        if table_name == primary:
-            report.counts += counts
-    if failures:
-        store.quarantine(conn, failures)
-        report.quarantined += len(failures)
-        report.quarantined_by_source[connection] += len(failures)
-        report.quarantine_reasons.extend(
-            failure.error for failure in failures[: 5 - len(report.quarantine_reasons)]
-        )
-    if succeeded:
-        store.resolve_quarantine(conn, connection, stream, "map", succeeded)
+                continue
+            succeeded.append(row.record_id)
+            for item in mapped:
+                if item.entity not in self.entity_set:
+                    continue
+                context = RowContext(source=self.connection, object=item.object, loaded_at=now)
+                for table_name, table_rows in ENTITIES[item.entity].to_rows(item.record, context).items():
+                    by_table[table_name].extend(table_rows)
+                report = self.reports[item.entity]
+                report.mapped += 1
+                report.by_source[self.connection] += 1
+                if len(report.preview) < PREVIEW_ROWS:
+                    report.preview.append(item.record.model_dump(mode="json"))
+        self._store_rows(conn, by_table)
+        if failures:
+            self.store.quarantine(conn, failures)
+            for entity in self.entities:
+                report = self.reports[entity]
+                report.quarantined += len(failures)
+                report.quarantined_by_source[self.connection] += len(failures)
+                room = PREVIEW_ROWS - len(report.quarantine_reasons)
+                report.quarantine_reasons.extend(failure.error for failure in failures[: max(room, 0)])
+        if succeeded:
+            self.store.resolve_quarantine(conn, self.connection, self.stream, "map", succeeded)
+
+    def _store_rows(self, conn: Connection, by_table: dict[str, list[dict[str, Any]]]) -> None:
+        primary_of = {ENTITIES[entity].primary_table: entity for entity in self.entities}
+        for table_name, table_rows in by_table.items():
+            table = TABLES[table_name]
+            if table_name in REPLACED_WITH_PARENT:
+                column, parent_table = REPLACED_WITH_PARENT[table_name]
+                _replace_children(conn, table, column, by_table.get(parent_table, []), table_rows)
+                continue
+            counts = upsert(conn, table, table_rows)
+            if table_name in primary_of:
+                self.reports[primary_of[table_name]].counts += counts
 
 
 def _replace_children(
     conn: Connection, table, parent: str, parents: list[dict[str, Any]], rows: list[dict[str, Any]]
-):
+) -> None:
     keys = sorted({row[parent] for row in parents} | {row[parent] for row in rows})
     for start in range(0, len(keys), 500):
         conn.execute(table.delete().where(table.c[parent].in_(keys[start : start + 500])))
-    unique = {row[table.primary_key.columns.keys()[0]]: row for row in rows}
+    key_column = table.primary_key.columns.keys()[0]
+    unique = {row[key_column]: row for row in rows}
     if unique:
         conn.execute(table.insert(), list(unique.values()))
-
-
-__all__ = ["CanonicalReport", "canonicalize"]

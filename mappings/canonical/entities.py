@@ -196,4 +196,4 @@ ENTITIES: dict[str, Entity] = {
 TABLES: dict[str, Table] = {table.name: table for table in t.metadata.sorted_tables}
 
 # Rows of these tables belong to a parent record and are replaced whole when the parent changes.
-REPLACED_WITH_PARENT: dict[str, str] = {"contact_points": "record_key"}
+REPLACED_WITH_PARENT: dict[str, tuple[str, str]] = {"contact_points": ("record_key", "customer_records")}

@@ -1,0 +1,7 @@
+"""The IMAP connector: a customer-service mailbox read incrementally over IMAP (standard library imaplib)."""
+
+from connectors.imap.connector import ImapConnector
+
+CONNECTOR = ImapConnector
+
+__all__ = ["CONNECTOR", "ImapConnector"]

@@ -1,0 +1,218 @@
+"""The Odoo connector end to end against the sandbox emulator: every stream, mapping, incremental reads, writes."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import connectors.sandbox.server.app as sandbox_app
+from connectors.odoo import OdooConnector
+from connectors.odoo.connector import PROMOTION_PROGRAM_TYPES
+from connectors.odoo.settings import OdooSettings
+from connectors.sandbox.emulators.odoo import API_KEY, DATABASE, LOGIN, PASSWORD, OdooEmulator
+from connectors.sandbox.emulators.odoo.emulator import VERSION_KEY
+from connectors.sandbox.objectstore import ObjectStore
+from connectors.sandbox.server import SandboxServer
+from connectors.sandbox.world import WorldSpec, generate_world, store_path
+from connectors.sdk.state import StreamState
+from mappings.declarative import Mapper, load_mapping
+
+SYSTEM = "odoo"
+
+
+def serve_world(data_dir: Path) -> None:
+    """Make the generated world the sandbox's store (the runner opens sandbox.db, the generator writes world.db)."""
+    sandbox_db = data_dir / "sandbox.db"
+    if not sandbox_db.exists():
+        os.link(store_path(data_dir), sandbox_db)
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("odoo-connector-world")
+    generate_world(WorldSpec(seed=23, customers=150), data_dir)
+    serve_world(data_dir)
+    return data_dir
+
+
+def sandbox(world_dir: Path, faults: str | None = None) -> SandboxServer:
+    return SandboxServer(world_dir, faults=faults)
+
+
+@pytest.fixture(scope="module")
+def server(world_dir: Path) -> Iterator[SandboxServer]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox_app, "load_emulators", lambda: [OdooEmulator])  # other vendors stay out
+        with sandbox(world_dir) as running:
+            yield running
+
+
+@pytest.fixture
+def store(server: SandboxServer) -> Iterator[ObjectStore]:
+    assert server.store is not None
+    yield server.store
+    server.store.kv_delete(VERSION_KEY)
+
+
+def odoo(url: str, **values: Any) -> OdooConnector:
+    settings = {"database": DATABASE, "login": LOGIN, "api_key": API_KEY, "page_size": 40, "lookback_seconds": 0}
+    return OdooConnector(OdooSettings(url=url, **{**settings, **values}), connection="odoo", sleep=lambda _: None)
+
+
+def read_all(
+    connector: OdooConnector, stream: str, state: StreamState | None = None
+) -> tuple[list[Any], int, StreamState]:
+    records: list[Any] = []
+    rejected = 0
+    final = state or StreamState.empty()
+    for page in connector.read(stream, state):
+        records += page.records
+        rejected += len(page.rejected)
+        final = page.state
+    return records, rejected, final
+
+
+def expected_ids(store: ObjectStore) -> dict[str, set[int]]:
+    """What each stream should return, counted from the object store with the connector's default filters."""
+
+    def ids(model: str, keep: Any = lambda payload: True) -> set[int]:
+        return {int(s.object_id) for s in store.iter_all(SYSTEM, model) if keep(s.payload)}
+
+    internal = ids("stock.location", lambda p: p["usage"] == "internal")
+    return {
+        "partners": ids("res.partner", lambda p: p["customer_rank"] > 0 and not p["is_company"]),
+        "products": ids("product.product"),
+        "pricelist_items": ids(
+            "product.pricelist.item",
+            lambda p: (
+                p["applied_on"] == "0_product_variant" and p["compute_price"] == "fixed" and p["min_quantity"] <= 1
+            ),
+        ),
+        "stock_quants": ids("stock.quant", lambda p: p["location_id"][0] in internal),
+        "sale_orders": ids("sale.order"),
+        "loyalty_programs": ids("loyalty.program", lambda p: p["program_type"] in PROMOTION_PROGRAM_TYPES),
+        "consents": ids("mail.blacklist"),
+    }
+
+
+@pytest.mark.parametrize("protocol", ["json2", "xmlrpc", "jsonrpc"])
+def test_every_stream_reads_and_maps_over_each_protocol(
+    server: SandboxServer, store: ObjectStore, protocol: str
+) -> None:
+    connector = odoo(server.url("odoo"), protocol=protocol)
+    check = connector.check()
+    assert check.ok and check.details["protocol"] == protocol
+    mapper = Mapper(load_mapping("odoo"), connection="odoo", channel="erp")
+    expected = expected_ids(store)
+    assert all(expected[name] for name in expected if name != "consents")
+    for stream in connector.declared_streams():
+        records, rejected, state = read_all(connector, stream.name)
+        ids = [record["id"] for record in records]
+        assert rejected == 0 and len(ids) == len(set(ids)) and set(ids) == expected[stream.name], stream.name
+        entities = Counter(mapped.entity for record in records for mapped in mapper.map_record(stream.name, record))
+        if records:
+            assert state.cursor is not None
+        if stream.name == "sale_orders":
+            lines = sum(len(record["lines"]) for record in records)
+            assert lines == store.count(SYSTEM, "sale.order.line") and entities["order_line"] == lines
+            assert entities["order"] == entities["interaction"] == len(records)
+        elif stream.name == "partners":
+            assert entities == {"customer_record": len(records), "consent": len(records)}
+        elif stream.name == "loyalty_programs":
+            assert entities["promotion"] == sum(1 for record in records for rule in record["rules"] if rule["code"])
+        elif stream.name != "consents":
+            assert sum(entities.values()) == len(records)
+
+
+def test_incremental_reread_finds_nothing_new_then_sees_a_change(server: SandboxServer, store: ObjectStore) -> None:
+    connector = odoo(server.url("odoo"))
+    first, _, state = read_all(connector, "products")
+    assert len(first) == store.count(SYSTEM, "product.product")
+    newest = max(record["write_date"] for record in first)
+    again, _, same = read_all(connector, "products", state)
+    assert again == [record for record in first if record["write_date"] == newest]  # only the still-open second
+    assert same == state
+    product = first[0]
+    client = connector.client
+    client.execute("product.product", "write", ids=[product["id"]], vals={"name": "Renamed by the test"})
+    changed, _, later = read_all(connector, "products", state)
+    assert [record["id"] for record in changed] == [record["id"] for record in again] + [product["id"]]
+    assert changed[-1]["name"] == "Renamed by the test"
+    assert later.cursor_datetime() > state.cursor_datetime()
+
+
+def test_auto_protocol_probes_the_version(server: SandboxServer, store: ObjectStore) -> None:
+    assert odoo(server.url("odoo"), protocol="auto").check().details["protocol"] == "json2"
+    store.kv_put(VERSION_KEY, "17.0")
+    result = odoo(server.url("odoo"), protocol="auto").check()
+    assert result.details == {**result.details, "protocol": "xmlrpc", "server_version": "17.0"}
+    password_only = odoo(server.url("odoo"), protocol="auto", api_key=None, password=PASSWORD)
+    assert password_only.check().details["protocol"] == "xmlrpc"
+
+
+def consent(key: str, status: str, **values: Any) -> dict[str, Any]:
+    """A canonical `consents` write record."""
+    return {"key": key, "source_id": None, "email": None, "purpose": "marketing", "channel": "email", "status": status,
+            **values}  # fmt: skip
+
+
+def test_consents_write_back_and_read_again(server: SandboxServer, store: ObjectStore) -> None:
+    connector = odoo(server.url("odoo"), allow_writes=True)
+    mapper = Mapper(load_mapping("odoo"), connection="odoo", channel="erp")
+    _, _, state = read_all(connector, "consents")
+    partners = [s.payload for s in store.iter_all(SYSTEM, "res.partner") if s.payload.get("email")][:3]
+    records = [
+        consent("c1", "denied", source_id=str(partners[0]["id"])),
+        consent("c2", "denied", email=partners[1]["email"].upper()),
+        consent("c3", "granted", source_id=str(partners[2]["id"]), email=partners[2]["email"]),
+        consent("c4", "denied"),
+        consent("c5", "denied", email="x@example.org", channel="sms"),
+    ]
+    results = list(connector.write("consents", records))
+    assert [(r.record_key, r.status) for r in results] == [
+        ("c1", "applied"), ("c2", "applied"), ("c3", "unchanged"), ("c4", "failed"), ("c5", "failed"),
+    ]  # fmt: skip
+    assert [r.status for r in connector.write("consents", records[:3])] == ["unchanged"] * 3
+    changed, _, state = read_all(connector, "consents", state)
+    assert sorted(record["email"] for record in changed) == sorted(p["email"].lower() for p in partners[:2])
+    consents = [m.record for record in changed for m in mapper.map_record("consents", record)]
+    assert {(c.source_id, c.status) for c in consents} >= {(str(partners[0]["id"]), "denied")}
+    everyone, _, _ = read_all(odoo(server.url("odoo")), "partners")
+    flagged = {record["id"] for record in everyone if record["is_blacklisted"]}
+    assert {partners[0]["id"], partners[1]["id"]} & {record["id"] for record in everyone} <= flagged
+    lifted = list(connector.write("consents", [{**records[0], "key": "c6", "status": "granted"}]))
+    assert [r.status for r in lifted] == ["applied"]
+    reread, _, _ = read_all(connector, "consents", state)
+    [again] = [record for record in reread if record["email"] == partners[0]["email"].lower()]
+    assert again["active"] is False
+    lifted_consents = {m.record.source_id: m.record.status for m in mapper.map_record("consents", again)}
+    assert lifted_consents[str(partners[0]["id"])] == "granted" and set(lifted_consents.values()) == {"granted"}
+
+
+def test_faults_still_read_every_record_exactly_once(world_dir: Path, store: ObjectStore) -> None:
+    expected = expected_ids(store)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox_app, "load_emulators", lambda: [OdooEmulator])
+        with sandbox(world_dir, faults="odoo:429=0.15,500=0.05,503=0.05,drop=0.05") as faulty:
+            connector = odoo(faulty.url("odoo"), max_attempts=10, timeout_seconds=0.5)  # a drop hangs until timeout
+            for name in ("partners", "stock_quants", "sale_orders"):
+                records, rejected, _ = read_all(connector, name)
+                ids = [record["id"] for record in records]
+                assert rejected == 0 and len(ids) == len(set(ids)) and set(ids) == expected[name]
+            assert connector.client.http.stats.retries > 0
+
+
+def test_malformed_records_are_quarantined_not_lost(world_dir: Path, store: ObjectStore) -> None:
+    expected = expected_ids(store)["products"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox_app, "load_emulators", lambda: [OdooEmulator])
+        with sandbox(world_dir, faults="odoo:malformed=0.2") as broken:
+            pages = list(odoo(broken.url("odoo")).read("products"))
+    accepted = {record["id"] for page in pages for record in page.records}
+    rejected = {item.record_id for page in pages for item in page.rejected}
+    assert rejected and accepted | {int(key) for key in rejected if key} == expected
