@@ -96,7 +96,7 @@ def serve(data_dir: Path, port: int) -> None:
 
 def run_canalis(base_url: str, work: Path) -> dict[str, Any]:
     """HubSpot contacts -> raw landing -> canonical records, on SQLite."""
-    from assets.pipeline.canonicalize import canonicalize
+    from assets.pipeline.canonicalize import canonicalize_entities
     from assets.pipeline.ingest import ingest_stream
     from connectors.hubspot import HubSpotConnector
     from connectors.sandbox.emulators.hubspot import ACCESS_TOKEN
@@ -114,9 +114,8 @@ def run_canalis(base_url: str, work: Path) -> dict[str, Any]:
     report = ingest_stream(store, connector, "contacts")
     read_seconds = time.perf_counter() - started
     mapper = Mapper(load_mapping("hubspot"), connection="hubspot", channel="crm")
-    mapped = 0
-    for entity in ("customer_record", "consent"):
-        mapped += canonicalize(store, {"hubspot": mapper}, entity).mapped
+    reports = canonicalize_entities(store, {"hubspot": mapper}, ["customer_record", "consent"])
+    mapped = sum(report.mapped for report in reports.values())
     total = time.perf_counter() - started
     return {
         "records": report.records_read,

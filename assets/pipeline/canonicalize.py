@@ -180,23 +180,26 @@ class _Pass:
 
     def _store_rows(self, conn: Connection, by_table: dict[str, list[dict[str, Any]]]) -> None:
         primary_of = {ENTITIES[entity].primary_table: entity for entity in self.entities}
+        written: dict[str, set] = {}
         for table_name, table_rows in by_table.items():
-            table = TABLES[table_name]
             if table_name in REPLACED_WITH_PARENT:
-                column, parent_table = REPLACED_WITH_PARENT[table_name]
-                _replace_children(conn, table, column, by_table.get(parent_table, []), table_rows)
                 continue
-            counts = upsert(conn, table, table_rows)
+            counts = upsert(conn, TABLES[table_name], table_rows)
+            written[table_name] = {key[0] for key in counts.written_keys}
             if table_name in primary_of:
                 self.reports[primary_of[table_name]].counts += counts
+        for table_name, (column, parent_table) in REPLACED_WITH_PARENT.items():
+            if table_name not in by_table:
+                continue
+            changed = written.get(parent_table, set())  # children of unchanged parents are already right
+            rows = [row for row in by_table[table_name] if row[column] in changed]
+            _replace_children(conn, TABLES[table_name], column, sorted(changed), rows)
 
 
-def _replace_children(
-    conn: Connection, table, parent: str, parents: list[dict[str, Any]], rows: list[dict[str, Any]]
-) -> None:
-    keys = sorted({row[parent] for row in parents} | {row[parent] for row in rows})
-    for start in range(0, len(keys), 500):
-        conn.execute(table.delete().where(table.c[parent].in_(keys[start : start + 500])))
+def _replace_children(conn: Connection, table, column: str, parent_keys: list[Any], rows: list[dict[str, Any]]) -> None:
+    """Replace the child rows of the given parents (delete theirs, insert the new ones)."""
+    for start in range(0, len(parent_keys), 500):
+        conn.execute(table.delete().where(table.c[column].in_(parent_keys[start : start + 500])))
     key_column = table.primary_key.columns.keys()[0]
     unique = {row[key_column]: row for row in rows}
     if unique:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Table, select, tuple_
@@ -19,6 +19,7 @@ class UpsertCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    written_keys: list[tuple] = field(default_factory=list, repr=False)
 
     @property
     def written(self) -> int:
@@ -28,6 +29,7 @@ class UpsertCounts:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.written_keys.extend(other.written_keys)
         return self
 
 
@@ -76,11 +78,13 @@ def _upsert_chunk(
         if key not in existing:
             counts.inserted += 1
             to_write.append(row)
+            counts.written_keys.append(key)
         elif compare is not None and existing[key] == row.get(compare):
             counts.unchanged += 1
         else:
             counts.updated += 1
             to_write.append(row)
+            counts.written_keys.append(key)
     if to_write:
         _write(connection, table, to_write, key_columns, update_columns, keep_on_update)
     return counts
