@@ -29,7 +29,9 @@ from assets.pipeline.canonicalize import canonicalize_entities
 from assets.pipeline.ingest import ingest_stream
 from assets.resources import ConnectionResource, StoreResource, resource_key
 from assets.translator import CanalisTranslator
+from connectors.sdk.errors import ConfigError
 from connectors.sdk.registry import RegisteredConnector
+from connectors.sdk.streams import Stream
 from mappings.canonical.entities import ENTITIES, TABLES
 from mappings.declarative.engine import Mapper
 from mappings.declarative.spec import MappingSpec, load_mapping
@@ -53,7 +55,14 @@ def build_raw_asset(
 ) -> AssetsDefinition:
     """The raw asset of one connection stream: reads it into the landing table, resuming from its cursor."""
     connector_class = registered.connector
-    stream = next(s for s in connector_class.streams if s.name == stream_name)
+    stream = next((s for s in connector_class.streams if s.name == stream_name), None)
+    if stream is None:  # a stream defined by the connection's settings
+
+        class stream(Stream):  # noqa: N801 - a stand-in declaration for the graph
+            name = stream_name
+            primary_key = "(from settings)"
+            description = "A stream defined in the connection's settings."
+
     key = translator.raw_key(name, stream_name)
 
     @asset(
@@ -249,14 +258,12 @@ def _mapping_location(mapping: str, config: CanalisConfig):
 
 
 def streams_of(connection: ConnectionConfig, registered: RegisteredConnector) -> list[str]:
-    """The streams read for a connection: the configured subset, else every declared stream."""
-    declared = [stream.name for stream in registered.connector.streams if stream.readable]
+    """The streams read for a connection: the configured subset, else every readable stream it declares."""
+    declared = registered.connector.stream_names(connection.settings)
     if connection.streams is None:
         return declared
     unknown = sorted(set(connection.streams) - set(declared))
     if unknown:
-        from connectors.sdk.errors import ConfigError
-
         raise ConfigError(
             f"connection stream '{unknown[0]}' is not declared (streams: {', '.join(declared)})",
             setting="streams",

@@ -56,9 +56,7 @@ def summarize_run(result, store: Store) -> RunSummary:
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         summary.checks.append((name, evaluation.passed, evaluation.severity.value))
-    summary.failed_steps = [
-        event.step_key for event in result.all_events if event.is_step_failure and event.step_key
-    ]
+    summary.failed_steps = [event.step_key for event in result.all_events if event.is_step_failure and event.step_key]
     summary.quarantined_open = store.open_quarantine_count()
     summary.customer_records = store.count(tables.customer_records)
     summary.unified_customers = store.count(tables.customers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationError
@@ -56,6 +56,15 @@ class Connector:
                 return stream
         known = ", ".join(stream.name for stream in self.declared_streams())
         raise ConnectorError(f"{self.name}: no stream '{name}' (streams: {known})")
+
+    @classmethod
+    def stream_names(cls, settings: Mapping[str, Any]) -> list[str]:
+        """The readable streams a connection with these settings has (settings are not validated here).
+
+        Used to build the Dagster graph without secrets or I/O; connectors whose streams come from their
+        settings override it.
+        """
+        return [stream.name for stream in cls.streams if stream.readable]
 
     @classmethod
     def can_write(cls) -> bool:

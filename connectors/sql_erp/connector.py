@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.sdk.base import Connector
@@ -39,6 +40,11 @@ class SqlErpConnector(Connector):
 
     def __repr__(self) -> str:
         return f"SqlErpConnector(connection={self.connection!r}, url={self.database.display_url!r})"
+
+    @classmethod
+    def stream_names(cls, settings: Mapping[str, Any]) -> list[str]:
+        configured = settings.get("streams") or {}
+        return list(configured) if isinstance(configured, Mapping) and configured else super().stream_names(settings)
 
     @cached_property
     def _streams(self) -> tuple[type[SqlStream], ...]:

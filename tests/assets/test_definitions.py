@@ -77,3 +77,23 @@ def test_bad_connections_file_names_the_field(tmp_path: Path) -> None:
 def test_a_missing_connections_file_means_an_empty_graph(tmp_path: Path) -> None:
     defs = build_definitions(load_config(tmp_path / "absent.yaml"))
     assert list(defs.resolve_all_asset_keys()) == []
+
+
+def test_streams_defined_in_settings_become_raw_assets(no_network) -> None:
+    config = CanalisConfig.model_validate(
+        {
+            "connections": {
+                "erp": {
+                    "connector": "sql_erp",
+                    "channel": "erp",
+                    "settings": {
+                        "url": {"env": "CANALIS_SQL_ERP_URL"},
+                        "streams": {"clients": {"table": "clients", "primary_key": "id", "cursor": "updated_at"}},
+                    },
+                }
+            }
+        }
+    )
+    keys = {key.to_user_string() for key in build_definitions(config).resolve_all_asset_keys()}
+    assert "raw/erp/clients" in keys
+    assert "raw/erp/customers" not in keys
