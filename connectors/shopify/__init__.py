@@ -1,0 +1,7 @@
+"""The Shopify connector (GraphQL Admin API)."""
+
+from connectors.shopify.connector import ShopifyConnector
+
+CONNECTOR = ShopifyConnector
+
+__all__ = ["CONNECTOR", "ShopifyConnector"]

@@ -1,0 +1,219 @@
+"""Streams of the Shopify connector and the record models that check what Shopify sent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from connectors.sdk.streams import Stream
+
+GID_PATTERN = r"^gid://shopify/[A-Za-z]+/\d+(\?.*)?$"
+
+
+class _Open(BaseModel):
+    """A record part that may hold more fields than the model names."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _Ref(_Open):
+    id: str = Field(pattern=GID_PATTERN)
+
+
+class CustomerModel(_Open):
+    id: str = Field(pattern=GID_PATTERN)
+    updatedAt: AwareDatetime
+    email: str | None = None
+
+
+class _Money(_Open):
+    amount: Decimal
+    currencyCode: str
+
+
+class _MoneyBag(_Open):
+    shopMoney: _Money
+
+
+class _LineItem(_Open):
+    id: str = Field(pattern=GID_PATTERN)
+    quantity: int
+    originalUnitPriceSet: _MoneyBag
+
+
+class _LineItems(_Open):
+    nodes: list[_LineItem]
+
+
+class OrderModel(_Open):
+    id: str = Field(pattern=GID_PATTERN)
+    updatedAt: AwareDatetime
+    createdAt: AwareDatetime
+    totalPriceSet: _MoneyBag
+    lineItems: _LineItems
+
+
+class VariantModel(_Open):
+    id: str = Field(pattern=GID_PATTERN)
+    updatedAt: AwareDatetime
+    price: Decimal
+    compareAtPrice: Decimal | None = None
+    product: _Ref
+
+
+class LocationModel(_Open):
+    id: str = Field(pattern=GID_PATTERN)
+    name: str
+
+
+class _Quantity(_Open):
+    quantity: int
+
+
+class InventoryLevelModel(_Open):
+    id: str = Field(pattern=GID_PATTERN)
+    updatedAt: AwareDatetime
+    inventoryItem: _Ref  # the level's `item`, aliased: mapping paths starting with "item." mean list items
+    location: _Ref
+    available: list[_Quantity] = Field(min_length=1, max_length=1)
+    onHand: list[_Quantity] = Field(min_length=1, max_length=1)
+
+
+class _Code(_Open):
+    code: str = Field(min_length=1)
+
+
+class _Codes(_Open):
+    nodes: list[_Code] = Field(min_length=1)
+
+
+class _DiscountValue(_Open):
+    typename: Literal["DiscountPercentage", "DiscountAmount"] = Field(alias="__typename")
+    percentage: float | None = Field(default=None, gt=0, le=1)
+    amount: _Money | None = None
+
+
+class _CustomerGets(_Open):
+    value: _DiscountValue
+
+
+class _BasicDiscount(_Open):
+    typename: Literal["DiscountCodeBasic"] = Field(alias="__typename")
+    updatedAt: AwareDatetime
+    startsAt: AwareDatetime
+    codes: _Codes
+    customerGets: _CustomerGets
+
+
+class DiscountModel(_Open):
+    """Only amount-off and percentage-off code discounts have a canonical form; others are quarantined."""
+
+    id: str = Field(pattern=GID_PATTERN)
+    codeDiscount: _BasicDiscount
+
+
+class ShopifyStream(Stream):
+    """A Shopify stream; `node_cost` is the query cost of one record, used to size pages under the limit."""
+
+    node_cost: ClassVar[int] = 1
+    lookback: ClassVar[timedelta] = timedelta(minutes=10)
+    bulk: ClassVar[bool] = False
+
+
+class Customers(ShopifyStream):
+    name = "customers"
+    primary_key = "id"
+    cursor_field = "updatedAt"
+    record_model = CustomerModel
+    bulk = True
+    description = "Customers with their default address and email marketing consent."
+
+
+class Orders(ShopifyStream):
+    name = "orders"
+    primary_key = "id"
+    cursor_field = "updatedAt"
+    record_model = OrderModel
+    bulk = True
+    description = "Orders with their lines (`lineItems.nodes`)."
+
+
+class Variants(ShopifyStream):
+    name = "variants"
+    primary_key = "id"
+    cursor_field = "updatedAt"
+    record_model = VariantModel
+    bulk = True
+    description = "Product variants: SKU, price, compare-at price and their product's title and status."
+
+
+class Locations(ShopifyStream):
+    name = "locations"
+    primary_key = "id"
+    record_model = LocationModel
+    description = "Locations where stock is held (read whole on each run)."
+
+
+class InventoryLevels(ShopifyStream):
+    name = "inventory_levels"
+    primary_key = "id"
+    cursor_field = "updatedAt"
+    record_model = InventoryLevelModel
+    description = "Available, on-hand and committed quantities per inventory item and location."
+
+
+class Discounts(ShopifyStream):
+    name = "discounts"
+    primary_key = "id"
+    cursor_field = "codeDiscount.updatedAt"
+    record_model = DiscountModel
+    description = "Code discounts; `_percentage_points` holds a percentage discount in percent."
+
+
+class WriteOnly(ShopifyStream):
+    """A publishing target, not read (its data is read through another stream)."""
+
+    primary_key = "key"
+    writable = True
+    readable = False
+
+
+class Prices(WriteOnly):
+    name = "prices"
+    description = "Write-only: variant prices by SKU (read them from `variants`)."
+
+
+class StockLevels(WriteOnly):
+    name = "stock_levels"
+    description = "Write-only: available quantity by SKU and location (read it from `inventory_levels`)."
+
+
+class Promotions(WriteOnly):
+    name = "promotions"
+    description = "Write-only: amount-off and percentage-off code discounts (read them from `discounts`)."
+
+
+STREAMS: tuple[type[ShopifyStream], ...] = (
+    Customers,
+    Orders,
+    Variants,
+    Locations,
+    InventoryLevels,
+    Discounts,
+    Prices,
+    StockLevels,
+    Promotions,
+)
+
+
+def record_cursor(stream: type[Stream], record: dict[str, Any]) -> Any:
+    """The cursor value of a raw record (None when the stream has no cursor or the record lacks it)."""
+    if stream.cursor_field is None:
+        return None
+    value: Any = record
+    for part in stream.cursor_field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
