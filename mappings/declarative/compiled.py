@@ -14,9 +14,13 @@ class CompiledRule:
 
     __slots__ = ("calls", "const", "context", "default", "flag", "join", "paths", "required")
 
-    def __init__(self, rule: FieldRule) -> None:
+    def __init__(self, rule: FieldRule, *, has_items: bool = False) -> None:
+        # `item.x` reads the current list item only in a target with `each`; elsewhere it is an ordinary path
         self.paths: list[tuple[bool, tuple[str, ...]]] = [
-            (path.startswith("item."), tuple(path.removeprefix("item.").split("."))) for path in rule.source_paths()
+            (True, tuple(path.removeprefix("item.").split(".")))
+            if has_items and path.startswith("item.")
+            else (False, tuple(path.split(".")))
+            for path in rule.source_paths()
         ]
         self.const = rule.const
         self.context = rule.context

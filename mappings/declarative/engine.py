@@ -47,7 +47,9 @@ class Mapper:
         self.channel = channel
         self._known = {name: frozenset(stream.known_fields()) for name, stream in spec.streams.items() if stream.strict}
         self._rules: dict[int, list[tuple[str, CompiledRule]]] = {
-            id(target): [(field, CompiledRule(rule)) for field, rule in target.fields.items()]
+            id(target): [
+                (field, CompiledRule(rule, has_items=target.each is not None)) for field, rule in target.fields.items()
+            ]
             for stream in spec.streams.values()
             for target in stream.targets
         }

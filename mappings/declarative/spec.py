@@ -128,7 +128,9 @@ class StreamMapping(BaseModel):
                 known.add(target.each.split(".")[0])
             for rule in target.fields.values():
                 known.update(
-                    path.split(".")[0] for path in rule.source_paths() if not path.startswith("item.")
+                    path.split(".")[0]
+                    for path in rule.source_paths()
+                    if not (target.each and path.startswith("item."))
                 )
         return known
 

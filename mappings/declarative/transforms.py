@@ -171,6 +171,13 @@ def to_decimal(value: Any, decimal_comma: bool = False, places: int | None = Non
     return number
 
 
+@register_transform("scale")
+def scale(value: Any, factor: str | int) -> Decimal | None:
+    """Multiply an exact decimal by a factor (e.g. 100 to turn a 0.1 rate into 10 percentage points)."""
+    number = to_decimal(value)
+    return None if number is None else number * Decimal(str(factor))
+
+
 @register_transform("minor_units")
 def minor_units(value: Any, exponent: int = 2) -> Decimal | None:
     """An amount in minor units (cents) as a decimal amount."""

@@ -120,3 +120,16 @@ def test_every_shipped_mapping_file_loads() -> None:
     assert "file_drop" in names and "file_drop_pos" in names
     for name in names:
         assert load_mapping(name).streams
+
+
+def test_item_paths_are_ordinary_paths_outside_each(tmp_path: Path) -> None:
+    document = {
+        "mapping": "s", "connector": "file_drop",
+        "streams": {"levels": {"strict": True, "targets": [{"entity": "stock_level", "fields": {
+            "sku": "item.sku", "location": "location.name", "on_hand": {"from": "qty", "transforms": ["decimal"]},
+        }}]}},
+    }
+    record = _mapper(tmp_path, document).map_record(
+        "levels", {"item": {"sku": "A-1"}, "location": {"name": "Paris"}, "qty": "4"}
+    )[0].record
+    assert (record.sku, record.location, record.on_hand) == ("A-1", "Paris", Decimal(4))

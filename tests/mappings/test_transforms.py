@@ -61,3 +61,8 @@ def test_lookup_boolean_and_prefix() -> None:
 def test_phone_digits_without_plus_can_be_read_as_international() -> None:
     assert t("phone_e164", "4915112345678", international_digits=True) == "+4915112345678"
     assert t("phone_e164", "0612345601", international_digits=True) == "+33612345601"
+
+
+def test_scale_multiplies_exactly() -> None:
+    assert t("scale", "0.1", factor=100) == Decimal("10.0")
+    assert t("scale", "19.90", factor="0.5") == Decimal("9.950")
