@@ -52,17 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = connector_commands.add_parser("check", help="test configured connections")
     check.add_argument("connection", nargs="?", help="one connection (default: all)")
     check.set_defaults(handler=_connectors_check)
-    settings = connector_commands.add_parser(
-        "settings", help="settings of every connector as markdown tables"
-    )
+    settings = connector_commands.add_parser("settings", help="settings of every connector as markdown tables")
     settings.add_argument("--env-example", action="store_true", help="print an .env.example instead")
     settings.set_defaults(handler=_connectors_settings)
 
     db = commands.add_parser("db", help="the canonical store")
     db_commands = db.add_subparsers(metavar="ACTION")
-    db_commands.add_parser("upgrade", help="migrate the store to the newest schema").set_defaults(
-        handler=_db_upgrade
-    )
+    db_commands.add_parser("upgrade", help="migrate the store to the newest schema").set_defaults(handler=_db_upgrade)
     db_commands.add_parser("current", help="show the schema revision").set_defaults(handler=_db_current)
 
     quarantine = commands.add_parser("quarantine", help="list quarantined records")
@@ -80,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--faults", help="fault spec, e.g. 'hubspot:429=0.05,500=0.02;*:latency=0.01'")
     serve.add_argument("--data-dir", type=Path, help="where the world and emulator state live")
     serve.add_argument("--reset", action="store_true", help="generate the world again even if one is there")
+    serve.add_argument(
+        "--shopify-plan",
+        choices=["standard", "advanced", "plus"],
+        default="standard",
+        help="query-cost budget of the sandbox shop (Shopify plans differ)",
+    )
     serve.set_defaults(handler=_sandbox_serve)
 
     identity = commands.add_parser("identity", help="identity resolution")
@@ -97,6 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance, execute_job, reconstructable
 
     from assets import definitions
+    from assets.sandbox import sandbox_for_run
     from assets.summary import render_summary, summarize_run
     from mappings.store import Store
 
@@ -104,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
         os.environ["DAGSTER_HOME"] = str(Path("dagster_home").resolve())
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     target = definitions.full_sync_job if args.job == "full_sync" else definitions.incremental_sync_job
-    with DagsterInstance.get() as instance:
+    with sandbox_for_run(out=sys.stdout), DagsterInstance.get() as instance:
         run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
         result = execute_job(reconstructable(target), instance=instance, run_config=run_config)
         store = Store()
@@ -190,9 +193,7 @@ def _db_current(args: argparse.Namespace) -> int:
     from mappings.store.migrate import current_revision, head_revision
 
     store = Store()
-    print(
-        f"{store.display_url}: revision {current_revision(store.engine) or '(none)'}, newest {head_revision()}"
-    )
+    print(f"{store.display_url}: revision {current_revision(store.engine) or '(none)'}, newest {head_revision()}")
     return 0
 
 
@@ -235,8 +236,17 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
 
     parse_faults(args.faults)  # fail fast on a bad spec, before generating anything
     data_dir = args.data_dir or canalis_home() / "sandbox"
-    serve(host=args.host, port=args.port, seed=args.seed, customers=args.customers, faults=args.faults,
-          data_dir=data_dir, reset=args.reset, out=sys.stdout)
+    serve(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        customers=args.customers,
+        faults=args.faults,
+        data_dir=data_dir,
+        reset=args.reset,
+        out=sys.stdout,
+        shopify_plan=args.shopify_plan,
+    )
     return 0
 
 

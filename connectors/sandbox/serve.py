@@ -12,6 +12,22 @@ from connectors.sandbox.world import WorldSpec, generate_world, store_path
 
 DEFAULT_DATA_DIR = Path("dagster_home") / "sandbox"
 
+# Shopify's GraphQL cost budget per plan: bucket size and points restored per second
+SHOPIFY_PLANS = {
+    "standard": {"maximumAvailable": 2000, "restoreRate": 100},
+    "advanced": {"maximumAvailable": 4000, "restoreRate": 200},
+    "plus": {"maximumAvailable": 20000, "restoreRate": 1000},
+}
+
+
+def set_shopify_plan(data_dir: Path, plan: str) -> None:
+    """Give the sandbox shop the query-cost budget of a Shopify plan."""
+    store = ObjectStore(store_path(data_dir))
+    try:
+        store.kv_put("shopify:throttle", SHOPIFY_PLANS[plan])
+    finally:
+        store.close()
+
 
 def ensure_world(spec: WorldSpec, data_dir: Path, *, reset: bool = False) -> bool:
     """Generate the world unless the data dir already holds one made from the same spec; True when generated."""
@@ -45,7 +61,16 @@ def credentials_of(app) -> dict[str, dict[str, str]]:
 
 
 def serve(
-    *, host: str, port: int, seed: int, customers: int, faults: str | None, data_dir: Path, reset: bool, out: TextIO
+    *,
+    host: str,
+    port: int,
+    seed: int,
+    customers: int,
+    faults: str | None,
+    data_dir: Path,
+    reset: bool,
+    out: TextIO,
+    shopify_plan: str = "standard",
 ) -> None:
     """Serve in the foreground until interrupted."""
     from werkzeug.serving import make_server
@@ -56,8 +81,11 @@ def serve(
 
     spec = WorldSpec(seed=seed, customers=customers)
     generated = ensure_world(spec, data_dir, reset=reset)
-    print(f"world: {customers} customers, seed {seed} ({'generated' if generated else 'kept from ' + str(data_dir)})",
-          file=out)
+    print(
+        f"world: {customers} customers, seed {seed} ({'generated' if generated else 'kept from ' + str(data_dir)})",
+        file=out,
+    )
+    set_shopify_plan(data_dir, shopify_plan)
     store = ObjectStore(store_path(data_dir))
     app = SandboxApp(store, faults=FaultPlan.from_spec(faults, seed=seed))
     server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)

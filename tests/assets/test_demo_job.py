@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from dagster import DagsterInstance
 
 from assets.build import build_definitions
@@ -30,11 +30,19 @@ def _lines(path: Path) -> int:
     return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
+DEMO_CONFIG = yaml.safe_load((ROOT / "dagster_home" / "canalis.yaml").read_text(encoding="utf-8"))
+
+
 @pytest.fixture
 def demo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Canalis home with the demo's file-drop connections only (the sample exports)."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "dagster_home" / "canalis.yaml", home / "canalis.yaml")
+    connections = {
+        name: connection for name, connection in DEMO_CONFIG["connections"].items()
+        if connection["connector"] == "file_drop"
+    }
+    (home / "canalis.yaml").write_text(yaml.safe_dump({"connections": connections}), encoding="utf-8")
     monkeypatch.setenv("CANALIS_HOME", str(home))
     return home
 
@@ -56,7 +64,8 @@ def test_full_sync_summary_matches_the_sample(demo_home: Path) -> None:
                    + _lines(web / "interactions.jsonl"))
     pos_records = _rows(pos / "clients.csv", ";") + _rows(pos / "ventes.csv", ";")
     broken_at_read = sum(1 for key in EXPECTED["quarantined"] if key.count(":") == 2)
-    assert summary.records_read["web_shop"] + summary.records_read["store_pos"] == web_records + pos_records - broken_at_read
+    read = summary.records_read["web_shop_export"] + summary.records_read["store_pos_export"]
+    assert read == web_records + pos_records - broken_at_read
     assert summary.quarantined_open == len(EXPECTED["quarantined"])
     assert summary.unified_customers == EXPECTED["people"]
     assert summary.interactions_attached == summary.interactions
@@ -75,11 +84,11 @@ def test_full_sync_summary_matches_the_sample(demo_home: Path) -> None:
 
     with Store().engine.connect() as conn:
         q = tables.quarantine
-        held = {f"{row.source}.{row.stream}:{row.record_id}" for row in conn.execute(sa.select(q.c.source, q.c.stream, q.c.record_id))}
+        held = {f"{row.source.removesuffix('_export')}.{row.stream}:{row.record_id}" for row in conn.execute(sa.select(q.c.source, q.c.stream, q.c.record_id))}
     assert held == set(EXPECTED["quarantined"])
 
     text = render_summary(summary, "full_sync")
-    assert "unified customers:" in text and "web_shop" in text
+    assert "unified customers:" in text and "web_shop_export" in text
 
 
 @pytest.mark.slow
@@ -93,3 +102,34 @@ def test_incremental_sync_after_full_reads_nothing_new(demo_home: Path) -> None:
         summary = summarize_run(result, store)
     assert sum(summary.records_read.values()) == 0
     assert store.count(tables.customers) == before
+
+
+@pytest.mark.slow
+def test_the_demo_runs_every_connection_on_the_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assets.sandbox import sandbox_for_run
+    from connectors.sandbox.objectstore import ObjectStore
+    from connectors.sandbox.world import iter_identity_records
+    from connectors.sandbox.world.generate import store_path
+
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    (home / "canalis.yaml").write_text(yaml.safe_dump(DEMO_CONFIG), encoding="utf-8")
+    monkeypatch.setenv("CANALIS_HOME", str(home))
+    monkeypatch.setenv("CANALIS_SANDBOX_CUSTOMERS", "80")
+    monkeypatch.delenv("CANALIS_SANDBOX_URL", raising=False)
+    with sandbox_for_run(), DagsterInstance.ephemeral() as instance:
+        result = _run("full_sync", instance)
+        summary = summarize_run(result, Store())
+    assert result.success, summary.failed_steps
+    assert set(summary.records_read) == set(DEMO_CONFIG["connections"])
+    assert all(count > 0 for count in summary.records_read.values()), summary.records_read
+
+    world = ObjectStore(store_path(home / "sandbox"))
+    try:
+        systems = ("salesforce", "hubspot", "shopify", "square", "odoo", "brevo")  # the demo reads no mailbox
+        people = {record["truth_person_id"] for record in iter_identity_records(world, systems=systems)}
+    finally:
+        world.close()
+    # the sandbox people plus the 23 people of the sample exports, resolved within a few percent
+    assert abs(summary.unified_customers - (len(people) + EXPECTED["people"])) <= 0.05 * len(people)
+    assert summary.interactions_attached >= 0.9 * summary.interactions

@@ -55,6 +55,7 @@ class SandboxServer:
         app = SandboxApp(self.store, faults=plan, emulators=self.emulators)
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=KeepAliveHandler)
         app.base_url = self.base_url
+        self.app = app
         self._thread = threading.Thread(target=self._server.serve_forever, name="canalis-sandbox", daemon=True)
         self._thread.start()
         return self

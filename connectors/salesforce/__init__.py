@@ -1,0 +1,7 @@
+"""The Salesforce connector (CRM): SOQL reads over REST or Bulk API 2.0, writes through sObject Collections."""
+
+from connectors.salesforce.connector import SalesforceConnector
+
+CONNECTOR = SalesforceConnector
+
+__all__ = ["CONNECTOR", "SalesforceConnector"]
