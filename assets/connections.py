@@ -45,6 +45,9 @@ class CanalisConfig(BaseModel):
     connections: dict[str, ConnectionConfig] = Field(default_factory=dict)
     identity: dict[str, Any] = Field(default_factory=dict, description="identity-resolution settings")
     quality: dict[str, Any] = Field(default_factory=dict, description="data-quality check limits")
+    publish: dict[str, Any] = Field(default_factory=dict, description="systems of record and channel policies")
+    consistency: dict[str, Any] = Field(default_factory=dict, description="inconsistency rule settings")
+    kpis: dict[str, Any] = Field(default_factory=dict, description="KPI settings")
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("connections")
