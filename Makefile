@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 ui: $(STAMP)
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/canalis ui
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

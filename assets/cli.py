@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="WARNING", help="run log level on the console (all events go to Dagster)")
     run.set_defaults(handler=_run)
 
+    ui = commands.add_parser("ui", help="start the Dagster UI (and the sandbox when the connections need it)")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.set_defaults(handler=_ui)
+
     connectors = commands.add_parser("connectors", help="connectors and connections")
     connector_commands = connectors.add_subparsers(metavar="ACTION")
     listing = connector_commands.add_parser("list", help="list registered connectors")
@@ -117,6 +122,22 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(render_summary(summary, args.job))
     return 0 if result.success else 1
+
+
+def _ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from assets.sandbox import sandbox_for_run
+
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(Path("dagster_home").resolve())
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    with sandbox_for_run(out=sys.stdout):  # the UI's runs inherit the sandbox URL and credentials
+        try:
+            return subprocess.call(command)
+        except KeyboardInterrupt:
+            return 0
 
 
 def _connectors_list(args: argparse.Namespace) -> int:
