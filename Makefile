@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export CANALIS_HOME ?= $(CURDIR)/dagster_home
 
-.PHONY: demo test ui setup lint format bench clean
+.PHONY: demo test ui setup lint format bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+docs: $(STAMP)
+	$(BIN)/canalis connectors settings --update-readme README.md
+	$(BIN)/canalis connectors settings --env-example > dagster_home/.env.example
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

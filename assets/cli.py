@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_connectors_check)
     settings = connector_commands.add_parser("settings", help="settings of every connector as markdown tables")
     settings.add_argument("--env-example", action="store_true", help="print an .env.example instead")
+    settings.add_argument("--update-readme", type=Path, metavar="README", help="rewrite the settings tables in README")
     settings.set_defaults(handler=_connectors_settings)
 
     db = commands.add_parser("db", help="the canonical store")
@@ -194,7 +195,13 @@ def _connectors_settings(args: argparse.Namespace) -> int:
     from connectors.sdk.docs import env_example, settings_markdown
     from connectors.sdk.registry import discover
 
-    registry = discover()
+    registry = discover(include_plugins=False)
+    if args.update_readme:
+        from connectors.sdk.docs import with_settings_tables
+
+        args.update_readme.write_text(with_settings_tables(args.update_readme.read_text(encoding="utf-8"), registry),
+                                      encoding="utf-8")
+        return 0
     print(env_example(registry) if args.env_example else settings_markdown(registry))
     return 0
 

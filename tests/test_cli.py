@@ -59,3 +59,11 @@ def test_identity_resolve_missing_input(tmp_path: Path, capsys: pytest.CaptureFi
 def test_quarantine_listing_on_an_empty_store(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["quarantine", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_readme_settings_tables_match_the_declarations() -> None:
+    from connectors.sdk.docs import with_settings_tables
+    from connectors.sdk.registry import discover
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert with_settings_tables(readme, discover(include_plugins=False)) == readme, "run `make docs`"

@@ -40,3 +40,14 @@ def env_example(registry: dict[str, RegisteredConnector]) -> str:
             lines.append(f"# {row.description}")
             lines.append(f"{row.env}={value}")
     return "\n".join(lines) + "\n"
+
+
+START_MARKER = "<!-- connector-settings:start -->"
+END_MARKER = "<!-- connector-settings:end -->"
+
+
+def with_settings_tables(readme: str, registry: dict[str, RegisteredConnector]) -> str:
+    """The README text with the block between the connector-settings markers regenerated."""
+    before, _, rest = readme.partition(START_MARKER)
+    _, _, after = rest.partition(END_MARKER)
+    return f"{before}{START_MARKER}\n{settings_markdown(registry).strip()}\n{END_MARKER}{after}"
