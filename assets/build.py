@@ -17,6 +17,7 @@ from assets.factory import (
 )
 from assets.jobs import build_jobs, build_schedules
 from assets.resources import connection_resource, resource_key, store_resource
+from assets.publishing import build_publish_assets
 from assets.translator import CanalisTranslator
 from assets.unified import build_unified_assets, build_unified_checks
 from connectors.sdk.registry import RegisteredConnector, discover
@@ -71,6 +72,11 @@ def build_definitions(
         )
         max_cluster = int(config.identity.get("max_cluster_size", DEFAULT_MAX_CLUSTER_SIZE))
         checks.extend(build_unified_checks(max_cluster))
+
+    if connections:
+        publish_assets, publish_checks = build_publish_assets(config, translator)
+        assets.extend(publish_assets)
+        checks.extend(publish_checks)
 
     return Definitions(
         assets=assets,

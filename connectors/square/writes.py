@@ -325,7 +325,7 @@ class PromotionWriter:
                 results[position] = api_failure(chunk[position], error)
             codes, existing, rules = {}, {}, {}
         batches: list[list[dict[str, Any]]] = []
-        sent: list[tuple[int, str]] = []
+        sent: list[tuple[int, str, list[str]]] = []
         for code, position in codes.items():
             record = chunk[position]
             discount = existing.get(code)
@@ -340,26 +340,29 @@ class PromotionWriter:
                 )
                 continue
             batches.append(objects)
-            sent.append((position, discount["id"] if discount else f"#{code}"))
+            object_ids = [str(obj.get("id")) for obj in objects]
+            sent.append((position, discount["id"] if discount else f"#{code}", object_ids))
         if batches:
             try:
                 answer = self.client.upsert_catalog(idempotency_key("promotions", batches), batches)
             except ApiError as error:
                 if error.status == 400 and len(batches) > 1 and not alone:
-                    for position, _ in sent:
+                    for position, _, _ in sent:
                         results[position] = next(self._write_chunk([chunk[position]], alone=True))
                 else:
-                    for position, _ in sent:
+                    for position, _, _ in sent:
                         results[position] = api_failure(chunk[position], error)
             else:
                 mapped = {m.get("client_object_id"): m.get("object_id") for m in answer.get("id_mappings") or []}
                 saved = {obj.get("id") for obj in answer.get("objects") or []}
                 problems = "; ".join(str(e.get("detail")) for e in answer.get("errors") or []) or "not saved by Square"
-                for position, discount_id in sent:
+                for position, discount_id, object_ids in sent:
                     real = mapped.get(discount_id, discount_id)
+                    # a date change may send only the pricing rule: what was sent came back saved
+                    stuck = any(mapped.get(object_id, object_id) in saved for object_id in object_ids)
                     results[position] = (
                         WriteResult(record_key(chunk[position]), "applied", vendor_id=real)
-                        if real in saved
+                        if stuck
                         else failed(chunk[position], problems)
                     )
         for position in range(len(chunk)):

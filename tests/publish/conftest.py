@@ -1,0 +1,67 @@
+"""A small sandbox world with injected inconsistencies, synced into a store, for the publishing tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from assets.connections import CanalisConfig, build_connector
+from connectors.sandbox.environment import sandbox_environment
+from connectors.sandbox.serve import credentials_of, set_shopify_plan
+from connectors.sandbox.server import SandboxServer
+from connectors.sandbox.world import WorldSpec
+from connectors.sandbox.world.generate import generate_world
+from connectors.sdk.base import Connector
+from mappings.channels import PublishConfig, load_publish_config
+from mappings.channels.suppression import consent_pauses
+from mappings.store import Store
+from mappings.store.schema import metadata
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = yaml.safe_load((ROOT / "dagster_home" / "canalis.yaml").read_text(encoding="utf-8"))
+# The vendor emulators judge promotion status by the real clock once a promotion is written, so the world's clock is
+# today's (to the hour) rather than the fixed demo date.
+SPEC = WorldSpec(seed=11, customers=80, now=datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
+
+
+@dataclass
+class SandboxWorld:
+    """A served world, its connections and a store to sync it into."""
+
+    data_dir: Path
+    config: CanalisConfig
+    publish: PublishConfig
+    store: Store
+    server: SandboxServer
+
+    def connectors(self, names: list[str] | None = None) -> dict[str, Connector]:
+        """Fresh connectors for the publishing channels."""
+        wanted = names or sorted(self.publish.channels)
+        return {name: build_connector(name, self.config.connections[name]) for name in wanted}
+
+
+@pytest.fixture
+def sandbox_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxWorld]:
+    """The demo's vendor connections on a fresh 80-customer world served in-process."""
+    data_dir = tmp_path / "world"
+    generate_world(SPEC, data_dir)
+    set_shopify_plan(data_dir, "plus")
+    server = SandboxServer(data_dir).start()
+    try:
+        for name, value in sandbox_environment(server.base_url, credentials_of(server.app)).items():
+            monkeypatch.setenv(name, value)
+        connections = {k: v for k, v in DEMO["connections"].items() if v["connector"] != "file_drop"}
+        config = CanalisConfig.model_validate({"connections": connections})
+        store = Store(f"sqlite:///{tmp_path / 'canalis.db'}")
+        store.migrate()
+        metadata.create_all(store.engine, tables=[consent_pauses])
+        assert os.environ["CANALIS_SANDBOX_URL"] == server.base_url
+        yield SandboxWorld(data_dir, config, load_publish_config(config), store, server)
+    finally:
+        server.stop()
