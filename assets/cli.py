@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine.add_argument("--json", action="store_true")
     quarantine.set_defaults(handler=_quarantine)
 
+    inconsistencies = commands.add_parser("inconsistencies", help="cross-channel inconsistencies found by the rules")
+    inconsistencies.add_argument("--open", action="store_true", help="only the open ones")
+    inconsistencies.add_argument("--json", action="store_true")
+    inconsistencies.set_defaults(handler=_inconsistencies)
+
     sandbox = commands.add_parser("sandbox", help="the local sandbox of vendor emulators")
     sandbox_commands = sandbox.add_subparsers(metavar="ACTION")
     serve = sandbox_commands.add_parser("serve", help="serve every emulator on one loopback port")
@@ -254,6 +259,17 @@ def _quarantine(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"{row['source']}.{row['stream']} [{row['stage']}] {row['record_id']}: {row['error']}")
     print(f"{len(rows)} quarantined record(s)")
+    return 0
+
+
+def _inconsistencies(args: argparse.Namespace) -> int:
+    from mappings.consistency import list_inconsistencies, render_table
+    from mappings.store import Store
+
+    store = Store()
+    store.migrate()
+    rows = list_inconsistencies(store, open_only=args.open)
+    print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else render_table(rows))
     return 0
 
 

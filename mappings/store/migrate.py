@@ -58,6 +58,8 @@ def autogenerate_revision(message: str, revision_id: str) -> None:
 
 def load_all_tables() -> None:
     """Import every module that declares tables on the shared metadata."""
+    import mappings.channels.suppression
+    import mappings.consistency.tables
     import mappings.identity.tables
     import mappings.store.tables  # noqa: F401
 
