@@ -23,6 +23,15 @@ class RunSummary:
     interactions: int = 0
     interactions_attached: int = 0
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    inconsistencies_found: int | None = None
+    inconsistencies_opened: int = 0
+    inconsistencies_closed: int = 0
+    writes_planned: int | None = None
+    writes_applied: int = 0
+    writes_failed: int = 0
+    write_calls: int = 0
+    minimum_write_calls: int = 0
+    publish_status: str = ""
     failed_steps: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -36,6 +45,19 @@ class RunSummary:
             "unified_customers": self.unified_customers,
             "interactions": self.interactions,
             "interactions_attached": self.interactions_attached,
+            "inconsistencies": {
+                "found": self.inconsistencies_found,
+                "opened": self.inconsistencies_opened,
+                "closed": self.inconsistencies_closed,
+            },
+            "writes": {
+                "planned": self.writes_planned,
+                "applied": self.writes_applied,
+                "failed": self.writes_failed,
+                "calls": self.write_calls,
+                "minimum_calls": self.minimum_write_calls,
+                "status": self.publish_status,
+            },
             "checks": {name: {"passed": passed, "severity": severity} for name, passed, severity in self.checks},
             "failed_steps": self.failed_steps,
         }
@@ -53,6 +75,17 @@ def summarize_run(result, store: Store) -> RunSummary:
         summary.quarantined_this_run += int(metadata.get("quarantined", 0) or 0)
         if path == ["customer_timeline"]:
             summary.interactions_attached = int(metadata.get("attached", 0))
+        if path == ["inconsistencies"]:
+            summary.inconsistencies_found = int(metadata.get("found", 0))
+            summary.inconsistencies_opened = int(metadata.get("opened", 0)) + int(metadata.get("reopened", 0))
+            summary.inconsistencies_closed = int(metadata.get("closed", 0))
+        if path == ["publish_apply"]:
+            summary.writes_planned = int(metadata.get("writes_planned", 0))
+            summary.writes_applied = int(metadata.get("applied", 0))
+            summary.writes_failed = int(metadata.get("failed", 0))
+            summary.write_calls = int(metadata.get("write_calls", 0))
+            summary.minimum_write_calls = int(metadata.get("minimum_write_calls", 0))
+            summary.publish_status = str(metadata.get("status", ""))
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         summary.checks.append((name, evaluation.passed, evaluation.severity.value))
@@ -78,6 +111,17 @@ def render_summary(summary: RunSummary, job_name: str) -> str:
     lines.append(
         f"  interactions:              {summary.interactions:>8} ({summary.interactions_attached} on a unified customer)"
     )
+    if summary.inconsistencies_found is not None:
+        lines.append(
+            f"  inconsistencies found:     {summary.inconsistencies_found:>8} "
+            f"({summary.inconsistencies_opened} opened, {summary.inconsistencies_closed} closed this run)"
+        )
+    if summary.writes_planned is not None:
+        lines.append(
+            f"  writes planned / applied:  {summary.writes_planned:>8} / {summary.writes_applied} "
+            f"({summary.writes_failed} failed; {summary.write_calls} API write calls, minimum "
+            f"{summary.minimum_write_calls}){' ' + summary.publish_status if summary.publish_status.startswith('skipped') else ''}"
+        )
     if summary.checks:
         failed = [name for name, passed, severity in summary.checks if not passed and severity == "ERROR"]
         warned = [name for name, passed, severity in summary.checks if not passed and severity != "ERROR"]
