@@ -18,6 +18,7 @@ from assets.factory import (
 from assets.jobs import build_jobs, build_schedules
 from assets.resources import connection_resource, resource_key, store_resource
 from assets.consistency import build_consistency_assets
+from assets.kpis import build_kpi_assets
 from assets.publishing import build_publish_assets
 from assets.translator import CanalisTranslator
 from assets.unified import build_unified_assets, build_unified_checks
@@ -79,6 +80,7 @@ def build_definitions(
         assets.extend(publish_assets)
         checks.extend(publish_checks)
     if "customer_record" in feeds:
+        assets.extend(build_kpi_assets(config, translator))
         consistency_assets, consistency_checks = build_consistency_assets(config, translator)
         assets.extend(consistency_assets)
         checks.extend(consistency_checks)
