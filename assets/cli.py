@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sandbox_commands.add_parser("serve", help="serve every emulator on one loopback port")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--imap-port", type=int, default=8143, help="port of the sandbox IMAP server (0: any free)")
     serve.add_argument("--seed", type=int, default=42)
     serve.add_argument("--customers", type=int, default=300)
     serve.add_argument("--faults", help="fault spec, e.g. 'hubspot:429=0.05,500=0.02;*:latency=0.01'")
@@ -204,8 +205,9 @@ def _connectors_settings(args: argparse.Namespace) -> int:
     if args.update_readme:
         from connectors.sdk.docs import with_settings_tables
 
-        args.update_readme.write_text(with_settings_tables(args.update_readme.read_text(encoding="utf-8"), registry),
-                                      encoding="utf-8")
+        args.update_readme.write_text(
+            with_settings_tables(args.update_readme.read_text(encoding="utf-8"), registry), encoding="utf-8"
+        )
         return 0
     print(env_example(registry) if args.env_example else settings_markdown(registry))
     return 0
@@ -290,6 +292,7 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
         reset=args.reset,
         out=sys.stdout,
         shopify_plan=args.shopify_plan,
+        imap_port=args.imap_port,
     )
     return 0
 

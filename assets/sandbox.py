@@ -28,7 +28,7 @@ def sandbox_for_run(*, out: TextIO | None = None) -> Iterator[str | None]:
     if not needed or os.environ.get(SANDBOX_URL_ENV):
         yield os.environ.get(SANDBOX_URL_ENV)
         return
-    from connectors.sandbox.serve import credentials_of, ensure_world, set_shopify_plan
+    from connectors.sandbox.serve import ensure_world, set_shopify_plan
     from connectors.sandbox.server import SandboxServer
     from connectors.sandbox.world import WorldSpec
 
@@ -36,14 +36,16 @@ def sandbox_for_run(*, out: TextIO | None = None) -> Iterator[str | None]:
     customers = int(os.environ.get(SANDBOX_CUSTOMERS_ENV, DEFAULT_CUSTOMERS))
     ensure_world(WorldSpec(seed=DEFAULT_SEED, customers=customers), data_dir)
     set_shopify_plan(data_dir, "plus")  # the demo shop has the larger query budget, so the demo does not wait
-    server = SandboxServer(data_dir).start()
+    server = SandboxServer(data_dir, imap=True).start()
     saved = {name: os.environ.get(name) for name in ("__placeholder__",)}
     try:
-        environment = sandbox_environment(server.base_url, credentials_of(server.app))
+        environment = sandbox_environment(server.base_url, server.credentials())
         saved = {name: os.environ.get(name) for name in environment}
         os.environ.update(environment)
         if out is not None:
             print(f"sandbox: {customers} customers served on {server.base_url} for this run", file=out)
+            if server.imap_server is not None:
+                print(f"sandbox: support mailbox on imap://{server.host}:{server.imap_server.port}", file=out)
         yield server.base_url
     finally:
         for name, value in saved.items():

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 SANDBOX_URL_ENV = "CANALIS_SANDBOX_URL"
+SANDBOX_REFERENCE = "${CANALIS_SANDBOX_"
+"""How settings refer to the sandbox: ${CANALIS_SANDBOX_URL}, ${CANALIS_SANDBOX_IMAP_HOST}..."""
 
 # emulator prefix -> {environment variable: key in the emulator's credentials()}
 CREDENTIAL_VARIABLES: dict[str, dict[str, str]] = {
@@ -23,6 +25,12 @@ CREDENTIAL_VARIABLES: dict[str, dict[str, str]] = {
         "CANALIS_SALESFORCE_PASSWORD": "password",
         "CANALIS_SALESFORCE_SECURITY_TOKEN": "security_token",
         "CANALIS_SALESFORCE_CLIENT_SECRET": "client_secret",
+    },
+    "imap": {
+        "CANALIS_SANDBOX_IMAP_HOST": "host",
+        "CANALIS_SANDBOX_IMAP_PORT": "port",
+        "CANALIS_IMAP_USERNAME": "username",
+        "CANALIS_IMAP_PASSWORD": "password",
     },
 }
 
@@ -39,9 +47,9 @@ def sandbox_environment(base_url: str, credentials: Mapping[str, Mapping[str, An
 
 
 def uses_sandbox(settings_values: Any) -> bool:
-    """Whether some setting refers to ${CANALIS_SANDBOX_URL}."""
+    """Whether some setting refers to the sandbox (${CANALIS_SANDBOX_URL}, ${CANALIS_SANDBOX_IMAP_HOST}...)."""
     if isinstance(settings_values, str):
-        return "${" + SANDBOX_URL_ENV in settings_values
+        return SANDBOX_REFERENCE in settings_values
     if isinstance(settings_values, Mapping):
         return any(uses_sandbox(value) for value in settings_values.values())
     if isinstance(settings_values, list | tuple):

@@ -71,10 +71,12 @@ def serve(
     reset: bool,
     out: TextIO,
     shopify_plan: str = "standard",
+    imap_port: int = 8143,
 ) -> None:
     """Serve in the foreground until interrupted."""
     from werkzeug.serving import make_server
 
+    from connectors.sandbox.imap_server import is_loopback, start_imap_server
     from connectors.sandbox.server.app import SandboxApp
     from connectors.sandbox.server.faults import FaultPlan
     from connectors.sandbox.server.runner import KeepAliveHandler
@@ -90,13 +92,18 @@ def serve(
     app = SandboxApp(store, faults=FaultPlan.from_spec(faults, seed=seed))
     server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
     app.base_url = f"http://{host}:{server.server_port}"
+    imap = start_imap_server(data_dir, host if is_loopback(host) else "127.0.0.1", imap_port)  # plaintext: loopback
     describe(app.base_url, credentials_of(app), out)
+    print(f"  imap        imap://{imap.host}:{imap.port} (plaintext; INBOX is the support Maildir)", file=out)
+    for name, value in imap.environment().items():
+        print(f"              export {name}={value}", file=out)
     out.flush()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        imap.stop()
         server.server_close()
         store.close()
 

@@ -14,7 +14,7 @@ from assets.connections import CanalisConfig
 from assets.pipeline.sync import sync_all
 from connectors.sandbox.environment import sandbox_environment
 from connectors.sandbox.objectstore import ObjectStore, TruthInconsistency
-from connectors.sandbox.serve import credentials_of, set_shopify_plan
+from connectors.sandbox.serve import set_shopify_plan
 from connectors.sandbox.server import SandboxServer
 from connectors.sandbox.world import WorldSpec
 from connectors.sandbox.world.generate import generate_world, store_path
@@ -55,8 +55,8 @@ def _synced(folder: Path, inject: bool) -> Outcome:
     store = Store(f"sqlite:///{folder / 'canalis.db'}")
     store.migrate()
     metadata.create_all(store.engine, tables=CONSISTENCY_TABLES)
-    with SandboxServer(folder / "world") as server, pytest.MonkeyPatch.context() as patch:
-        for name, value in sandbox_environment(server.base_url, credentials_of(server.app)).items():
+    with SandboxServer(folder / "world", imap=True) as server, pytest.MonkeyPatch.context() as patch:
+        for name, value in sandbox_environment(server.base_url, server.credentials()).items():
             patch.setenv(name, value)
         sync_all(store, config, full=True)
     report = check_consistency(store, settings_for(config), run_id="truth", now=spec.now)

@@ -13,7 +13,7 @@ import yaml
 
 from assets.connections import CanalisConfig, build_connector
 from connectors.sandbox.environment import sandbox_environment
-from connectors.sandbox.serve import credentials_of, set_shopify_plan
+from connectors.sandbox.serve import set_shopify_plan
 from connectors.sandbox.server import SandboxServer
 from connectors.sandbox.world import WorldSpec
 from connectors.sandbox.world.generate import generate_world
@@ -52,9 +52,9 @@ def sandbox_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     data_dir = tmp_path / "world"
     generate_world(SPEC, data_dir)
     set_shopify_plan(data_dir, "plus")
-    server = SandboxServer(data_dir).start()
+    server = SandboxServer(data_dir, imap=True).start()
     try:
-        for name, value in sandbox_environment(server.base_url, credentials_of(server.app)).items():
+        for name, value in sandbox_environment(server.base_url, server.credentials()).items():
             monkeypatch.setenv(name, value)
         connections = {k: v for k, v in DEMO["connections"].items() if v["connector"] != "file_drop"}
         config = CanalisConfig.model_validate({"connections": connections})

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from connectors.sandbox.imap_server import ImapServerHandle, start_imap_server
 from connectors.sandbox.objectstore import ObjectStore
 from connectors.sandbox.server.app import SandboxApp
 from connectors.sandbox.server.emulator import Emulator
-from connectors.sandbox.world.generate import store_path
 from connectors.sandbox.server.faults import FaultPlan
+from connectors.sandbox.world.generate import store_path
 
 
 class KeepAliveHandler(WSGIRequestHandler):
@@ -34,11 +35,14 @@ class SandboxServer:
     faults: str | None = None
     seed: int = 42
     emulators: list[type[Emulator]] | None = None
+    imap: bool = False
+    imap_port: int = 0
 
     def __post_init__(self) -> None:
         self.store: ObjectStore | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self.imap_server: ImapServerHandle | None = None
 
     @property
     def base_url(self) -> str:
@@ -58,9 +62,22 @@ class SandboxServer:
         self.app = app
         self._thread = threading.Thread(target=self._server.serve_forever, name="canalis-sandbox", daemon=True)
         self._thread.start()
+        if self.imap:
+            self.imap_server = start_imap_server(self.data_dir, self.host, self.imap_port)
         return self
 
+    def credentials(self) -> dict[str, dict[str, str]]:
+        """Every emulator's credentials, and the IMAP account's under "imap" when it is served."""
+        assert self._server is not None, "server not started"
+        known = {prefix: emulator.credentials() for prefix, emulator in self.app.emulators.items()}
+        if self.imap_server is not None:
+            known["imap"] = self.imap_server.credentials()
+        return known
+
     def stop(self) -> None:
+        if self.imap_server is not None:
+            self.imap_server.stop()
+            self.imap_server = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
