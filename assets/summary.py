@@ -103,24 +103,23 @@ def render_summary(summary: RunSummary, job_name: str) -> str:
     lines.append("  records read per source:")
     for source, count in sorted(summary.records_read.items()):
         lines.append(f"    {source:<24} {count:>8}")
-    lines.append(
-        f"  records quarantined:       {summary.quarantined_open:>8} open ({summary.quarantined_this_run} events this run)"
-    )
+    quarantined = f"{summary.quarantined_open:>8} open ({summary.quarantined_this_run} events this run)"
+    lines.append(f"  records quarantined:       {quarantined}")
     lines.append(f"  source customer records:   {summary.customer_records:>8}")
     lines.append(f"  unified customers:         {summary.unified_customers:>8}")
-    lines.append(
-        f"  interactions:              {summary.interactions:>8} ({summary.interactions_attached} on a unified customer)"
-    )
+    attached = f"({summary.interactions_attached} on a unified customer)"
+    lines.append(f"  interactions:              {summary.interactions:>8} {attached}")
     if summary.inconsistencies_found is not None:
         lines.append(
             f"  inconsistencies found:     {summary.inconsistencies_found:>8} "
             f"({summary.inconsistencies_opened} opened, {summary.inconsistencies_closed} closed this run)"
         )
     if summary.writes_planned is not None:
+        skipped = f" {summary.publish_status}" if summary.publish_status.startswith("skipped") else ""
         lines.append(
             f"  writes planned / applied:  {summary.writes_planned:>8} / {summary.writes_applied} "
             f"({summary.writes_failed} failed; {summary.write_calls} API write calls, minimum "
-            f"{summary.minimum_write_calls}){' ' + summary.publish_status if summary.publish_status.startswith('skipped') else ''}"
+            f"{summary.minimum_write_calls}){skipped}"
         )
     if summary.checks:
         failed = [name for name, passed, severity in summary.checks if not passed and severity == "ERROR"]
