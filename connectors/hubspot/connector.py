@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.hubspot.client import HubSpotClient, ObjectPage, prefetched
+from connectors.hubspot.optout import OPTOUT_PREFIX, marketing_optout
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.hubspot.streams import LINE_ITEM_PROPERTIES, STREAMS, Contacts, CrmStream, Deals, EmailEvents, Products
 from connectors.hubspot.writes import write_consents, write_customers
@@ -17,8 +18,6 @@ from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
 from connectors.sdk.settings import describe_settings
 from connectors.sdk.state import StreamState, format_cursor
 from connectors.sdk.streams import CheckResult, Page, Stream, WriteResult
-
-OPTOUT_PREFIX = "hs_email_optout_"
 
 
 class HubSpotConnector(Connector):
@@ -231,7 +230,7 @@ class HubSpotConnector(Connector):
             for item in results:
                 props = item.get("properties") if isinstance(item, dict) else None
                 if isinstance(props, dict):
-                    item["_marketing_email_optout"] = _optout(props, subscription)
+                    item["_marketing_email_optout"] = marketing_optout(props, subscription)
         return results
 
     def _attach_line_items(self, deals: list[dict[str, Any]]) -> None:
@@ -274,17 +273,6 @@ def _linked(record: Any, to_type: str) -> list[dict[str, Any]]:
         return []
     results = ((record.get("associations") or {}).get(to_type) or {}).get("results")
     return [item for item in results or [] if isinstance(item, dict) and item.get("id")]
-
-
-def _optout(props: dict[str, Any], subscription: str | None) -> str | None:
-    """'true' when opted out of all email or of marketing email, 'false' when known not to be, else None."""
-    flags = [props.get("hs_email_optout")]
-    if subscription:
-        flags.append(props.get(f"{OPTOUT_PREFIX}{subscription}"))
-    known = [str(flag).lower() for flag in flags if flag not in (None, "")]
-    if not known:
-        return None
-    return "true" if "true" in known else "false"
 
 
 def _hubspot_time(moment: datetime) -> str:

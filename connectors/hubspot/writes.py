@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from connectors.hubspot.client import BATCH_SIZE, HubSpotClient
+from connectors.hubspot.optout import PORTAL_WIDE, marketing_optout, optout_properties
 from connectors.sdk.errors import ApiError, ConfigError
 from connectors.sdk.streams import WriteResult
 
@@ -101,46 +103,104 @@ def write_consents(
     subscription_id: Callable[[], str | None],
     legal_basis: str | None,
 ) -> Iterator[WriteResult]:
-    """Unsubscribe (denied) or resubscribe (granted) each email from marketing email, when it differs."""
-    for record in records:
+    """Unsubscribe (denied) or resubscribe (granted) each contact from marketing email, when it differs.
+
+    The contact is found by its HubSpot id (else by email) in calls of 100, and its current status is taken from
+    the same properties the contacts stream reads, so a record reported unchanged reads back unchanged. The
+    subscription is changed for the address HubSpot holds, which may differ from the canonical email.
+    """
+    source = iter(records)
+    while batch := list(islice(source, BATCH_SIZE)):
+        yield from _consent_batch(client, batch, subscription_id, legal_basis)
+
+
+def _consent_batch(
+    client: HubSpotClient,
+    batch: list[dict[str, Any]],
+    subscription_id: Callable[[], str | None],
+    legal_basis: str | None,
+) -> list[WriteResult]:
+    """The results of one batch, in record order."""
+    results: dict[int, WriteResult] = {}
+    wanted: dict[int, str] = {}
+    for index, record in enumerate(batch):
         key = str(record.get("key"))
-        if (record.get("purpose") or "marketing") != "marketing" or (record.get("channel") or "email") != "email":
-            yield WriteResult(key, "skipped", error="HubSpot keeps only marketing email subscriptions here")
-            continue
         target = CONSENT_STATUS.get(str(record.get("status")))
-        if target is None:
-            yield WriteResult(key, "skipped", error=f"status '{record.get('status')}' is neither granted nor denied")
-            continue
+        if (record.get("purpose") or "marketing") != "marketing" or (record.get("channel") or "email") != "email":
+            results[index] = WriteResult(key, "skipped", error="HubSpot keeps only marketing email subscriptions here")
+        elif target is None:
+            error = f"status '{record.get('status')}' is neither granted nor denied"
+            results[index] = WriteResult(key, "skipped", error=error)
+        else:
+            wanted[index] = target
+    try:
+        subscription = subscription_id() if wanted else None
+        contacts = _contacts_of(client, [batch[index] for index in wanted], subscription) if wanted else {}
+    except (ApiError, ConfigError) as error:
+        retryable = isinstance(error, ApiError) and error.retryable
+        results |= {index: _failed(batch[index], str(error), retryable) for index in wanted}
+        wanted = {}
+    for index, target in wanted.items():
+        record = batch[index]
         try:
-            subscription = subscription_id()
-            email = _email(record) or _contact_email(client, record.get("source_id"))
-            if subscription is None or email is None:
-                yield _failed(record, "no email for this customer in the record or in HubSpot")
-                continue
-            current = client.subscription_statuses(email).get(subscription) or {}
-            vendor_id = str(record["source_id"]) if record.get("source_id") else None
-            if current.get("status") == target:
-                yield WriteResult(key, "unchanged", vendor_id=vendor_id)
-                continue
-            try:
-                client.change_subscription(
-                    email, subscription, subscribe=target == "SUBSCRIBED", legal_basis=legal_basis
-                )
-            except ApiError as error:  # a retried change that had gone through reads "already ..."
-                if error.status != 400 or "already" not in error.detail.lower():
-                    raise
-            yield WriteResult(key, "applied", vendor_id=vendor_id)
+            contact = contacts.get(str(record.get("key")))
+            results[index] = _consent(client, record, target, contact, subscription, legal_basis)
         except ApiError as error:
-            yield _failed(record, str(error), error.retryable)
-        except ConfigError as error:
-            yield _failed(record, str(error))
+            results[index] = _failed(record, str(error), error.retryable)
+    return [results[index] for index in range(len(batch))]
 
 
-def _contact_email(client: HubSpotClient, source_id: Any) -> str | None:
-    if not source_id or not str(source_id).isdigit():
-        return None
-    contact = client.get_object("contacts", str(source_id), ["email"])
-    return _email({"email": ((contact or {}).get("properties") or {}).get("email")})
+def _consent(
+    client: HubSpotClient,
+    record: dict[str, Any],
+    target: str,
+    contact: dict[str, Any] | None,
+    subscription: str | None,
+    legal_basis: str | None,
+) -> WriteResult:
+    """One contact's marketing subscription set to `target`, unless it already reads so."""
+    key = str(record.get("key"))
+    if contact is None and record.get("source_id"):
+        return _failed(record, f"no HubSpot contact {record.get('source_id')}")
+    props = (contact or {}).get("properties") or {}
+    email = _email({"email": props.get("email")}) if contact else _email(record)
+    vendor_id = str(contact["id"]) if contact else None
+    if subscription is None or email is None:
+        return _failed(record, "no email for this customer in the record or in HubSpot")
+    if contact is not None:
+        optout = marketing_optout(props, subscription)
+        if optout == ("false" if target == "SUBSCRIBED" else "true"):
+            return WriteResult(key, "unchanged", vendor_id=vendor_id)
+        if target == "SUBSCRIBED" and str(props.get(PORTAL_WIDE) or "").lower() == "true":
+            return _failed(record, "the contact opted out of all email; only the contact can resubscribe")
+    elif (client.subscription_statuses(email).get(subscription) or {}).get("status") == target:
+        return WriteResult(key, "unchanged")  # an address without a contact: its status is all there is
+    try:
+        client.change_subscription(email, subscription, subscribe=target == "SUBSCRIBED", legal_basis=legal_basis)
+    except ApiError as error:  # a retried change that had gone through reads "already ..."
+        if error.status != 400 or "already" not in error.detail.lower():
+            raise
+    return WriteResult(key, "applied", vendor_id=vendor_id)
+
+
+def _contacts_of(
+    client: HubSpotClient, records: list[dict[str, Any]], subscription: str | None
+) -> dict[str, dict[str, Any]]:
+    """Each record's contact (by HubSpot id, else by email) with its email and opt-out properties, by record key."""
+    fields = ["email", *optout_properties(subscription)]
+    ids = sorted({str(r["source_id"]) for r in records if str(r.get("source_id") or "").isdigit()})
+    emails = sorted({e for r in records if not r.get("source_id") and (e := _email(r))})
+    by_id = {str(item.get("id")): item for item in client.batch_read("contacts", ids, fields)} if ids else {}
+    by_email = {}
+    if emails:
+        for item in client.batch_read("contacts", emails, fields, id_property="email"):
+            by_email[str((item.get("properties") or {}).get("email") or "").lower()] = item
+    found = {}
+    for record in records:
+        contact = by_id.get(str(record.get("source_id"))) if record.get("source_id") else by_email.get(_email(record))
+        if contact is not None:
+            found[str(record.get("key"))] = contact
+    return found
 
 
 def _desired(record: dict[str, Any], external_id_property: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from connectors.sdk.streams import CheckResult, Page, Rejected, Stream, WriteRes
 from connectors.shopify import queries
 from connectors.shopify.bulk import BulkExport, regroup
 from connectors.shopify.client import GraphQLError, ShopifyClient
+from connectors.shopify.consents import ConsentWriter
 from connectors.shopify.reading import Reader, latest
 from connectors.shopify.settings import ShopifySettings
 from connectors.shopify.streams import STREAMS, ShopifyStream
@@ -25,7 +26,7 @@ BULK_PAGE = 250
 
 
 class ShopifyConnector(Connector):
-    """Reads a shop incrementally (bulk operations for large first reads) and publishes prices, stock, discounts."""
+    """Reads a shop incrementally (bulk exports for large first reads); publishes prices, stock, discounts, consent."""
 
     name = "shopify"
     kind = "ecommerce"
@@ -177,6 +178,8 @@ class ShopifyConnector(Connector):
             yield from writer.stock_levels(records)
         elif stream == "promotions":
             yield from writer.promotions(records)
+        elif stream == "consents":
+            yield from ConsentWriter(self.client).write(records)
         else:
             raise ConnectorError(f"{self.name}: stream '{stream}' is read-only")
 

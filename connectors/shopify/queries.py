@@ -185,3 +185,11 @@ DISCOUNT_UPDATE = (
 )
 DISCOUNT_DEACTIVATE = f"mutation Deactivate($id: ID!) {{ discountCodeDeactivate(id: $id) {{ {DISCOUNT_PAYLOAD} }} }}"
 DISCOUNT_ACTIVATE = f"mutation Activate($id: ID!) {{ discountCodeActivate(id: $id) {{ {DISCOUNT_PAYLOAD} }} }}"
+
+CONSENT_FIELDS = "id email emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }"
+CUSTOMER_CONSENTS = f"query Consents($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on Customer {{ {CONSENT_FIELDS} }} }} }}"
+CUSTOMERS_BY_EMAIL = (
+    "query ByEmail($query: String!, $after: String) { customers(first: 250, after: $after, query: $query) "
+    f"{{ nodes {{ {CONSENT_FIELDS} }} {PAGE_INFO} }} }}"
+)
+CONSENT_UPDATE_FIELDS = f"customer {{ {CONSENT_FIELDS} }} userErrors {{ field message code }}"

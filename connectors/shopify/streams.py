@@ -196,6 +196,11 @@ class Promotions(WriteOnly):
     description = "Write-only: amount-off and percentage-off code discounts (read them from `discounts`)."
 
 
+class Consents(WriteOnly):
+    name = "consents"
+    description = "Write-only: customers' email marketing consent (read it from `customers`)."
+
+
 STREAMS: tuple[type[ShopifyStream], ...] = (
     Customers,
     Orders,
@@ -206,6 +211,7 @@ STREAMS: tuple[type[ShopifyStream], ...] = (
     Prices,
     StockLevels,
     Promotions,
+    Consents,
 )
 
 

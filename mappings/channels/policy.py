@@ -89,6 +89,14 @@ class PublishConfig(BaseModel):
     consent_rule: ConsentRule | dict[str, ConsentRule] = Field(
         default="most_restrictive", description="how consents from several systems combine, or one rule per purpose"
     )
+    propagate_opt_ins: bool = Field(
+        default=False,
+        description=(
+            "also push a consent granted elsewhere to channels where the customer never subscribed; off by "
+            "default, since consent given to one system does not opt a customer in everywhere (opt-outs always "
+            "propagate)"
+        ),
+    )
     complaint_closed_statuses: list[str] = Field(
         default_factory=lambda: ["closed", "resolved", "solved"],
         description="interaction statuses that end a complaint (any other status keeps it open)",

@@ -113,6 +113,8 @@ def plan_consents(plan: Plan, conn: Connection, config: PublishConfig, written: 
         if customer is None:
             continue
         for purpose, medium in sorted(pairs.get(record.source) or DEFAULT_PAIRS):
+            if medium == "email" and not record.email:
+                continue  # no address to hold an email consent
             status, sources = combine(evidence.get((customer, purpose, medium), []), config.rule_for(purpose))
             pause = pauses.get((record.source, record.record_key, purpose, medium))
             paused = customer in complaints and (purpose, medium) == (PAUSED_PURPOSE, PAUSED_MEDIUM)
@@ -123,6 +125,8 @@ def plan_consents(plan: Plan, conn: Connection, config: PublishConfig, written: 
                 reason, action = RESTORE, "restore"
             else:
                 reason, action = f"{status} in {', '.join(sources)} ({config.rule_for(purpose)})", None
+                if status == "granted" and not config.propagate_opt_ins:
+                    continue  # only opt-outs travel between systems unless opt-ins are asked for
             key = consent_key(record.record_key, purpose, medium)
             old = current.get(key)
             if (

@@ -380,68 +380,83 @@ def test_failed_batch_call_fails_every_record_and_marks_transient_ones_retryable
     assert [r.status for r in results] == ["failed", "failed"] and all(r.retryable for r in results)
 
 
-def test_consents_unsubscribe_skip_unchanged_and_refuse_other_channels(
+def consent(key: str, status: str, source_id: str | None = None, email: str | None = None, **more: Any) -> dict:
+    record = {"key": key, "source_id": source_id, "email": email, "purpose": "marketing", "channel": "email"}
+    return {**record, "status": status, **more}
+
+
+def test_consents_read_the_contacts_state_then_unsubscribe_the_address_hubspot_holds(
     connector: HubSpotConnector, rsps: responses.RequestsMock
 ) -> None:
     rsps.get(f"{BASE}/communication-preferences/v3/definitions", json=DEFINITIONS)
-    status = {"recipient": "a@example.org", "subscriptionStatuses": [{"id": "55", "status": "SUBSCRIBED"}]}
-    rsps.get(f"{BASE}/communication-preferences/v3/status/email/a@example.org", json=status)
+    fields = ["email", "hs_email_optout", "hs_email_optout_55"]
+    by_id = {
+        "results": [
+            contact(9, email="a.b@example.org"),  # the canonical email dropped the dot
+            contact(10, hs_email_optout="true"),
+            contact(11, hs_email_optout_55="true"),
+        ]
+    }
+    ids = [{"id": "10"}, {"id": "11"}, {"id": "9"}]
+    rsps.post(
+        f"{BASE}/crm/v3/objects/contacts/batch/read",
+        json=by_id,
+        match=[matchers.json_params_matcher({"inputs": ids, "properties": fields})],
+    )
+    by_email = {"inputs": [{"id": "b@example.org"}], "properties": fields, "idProperty": "email"}
+    rsps.post(
+        f"{BASE}/crm/v3/objects/contacts/batch/read",
+        json={"results": [contact(12, email="b@example.org")]},
+        match=[matchers.json_params_matcher(by_email)],
+    )
     rsps.post(
         f"{BASE}/communication-preferences/v3/unsubscribe",
         json={"id": "55", "status": "NOT_SUBSCRIBED"},
-        match=[matchers.json_params_matcher({"emailAddress": "a@example.org", "subscriptionId": "55"})],
+        match=[matchers.json_params_matcher({"emailAddress": "a.b@example.org", "subscriptionId": "55"})],
     )
-    rsps.get(f"{BASE}/communication-preferences/v3/status/email/b@example.org", json={**status, "recipient": "b"})
     records = [
-        {
-            "key": "1",
-            "source_id": "9",
-            "email": "a@example.org",
-            "purpose": "marketing",
-            "channel": "email",
-            "status": "denied",
-        },
-        {
-            "key": "2",
-            "source_id": None,
-            "email": "b@example.org",
-            "purpose": "marketing",
-            "channel": "email",
-            "status": "granted",
-        },
-        {
-            "key": "3",
-            "source_id": None,
-            "email": "c@example.org",
-            "purpose": "marketing",
-            "channel": "sms",
-            "status": "denied",
-        },
+        consent("1", "denied", "9", "ab@example.org"),
+        consent("2", "granted", None, "b@example.org"),
+        consent("3", "denied", None, "c@example.org", channel="sms"),
+        consent("4", "granted", "10", "c10@example.org"),
+        consent("5", "denied", "11", "c11@example.org"),
     ]
-    results = [r.status for r in connector.write("consents", records)]
-    assert results == ["applied", "unchanged", "skipped"]
+    results = list(connector.write("consents", records))
+    assert [r.status for r in results] == ["applied", "unchanged", "skipped", "failed", "unchanged"]
+    assert results[0].vendor_id == "9" and "opted out of all email" in str(results[3].error)
 
 
 def test_consent_write_already_applied_by_a_retried_call_counts_as_applied(
     connector: HubSpotConnector, rsps: responses.RequestsMock
 ) -> None:
     rsps.get(f"{BASE}/communication-preferences/v3/definitions", json=DEFINITIONS)
-    rsps.get(f"{BASE}/crm/v3/objects/contacts/9", json=contact(9, email="z@example.org"))
-    status = {"recipient": "z@example.org", "subscriptionStatuses": [{"id": "55", "status": "SUBSCRIBED"}]}
-    rsps.get(f"{BASE}/communication-preferences/v3/status/email/z@example.org", json=status)
+    rsps.post(f"{BASE}/crm/v3/objects/contacts/batch/read", json={"results": [contact(9, email="z@example.org")]})
     already = {
         "status": "error",
         "message": "z@example.org is already unsubscribed from subscription 55",
         "category": "VALIDATION_ERROR",
     }
     rsps.post(f"{BASE}/communication-preferences/v3/unsubscribe", json=already, status=400)
-    record = {
-        "key": "1",
-        "source_id": "9",
-        "email": None,
-        "purpose": "marketing",
-        "channel": "email",
-        "status": "denied",
-    }
-    [result] = connector.write("consents", [record])
+    [result] = connector.write("consents", [consent("1", "denied", "9")])
     assert result.status == "applied" and result.vendor_id == "9"
+
+
+def test_a_consent_for_a_contact_hubspot_no_longer_has_fails_without_a_write(
+    connector: HubSpotConnector, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{BASE}/communication-preferences/v3/definitions", json=DEFINITIONS)
+    rsps.post(f"{BASE}/crm/v3/objects/contacts/batch/read", json={"results": []})
+    [result] = connector.write("consents", [consent("1", "denied", "9", "z@example.org")])
+    assert result.status == "failed" and "no HubSpot contact 9" in str(result.error)
+
+
+def test_an_address_without_a_contact_is_unsubscribed_through_its_own_status(
+    connector: HubSpotConnector, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{BASE}/communication-preferences/v3/definitions", json=DEFINITIONS)
+    rsps.post(f"{BASE}/crm/v3/objects/contacts/batch/read", json={"results": []})
+    status = {"recipient": "q@example.org", "subscriptionStatuses": [{"id": "55", "status": "SUBSCRIBED"}]}
+    rsps.get(f"{BASE}/communication-preferences/v3/status/email/q@example.org", json=status)
+    rsps.post(f"{BASE}/communication-preferences/v3/unsubscribe", json={"id": "55", "status": "NOT_SUBSCRIBED"})
+    [result] = connector.write("consents", [consent("1", "denied", None, "Q@example.org")])
+    assert result.status == "applied" and result.vendor_id is None

@@ -222,3 +222,39 @@ def test_settings_from_environment_reach_the_sandbox(serve: Any, monkeypatch: py
     connector = HubSpotConnector.from_config({}, connection="hubspot")
     assert connector.check().ok
     assert os.environ["CANALIS_HUBSPOT_ACCESS_TOKEN"] not in repr(connector)
+
+
+def _mapped(mapper: Mapper, contact: dict[str, Any], entity: str) -> Any:
+    return next(m.record for m in mapper.map_record("contacts", contact) if m.entity == entity)
+
+
+def test_a_consent_written_with_the_canonical_email_sticks_on_the_contact_read_back(serve: Any) -> None:
+    """Canalis sends the canonical email (dots of a Gmail mailbox dropped); the contact's own address must change."""
+    server = serve()
+    connector = connect(server)
+    mapper = Mapper(load_mapping("hubspot"), connection="hubspot", channel="hubspot")
+    contacts, _, state = read_all(connector, "contacts")
+    differing = [
+        c
+        for c in contacts
+        if _mapped(mapper, c, "consent").status == "granted"
+        and _mapped(mapper, c, "customer_record").email not in (None, c["properties"]["email"].lower())
+    ]
+    assert differing, "the world holds no contact whose canonical email differs from HubSpot's"
+    contact = differing[0]
+    consent = {
+        "key": "k",
+        "source_id": contact["id"],
+        "email": _mapped(mapper, contact, "customer_record").email,
+        "purpose": "marketing",
+        "channel": "email",
+        "status": "denied",
+    }
+    assert [r.status for r in connector.write("consents", [consent])] == ["applied"]
+    changed, _, _ = read_all(connector, "contacts", state)
+    [reread] = [c for c in changed if c["id"] == contact["id"]]
+    assert _mapped(mapper, reread, "consent").status == "denied"
+    assert [r.status for r in connector.write("consents", [consent])] == ["unchanged"]
+    assert [r.status for r in connector.write("consents", [{**consent, "status": "granted"}])] == ["applied"]
+    again, _, _ = read_all(connector, "contacts", state)
+    assert _mapped(mapper, next(c for c in again if c["id"] == contact["id"]), "consent").status == "granted"

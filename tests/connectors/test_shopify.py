@@ -424,3 +424,90 @@ def test_write_failures_after_retries_are_marked_retryable() -> None:
         mock.post(URL, json={"errors": "Service Unavailable"}, status=503)
         results = list(_connector(max_attempts=1).write("prices", [{"key": "k", "sku": "A", "amount": 1}]))
     assert results[0].status == "failed" and results[0].retryable
+
+
+# --- consents ---------------------------------------------------------------------------------------------------
+
+
+def _with_consent(number: int, state: str | None, email: str | None = "") -> dict[str, Any]:
+    consent = {"marketingState": state, "marketingOptInLevel": None, "consentUpdatedAt": None} if state else None
+    address = f"c{number}@example.com" if email == "" else email
+    return {"id": f"gid://shopify/Customer/{number}", "email": address, "emailMarketingConsent": consent}
+
+
+def _consent(key: str, status: str, source_id: str | None = None, email: str | None = None, **more: Any) -> dict:
+    record = {"key": key, "source_id": source_id, "email": email, "purpose": "marketing", "channel": "email"}
+    return {**record, "status": status, **more}
+
+
+def test_consents_read_current_state_first_and_write_only_what_differs() -> None:
+    nodes = [
+        _with_consent(1, "SUBSCRIBED"),
+        _with_consent(2, "UNSUBSCRIBED"),
+        _with_consent(3, "NOT_SUBSCRIBED"),
+        _with_consent(4, "REDACTED"),
+        _with_consent(5, None, email=None),
+        None,  # customer 6 no longer exists
+    ]
+    found_by_email = _page([_with_consent(7, "SUBSCRIBED", email="Seven@Example.com")], more=False)
+    update = {
+        "u0": {"customer": _with_consent(1, "UNSUBSCRIBED"), "userErrors": []},
+        "u1": {"customer": None, "userErrors": [{"field": ["input"], "message": "Customer is locked", "code": None}]},
+    }
+    records = [
+        _consent("a", "denied", "gid://shopify/Customer/1"),
+        _consent("b", "denied", "2"),
+        _consent("c", "denied", "3"),
+        _consent("d", "granted", "4"),
+        _consent("e", "granted", "5"),
+        _consent("f", "denied", "6"),
+        _consent("g", "granted", None, "seven@example.com"),
+        _consent("h", "denied", None, "seven@example.com", channel="sms"),
+        _consent("i", "unknown", "1"),
+        _consent("j", "denied"),
+    ]
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.post(URL, json=_answer({"nodes": nodes}))
+        mock.post(URL, json=found_by_email)
+        mock.post(URL, json=_answer(update))
+        results = list(_connector().write("consents", records))
+        bodies = _bodies(mock)
+    assert [(r.record_key, r.status) for r in results] == [
+        ("a", "applied"),
+        ("b", "unchanged"),
+        ("c", "failed"),
+        ("d", "failed"),
+        ("e", "skipped"),
+        ("f", "failed"),
+        ("g", "unchanged"),
+        ("h", "skipped"),
+        ("i", "skipped"),
+        ("j", "failed"),
+    ]
+    assert results[2].error == "Customer is locked" and "REDACTED" in str(results[3].error)
+    assert "no email" in str(results[4].error) and "no Shopify customer 6" in str(results[5].error)
+    assert bodies[0]["variables"]["ids"] == [f"gid://shopify/Customer/{n}" for n in range(1, 7)]
+    assert bodies[1]["variables"]["query"] == 'email:"seven@example.com"'
+    mutation = bodies[2]
+    assert mutation["query"].count("customerEmailMarketingConsentUpdate") == 2
+    assert mutation["variables"]["c0"]["customerId"] == "gid://shopify/Customer/1"
+    assert mutation["variables"]["c0"]["emailMarketingConsent"]["marketingState"] == "UNSUBSCRIBED"
+    assert mutation["variables"]["c1"]["emailMarketingConsent"]["marketingState"] == "UNSUBSCRIBED"
+    assert "marketingOptInLevel" not in mutation["variables"]["c0"]["emailMarketingConsent"]
+
+
+def test_consent_updates_go_25_per_request_and_a_failed_call_is_retryable() -> None:
+    nodes = [_with_consent(n, "UNSUBSCRIBED") for n in range(1, 31)]
+    records = [_consent(f"k{n}", "granted", str(n)) for n in range(1, 31)]
+    done = {f"u{n}": {"customer": None, "userErrors": []} for n in range(25)}
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.post(URL, json=_answer({"nodes": nodes}))
+        mock.post(URL, json=_answer(done))
+        mock.post(URL, json={"errors": "Service Unavailable"}, status=503)
+        results = list(_connector(max_attempts=1).write("consents", records))
+        bodies = _bodies(mock)
+    assert [r.status for r in results] == ["applied"] * 25 + ["failed"] * 5
+    assert all(r.retryable for r in results[25:])
+    granted = bodies[1]["variables"]["c0"]["emailMarketingConsent"]
+    assert granted["marketingState"] == "SUBSCRIBED" and granted["marketingOptInLevel"] == "SINGLE_OPT_IN"
+    assert bodies[2]["query"].count("customerEmailMarketingConsentUpdate") == 5

@@ -219,3 +219,42 @@ def test_malformed_records_are_quarantined(world_file: Path, tmp_path: Path) -> 
         assert len(accepted) + len(rejected) == _store(server).count("shopify", "customers")
         assert all("updatedAt" in (r.error or "") for r in rejected)
         assert state.cursor == max(StreamState().advanced(r["updatedAt"]).cursor for r in accepted)
+
+
+def _consent_status(mapper: Mapper, customer: dict[str, Any]) -> str:
+    return next(m.record.status for m in mapper.map_record("customers", customer) if m.entity == "consent")  # type: ignore[attr-defined]
+
+
+def test_consent_writes_are_read_back_and_then_unchanged(sandbox: SandboxServer) -> None:
+    connector = _connector(sandbox, lookback_minutes=0)
+    mapper = Mapper(load_mapping("shopify"), connection="web", channel="web")
+    pages, state = _read(connector, "customers")
+    customers = [c for c in _records(pages) if c.get("email")]
+    granted = next(c for c in customers if _consent_status(mapper, c) == "granted")
+    denied = next(c for c in customers if _consent_status(mapper, c) == "denied")
+    unknown = next(c for c in customers if _consent_status(mapper, c) == "unknown")
+    numeric = granted["id"].rsplit("/", 1)[-1]
+    records = [
+        {"key": "a", "source_id": numeric, "email": None, "purpose": "marketing", "channel": "email"},
+        {"key": "b", "source_id": None, "email": denied["email"].upper(), "purpose": "marketing", "channel": "email"},
+        {"key": "c", "source_id": unknown["id"], "email": None, "purpose": "marketing", "channel": "email"},
+        {"key": "d", "source_id": denied["id"], "email": None, "purpose": "marketing", "channel": "email"},
+    ]
+    statuses = ["denied", "granted", "denied", "denied"]
+    records = [{**record, "status": status} for record, status in zip(records, statuses, strict=True)]
+    results = list(connector.write("consents", records))
+    assert [(r.record_key, r.status) for r in results] == [
+        ("a", "applied"),
+        ("b", "applied"),
+        ("c", "applied"),
+        ("d", "unchanged"),
+    ]
+    assert {r.vendor_id for r in results} == {granted["id"], denied["id"], unknown["id"]}
+    assert [r.status for r in connector.write("consents", records[:3])] == ["unchanged"] * 3
+
+    changed = {c["id"]: c for c in _records(_read(connector, "customers", state)[0])}
+    assert set(changed) == {granted["id"], denied["id"], unknown["id"]}
+    assert _consent_status(mapper, changed[granted["id"]]) == "denied"
+    assert _consent_status(mapper, changed[denied["id"]]) == "granted"
+    assert _consent_status(mapper, changed[unknown["id"]]) == "denied"
+    assert changed[denied["id"]]["emailMarketingConsent"]["marketingOptInLevel"] == "SINGLE_OPT_IN"

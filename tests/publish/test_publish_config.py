@@ -25,7 +25,7 @@ def _demo(publish: dict | None = None) -> CanalisConfig:
 def test_defaults_on_the_demo_connections() -> None:
     config = load_publish_config(_demo())
     assert set(config.systems_of_record.values()) == {"erp_odoo"}
-    assert config.channels["web_shopify"].publish == ["prices", "stock_levels", "promotions"]
+    assert config.channels["web_shopify"].publish == ["prices", "stock_levels", "promotions", "consents"]
     assert config.channels["marketing_brevo"].publish == ["consents"]
     assert config.channels["crm_salesforce"].publish == ["prices", "consents"]
     assert "erp_odoo" not in config.channels and "web_shop_export" not in config.channels

@@ -198,9 +198,20 @@ def test_the_consent_rule_is_configurable_per_purpose(db: Store) -> None:
     _customer(db, "mail:contacts:9", "P1")
     _consent(db, "shop:customers:1", "granted", at=NOW)
     _consent(db, "mail:contacts:9", "denied", at=NOW - timedelta(days=30))
-    recent = _config(publish=["consents"]).model_copy(update={"consent_rule": {"marketing": "most_recent"}})
+    recent = _config(publish=["consents"]).model_copy(
+        update={"consent_rule": {"marketing": "most_recent"}, "propagate_opt_ins": True}
+    )
     assert [(c.channel, c.new) for c in _consent_plan(db, recent).changes] == [("mail", "granted")]
     assert [(c.channel, c.new) for c in _consent_plan(db).changes] == [("shop", "denied")]
+
+
+def test_consent_given_elsewhere_does_not_opt_a_customer_in_by_default(db: Store) -> None:
+    _customer(db, "shop:customers:1", "P1")
+    _customer(db, "mail:contacts:9", "P1")
+    _consent(db, "shop:customers:1", "granted", at=NOW)
+    _consent(db, "mail:contacts:9", "denied", at=NOW - timedelta(days=30))
+    recent = _config(publish=["consents"]).model_copy(update={"consent_rule": {"marketing": "most_recent"}})
+    assert _consent_plan(db, recent).changes == []
 
 
 def test_an_open_complaint_pauses_promotional_email_until_resolved(db: Store) -> None:

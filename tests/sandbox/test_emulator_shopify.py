@@ -143,6 +143,9 @@ def test_connector_documents_validate_against_the_schema() -> None:
         queries.DISCOUNT_CREATE,
         queries.DISCOUNT_UPDATE,
         queries.DISCOUNT_DEACTIVATE,
+        queries.CUSTOMER_CONSENTS,
+        queries.CUSTOMERS_BY_EMAIL,
+        CONSENT,
         queries.INVENTORY_SET.replace("{directive}", ' @idempotent(key: "k")'),
         *queries.COUNTS.values(),
         *queries.BULK.values(),
@@ -305,6 +308,71 @@ mutation($p: ID!, $v: [ProductVariantsBulkInput!]!, $partial: Boolean) {
   }
 }
 """
+
+
+CONSENT = (
+    "mutation($input: CustomerEmailMarketingConsentUpdateInput!) { customerEmailMarketingConsentUpdate(input: $input) "
+    f"{{ {queries.CONSENT_UPDATE_FIELDS} }} }}"
+)
+
+
+def _consent(shop: Shop, customer: str, state: str, **more: Any) -> dict[str, Any]:
+    variables = {"input": {"customerId": customer, "emailMarketingConsent": {"marketingState": state, **more}}}
+    return shop.data(CONSENT, variables)["customerEmailMarketingConsentUpdate"]
+
+
+def _customer_in(shop: Shop, state: str) -> Any:
+    return next(
+        c
+        for c in shop.store.iter_all("shopify", "customers")
+        if c.payload.get("email") and (c.payload.get("emailMarketingConsent") or {}).get("marketingState") == state
+    )
+
+
+def test_consent_update_persists_bumps_updated_at_and_is_seen_by_incremental_reads(shop: Shop) -> None:
+    customer = _customer_in(shop, "SUBSCRIBED")
+    result = _consent(shop, customer.object_id, "UNSUBSCRIBED", consentUpdatedAt="2026-01-02T03:04:05Z")
+    assert result["userErrors"] == []
+    assert result["customer"]["emailMarketingConsent"] == {
+        "marketingState": "UNSUBSCRIBED",
+        "marketingOptInLevel": "SINGLE_OPT_IN",
+        "consentUpdatedAt": "2026-01-02T03:04:05Z",
+    }
+    stored = shop.store.get_object("shopify", "customers", customer.object_id)
+    assert stored is not None and stored.updated_at > customer.updated_at
+    assert stored.payload["updatedAt"] == stored.updated_at[:19] + "Z"
+    since = customer.updated_at[:19] + "Z"
+    changed = shop.data(
+        "query($q: String) { customers(first: 250, query: $q) { nodes { id } } }", {"q": f"updated_at:>'{since}'"}
+    )
+    assert {"id": customer.object_id} in changed["customers"]["nodes"]
+    again = _consent(shop, customer.object_id, "UNSUBSCRIBED")
+    assert again["userErrors"] == [] and shop.store.get_object("shopify", "customers", customer.object_id) == stored
+    unsubscribed = _customer_in(shop, "NOT_SUBSCRIBED")
+    subscribed = _consent(shop, unsubscribed.object_id, "SUBSCRIBED")["customer"]["emailMarketingConsent"]
+    assert subscribed["marketingState"] == "SUBSCRIBED" and subscribed["marketingOptInLevel"] == "SINGLE_OPT_IN"
+    assert subscribed["consentUpdatedAt"] is not None
+
+
+def test_consent_update_errors_and_scope(shop: Shop) -> None:
+    customer = _customer_in(shop, "SUBSCRIBED")
+    missing = _consent(shop, "gid://shopify/Customer/1", "UNSUBSCRIBED")
+    assert missing == {
+        "customer": None,
+        "userErrors": [{"field": ["input", "customerId"], "message": "Customer not found", "code": "INVALID"}],
+    }
+    assert _consent(shop, customer.object_id, "NOT_SUBSCRIBED")["userErrors"][0]["code"] == "INCLUSION"
+    future = _consent(shop, customer.object_id, "UNSUBSCRIBED", consentUpdatedAt="2999-01-01T00:00:00Z")
+    assert future["userErrors"][0]["field"] == ["input", "emailMarketingConsent", "consentUpdatedAt"]
+    no_email = next(c for c in shop.store.iter_all("shopify", "customers") if not c.payload.get("email"))
+    assert _consent(shop, no_email.object_id, "SUBSCRIBED")["userErrors"][0]["code"] == "INVALID"
+    payload = dict(customer.payload, emailMarketingConsent={"marketingState": "REDACTED"})
+    shop.store.put("shopify", "customers", customer.object_id, payload)
+    assert _consent(shop, customer.object_id, "SUBSCRIBED")["userErrors"][0]["code"] == "INVALID"
+    variables = {"input": {"customerId": customer.object_id, "emailMarketingConsent": {"marketingState": "PENDING"}}}
+    denied = shop.gql(CONSENT, variables, token=READ_ONLY_ACCESS_TOKEN)
+    assert denied["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
+    assert "write_customers" in denied["errors"][0]["message"]
 
 
 def test_price_update_persists_and_bumps_updated_at(shop: Shop) -> None:

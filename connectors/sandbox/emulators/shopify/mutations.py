@@ -48,6 +48,7 @@ REQUIRED_SCOPES = {
     "discountCodeBasicUpdate": "write_discounts",
     "discountCodeActivate": "write_discounts",
     "discountCodeDeactivate": "write_discounts",
+    "customerEmailMarketingConsentUpdate": "write_customers",
     "bulkOperationRunQuery": None,
     "bulkOperationCancel": None,
 }
@@ -580,6 +581,59 @@ def discount_code_activate(_root: Any, info: GraphQLResolveInfo, id: str) -> dic
     return _save_discount(access, existing, discount)
 
 
+# --- customerEmailMarketingConsentUpdate ----------------------------------------------------------------------
+
+SETTABLE_MARKETING_STATES = ("SUBSCRIBED", "UNSUBSCRIBED", "PENDING")
+LOCKED_MARKETING_STATES = ("REDACTED", "INVALID")
+CLOCK_SKEW_SECONDS = 60
+
+
+def customer_email_marketing_consent_update(_root: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> Any:
+    """Set a customer's email marketing state; updatedAt moves only when the state or opt-in level changes."""
+    check_scope(info)
+    access = _access(info)
+    where = ["input", "emailMarketingConsent"]
+    parsed = parse_gid(input["customerId"])
+    customer = access.get("customers", input["customerId"]) if parsed and parsed.type == "Customer" else None
+    if customer is None:
+        return _consent_errors(None, _error(["input", "customerId"], "Customer not found", "INVALID"))
+    wanted = input["emailMarketingConsent"]
+    state = wanted["marketingState"]
+    current = dict(customer.get("emailMarketingConsent") or {})
+    if state not in SETTABLE_MARKETING_STATES:
+        message = f"Marketing state must be one of {', '.join(SETTABLE_MARKETING_STATES)}"
+        return _consent_errors(customer, _error([*where, "marketingState"], message, "INCLUSION"))
+    if not customer.get("email"):
+        message = "An email address is required to set email marketing consent"
+        return _consent_errors(customer, _error(where, message, "INVALID"))
+    if current.get("marketingState") in LOCKED_MARKETING_STATES:
+        message = f"Email marketing consent can't be changed while the email is {current['marketingState']}"
+        return _consent_errors(customer, _error([*where, "marketingState"], message, "INVALID"))
+    updated_at = wanted.get("consentUpdatedAt")
+    moment = _parse_time(updated_at) if updated_at else None
+    if moment is not None and (moment - datetime.now(UTC)).total_seconds() > CLOCK_SKEW_SECONDS:
+        message = "Consent updated at can't be in the future"
+        return _consent_errors(customer, _error([*where, "consentUpdatedAt"], message, "INVALID"))
+    level = wanted.get("marketingOptInLevel") or current.get("marketingOptInLevel")
+    if state == "SUBSCRIBED" and level in (None, "UNKNOWN"):
+        level = "SINGLE_OPT_IN"
+    if (current.get("marketingState"), current.get("marketingOptInLevel")) == (state, level):
+        return {"customer": customer, "userErrors": []}
+    stamp = now_timestamp()
+    customer["emailMarketingConsent"] = {
+        "marketingState": state,
+        "marketingOptInLevel": level,
+        "consentUpdatedAt": _z(updated_at) if updated_at else seconds_z(stamp),
+    }
+    customer["updatedAt"] = seconds_z(stamp)
+    access.put("customers", customer, updated_at=stamp)
+    return {"customer": access.get("customers", customer["id"]), "userErrors": []}
+
+
+def _consent_errors(customer: dict[str, Any] | None, error: dict[str, Any]) -> dict[str, Any]:
+    return {"customer": customer, "userErrors": [error]}
+
+
 MUTATION_RESOLVERS = {
     "productVariantsBulkUpdate": product_variants_bulk_update,
     "inventorySetQuantities": inventory_set_quantities,
@@ -587,4 +641,5 @@ MUTATION_RESOLVERS = {
     "discountCodeBasicUpdate": discount_code_basic_update,
     "discountCodeActivate": discount_code_activate,
     "discountCodeDeactivate": discount_code_deactivate,
+    "customerEmailMarketingConsentUpdate": customer_email_marketing_consent_update,
 }
