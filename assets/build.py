@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from assets.connections import CanalisConfig, load_config
+from assets.consistency import build_consistency_assets
 from assets.factory import (
     FULL_REFRESH_TAG,
     QUARANTINE_WARN_SHARE,
@@ -16,10 +17,9 @@ from assets.factory import (
     streams_of,
 )
 from assets.jobs import build_jobs, build_schedules
-from assets.resources import connection_resource, resource_key, store_resource
-from assets.consistency import build_consistency_assets
 from assets.kpis import build_kpi_assets
 from assets.publishing import build_publish_assets
+from assets.resources import connection_resource, resource_key, store_resource
 from assets.translator import CanalisTranslator
 from assets.unified import build_unified_assets, build_unified_checks
 from connectors.sdk.registry import RegisteredConnector, discover

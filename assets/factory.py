@@ -13,8 +13,8 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
-    AssetSpec,
     AssetsDefinition,
+    AssetSpec,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -58,7 +58,7 @@ def build_raw_asset(
     stream = next((s for s in connector_class.streams if s.name == stream_name), None)
     if stream is None:  # a stream defined by the connection's settings
 
-        class stream(Stream):  # noqa: N801 - a stand-in declaration for the graph
+        class stream(Stream):
             name = stream_name
             primary_key = "(from settings)"
             description = "A stream defined in the connection's settings."
