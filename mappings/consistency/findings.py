@@ -28,9 +28,16 @@ class Finding:
 
     @property
     def identity(self) -> tuple[str, str, str, tuple[str, ...]]:
-        """What makes two findings the same inconsistency: rule, entity and the set of channels."""
-        return (self.code, self.entity_type, self.entity_key, tuple(sorted(set(self.channels))))
+        """What makes two findings the same inconsistency: rule, entity and, where they define it, the channels.
 
+        A customer-level rule finds at most one inconsistency per customer; the systems involved may change as
+        channels are fixed (a pause written to the CRM) without it becoming a new inconsistency.
+        """
+        channels = () if self.code in PER_CUSTOMER_CODES else tuple(sorted(set(self.channels)))
+        return (self.code, self.entity_type, self.entity_key, channels)
+
+
+PER_CUSTOMER_CODES = frozenset({"customer_attribute_conflict", "consent_conflict", "complaint_targeted_by_promotion"})
 
 RuleCheck = Callable[[Connection, "ConsistencySettings", datetime], Iterator[Finding]]
 

@@ -1,6 +1,7 @@
 """The life of an inconsistency: opened when first found, seen again on later runs, closed when gone.
 
-Each inconsistency has a stable id, a hash of (code, entity type, entity key, sorted channel set). A run that no
+Each inconsistency has a stable id, a hash of (code, entity type, entity key, and the sorted channel set where the
+channels define the inconsistency, as for a price in one channel; customer-level rules leave them out). A run that no
 longer finds an open one closes it. One that comes back later reopens the same row: `first_seen_at` and the
 occurrence count keep its whole history, `opened_at`/`opened_run_id` start a new open spell and `reopened` counts
 the comebacks, so a flapping price shows as one inconsistency, not many.
@@ -73,6 +74,7 @@ def record_findings(
         row = existing.get(key)
         values = {
             "severity": finding.severity,
+            "channels": sorted(set(finding.channels)),
             "details": finding.details,
             "last_seen_at": now,
             "last_run_id": run_id,
@@ -84,7 +86,6 @@ def record_findings(
                     code=finding.code,
                     entity_type=finding.entity_type,
                     entity_key=finding.entity_key,
-                    channels=sorted(set(finding.channels)),
                     status="open",
                     first_seen_at=now,
                     opened_at=now,

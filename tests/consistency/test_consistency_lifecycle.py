@@ -109,3 +109,15 @@ def test_settings_errors_name_the_field(section, field) -> None:
         load_consistency_settings(section)
     assert error.value.setting == field
     assert field in str(error.value)
+
+
+def test_a_customer_inconsistency_keeps_its_row_when_the_channels_involved_change(cstore, now) -> None:
+    before = Finding("complaint_targeted_by_promotion", "customer", "cu_7", ["crm", "shop", "mail"], {}, "warn")
+    after = Finding("complaint_targeted_by_promotion", "customer", "cu_7", ["crm", "shop"], {}, "warn")
+    _record(cstore, [before], "r1", now)
+    second = _record(cstore, [after], "r2", now + timedelta(hours=1))
+    assert second.opened == [] and second.closed == [] and len(second.still_open) == 1
+    assert _row(cstore, after).channels == ["crm", "shop"]
+    price_elsewhere = Finding("price_mismatch", "product", "A-1", ["pos", "erp"], {}, "error")
+    third = _record(cstore, [after, PRICE, price_elsewhere], "r3", now + timedelta(hours=2))
+    assert len(third.opened) == 2  # a price is one inconsistency per channel
