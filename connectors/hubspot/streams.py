@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.sdk.streams import Stream
+from connectors.sdk.streams import Stream, WriteOnlyStream
 
 
 class CrmObjectModel(BaseModel):
@@ -129,23 +129,17 @@ class EmailEvents(Stream):
     description = "Marketing email events from the email events feed, read by time window."
 
 
-class Customers(Stream):
+class Customers(WriteOnlyStream):
     """Canalis customers written to contacts (batch upsert by email, setting the Canalis id property)."""
 
     name = "customers"
-    primary_key = "key"
-    writable = True
-    readable = False
     description = "Write-only: upserts contacts by email with the Canalis customer id, names and phone."
 
 
-class Consents(Stream):
+class Consents(WriteOnlyStream):
     """Marketing email subscription status, written back (unsubscribe / resubscribe)."""
 
     name = "consents"
-    primary_key = "key"
-    writable = True
-    readable = False
     description = "Write-only: marketing email subscription status of a contact."
 
 

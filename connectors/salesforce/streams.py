@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from connectors.sdk.state import parse_cursor_datetime
-from connectors.sdk.streams import Stream
+from connectors.sdk.streams import Stream, WriteOnlyStream
 
 CURSOR_FIELD = "SystemModstamp"
 SYSTEM_FIELDS = ("IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp")
@@ -157,12 +157,8 @@ class PricebookEntries(SObjectStream):
     )
 
 
-class WriteStream(Stream):
+class WriteStream(WriteOnlyStream):
     """A canonical stream Canalis publishes to Salesforce; it has nothing to read."""
-
-    primary_key = "key"
-    writable = True
-    readable = False
 
 
 class CustomersOut(WriteStream):

@@ -29,6 +29,17 @@ class Stream:
         return cls.cursor_field is not None
 
 
+class WriteOnlyStream(Stream):
+    """A canonical stream Canalis publishes to a channel (prices, stock_levels, promotions, consents, customers).
+
+    Nothing is read from it: the channel's current values come in through its ordinary streams.
+    """
+
+    primary_key = "key"
+    writable = True
+    readable = False
+
+
 @dataclass(frozen=True)
 class Rejected:
     """A record a connector could not accept, kept with the reason so it can be quarantined."""

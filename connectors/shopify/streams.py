@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from connectors.sdk.streams import Stream
+from connectors.sdk.streams import Stream, WriteOnlyStream
 
 GID_PATTERN = r"^gid://shopify/[A-Za-z]+/\d+(\?.*)?$"
 
@@ -173,12 +173,8 @@ class Discounts(ShopifyStream):
     description = "Code discounts; `_percentage_points` holds a percentage discount in percent."
 
 
-class WriteOnly(ShopifyStream):
+class WriteOnly(WriteOnlyStream):
     """A publishing target, not read (its data is read through another stream)."""
-
-    primary_key = "key"
-    writable = True
-    readable = False
 
 
 class Prices(WriteOnly):

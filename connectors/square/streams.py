@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.sdk.streams import Stream
+from connectors.sdk.streams import Stream, WriteOnlyStream
 from connectors.square import records
 
 
@@ -53,27 +53,18 @@ class Locations(Stream):
     description = "Store locations (read in full each time)."
 
 
-class Prices(Stream):
+class Prices(WriteOnlyStream):
     name = "prices"
-    primary_key = "key"
-    writable = True
-    readable = False
     description = "Write-only: set variation prices by SKU (read prices from `catalog`)."
 
 
-class StockLevels(Stream):
+class StockLevels(WriteOnlyStream):
     name = "stock_levels"
-    primary_key = "key"
-    writable = True
-    readable = False
     description = "Write-only: set IN_STOCK physical counts by SKU and location (read from `inventory_counts`)."
 
 
-class Promotions(Stream):
+class Promotions(WriteOnlyStream):
     name = "promotions"
-    primary_key = "key"
-    writable = True
-    readable = False
     description = "Write-only: create or update DISCOUNT objects and their pricing rules (read from `discounts`)."
 
 
