@@ -186,6 +186,7 @@ class _Pass:
                 continue
             counts = upsert(conn, TABLES[table_name], table_rows)
             written[table_name] = {key[0] for key in counts.written_keys}
+            counts.written_keys = []  # the report keeps counts only, so memory stays flat over a long pass
             if table_name in primary_of:
                 self.reports[primary_of[table_name]].counts += counts
         for table_name, (column, parent_table) in REPLACED_WITH_PARENT.items():
