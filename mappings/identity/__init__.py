@@ -2,8 +2,8 @@
 
 from mappings.identity.config import IdentityConfig
 from mappings.identity.engine import IdentityEngine, LinkRecord, Resolution
-from mappings.identity.outcome import Assignment
 from mappings.identity.explain import explain
+from mappings.identity.outcome import Assignment
 from mappings.identity.overrides import FORCE_MERGE, NEVER_MERGE, Override, Overrides
 from mappings.identity.records import IdentityRecord, record_key
 from mappings.identity.report import ResolutionReport

@@ -23,9 +23,7 @@ def block_values(frame: Frame, kind: str) -> list[str]:
                 for s, g, p in zip(f.family_sound, f.given, f.postcode, strict=True)
             ]
         case "full_name":
-            return [
-                "|".join(sorted((g, n))) if g and n else "" for g, n in zip(f.given, f.family, strict=True)
-            ]
+            return ["|".join(sorted((g, n))) if g and n else "" for g, n in zip(f.given, f.family, strict=True)]
         case "birth_given":
             return [f"{d}|{g[:1]}" if d and g else "" for d, g in zip(f.dob, f.given, strict=True)]
         case "birth_family":
@@ -82,7 +80,7 @@ def pairs_within_groups(codes: np.ndarray, valid: np.ndarray, keep_group: Callab
 
 def candidate_pairs(
     frame: Frame,
-    max_block_size: int,
+    max_block_size: int | dict[str, int],
     block_size: Callable[[str, list[str]], np.ndarray] | None = None,
     samples: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     sample_size: int = 0,
@@ -90,7 +88,8 @@ def candidate_pairs(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int], dict[str, np.ndarray]]:
     """Distinct pairs (a < b) of rows sharing a block key; blocks larger than `max_block_size` are skipped.
 
-    `block_size(kind, values)` gives the blocks' sizes across all records (defaults to their size in the frame).
+    `max_block_size` may be given per kind. `block_size(kind, values)` gives the blocks' sizes across all
+    records (defaults to their size in the frame).
     When `samples` is a dict, up to `sample_size` pairs of each kind are put in it (to train the model).
     Returns the pairs, per kind how many blocks were skipped as too large, and per kind the hash of each
     row's block value (0 when the row has none), which the incremental indexes reuse.
@@ -102,13 +101,17 @@ def candidate_pairs(
     all_codes: dict[str, np.ndarray] = {}
     for kind in BLOCK_KINDS:
         values = block_values(frame, kind)
-        codes = np.fromiter((hash(v) if v else 0 for v in values), dtype=np.int64, count=n)
+        codes = np.fromiter(map(hash, values), dtype=np.int64, count=n)  # hash("") is 0: no block
         valid = codes != 0
         all_codes[kind] = codes
 
-        def keep(first_rows: np.ndarray, sizes: np.ndarray, kind: str = kind, values: list[str] = values):
+        limit = max_block_size.get(kind, 0) if isinstance(max_block_size, dict) else max_block_size
+
+        def keep(
+            first_rows: np.ndarray, sizes: np.ndarray, kind: str = kind, values: list[str] = values, limit: int = limit
+        ) -> np.ndarray:
             total = sizes if block_size is None else block_size(kind, [values[r] for r in first_rows])
-            ok = np.asarray(total) <= max_block_size
+            ok = np.asarray(total) <= limit
             skipped[kind] = int((~ok).sum())
             return ok
 
@@ -122,5 +125,8 @@ def candidate_pairs(
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, skipped, all_codes
-    pair_codes = np.unique(np.concatenate(parts))
+    pair_codes = np.concatenate(parts)
+    pair_codes.sort()
+    if len(pair_codes) > 1:
+        pair_codes = pair_codes[np.r_[True, pair_codes[1:] != pair_codes[:-1]]]
     return pair_codes // n, pair_codes % n, skipped, all_codes

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from mappings.identity.clusters import ACCEPTED, REDUNDANT, RULES
+from mappings.identity.clusters import ACCEPTED, RULES
 from mappings.identity.config import IdentityConfig
 from mappings.identity.engine import IdentityEngine, Resolution
 from mappings.identity.records import IdentityRecord
@@ -46,7 +46,7 @@ def _evidence(resolution: Resolution) -> dict[str, list[dict[str, Any]]]:
         return out
     keys = batch.frame.key
     status = batch.clustering.status
-    for e in np.flatnonzero((status == ACCEPTED) | (status == REDUNDANT)).tolist():
+    for e in np.flatnonzero(status == ACCEPTED).tolist():
         a, b = keys[int(batch.edges.a[e])], keys[int(batch.edges.b[e])]
         evidence = batch.edge_evidence(e)
         entry = {"score": round(float(batch.edges.score[e]), 6), **evidence}

@@ -12,14 +12,16 @@ import numpy as np
 from mappings.identity.compare import dob_compatible, names_compatible
 from mappings.identity.config import IdentityConfig
 from mappings.identity.features import Frame
+from mappings.identity.keys import name_codes
 
 # Link rules, strongest first: a link's position is its priority when clusters are built.
 RULES: tuple[str, ...] = ("steward_merge", "external_id", "loyalty_id", "email", "phone", "probabilistic")
 RULE_INDEX: dict[str, int] = {rule: i for i, rule in enumerate(RULES)}
 # Rules strong enough to merge records whose names disagree (birth date conflicts still block them).
 NAME_PROOF: frozenset[str] = frozenset({"steward_merge", "external_id", "loyalty_id"})
-ACCEPTED, REDUNDANT, REFUSED = 0, 1, 2
-STATUS_NAMES: tuple[str, ...] = ("accepted", "redundant", "refused")
+# A link is accepted when its two records end in one customer, refused (by a guard) when they do not.
+ACCEPTED, REFUSED = 0, 1
+STATUS_NAMES: tuple[str, ...] = ("accepted", "refused")
 _MAX_KEPT_NAMES = 8
 
 
@@ -74,6 +76,82 @@ def edge_order(edges: Edges, key_rank: np.ndarray) -> np.ndarray:
     return np.lexsort((np.maximum(ra, rb), np.minimum(ra, rb), -edges.score, edges.rule))
 
 
+def connected_components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Label of each row's connected component (the smallest row in it), vectorised."""
+    parent = np.arange(n, dtype=np.int64)
+    if len(a) == 0:
+        return parent
+    while True:
+        pa, pb = parent[a], parent[b]
+        differ = pa != pb
+        if not differ.any():
+            return parent
+        low, high = np.minimum(pa, pb)[differ], np.maximum(pa, pb)[differ]
+        np.minimum.at(parent, high, low)
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+
+
+def _dirty_components(
+    frame: Frame, comp: np.ndarray, config: IdentityConfig, never: dict[int, set[int]], conflicts: set[int]
+) -> np.ndarray:
+    """Components where a guard might refuse a link (every other component simply merges)."""
+    n = len(frame)
+    dirty = np.zeros(n, dtype=bool)
+    sizes = np.bincount(comp, minlength=n)
+    dirty[sizes > config.max_cluster_size] = True
+    for x, partners in never.items():
+        for y in partners:
+            if comp[x] == comp[y]:
+                dirty[comp[x]] = True
+    if conflicts:
+        codes = np.fromiter(conflicts, dtype=np.int64, count=len(conflicts))
+        x, y = codes // n, codes % n
+        same = comp[x] == comp[y]
+        dirty[comp[x[same]]] = True
+    multi = sizes[comp] > 1
+    dob = frame.array("dob")
+    has_dob = multi & (dob > 0)
+    low = np.full(n, np.iinfo(np.int64).max)
+    high = np.full(n, -1)
+    np.minimum.at(low, comp[has_dob], dob[has_dob])
+    np.maximum.at(high, comp[has_dob], dob[has_dob])
+    varied = np.zeros(n, dtype=bool)
+    varied[(high >= 0) & (low != high)] = True
+    codes = name_codes(frame)
+    named = multi & (codes != -1)
+    low = np.full(n, np.iinfo(np.int64).max)
+    high = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(low, comp[named], codes[named])
+    np.maximum.at(high, comp[named], codes[named])
+    varied[(high != np.iinfo(np.int64).min) & (low != high)] = True
+    given, family = frame.given, frame.family
+    varied &= ~dirty
+    if varied.any():
+        candidates = np.flatnonzero(varied[comp])
+        order = candidates[np.argsort(comp[candidates], kind="stable")]
+        labels = comp[order]
+        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+        threshold = config.given_name_conflict_below
+        for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(order)], strict=True):
+            members = order[start:stop].tolist()
+            dobs = sorted({frame.dob[r] for r in members} - {0})
+            if any(not dob_compatible(x, y) for i, x in enumerate(dobs) for y in dobs[i + 1 :]):
+                dirty[labels[start]] = True
+                continue
+            people = sorted({(given[r], family[r]) for r in members} - {("", "")})
+            if any(
+                not names_compatible(p[0], p[1], q[0], q[1], threshold)
+                for i, p in enumerate(people)
+                for q in people[i + 1 :]
+            ):
+                dirty[labels[start]] = True
+    return dirty
+
+
 def build_clusters(
     frame: Frame,
     edges: Edges,
@@ -82,7 +160,58 @@ def build_clusters(
     never: dict[int, set[int]] | None = None,
     conflicts: set[int] | None = None,
 ) -> Clustering:
-    """Union-find over the links in priority order, refusing a union that would break a guard.
+    """Clusters from the links, refusing links that would break a guard.
+
+    Guards: never-merge pairs (always), the cluster size limit (but for steward merges, which are flagged),
+    conflicting birth dates (but for steward merges) and, for email, phone and scored links, names that
+    no pair across the two clusters shares, or a pair across them scored as a confident non-match
+    (`conflicts` holds those pairs as `low * n + high`). Connected groups of records where no guard can fire
+    are merged at once; the others go through a union-find that takes links strongest first.
+    A link is accepted when its records end in one cluster, refused (with the guard's reason) otherwise;
+    each record is attached by its strongest accepted link.
+    """
+    n = len(frame)
+    never = never or {}
+    conflicts = conflicts or set()
+    order = edge_order(edges, key_rank) if len(edges) else np.zeros(0, dtype=np.int64)
+    comp = connected_components(n, edges.a, edges.b)
+    dirty = _dirty_components(frame, comp, config, never, conflicts) if len(edges) else np.zeros(n, dtype=bool)
+    labels = comp.copy()
+    reasons: dict[int, str] = {}
+    flags: dict[int, set[str]] = {}
+    if dirty.any():
+        dirty_order = order[dirty[comp[edges.a[order]]]]
+        roots, reasons, flags = _constrained_union(frame, edges, dirty_order, config, never, conflicts)
+        rows = np.flatnonzero(dirty[comp])
+        labels[rows] = np.asarray(roots, dtype=np.int64)[rows]
+    same = labels[edges.a] == labels[edges.b] if len(edges) else np.zeros(0, dtype=bool)
+    status = np.where(same, ACCEPTED, REFUSED).astype(np.int8)
+    reasons = {e: r for e, r in reasons.items() if not same[e]}
+    position = np.empty(len(edges), dtype=np.int64)
+    position[order] = np.arange(len(edges))
+    first = np.full(n, len(edges), dtype=np.int64)
+    accepted = np.flatnonzero(same)
+    np.minimum.at(first, edges.a[accepted], position[accepted])
+    np.minimum.at(first, edges.b[accepted], position[accepted])
+    attach = (
+        np.where(first < len(edges), order[np.minimum(first, max(len(edges) - 1, 0))], -1).tolist()
+        if len(edges)
+        else [-1] * n
+    )
+    return Clustering(labels=labels, order=order, status=status, reasons=reasons, attach=attach, flags=flags)
+
+
+def _constrained_union(
+    frame: Frame,
+    edges: Edges,
+    order: np.ndarray,
+    config: IdentityConfig,
+    never: dict[int, set[int]] | None = None,
+    conflicts: set[int] | None = None,
+) -> tuple[list[int], dict[int, str], dict[int, set[str]]]:
+    """Union-find over the given links in order, refusing a union that would break a guard.
+
+    Returns the root of every row, the refusal reason per refused link, and flags per root.
 
     Guards: never-merge pairs (always), the cluster size limit (but for steward merges, which are flagged),
     conflicting birth dates (but for steward merges) and, for email, phone and scored links, names that
@@ -96,10 +225,7 @@ def build_clusters(
     names: dict[int, list[tuple[str, str]]] = {}
     never = never or {}
     blocked: dict[int, set[int]] = {row: set(rows) for row, rows in never.items()}
-    order = edge_order(edges, key_rank) if len(edges) else np.zeros(0, dtype=np.int64)
-    status = np.zeros(len(edges), dtype=np.int8)
     reasons: dict[int, str] = {}
-    attach = [-1] * n
     flags: dict[int, set[str]] = {}
     ea, eb, erule = edges.a.tolist(), edges.b.tolist(), edges.rule.tolist()
     dob, given, family = frame.dob, frame.given, frame.family
@@ -145,11 +271,6 @@ def build_clusters(
         a, b, rule = ea[e], eb[e], erule[e]
         ra, rb = find(a), find(b)
         if ra == rb:
-            status[e] = REDUNDANT
-            if attach[a] < 0:
-                attach[a] = e
-            if attach[b] < 0:
-                attach[b] = e
             continue
         reason = None
         if blocked and (ra in blocked or rb in blocked):
@@ -164,15 +285,17 @@ def build_clusters(
                 reason = "birth_date_conflict"
         if reason is None and rule not in name_proof:
             na, nb = name_list(ra), name_list(rb)
-            if na and nb and not any(
-                names_compatible(ga, fa, gb, fb, threshold) for ga, fa in na for gb, fb in nb
-            ):
+            if na and nb and not any(names_compatible(ga, fa, gb, fb, threshold) for ga, fa in na for gb, fb in nb):
                 reason = "name_conflict"
-        if reason is None and conflicts and rule not in name_proof and size[ra] + size[rb] > 2:
-            if confident_non_match(ra, rb):
-                reason = "confident_non_match"
+        if (
+            reason is None
+            and conflicts
+            and rule not in name_proof
+            and size[ra] + size[rb] > 2
+            and confident_non_match(ra, rb)
+        ):
+            reason = "confident_non_match"
         if reason is not None:
-            status[e] = REFUSED
             reasons[e] = reason
             flags.setdefault(ra, set()).add(reason)
             flags.setdefault(rb, set()).add(reason)
@@ -201,15 +324,11 @@ def build_clusters(
             flags.setdefault(ra, set()).add("oversized")
         dobs.pop(rb, None)
         names.pop(rb, None)
-        if attach[a] < 0:
-            attach[a] = e
-        if attach[b] < 0:
-            attach[b] = e
-    labels = np.fromiter((find(i) for i in range(n)), dtype=np.int64, count=n)
+    roots = [find(i) for i in range(n)]
     final_flags: dict[int, set[str]] = {}
     for root, found in flags.items():
         final_flags.setdefault(find(root), set()).update(found)
-    return Clustering(labels=labels, order=order, status=status, reasons=reasons, attach=attach, flags=final_flags)
+    return roots, reasons, final_flags
 
 
 # --- Stable ids ------------------------------------------------------------------------------------

@@ -37,8 +37,22 @@ class IdentityConfig(BaseModel):
         "is not used at all; with fewer, it links only records that agree with each other.",
     )
     max_block_size: int = Field(
-        400, ge=2, description="Blocks with more records than this are too unspecific and are not compared."
+        200, ge=2, description="Blocks with more records than this are too unspecific and are not compared."
     )
+    block_size_limits: dict[str, int] = Field(
+        default_factory=lambda: {"full_name": 15, "email_local": 30},
+        description="Smaller limits for blocking keys that gather many unrelated people when common: a full "
+        "name shared by dozens of records, or an email local part (jean.martin) used on many domains. Records "
+        "in such blocks still meet through their other blocking keys.",
+    )
+
+    def block_limits(self) -> dict[str, int]:
+        """The size limit of every blocking key kind."""
+        from mappings.identity.blocking import BLOCK_KINDS
+
+        return {kind: min(self.block_size_limits.get(kind, self.max_block_size), self.max_block_size)
+                for kind in BLOCK_KINDS}  # fmt: skip
+
     max_cluster_size: int = Field(
         40, ge=2, description="A link that would grow a cluster past this size is refused and the cluster flagged."
     )

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
 from mappings.identity.blocking import BLOCK_KINDS, block_values
-from mappings.identity.clusters import ACCEPTED, REDUNDANT, REFUSED, RULES, IdEvent
+from mappings.identity.clusters import ACCEPTED, REFUSED, RULES, STATUS_NAMES, IdEvent
 from mappings.identity.compare import compare, score_columns
 from mappings.identity.config import IdentityConfig
 from mappings.identity.features import Frame
 from mappings.identity.index import Adjacency, HashIndex
 from mappings.identity.keys import KEY_COLUMNS, row_values
-from mappings.identity.outcome import Assignment, conclude
+from mappings.identity.outcome import Assignment, Outcome, conclude
 from mappings.identity.overrides import FORCE_MERGE, NEVER_MERGE, Override, Overrides
 from mappings.identity.records import IdentityRecord
 from mappings.identity.report import ResolutionReport
@@ -41,16 +43,21 @@ class LinkRecord:
 
 @dataclass
 class Resolution:
-    """The result of one run: changed assignments, golden records and links of the customers it touched."""
+    """The result of one run: assignments, golden records and links of the records and customers it touched."""
 
     report: ResolutionReport
-    assignments: list[Assignment]
+    outcome: Outcome | None
     golden: GoldenTable | list[GoldenRecord]
     events: list[IdEvent]
     removed_records: list[str]
     touched_records: list[str]
     batch: BatchResult | None = field(default=None, repr=False)
     batch_rows: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def assignments(self) -> list[Assignment]:
+        """Customer, rule and confidence of every record this run resolved."""
+        return self.outcome.assignments if self.outcome is not None else []
 
     def links(self) -> list[LinkRecord]:
         """Every link considered in this run among touched records, with its evidence."""
@@ -65,11 +72,14 @@ class Resolution:
             ka, kb = sorted((keys[a], keys[b]))
             out.append(
                 LinkRecord(
-                    record_a=ka, record_b=kb, rule=RULES[int(batch.edges.rule[e])],
+                    record_a=ka,
+                    record_b=kb,
+                    rule=RULES[int(batch.edges.rule[e])],
                     confidence=round(float(batch.edges.score[e]), 6),
-                    status=("accepted", "redundant", "refused")[int(status[e])],
-                    reason=batch.clustering.reasons.get(e), evidence=batch.edge_evidence(e),
-                )  # fmt: skip
+                    status=STATUS_NAMES[int(status[e])],
+                    reason=batch.clustering.reasons.get(e),
+                    evidence=batch.edge_evidence(e),
+                )
             )
         return out
 
@@ -82,6 +92,18 @@ class _Taken:
 
     def __contains__(self, customer_id: object) -> bool:
         return customer_id in self.engine.id_age or customer_id in self.engine.aliases
+
+
+@contextmanager
+def bulk_work() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of small acyclic objects are made."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _now(now: datetime | None) -> datetime:
@@ -107,7 +129,6 @@ class IdentityEngine:
         self.overrides = Overrides.from_decisions(self.decisions)
         self.frame = Frame()
         self.alive: list[bool] = []
-        self.fingerprints: list[int] = []
         self.row_of: dict[str, int] = {}
         self.customer: list[str | None] = []
         self.rule: list[str] = []
@@ -120,6 +141,8 @@ class IdentityEngine:
         self.key_index: dict[str, HashIndex] = {}
         self.block_index: dict[str, HashIndex] = {}
         self.block_codes: dict[str, np.ndarray] = {}
+        self.key_codes: dict[str, np.ndarray] = {}
+        self.referenced: set[str] = set()
         self.adjacency = Adjacency()
 
     # --- public API ------------------------------------------------------------------------------
@@ -128,34 +151,26 @@ class IdentityEngine:
         self, records: Iterable[IdentityRecord], *, now: datetime | None = None, retrain: bool = False
     ) -> Resolution:
         """Full resolution of exactly these records; ids of earlier runs are kept where clusters survive."""
+        with bulk_work():
+            return self._resolve(records, now=now, retrain=retrain)
+
+    def _resolve(self, records: Iterable[IdentityRecord], *, now: datetime | None, retrain: bool) -> Resolution:
         started = time.perf_counter()
         now = _now(now)
         previous = {key: self.customer[row] for key, row in self.row_of.items() if self.customer[row]}
-        frame = Frame()
-        fingerprints: list[int] = []
-        seen: dict[str, int] = {}
         latest: dict[str, IdentityRecord] = {}
         for record in records:
             latest[record.key] = record
-        for record in sorted(latest.values(), key=lambda r: r.key):
-            key = record.key
-            if key in seen:
-                row = seen[key]
-                frame.replace(row, record, self.config)
-                fingerprints[row] = record.fingerprint()
-                continue
-            seen[key] = frame.append(record, self.config)
-            fingerprints.append(record.fingerprint())
+        frame = Frame.from_records([latest[key] for key in sorted(latest)], self.config)
+        seen = {key: row for row, key in enumerate(frame.key)}
         extract_seconds = time.perf_counter() - started
         removed = sorted(set(previous) - set(seen))
-        self.frame, self.fingerprints, self.row_of = frame, fingerprints, seen
+        self.frame, self.row_of = frame, seen
         n = len(frame)
         self.alive = [True] * n
         self.customer, self.rule, self.confidence = [None] * n, ["singleton"] * n, [1.0] * n
         self.members, self.flags = {}, {}
-        batch = resolve_frame(
-            frame, self.config, model=None if retrain else self.model, overrides=self.overrides
-        )
+        batch = resolve_frame(frame, self.config, model=None if retrain else self.model, overrides=self.overrides)
         self.model = batch.model
         rows = np.arange(n)
         resolution = self._apply(batch, rows, previous, removed, now, mode="full")
@@ -175,6 +190,10 @@ class IdentityEngine:
         Only the connected part of the link graph they touch is resolved again, with the frozen model;
         the outcome is the same as a full resolution of all records with that model.
         """
+        with bulk_work():
+            return self._update(records, removed, now=now)
+
+    def _update(self, records: Iterable[IdentityRecord], removed: Iterable[str], *, now: datetime | None) -> Resolution:
         started = time.perf_counter()
         now = _now(now)
         if self.model is None:
@@ -186,14 +205,12 @@ class IdentityEngine:
             read += 1
             key = record.key
             row = self.row_of.get(key)
-            fingerprint = record.fingerprint()
-            if row is not None and self.alive[row] and self.fingerprints[row] == fingerprint:
+            if row is not None and self.alive[row] and self.frame.record[row].fingerprint() == record.fingerprint():
                 continue
             if row is None:
                 row = self.frame.append(record, self.config)
                 self.row_of[key] = row
                 self.alive.append(True)
-                self.fingerprints.append(fingerprint)
                 self.customer.append(None)
                 self.rule.append("singleton")
                 self.confidence.append(1.0)
@@ -201,7 +218,6 @@ class IdentityEngine:
                 before[row] = self._snapshot(row)
                 self.frame.replace(row, record, self.config)
                 self.alive[row] = True
-                self.fingerprints[row] = fingerprint
             changed.append(row)
         removed_keys: list[str] = []
         for key in removed:
@@ -216,7 +232,7 @@ class IdentityEngine:
             report = ResolutionReport(mode="incremental", records_read=read)
             report.customers_total = len(self.members)
             report.duration_seconds = time.perf_counter() - started
-            return Resolution(report, [], [], [], [], [])
+            return Resolution(report, None, [], [], [], [])
         clock = time.perf_counter()
         self._index_rows(changed)
         seeds = self._seeds(changed, before)
@@ -229,9 +245,13 @@ class IdentityEngine:
                 self._forget(row)
         sub = self.frame.take(live)
         batch = resolve_frame(
-            sub, self.config, model=self.model, overrides=self.overrides,
-            key_count=self._key_count, block_size=self._block_size,
-        )  # fmt: skip
+            sub,
+            self.config,
+            model=self.model,
+            overrides=self.overrides,
+            key_count=self._key_count,
+            block_size=self._block_size,
+        )
         resolution = self._apply(batch, live, previous, removed_keys, now, mode="incremental")
         self._replace_adjacency(batch, live)
         resolution.report.records_read = read
@@ -322,14 +342,20 @@ class IdentityEngine:
         started = time.perf_counter()
         moment = _now(now)
         if self.model is None or not rows:
-            return self.resolve(list(self.frame.record), now=moment)
+            return self.resolve(
+                [r for r, alive in zip(self.frame.record, self.alive, strict=True) if alive], now=moment
+            )
         closure = self._closure(set(rows))
         live = np.asarray(sorted(r for r in closure if self.alive[r]), dtype=np.int64)
         previous = {self.frame.key[r]: self.customer[r] for r in closure if self.customer[r]}
         batch = resolve_frame(
-            self.frame.take(live), self.config, model=self.model, overrides=self.overrides,
-            key_count=self._key_count, block_size=self._block_size,
-        )  # fmt: skip
+            self.frame.take(live),
+            self.config,
+            model=self.model,
+            overrides=self.overrides,
+            key_count=self._key_count,
+            block_size=self._block_size,
+        )
         resolution = self._apply(batch, live, previous, [], moment, mode="override")
         self._replace_adjacency(batch, live)
         resolution.report.duration_seconds = time.perf_counter() - started
@@ -349,27 +375,21 @@ class IdentityEngine:
         for old in set(previous.values()):
             self.members.pop(old, None)
             self.flags.pop(old, None)
-        assignments: list[Assignment] = []
-        position = 0
-        for cid, members, flags in zip(outcome.ids, outcome.clusters, outcome.flags, strict=True):
-            global_rows = [rows_list[r] for r in members]
-            self.members[cid] = global_rows
+        local_rows = outcome.rows.tolist()
+        cluster_index = outcome.cluster_index.tolist()
+        rule_index = outcome.rule_index.tolist()
+        confidence = outcome.confidence.tolist()
+        ids = outcome.ids
+        for cid, members, flags in zip(ids, outcome.clusters, outcome.flags, strict=True):
+            self.members[cid] = [rows_list[r] for r in members]
             if cid not in self.id_age:
                 self.id_age[cid] = (now.timestamp(), cid)
             if flags:
                 self.flags[cid] = flags
-            for row in global_rows:
-                found = outcome.assignments[position]
-                position += 1
-                changed = (
-                    self.customer[row] != found.customer_id
-                    or self.rule[row] != found.match_rule
-                    or self.confidence[row] != found.confidence
-                )
-                self.customer[row] = found.customer_id
-                self.rule[row], self.confidence[row] = found.match_rule, found.confidence
-                if changed or mode != "full":
-                    assignments.append(found)
+        customer, rules_of, confidence_of = self.customer, self.rule, self.confidence
+        for local, c, r, conf in zip(local_rows, cluster_index, rule_index, confidence, strict=True):
+            row = rows_list[local]
+            customer[row], rules_of[row], confidence_of[row] = ids[c], RULES[r] if r >= 0 else "singleton", conf
         for event in outcome.events:
             self.history.append((now, event))
             if event.kind == "merged" and event.other_id:
@@ -379,9 +399,15 @@ class IdentityEngine:
         timings["golden"] = time.perf_counter() - clock
         report = self._report(batch, mode, outcome.events, outcome.flagged(), outcome.clusters, removed, timings)
         return Resolution(
-            report=report, assignments=assignments, golden=golden, events=outcome.events, removed_records=removed,
-            touched_records=list(batch.frame.key), batch=batch, batch_rows=rows,
-        )  # fmt: skip
+            report=report,
+            outcome=outcome,
+            golden=golden,
+            events=outcome.events,
+            removed_records=removed,
+            touched_records=list(batch.frame.key),
+            batch=batch,
+            batch_rows=rows,
+        )
 
     def _report(
         self, batch: BatchResult, mode: str, events: list[IdEvent], flagged: list[dict],
@@ -389,10 +415,10 @@ class IdentityEngine:
     ) -> ResolutionReport:  # fmt: skip
         status = batch.clustering.status
         rules = batch.edges.rule
-        used = (status == ACCEPTED) | (status == REDUNDANT)
+        used = status == ACCEPTED
         links = Counter(RULES[int(r)] for r in rules[used].tolist())
         refused = Counter(batch.clustering.reasons[e] for e in np.flatnonzero(status == REFUSED).tolist())
-        demoted = Counter(g.reason.split("_")[0] if g.reason else "" for g in batch.groups if g.status == "demoted")
+        demoted = Counter(g.reason.split("_")[0] if g.reason else "" for g in batch.groups.demoted())
         kinds = Counter(e.kind for e in events)
         sizes = [len(self.members[cid]) for cid in self.members] if mode == "full" else [len(c) for c in clusters]
         all_sizes = sizes if mode == "full" else [len(rows) for rows in self.members.values()]
@@ -425,12 +451,13 @@ class IdentityEngine:
         return keys, blocks
 
     def _forget(self, row: int) -> None:
-        for kind in self.block_codes:
-            self.block_codes[kind][row] = 0
+        for codes in (*self.block_codes.values(), *self.key_codes.values()):
+            codes[row] = 0
 
     def _build_indexes(self, batch: BatchResult) -> None:
         frame = self.frame
         n = len(frame)
+        self.referenced = {value for values in frame.ext for value in values[1:]}
         for kind in self.config.deterministic_keys:
             column = getattr(frame, KEY_COLUMNS[kind])
             if kind == "external_id":
@@ -438,7 +465,8 @@ class IdentityEngine:
                 hashes = np.fromiter((h for h, _ in pairs), dtype=np.int64, count=len(pairs))
                 rows = np.fromiter((r for _, r in pairs), dtype=np.int64, count=len(pairs))
             else:
-                codes = np.fromiter((hash(v) if v else 0 for v in column), dtype=np.int64, count=n)
+                codes = np.fromiter(map(hash, column), dtype=np.int64, count=n)
+                self.key_codes[kind] = codes
                 rows = np.flatnonzero(codes != 0)
                 hashes = codes[rows]
             self.key_index[kind] = HashIndex(hashes, rows)
@@ -446,7 +474,7 @@ class IdentityEngine:
             codes = batch.block_codes.get(kind)
             if codes is None:
                 values = block_values(frame, kind)
-                codes = np.fromiter((hash(v) if v else 0 for v in values), dtype=np.int64, count=n)
+                codes = np.fromiter(map(hash, values), dtype=np.int64, count=n)
             self.block_codes[kind] = codes
             present = np.flatnonzero(codes != 0)
             self.block_index[kind] = HashIndex(codes[present], present)
@@ -457,28 +485,34 @@ class IdentityEngine:
 
     def _index_rows(self, rows: list[int]) -> None:
         n = len(self.frame)
-        for kind in BLOCK_KINDS:
-            codes = self.block_codes.get(kind, np.zeros(0, dtype=np.int64))
-            if len(codes) < n:
-                codes = np.concatenate([codes, np.zeros(n - len(codes), dtype=np.int64)])
-            self.block_codes[kind] = codes
-            self.block_index.setdefault(kind, HashIndex())
+        single = [k for k in self.config.deterministic_keys if k != "external_id"]
+        for table, kinds in ((self.block_codes, BLOCK_KINDS), (self.key_codes, single)):
+            for kind in kinds:
+                codes = table.get(kind, np.zeros(0, dtype=np.int64))
+                if len(codes) < n:
+                    codes = np.concatenate([codes, np.zeros(n - len(codes), dtype=np.int64)])
+                table[kind] = codes
         live = [r for r in rows if self.alive[r]]
         sub = self.frame.take(live)
         for kind in BLOCK_KINDS:
-            values = block_values(sub, kind)
-            for row, value in zip(live, values, strict=True):
+            index = self.block_index.setdefault(kind, HashIndex())
+            for row, value in zip(live, block_values(sub, kind), strict=True):
                 code = hash(value) if value else 0
                 self.block_codes[kind][row] = code
                 if code:
-                    self.block_index[kind].add(code, row)
+                    index.add(code, row)
         for row in rows:
             if not self.alive[row]:
                 self._forget(row)
         for kind in self.config.deterministic_keys:
             index = self.key_index.setdefault(kind, HashIndex())
             for row in live:
-                for value in row_values(self.frame, kind, row):
+                values = row_values(self.frame, kind, row)
+                if kind == "external_id":
+                    self.referenced.update(values[1:])
+                else:
+                    self.key_codes[kind][row] = hash(values[0]) if values else 0
+                for value in values:
                     index.add(hash(value), row)
 
     def _key_members(self, kind: str, value: str) -> list[int]:
@@ -492,87 +526,151 @@ class IdentityEngine:
         codes = self.block_codes[kind]
         return sorted({r for r in self.block_index[kind].lookup(code) if self.alive[r] and codes[r] == code})
 
+    def _members_many(
+        self, index: HashIndex, current: np.ndarray, codes: np.ndarray, alive: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows currently holding each code: (position of the code, row), and the number of rows per code."""
+        query, rows = index.lookup_many(codes)
+        ok = alive[rows] & (current[rows] == codes[query])
+        query, rows = query[ok], rows[ok]
+        if len(rows):
+            pair = np.unique(query * len(current) + rows)
+            query, rows = pair // len(current), pair % len(current)
+        return query, rows, np.bincount(query, minlength=len(codes))
+
     def _key_count(self, kind: str, value: str, local: int) -> int:
         return len(self._key_members(kind, value))
 
     def _block_size(self, kind: str, values: list[str]) -> np.ndarray:
-        return np.asarray([len(self._block_members(kind, hash(v))) for v in values], dtype=np.int64)
+        alive = np.fromiter(self.alive, dtype=bool, count=len(self.alive))
+        codes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
+        return self._members_many(self.block_index[kind], self.block_codes[kind], codes, alive)[2]
 
     def _seeds(self, changed: list[int], before: dict) -> set[int]:
         """Rows whose links may change: the changed rows, key-mates, and block-mates that now score as links."""
         config = self.config
+        limits = config.block_limits()
+        alive = np.fromiter(self.alive, dtype=bool, count=len(self.alive))
         seeds: set[int] = set(changed)
-        mates: dict[int, set[int]] = {}
-        for row in changed:
-            old_keys, old_blocks = before.get(row, ({}, {}))
-            for kind in config.deterministic_keys:
-                now_values = set(row_values(self.frame, kind, row)) if self.alive[row] else set()
-                for value in now_values | set(old_keys.get(kind, ())):
-                    members = self._key_members(kind, value)
-                    was = len(members) - (value in now_values) + (value in old_keys.get(kind, ()))
-                    if min(len(members), was) <= config.max_records_per_key:
-                        seeds.update(members)
-            for kind in BLOCK_KINDS:
-                now_code = int(self.block_codes[kind][row]) if self.alive[row] else 0
-                old_code = old_blocks.get(kind, 0)
-                for code in {now_code, old_code} - {0}:
-                    members = self._block_members(kind, code)
-                    was = len(members) - (code == now_code) + (code == old_code)
-                    limit = config.max_block_size
-                    if (was <= limit) != (len(members) <= limit):
-                        seeds.update(members)
-                    elif len(members) <= limit and self.alive[row]:
-                        mates.setdefault(row, set()).update(members)
-        keys = self.frame.key
-        oriented = sorted(
-            {(row, other) if keys[row] < keys[other] else (other, row)
-             for row, found in mates.items() for other in found if other != row}
-        )  # fmt: skip
-        pairs_a = [p[0] for p in oriented]
-        pairs_b = [p[1] for p in oriented]
-        if pairs_a and self.model is not None:
-            frame = self.frame
-            columns = {}
-            everything = sorted(set(pairs_a) | set(pairs_b))
-            local = {r: i for i, r in enumerate(everything)}
-            sub = frame.take(everything)
+        changed_arr = np.asarray(changed, dtype=np.int64)
+        for kind in config.deterministic_keys:
+            if kind == "external_id":
+                for row in changed:
+                    old = set(before.get(row, ({}, {}))[0].get(kind, ()))
+                    now = set(row_values(self.frame, kind, row)) if self.alive[row] else set()
+                    for value in (old | now) & self.referenced:
+                        seeds.update(self._key_members(kind, value))
+                continue
+            now_codes = self.key_codes[kind][changed_arr]
+            delta: dict[int, int] = {}
+            for row, code in zip(changed, now_codes.tolist(), strict=True):
+                old_values = before.get(row, ({}, {}))[0].get(kind, ())
+                old_code = hash(old_values[0]) if old_values else 0
+                if code != old_code:
+                    if code:
+                        delta[code] = delta.get(code, 0) + 1
+                    if old_code:
+                        delta[old_code] = delta.get(old_code, 0) - 1
+            codes = np.unique(np.concatenate([now_codes, np.fromiter(delta, dtype=np.int64, count=len(delta))]))
+            codes = codes[codes != 0]
+            query, rows, counts = self._members_many(self.key_index[kind], self.key_codes[kind], codes, alive)
+            was = counts - np.fromiter((delta.get(c, 0) for c in codes.tolist()), dtype=np.int64, count=len(codes))
+            wanted = np.minimum(counts, was) <= config.max_records_per_key
+            seeds.update(rows[wanted[query]].tolist())
+        mates_a: list[np.ndarray] = []
+        mates_b: list[np.ndarray] = []
+        for kind in BLOCK_KINDS:
+            now_codes = self.block_codes[kind][changed_arr]
+            delta = {}
+            for row, code in zip(changed, now_codes.tolist(), strict=True):
+                old_code = before.get(row, ({}, {}))[1].get(kind, 0)
+                if code != old_code:
+                    if code:
+                        delta[code] = delta.get(code, 0) + 1
+                    if old_code:
+                        delta[old_code] = delta.get(old_code, 0) - 1
+            codes = np.unique(np.concatenate([now_codes, np.fromiter(delta, dtype=np.int64, count=len(delta))]))
+            codes = codes[codes != 0]
+            query, rows, counts = self._members_many(self.block_index[kind], self.block_codes[kind], codes, alive)
+            was = counts - np.fromiter((delta.get(c, 0) for c in codes.tolist()), dtype=np.int64, count=len(codes))
+            limit = limits[kind]
+            crossed = (was <= limit) != (counts <= limit)
+            seeds.update(rows[crossed[query]].tolist())
+            usable = (counts <= limit) & ~crossed
+            # Pairs (changed row, mate) within usable blocks of the changed rows' current codes.
+            live_changed = changed_arr[alive[changed_arr] & (now_codes != 0)]
+            position = np.searchsorted(codes, self.block_codes[kind][live_changed])
+            keep = usable[position]
+            live_changed, position = live_changed[keep], position[keep]
+            order = np.argsort(query, kind="stable")
+            sorted_query, sorted_rows = query[order], rows[order]
+            lo = np.searchsorted(sorted_query, position, side="left")
+            hi = np.searchsorted(sorted_query, position, side="right")
+            sizes = hi - lo
+            total = int(sizes.sum())
+            offsets = np.repeat(lo - (np.cumsum(sizes) - sizes), sizes) + np.arange(total)
+            mates_a.append(np.repeat(live_changed, sizes))
+            mates_b.append(sorted_rows[offsets] if total else np.zeros(0, dtype=np.int64))
+        a = np.concatenate(mates_a) if mates_a else np.zeros(0, dtype=np.int64)
+        b = np.concatenate(mates_b) if mates_b else np.zeros(0, dtype=np.int64)
+        keep = a != b
+        a, b = a[keep], b[keep]
+        if len(a) and self.model is not None:
+            keys = self.frame.array("key")
+            flip = keys[a] > keys[b]
+            a, b = np.where(flip, b, a), np.where(flip, a, b)
+            pair = np.unique(a * len(keys) + b)
+            a, b = pair // len(keys), pair % len(keys)
+            everything = np.unique(np.concatenate([a, b]))
+            sub = self.frame.take(everything)
             columns = score_columns(sub)
-            a = np.fromiter((local[r] for r in pairs_a), dtype=np.int64, count=len(pairs_a))
-            b = np.fromiter((local[r] for r in pairs_b), dtype=np.int64, count=len(pairs_b))
-            comparison = compare(columns, a, b, config.workers)
-            probability = score(comparison, columns, a, self.model).probability
-            hit = np.flatnonzero(probability >= config.match_probability)
-            seeds.update(pairs_b[i] for i in hit.tolist())
-            seeds.update(pairs_a[i] for i in hit.tolist())
+            la, lb = np.searchsorted(everything, a), np.searchsorted(everything, b)
+            probability = score(compare(columns, la, lb, config.workers), columns, la, self.model).probability
+            hit = probability >= config.match_probability
+            seeds.update(a[hit].tolist())
+            seeds.update(b[hit].tolist())
         return seeds
 
     def _closure(self, seeds: set[int]) -> set[int]:
         """Every row connected to the seeds through links, shared keys, steward merges or current clusters."""
         config = self.config
         partners = self.overrides.partners() if self.overrides else {}
-        seen = set(seeds)
-        frontier = list(seeds)
-        while frontier:
-            row = frontier.pop()
-            found: list[int] = list(self.adjacency.neighbours(row))
-            cid = self.customer[row]
-            if cid is not None and cid in self.members:
-                found.extend(self.members[cid])
-            if self.alive[row]:
-                for kind in config.deterministic_keys:
-                    for value in row_values(self.frame, kind, row):
-                        members = self._key_members(kind, value)
-                        if 1 < len(members) <= config.max_records_per_key:
-                            found.extend(members)
-            for other in partners.get(self.frame.key[row], ()):
-                other_row = self.row_of.get(other)
-                if other_row is not None:
-                    found.append(other_row)
-            for other in found:
-                if other not in seen:
-                    seen.add(other)
-                    frontier.append(other)
-        return seen
+        alive = np.fromiter(self.alive, dtype=bool, count=len(self.alive))
+        seen = np.zeros(len(self.alive), dtype=bool)
+        frontier = np.asarray(sorted(seeds), dtype=np.int64)
+        seen[frontier] = True
+        single = [k for k in config.deterministic_keys if k != "external_id"]
+        while len(frontier):
+            found: list[np.ndarray] = [self.adjacency.neighbours_many(frontier)]
+            members: list[int] = []
+            for cid in {self.customer[r] for r in frontier.tolist()} - {None}:
+                members.extend(self.members.get(cid, ()))
+            live = frontier[alive[frontier]]
+            for kind in single:
+                codes = np.unique(self.key_codes[kind][live])
+                codes = codes[codes != 0]
+                if not len(codes):
+                    continue
+                query, rows, counts = self._members_many(self.key_index[kind], self.key_codes[kind], codes, alive)
+                usable = (counts > 1) & (counts <= config.max_records_per_key)
+                found.append(rows[usable[query]])
+            if "external_id" in config.deterministic_keys and self.referenced:
+                for row in live.tolist():
+                    for value in self.frame.ext[row]:
+                        if value in self.referenced:
+                            group = self._key_members("external_id", value)
+                            if 1 < len(group) <= config.max_records_per_key:
+                                members.extend(group)
+            if partners:
+                for row in frontier.tolist():
+                    for other in partners.get(self.frame.key[row], ()):
+                        if other in self.row_of:
+                            members.append(self.row_of[other])
+            found.append(np.asarray(members, dtype=np.int64))
+            reached = np.unique(np.concatenate(found))
+            frontier = reached[~seen[reached]]
+            seen[frontier] = True
+        return set(np.flatnonzero(seen).tolist())
 
     def _replace_adjacency(self, batch: BatchResult, rows: np.ndarray) -> None:
         status = batch.clustering.status

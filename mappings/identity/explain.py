@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mappings.identity.clusters import ACCEPTED, REDUNDANT, RULES
+from mappings.identity.clusters import ACCEPTED, RULES
 from mappings.identity.compare import FIELD_NAMES, FIELDS, compare, score_columns
 from mappings.identity.config import IdentityConfig
 from mappings.identity.keys import DEMOTED, judge, row_values
@@ -59,7 +59,7 @@ def _path(engine: IdentityEngine, ra: int, rb: int) -> list[dict]:
     )  # fmt: skip
     local = {row: i for i, row in enumerate(rows)}
     graph: dict[int, list[tuple[int, int]]] = {}
-    for e in np.flatnonzero(np.isin(batch.clustering.status, (ACCEPTED, REDUNDANT))).tolist():
+    for e in np.flatnonzero(batch.clustering.status == ACCEPTED).tolist():
         a, b = int(batch.edges.a[e]), int(batch.edges.b[e])
         graph.setdefault(a, []).append((b, e))
         graph.setdefault(b, []).append((a, e))

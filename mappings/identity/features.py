@@ -22,7 +22,8 @@ from mappings.normalize import (
 
 _TODAY = date.today()
 
-# Phone numbers of possible length but allotted to no one keep this mark: they still compare, never reach a golden record.
+# Phone numbers of possible length that are allotted to no one carry this mark: they still compare, but never
+# reach a golden record.
 INVALID_PHONE_MARK = "~"
 # Columns of a frame: text columns hold "" when missing; `dob` holds yyyymmdd or 0; `updated` a timestamp or -1.
 COLUMNS: tuple[str, ...] = (
@@ -46,16 +47,16 @@ def dob_int(value: date | None, config: IdentityConfig) -> int:
 
 
 def external_keys(record: IdentityRecord, config: IdentityConfig) -> tuple[str, ...]:
-    """The record's own `source|source_id` key and those of the same person in other systems."""
+    """The record's own `source|source_id` key first, then those of the same person in other systems."""
     own = f"{record.source}|{record.source_id.strip()}"
     if not record.external_ids:
         return (own,)
-    keys = {own}
+    others = set()
     for system, value in record.external_ids.items():
         value = value.strip()
         if value:
-            keys.add(f"{config.external_id_systems.get(system, system)}|{value}")
-    return tuple(sorted(keys))
+            others.add(f"{config.external_id_systems.get(system, system)}|{value}")
+    return (own, *sorted(others - {own}))
 
 
 class Frame:
@@ -74,8 +75,11 @@ class Frame:
     def from_records(cls, records: Iterable[IdentityRecord], config: IdentityConfig) -> Frame:
         """Normalise and extract the features of every record."""
         frame = cls()
-        for record in records:
-            frame.append(record, config)
+        extractor = Extractor(config)
+        rows = [extractor(record) for record in records]
+        if rows:
+            for name, column in zip(COLUMNS, zip(*rows, strict=True), strict=True):
+                setattr(frame, name, list(column))
         return frame
 
     def append(self, record: IdentityRecord, config: IdentityConfig) -> int:
@@ -110,41 +114,83 @@ class Frame:
         return out
 
 
+class Extractor:
+    """Extracts record features, remembering within a batch the values it already normalised.
+
+    Records of one person repeat their email, street and city across systems; a batch-wide memory
+    normalises each distinct spelling once and is dropped with the batch.
+    """
+
+    def __init__(self, config: IdentityConfig) -> None:
+        self.config = config
+        self.emails: dict[str, tuple[str, str]] = {}
+        self.phones: dict[tuple[str, str], str] = {}
+        self.streets: dict[str, str] = {}
+
+    def email(self, raw: str | None) -> tuple[str, str]:
+        """(normalised email, local part without +tag), or ("", "")."""
+        if not raw:
+            return "", ""
+        found = self.emails.get(raw)
+        if found is None:
+            email = email_key(raw) or ""
+            found = (email, email.rsplit("@", 1)[0].split("+", 1)[0] if email else "")
+            self.emails[raw] = found
+        return found
+
+    def phone(self, raw: str | None, region: str) -> str:
+        """E.164 phone, marked when not allotted, or ""."""
+        if not raw:
+            return ""
+        found = self.phones.get((raw, region))
+        if found is None:
+            value, valid = phone_key(raw, region)
+            found = "" if not value else value if valid else INVALID_PHONE_MARK + value
+            self.phones[(raw, region)] = found
+        return found
+
+    def street(self, raw: str | None) -> str:
+        """Street comparison key, or ""."""
+        if not raw:
+            return ""
+        found = self.streets.get(raw)
+        if found is None:
+            found = self.streets[raw] = normalize_street(raw)
+        return found
+
+    def __call__(self, record: IdentityRecord) -> tuple:
+        """The feature values of one record, in COLUMNS order."""
+        config = self.config
+        country = country_code(record.country) or "" if record.country else ""
+        region = country or config.default_region
+        email, local = self.email(record.email)
+        given = fold_name(record.given_name)
+        family = fold_name(record.family_name)
+        birth = record.birth_date
+        dob = 0
+        if birth is not None and birth.year >= config.min_birth_year and birth < _TODAY:
+            dob = birth.year * 10000 + birth.month * 100 + birth.day
+        return (
+            record.key,
+            record.source,
+            email,
+            local,
+            self.phone(record.phone, region),
+            loyalty_key(record.loyalty_id),
+            external_keys(record, config),
+            given,
+            family,
+            phonetic_key(family) if family else "",
+            dob,
+            postcode_key(record.postcode, region) or "" if record.postcode else "",
+            self.street(record.street),
+            fold_place(record.city) if record.city else "",
+            country,
+            record.updated_at.timestamp() if record.updated_at else -1.0,
+            record,
+        )
+
+
 def extract(record: IdentityRecord, config: IdentityConfig) -> tuple:
     """The feature values of one record, in COLUMNS order."""
-    country = country_code(record.country) or ""
-    region = country or config.default_region
-    email = email_key(record.email) or ""
-    local = email.rsplit("@", 1)[0].split("+", 1)[0] if email else ""
-    phone = ""
-    if record.phone:
-        value, valid = phone_key(record.phone, region)
-        if value:
-            phone = value if valid else INVALID_PHONE_MARK + value
-    postcode = postcode_key(record.postcode, region) or ""
-    given = fold_name(record.given_name)
-    family = fold_name(record.family_name)
-    birth = record.birth_date
-    dob = 0
-    if birth is not None and birth.year >= config.min_birth_year and birth < _TODAY:
-        dob = birth.year * 10000 + birth.month * 100 + birth.day
-    updated = record.updated_at.timestamp() if record.updated_at else -1.0
-    return (
-        record.key,
-        record.source,
-        email,
-        local,
-        phone,
-        loyalty_key(record.loyalty_id),
-        external_keys(record, config),
-        given,
-        family,
-        phonetic_key(family) if family else "",
-        dob,
-        postcode,
-        normalize_street(record.street) if record.street else "",
-        fold_place(record.city) if record.city else "",
-        country,
-        updated,
-        record,
-    )
+    return Extractor(config)(record)

@@ -35,6 +35,27 @@ class HashIndex:
         """Record that a row holds a value."""
         self.extra.setdefault(value_hash, []).append(row)
 
+    def lookup_many(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For many hashes at once: (position in `hashes`, row) for every row that held one of them."""
+        lo = np.searchsorted(self.hashes, hashes, side="left")
+        hi = np.searchsorted(self.hashes, hashes, side="right")
+        counts = hi - lo
+        total = int(counts.sum())
+        query = np.repeat(np.arange(len(hashes)), counts)
+        offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total)
+        rows = self.rows[offsets] if total else np.zeros(0, dtype=np.int64)
+        if self.extra:
+            more_q: list[int] = []
+            more_r: list[int] = []
+            for position, value_hash in enumerate(hashes.tolist()):
+                for row in self.extra.get(value_hash, ()):
+                    more_q.append(position)
+                    more_r.append(row)
+            if more_q:
+                query = np.concatenate([query, np.asarray(more_q, dtype=np.int64)])
+                rows = np.concatenate([rows, np.asarray(more_r, dtype=np.int64)])
+        return query, rows
+
 
 class Adjacency:
     """Neighbours of each row in the link graph: a compressed bulk from a full run plus replaced rows."""
@@ -62,6 +83,22 @@ class Adjacency:
         if row + 1 >= len(self.indptr):
             return []
         return self.indices[self.indptr[row] : self.indptr[row + 1]].tolist()
+
+    def neighbours_many(self, rows: np.ndarray) -> np.ndarray:
+        """Neighbours of many rows at once (with repeats)."""
+        bulk = rows[rows + 1 < len(self.indptr)]
+        if self.replaced:
+            mask = np.fromiter((r not in self.replaced for r in bulk.tolist()), dtype=bool, count=len(bulk))
+            bulk = bulk[mask]
+        starts, stops = self.indptr[bulk], self.indptr[bulk + 1]
+        counts = stops - starts
+        total = int(counts.sum())
+        offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+        found = [self.indices[offsets]] if total else []
+        if self.replaced:
+            extra = [n for r in rows.tolist() if r in self.replaced for n in self.replaced[r]]
+            found.append(np.asarray(extra, dtype=np.int64))
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     def replace(self, row: int, neighbours: list[int]) -> None:
         """Set the neighbours of a row after it was resolved again."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass
 
+import numpy as np
+
 from mappings.identity.clusters import RULES, IdEvent, assign_ids
 from mappings.identity.config import IdentityConfig
 from mappings.identity.resolver import BatchResult
@@ -23,14 +25,37 @@ class Assignment:
 
 @dataclass
 class Outcome:
-    """Clusters of a batch with their ids, assignments, golden records and flags."""
+    """Clusters of a batch with their ids, per-record assignments, golden records and flags.
 
+    Assignments are held column by column: `rows` lists the frame rows cluster after cluster, with the index
+    of the rule that attached each one (-1: alone) and its confidence.
+    """
+
+    frame_keys: list[str]
     clusters: list[list[int]]
     ids: list[str]
     events: list[IdEvent]
-    assignments: list[Assignment]
+    rows: np.ndarray
+    cluster_index: np.ndarray
+    rule_index: np.ndarray
+    confidence: np.ndarray
     golden: GoldenTable | list[GoldenRecord]
     flags: list[list[str]]
+
+    @property
+    def assignments(self) -> list[Assignment]:
+        """One Assignment per record."""
+        keys, ids = self.frame_keys, self.ids
+        return [
+            Assignment(keys[row], ids[c], RULES[r] if r >= 0 else "singleton", round(conf, 6))
+            for row, c, r, conf in zip(
+                self.rows.tolist(),
+                self.cluster_index.tolist(),
+                self.rule_index.tolist(),
+                self.confidence.tolist(),
+                strict=True,
+            )
+        ]
 
     def flagged(self) -> list[dict]:
         """Clusters with quality flags, largest first."""
@@ -54,21 +79,30 @@ def conclude(
     """Assign stable ids to the batch's clusters and build their golden records."""
     frame = batch.frame
     clusters = batch.clusters()
-    ids, events = assign_ids([[frame.key[r] for r in rows] for rows in clusters], previous, age, taken)
+    keys = frame.key
+    ids, events = assign_ids([[keys[r] for r in rows] for rows in clusters], previous, age, taken)
     clustering = batch.clustering
-    attach = clustering.attach
-    edge_rule, edge_score = batch.edges.rule, batch.edges.score
-    assignments: list[Assignment] = []
-    flags: list[list[str]] = []
-    for cid, rows in zip(ids, clusters, strict=True):
-        flags.append(sorted(clustering.flags.get(int(clustering.labels[rows[0]]), ())))
-        for row in rows:
-            e = attach[row]
-            if len(rows) == 1 or e < 0:
-                assignments.append(Assignment(frame.key[row], cid, "singleton", 1.0))
-            else:
-                assignments.append(
-                    Assignment(frame.key[row], cid, RULES[int(edge_rule[e])], round(float(edge_score[e]), 6))
-                )
+    sizes = np.fromiter((len(rows) for rows in clusters), dtype=np.int64, count=len(clusters))
+    rows = (
+        np.fromiter((r for members in clusters for r in members), dtype=np.int64, count=int(sizes.sum()))
+        if len(clusters)
+        else np.zeros(0, dtype=np.int64)
+    )
+    cluster_index = np.repeat(np.arange(len(clusters)), sizes)
+    attach = np.asarray(clustering.attach, dtype=np.int64)[rows] if len(rows) else np.zeros(0, dtype=np.int64)
+    linked = (attach >= 0) & (np.repeat(sizes, sizes) > 1)
+    safe = np.where(linked, attach, 0)
+    if len(batch.edges):
+        rule_index = np.where(linked, batch.edges.rule[safe], -1).astype(np.int64)
+        confidence = np.where(linked, batch.edges.score[safe], 1.0)
+    else:
+        rule_index = np.full(len(rows), -1, dtype=np.int64)
+        confidence = np.ones(len(rows))
+    confidence = np.round(confidence, 6)
+    labels = clustering.labels
+    flags = [
+        sorted(clustering.flags[label]) if label in clustering.flags else []
+        for label in (labels[members[0]] for members in clusters)
+    ] if clustering.flags else [[] for _ in clusters]  # fmt: skip
     records = golden_records(frame, clusters, ids, config, flags) if golden else []
-    return Outcome(clusters, ids, events, assignments, records, flags)
+    return Outcome(keys, clusters, ids, events, rows, cluster_index, rule_index, confidence, records, flags)

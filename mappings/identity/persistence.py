@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, func, select, tuple_
 
 from mappings.identity.blocking import BLOCK_KINDS, block_values
-from mappings.identity.clusters import ACCEPTED, REDUNDANT, REFUSED, RULES, STATUS_NAMES
+from mappings.identity.clusters import ACCEPTED, REFUSED, RULES, STATUS_NAMES
 from mappings.identity.compare import compare, score_columns
 from mappings.identity.config import IdentityConfig
+from mappings.identity.engine import bulk_work
 from mappings.identity.features import Frame
 from mappings.identity.keys import row_values
 from mappings.identity.outcome import Outcome, conclude
@@ -43,11 +44,31 @@ from mappings.store.tables import customer_records, customers, source_identities
 
 _CHUNK = 500
 _PERSON_COLUMNS = (
-    "given_name", "family_name", "email", "phone", "birth_date", "street", "postcode", "city", "region",
-    "country", "loyalty_id",
-)  # fmt: skip
-_RECORD_COLUMNS = [customer_records.c[name] for name in ("record_key", "source", "object", "source_id",
-                   *_PERSON_COLUMNS, "external_ids", "source_updated_at", "content_hash")]  # fmt: skip
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "birth_date",
+    "street",
+    "postcode",
+    "city",
+    "region",
+    "country",
+    "loyalty_id",
+)
+_RECORD_COLUMNS = [
+    customer_records.c[name]
+    for name in (
+        "record_key",
+        "source",
+        "object",
+        "source_id",
+        *_PERSON_COLUMNS,
+        "external_ids",
+        "source_updated_at",
+        "content_hash",
+    )
+]
 
 
 def _now(now: datetime | None) -> datetime:
@@ -66,11 +87,13 @@ def record_from_row(row: Any) -> IdentityRecord:
     """An IdentityRecord from a customer_records row."""
     data = row._mapping
     return IdentityRecord(
-        source=data["source"], source_id=data["source_id"], object=data["object"] or None,
+        source=data["source"],
+        source_id=data["source_id"],
+        object=data["object"] or None,
         **{name: data[name] for name in _PERSON_COLUMNS},
         external_ids={str(k): str(v) for k, v in (data["external_ids"] or {}).items() if v not in (None, "")},
         updated_at=data["source_updated_at"],
-    )  # fmt: skip
+    )
 
 
 def _record_key(row: Any) -> str:
@@ -91,9 +114,7 @@ def load_model(connection: Connection) -> MatchModel | None:
 def load_decisions(connection: Connection) -> list[Override]:
     """Every steward decision, oldest first."""
     rows = connection.execute(select(identity_overrides).order_by(identity_overrides.c.override_id))
-    return [
-        Override(r.kind, r.record_a, r.record_b, r.who, r.why, r.at, bool(r.active)) for r in rows
-    ]
+    return [Override(r.kind, r.record_a, r.record_b, r.who, r.why, r.at, bool(r.active)) for r in rows]
 
 
 def _load_records(connection: Connection, keys: Sequence[str]) -> list[tuple[IdentityRecord, str, str]]:
@@ -187,9 +208,7 @@ class _IssuedIds:
 # --- finding what a change touches ---------------------------------------------------------------
 
 
-def _closure(
-    connection: Connection, seeds: set[str], overrides: Overrides, config: IdentityConfig
-) -> set[str]:
+def _closure(connection: Connection, seeds: set[str], overrides: Overrides, config: IdentityConfig) -> set[str]:
     """Every record connected to the seeds by stored links, shared deterministic keys, clusters or stewards."""
     partners = overrides.partners()
     det_kinds = list(config.deterministic_keys)
@@ -246,6 +265,7 @@ def _seeds(
     touched = {pair for keys in (*old_keys.values(), *new_keys.values()) for pair in keys}
     counts = _counts(connection, touched)
     det = set(config.deterministic_keys)
+    limits = config.block_limits()
     wanted: list[tuple[str, str]] = []
     mates_of: list[tuple[str, str]] = []
     for pair in touched:
@@ -254,9 +274,9 @@ def _seeds(
         if pair[0] in det:
             if min(now_count, was) <= config.max_records_per_key:
                 wanted.append(pair)
-        elif (was <= config.max_block_size) != (now_count <= config.max_block_size):
+        elif (was <= limits[pair[0]]) != (now_count <= limits[pair[0]]):
             wanted.append(pair)
-        elif now_count <= config.max_block_size:
+        elif now_count <= limits[pair[0]]:
             mates_of.append(pair)
     members = _members(connection, wanted + mates_of)
     for pair in wanted:
@@ -276,9 +296,13 @@ def _seeds(
         assert frame.key[-1] == key
     local = {key: row for row, key in enumerate(frame.key)}
     pairs = sorted(
-        {(local[a], local[b]) if a < b else (local[b], local[a])
-         for a, found in candidates.items() for b in found if a != b and b in local}
-    )  # fmt: skip
+        {
+            (local[a], local[b]) if a < b else (local[b], local[a])
+            for a, found in candidates.items()
+            for b in found
+            if a != b and b in local
+        }
+    )
     if not pairs:
         return seeds
     a = np.asarray([p[0] for p in pairs], dtype=np.int64)
@@ -317,10 +341,15 @@ def _link_rows(batch: BatchResult, now: datetime) -> list[dict]:
         a, b = sorted((keys[int(batch.edges.a[e])], keys[int(batch.edges.b[e])]))
         rule = RULES[int(batch.edges.rule[e])]
         row = {
-            "record_a": a, "record_b": b, "rule": rule, "confidence": round(float(batch.edges.score[e]), 6),
-            "status": STATUS_NAMES[int(status[e])], "reason": batch.clustering.reasons.get(e),
-            "evidence": batch.edge_evidence(e), "updated_at": now,
-        }  # fmt: skip
+            "record_a": a,
+            "record_b": b,
+            "rule": rule,
+            "confidence": round(float(batch.edges.score[e]), 6),
+            "status": STATUS_NAMES[int(status[e])],
+            "reason": batch.clustering.reasons.get(e),
+            "evidence": batch.edge_evidence(e),
+            "updated_at": now,
+        }
         best.setdefault((a, b, rule), row)
     return list(best.values())
 
@@ -362,15 +391,24 @@ def _write_outcome(
         )
     _insert(connection, identity_links, _link_rows(batch, now))
     _delete_in(connection, source_identities.c.record_key, everyone)
-    source = {key: (frame.record[row].source, frame.record[row].object or "", frame.record[row].source_id)
-              for row, key in enumerate(resolved)}  # fmt: skip
+    source = {
+        key: (frame.record[row].source, frame.record[row].object or "", frame.record[row].source_id)
+        for row, key in enumerate(resolved)
+    }
     _insert(
         connection,
         source_identities,
         [
-            {"record_key": a.record_key, "source": source[a.record_key][0], "object": source[a.record_key][1],
-             "source_id": source[a.record_key][2], "customer_id": a.customer_id, "match_rule": a.match_rule,
-             "confidence": a.confidence, "updated_at": now}  # fmt: skip
+            {
+                "record_key": a.record_key,
+                "source": source[a.record_key][0],
+                "object": source[a.record_key][1],
+                "source_id": source[a.record_key][2],
+                "customer_id": a.customer_id,
+                "match_rule": a.match_rule,
+                "confidence": a.confidence,
+                "updated_at": now,
+            }
             for a in outcome.assignments
         ],
     )
@@ -382,8 +420,10 @@ def _write_outcome(
     _insert(
         connection,
         identity_customer_ids,
-        [{"customer_id": cid, "status": "active", "merged_into": None, "created_at": now, "updated_at": now}
-         for cid in new_ids],  # fmt: skip
+        [
+            {"customer_id": cid, "status": "active", "merged_into": None, "created_at": now, "updated_at": now}
+            for cid in new_ids
+        ],
     )
     for event in outcome.events:
         if event.kind in ("merged", "retired"):
@@ -401,8 +441,10 @@ def _write_outcome(
     _insert(
         connection,
         identity_id_events,
-        [{"run_id": run_id, "kind": e.kind, "customer_id": e.customer_id, "other_id": e.other_id, "at": now}
-         for e in outcome.events],  # fmt: skip
+        [
+            {"run_id": run_id, "kind": e.kind, "customer_id": e.customer_id, "other_id": e.other_id, "at": now}
+            for e in outcome.events
+        ],
     )
     _delete_in(connection, identity_records.c.record_key, list(hashes) + list(removed))
     _insert(
@@ -429,7 +471,7 @@ def _report(
     connection: Connection, batch: BatchResult, outcome: Outcome, mode: str, read: int, removed: int
 ) -> ResolutionReport:
     status = batch.clustering.status
-    used = (status == ACCEPTED) | (status == REDUNDANT)
+    used = status == ACCEPTED
     links: dict[str, int] = {}
     for rule in batch.edges.rule[used].tolist():
         links[RULES[rule]] = links.get(RULES[rule], 0) + 1
@@ -438,8 +480,8 @@ def _report(
         reason = batch.clustering.reasons[e]
         refused[reason] = refused.get(reason, 0) + 1
     demoted: dict[str, int] = {}
-    for group in batch.groups:
-        if group.status == "demoted" and group.reason:
+    for group in batch.groups.demoted():
+        if group.reason:
             name = group.reason.split("_")[0]
             demoted[name] = demoted.get(name, 0) + 1
     kinds = [e.kind for e in outcome.events]
@@ -450,15 +492,26 @@ def _report(
     ).scalar_one()
     records = connection.execute(select(func.count()).select_from(source_identities)).scalar_one()
     return ResolutionReport(
-        mode=mode, records_read=read, records_resolved=len(batch.frame), records_removed=removed,
-        customers_total=int(total), customers_new=kinds.count("new"), customers_merged=kinds.count("merged"),
-        customers_split=kinds.count("split"), customers_retired=kinds.count("retired"),
-        links_by_rule=dict(sorted(links.items())), refused_links=dict(sorted(refused.items())),
-        review_pairs=batch.review_count, demoted_keys=demoted, flagged_clusters=outcome.flagged(),
-        largest_cluster=int(largest), singleton_share=round(singles / records, 6) if records else 0.0,
-        candidate_pairs=batch.candidate_count, skipped_blocks=batch.skipped_blocks,
+        mode=mode,
+        records_read=read,
+        records_resolved=len(batch.frame),
+        records_removed=removed,
+        customers_total=int(total),
+        customers_new=kinds.count("new"),
+        customers_merged=kinds.count("merged"),
+        customers_split=kinds.count("split"),
+        customers_retired=kinds.count("retired"),
+        links_by_rule=dict(sorted(links.items())),
+        refused_links=dict(sorted(refused.items())),
+        review_pairs=batch.review_count,
+        demoted_keys=demoted,
+        flagged_clusters=outcome.flagged(),
+        largest_cluster=int(largest),
+        singleton_share=round(singles / records, 6) if records else 0.0,
+        candidate_pairs=batch.candidate_count,
+        skipped_blocks=batch.skipped_blocks,
         timings={k: round(v, 4) for k, v in batch.timings.items()},
-    )  # fmt: skip
+    )
 
 
 def _start_run(connection: Connection, mode: str, now: datetime) -> int:
@@ -495,8 +548,11 @@ def _full(connection: Connection, config: IdentityConfig, now: datetime, run_id:
     _insert(
         connection,
         identity_keys,
-        [{"record_key": k, "kind": kind, "value": value} for k, pairs in _key_rows(frame, config).items()
-         for kind, value in pairs],  # fmt: skip
+        [
+            {"record_key": k, "kind": kind, "value": value}
+            for k, pairs in _key_rows(frame, config).items()
+            for kind, value in pairs
+        ],
     )
     connection.execute(sa.delete(identity_links))
     removed = sorted(set(previous) - set(hashes))
@@ -564,10 +620,13 @@ def _incremental(
     all_keys = _key_rows(frame, config)
     counts = _counts(connection, {pair for pairs in all_keys.values() for pair in pairs})
     batch = resolve_frame(
-        frame, config, model=model, overrides=overrides,
+        frame,
+        config,
+        model=model,
+        overrides=overrides,
         key_count=lambda kind, value, local: counts.get((kind, value), local),
         block_size=lambda kind, values: np.asarray([counts.get((kind, v[:400]), 0) for v in values]),
-    )  # fmt: skip
+    )
     previous = _previous(connection, sorted(closure))
     outcome = conclude(batch, previous, _ages(connection, previous.values()), _IssuedIds(connection), config)
     _write_outcome(connection, batch, outcome, hashes, previous, removed, run_id, now)
@@ -583,7 +642,7 @@ def resolve_customers(
     """
     started = time.perf_counter()
     moment = _now(now)
-    with engine.begin() as connection:
+    with bulk_work(), engine.begin() as connection:
         model = None if full else load_model(connection)
         mode = "full" if model is None else "incremental"
         run_id = _start_run(connection, mode, moment)
@@ -641,7 +700,9 @@ def unmerge(
     if not split or not split < members:
         raise ValueError("record_keys must be a non-empty proper subset of the customer's records")
     reason = f"unmerge {customer_id}: {why}"
-    decisions = [Override(NEVER_MERGE, a, b, who, reason, moment) for a in sorted(split) for b in sorted(members - split)]
+    decisions = [
+        Override(NEVER_MERGE, a, b, who, reason, moment) for a in sorted(split) for b in sorted(members - split)
+    ]
     for a, b in sorted(Overrides.from_decisions(decisions_before).force):
         if a in members and b in members and (a in split) != (b in split):
             decisions.append(Override(FORCE_MERGE, a, b, who, reason, moment, active=False))
@@ -656,12 +717,22 @@ def _apply_decisions(
             raise ValueError(f"unknown override kind {decision.kind!r}")
     started = time.perf_counter()
     moment = _now(now)
-    with engine.begin() as connection:
+    with bulk_work(), engine.begin() as connection:
         _insert(
             connection,
             identity_overrides,
-            [{"kind": d.kind, "record_a": d.record_a, "record_b": d.record_b, "active": d.active, "who": d.who,
-              "why": d.why, "at": d.at} for d in decisions],  # fmt: skip
+            [
+                {
+                    "kind": d.kind,
+                    "record_a": d.record_a,
+                    "record_b": d.record_b,
+                    "active": d.active,
+                    "who": d.who,
+                    "why": d.why,
+                    "at": d.at,
+                }
+                for d in decisions
+            ],
         )
         model = load_model(connection)
         run_id = _start_run(connection, "override" if model else "full", moment)

@@ -15,7 +15,7 @@ PERSON_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def record_key(source: str, source_id: str, object: str | None = None) -> str:  # noqa: A002
+def record_key(source: str, source_id: str, object: str | None = None) -> str:
     """The record key: `source:object:source_id` when the object is known, else `source:source_id`."""
     return f"{source}:{object}:{source_id}" if object else f"{source}:{source_id}"
 

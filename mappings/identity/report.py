@@ -36,9 +36,7 @@ class ResolutionReport:
 
     def to_metadata(self) -> dict[str, object]:
         """Flat values for Dagster asset metadata."""
-        out: dict[str, object] = {
-            k: v for k, v in self.to_dict().items() if not isinstance(v, (dict, list))
-        }
+        out: dict[str, object] = {k: v for k, v in self.to_dict().items() if not isinstance(v, (dict, list))}
         out["flagged_clusters"] = len(self.flagged_clusters)
         for rule, count in self.links_by_rule.items():
             out[f"links_{rule}"] = count

@@ -13,11 +13,12 @@ from mappings.identity.clusters import RULE_INDEX, RULES, Clustering, Edges, bui
 from mappings.identity.compare import FIELD_NAMES, FIELDS, Comparison, compare, score_columns
 from mappings.identity.config import IdentityConfig
 from mappings.identity.features import Frame
-from mappings.identity.keys import KeyGroup, key_groups
+from mappings.identity.keys import KeyGroups, key_groups
 from mappings.identity.overrides import Overrides
 from mappings.identity.scoring import MatchModel, Scores, estimate_prior, match_weights, score, train
 
 PROBABILISTIC = RULE_INDEX["probabilistic"]
+_CHUNK = 500_000
 
 
 @dataclass
@@ -58,7 +59,7 @@ class BatchResult:
 
     frame: Frame
     model: MatchModel
-    groups: list[KeyGroup]
+    groups: KeyGroups
     edges: Edges
     edge_group: np.ndarray
     edge_pair: np.ndarray
@@ -132,23 +133,11 @@ def resolve_frame(
     ranks = key_rank(frame)
     row_of = {key: row for row, key in enumerate(frame.key)}
 
-    groups = key_groups(frame, config, key_count)
-    det_a: list[int] = []
-    det_b: list[int] = []
-    det_rule: list[int] = []
-    det_group: list[int] = []
-    for g, group in enumerate(groups):
-        rule = RULE_INDEX[group.kind]
-        for persona in group.personas if group.status != "demoted" else ():
-            anchor = persona[0]
-            for other in persona[1:]:
-                det_a.append(anchor)
-                det_b.append(other)
-                det_rule.append(rule)
-                det_group.append(g)
+    groups, det_a, det_b, det_group = key_groups(frame, config, key_count, ranks)
     det = Edges(
-        np.asarray(det_a, dtype=np.int64), np.asarray(det_b, dtype=np.int64),
-        np.asarray(det_rule, dtype=np.int8), np.ones(len(det_a)),
+        det_a, det_b, np.fromiter((RULE_INDEX[k] for k in groups.kind_of(det_group)), dtype=np.int8,
+                                  count=len(det_group)),
+        np.ones(len(det_a)),
     )  # fmt: skip
     timings["keys"] = time.perf_counter() - clock
 
@@ -157,7 +146,7 @@ def resolve_frame(
     samples: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if training else None
     per_rule = max(config.em_sample_pairs // 8, 1000)
     cand_a, cand_b, skipped, block_codes = candidate_pairs(
-        frame, config.max_block_size, block_size, samples, per_rule, config.random_seed
+        frame, config.block_limits(), block_size, samples, per_rule, config.random_seed
     )
     flip = ranks[cand_a] > ranks[cand_b]
     cand_a, cand_b = np.where(flip, cand_b, cand_a), np.where(flip, cand_a, cand_b)
@@ -166,7 +155,7 @@ def resolve_frame(
     clock = time.perf_counter()
     if training:
         assert samples is not None
-        kinds = np.asarray([groups[g].kind for g in det_group], dtype=object)
+        kinds = groups.kind_of(det_group)
         rng = np.random.default_rng(config.random_seed + 2)
         for kind in config.deterministic_keys:
             chosen = np.flatnonzero(kinds == kind)
@@ -177,27 +166,43 @@ def resolve_frame(
     timings["training"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    comparison = compare(columns, cand_a, cand_b, config.workers)
-    if training:
-        assert model is not None
-        factors = match_weights(comparison, columns, cand_a, model).sum(axis=1)
-        model.prior = estimate_prior(factors, n * (n - 1) / 2)
+    # Pass 1, in chunks to bound memory: the Bayes factor of every candidate pair, and the evidence against it
+    # from contact details, address and birth date (for the confident non-match guard).
+    contact = [i for i, name in enumerate(FIELD_NAMES) if name not in ("given_name", "family_name")]
+    total_pairs = len(cand_a)
+    factors = np.zeros(total_pairs, dtype=np.float64)
+    against = np.zeros(total_pairs, dtype=np.float32)
+    levels = np.zeros((total_pairs, len(FIELD_NAMES)), dtype=np.int8)
+    similarity = {name: np.zeros(total_pairs, dtype=np.float32) for name in ("given_name", "family_name", "address")}
+    swapped = np.zeros(total_pairs, dtype=bool)
     assert model is not None
-    scores = score(comparison, columns, cand_a, model)
-    conflict = _conflicts(comparison, config)
-    probability = scores.probability
+    for start in range(0, total_pairs, _CHUNK):
+        stop = min(start + _CHUNK, total_pairs)
+        a, b = cand_a[start:stop], cand_b[start:stop]
+        chunk = compare(columns, a, b, config.workers)
+        weights = match_weights(chunk, columns, a, model)
+        factors[start:stop] = weights.sum(axis=1)
+        against[start:stop] = weights[:, contact].sum(axis=1)
+        levels[start:stop] = chunk.levels
+        swapped[start:stop] = chunk.swapped
+        for name, values in chunk.similarity.items():
+            similarity[name][start:stop] = values
+    if training:
+        model.prior = estimate_prior(factors, n * (n - 1) / 2)
+    probability = 1.0 / (1.0 + np.exp2(-np.clip(factors + model.prior_weight(), -60, 60)))
     kept = np.flatnonzero(probability >= min(config.review_probability, config.match_probability))
     review_count = int(((probability >= config.review_probability) & (probability < config.match_probability)).sum())
+    # The comparisons and scores of the pairs worth keeping, as evidence.
+    comparison = Comparison(
+        levels=levels[kept],
+        similarity={name: values[kept].astype(np.float64) for name, values in similarity.items()},
+        swapped=swapped[kept],
+    )
+    del levels, similarity, swapped
+    scores = score(comparison, columns, cand_a[kept], model)
     pairs = ScoredPairs(
-        a=cand_a[kept], b=cand_b[kept],
-        comparison=Comparison(
-            levels=comparison.levels[kept],
-            similarity={k: v[kept] for k, v in comparison.similarity.items()},
-            swapped=comparison.swapped[kept],
-        ),
-        scores=Scores(scores.field_weights[kept], scores.total[kept], probability[kept]),
-        conflict=conflict[kept],
-    )  # fmt: skip
+        a=cand_a[kept], b=cand_b[kept], comparison=comparison, scores=scores, conflict=_conflicts(comparison, config)
+    )
     linked = np.flatnonzero((pairs.scores.probability >= config.match_probability) & (pairs.conflict == ""))
     prob = Edges(
         pairs.a[linked], pairs.b[linked], np.full(len(linked), PROBABILISTIC, dtype=np.int8),
@@ -223,10 +228,8 @@ def resolve_frame(
         np.full(len(steward_a), RULE_INDEX["steward_merge"], dtype=np.int8), np.ones(len(steward_a)),
     )  # fmt: skip
     edges = Edges.concat([steward, det, prob])
-    edge_group = np.concatenate([np.full(len(steward), -1), np.asarray(det_group, dtype=np.int64), np.full(len(prob), -1)])
+    edge_group = np.concatenate([np.full(len(steward), -1), det_group, np.full(len(prob), -1)])
     edge_pair = np.concatenate([np.full(len(steward) + len(det), -1), linked.astype(np.int64)])
-    contact = [i for i, name in enumerate(FIELD_NAMES) if name not in ("given_name", "family_name")]
-    against = scores.field_weights[:, contact].sum(axis=1) if len(cand_a) else np.zeros(0)
     linked_rows = np.zeros(n, dtype=bool)
     for part in (steward, det, prob):
         linked_rows[part.a] = True

@@ -247,32 +247,53 @@ def train(
     )  # fmt: skip
 
 
-def match_weights(comparison: Comparison, columns: dict[str, np.ndarray], a: np.ndarray, model: MatchModel) -> np.ndarray:
+def _row_frequencies(columns: dict[str, np.ndarray], model: MatchModel) -> dict[str, np.ndarray]:
+    """Per row: how common its given and family names are (cached in `columns` for this model)."""
+    cached = columns.get("_frequencies")
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    tables = model.term_frequencies
+    given, family = tables.get("given_name", {}), tables.get("family_name", {})
+    either_default = max(model.default_frequency.values(), default=_MIN_PROBABILITY)
+    out: dict[str, np.ndarray] = {}
+    for name, column in _TF_FIELDS.items():
+        table = tables.get(name, {})
+        default = model.default_frequency.get(name, _MIN_PROBABILITY)
+        values = columns[column]
+        hashes = columns.get(f"h_{column}")
+        if hashes is None:
+            hashes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
+        distinct, first = np.unique(hashes, return_index=True)
+        where = np.searchsorted(distinct, hashes)
+        names = values[first]
+        out[name] = np.array([table.get(v, default) for v in names], dtype=np.float64)[where]
+        out[f"{name}_either"] = np.array(
+            [max(given.get(v, either_default), family.get(v, either_default)) for v in names], dtype=np.float64
+        )[where]
+    columns["_frequencies"] = (model, out)  # type: ignore[assignment]
+    return out
+
+
+def match_weights(
+    comparison: Comparison, columns: dict[str, np.ndarray], a: np.ndarray, model: MatchModel
+) -> np.ndarray:
     """Per pair and field, log2(m/u) (exact name agreement weighed by the name's frequency)."""
     table = model.weights()
     cols = np.arange(len(FIELD_NAMES))
     weights = table[cols[None, :], comparison.levels] if len(a) else np.zeros((0, len(FIELD_NAMES)))
-    tables = model.term_frequencies
+    if not model.term_frequencies or not len(a):
+        return weights
     swapped = comparison.swapped
-    for name, column in _TF_FIELDS.items():
-        frequencies = tables.get(name)
-        if not frequencies:
-            continue
+    frequencies = _row_frequencies(columns, model)
+    for name in _TF_FIELDS:
         i = FIELD_NAMES.index(name)
         exact = np.flatnonzero(comparison.levels[:, i] == 1)
         if not len(exact):
             continue
-        default = model.default_frequency.get(name, _MIN_PROBABILITY)
-        values = columns[column][a[exact]]
-        either = swapped[exact]
-        given, family = tables.get("given_name", {}), tables.get("family_name", {})
         # When one record has the names swapped, which side's value is the real given name is unknown:
         # the frequency of the value as either kind of name is used, the same whichever record comes first.
-        freq = np.fromiter(
-            (max(given.get(v, default), family.get(v, default)) if s else frequencies.get(v, default)
-             for v, s in zip(values, either, strict=True)),
-            dtype=np.float64, count=len(exact),
-        )  # fmt: skip
+        rows = a[exact]
+        freq = np.where(swapped[exact], frequencies[f"{name}_either"][rows], frequencies[name][rows])
         m_exact = max(model.m[name][1], _MIN_PROBABILITY)
         weights[exact, i] = np.log2(m_exact / np.maximum(freq, _MIN_PROBABILITY))
     return weights
@@ -287,9 +308,7 @@ class Scores:
     probability: np.ndarray
 
 
-def score(
-    comparison: Comparison, columns: dict[str, np.ndarray], a: np.ndarray, model: MatchModel
-) -> Scores:
+def score(comparison: Comparison, columns: dict[str, np.ndarray], a: np.ndarray, model: MatchModel) -> Scores:
     """Score compared pairs: field weights, total match weight (with the prior) and posterior probability."""
     weights = match_weights(comparison, columns, a, model)
     total = weights.sum(axis=1) + model.prior_weight()

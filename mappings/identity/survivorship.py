@@ -73,18 +73,31 @@ _PRESENCE_COLUMNS: dict[str, str] = {
 def presence(frame: Frame) -> dict[str, np.ndarray]:
     """Per golden field, which rows have a usable value."""
     out = {name: frame.array(column) != "" for name, column in _PRESENCE_COLUMNS.items()}
-    out["phone"] &= np.fromiter((not p.startswith(INVALID_PHONE_MARK) for p in frame.phone), dtype=bool, count=len(frame))
+    out["phone"] &= np.fromiter(
+        (not p.startswith(INVALID_PHONE_MARK) for p in frame.phone), dtype=bool, count=len(frame)
+    )
     out["birth_date"] = frame.array("dob") > 0
-    out["region"] = np.fromiter((bool(r.region and r.region.strip()) for r in frame.record), dtype=bool, count=len(frame))
+    out["region"] = np.fromiter(
+        (bool(r.region and r.region.strip()) for r in frame.record), dtype=bool, count=len(frame)
+    )
     return out
 
 
-def _priority(config: IdentityConfig, name: str, sources: np.ndarray) -> np.ndarray:
-    listed = config.source_priority.get(name) or config.source_priority.get(_GROUP_OF.get(name, "")) or (
-        config.source_priority.get("*") or ()
+def _priority(config: IdentityConfig, name: str, sources: np.ndarray, cache: dict) -> np.ndarray:
+    listed = tuple(
+        config.source_priority.get(name)
+        or config.source_priority.get(_GROUP_OF.get(name, ""))
+        or config.source_priority.get("*")
+        or ()
     )
-    rank = {source: i for i, source in enumerate(listed)}
-    return np.fromiter((rank.get(s, len(listed)) for s in sources), dtype=np.int64, count=len(sources))
+    if listed not in cache:
+        rank = {source: i for i, source in enumerate(listed)}
+        cache[listed] = (
+            np.fromiter((rank.get(s, len(listed)) for s in sources), dtype=np.int64, count=len(sources))
+            if listed
+            else np.zeros(len(sources), dtype=np.int64)
+        )
+    return cache[listed]
 
 
 def _winners(
@@ -99,9 +112,7 @@ def _winners(
     sorted_labels = label[order]
     first = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
     second = first + 1
-    has_second = (second < len(order)) & (
-        sorted_labels[np.minimum(second, len(order) - 1)] == sorted_labels[first]
-    )
+    has_second = (second < len(order)) & (sorted_labels[np.minimum(second, len(order) - 1)] == sorted_labels[first])
     runner = np.where(has_second, order[np.minimum(second, len(order) - 1)], -1)
     return sorted_labels[first], order[first], runner
 
@@ -166,7 +177,10 @@ def _rules(winners: np.ndarray, runners: np.ndarray, prio: np.ndarray, updated: 
 
 
 def golden_records(
-    frame: Frame, clusters: Sequence[Sequence[int]], ids: Sequence[str], config: IdentityConfig,
+    frame: Frame,
+    clusters: Sequence[Sequence[int]],
+    ids: Sequence[str],
+    config: IdentityConfig,
     flags: Sequence[Sequence[str]] | None = None,
 ) -> GoldenTable:
     """Golden records of clusters (rows of `frame`): per field the most trusted source, then recency, then completeness.
@@ -194,8 +208,10 @@ def golden_records(
     rule = {name: np.zeros(count, dtype=np.int8) for name in GOLDEN_FIELDS}
     filled = {name: np.zeros(count, dtype=bool) for name in GOLDEN_FIELDS}
 
+    cache: dict = {}
+
     def pick(name: str, present: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        prio = _priority(config, name, sources)
+        prio = _priority(config, name, sources, cache)
         labels, winners, runners = _winners(label, present & in_cluster, prio, base)
         return labels, winners, _rules(winners, runners, prio, updated, complete)
 

@@ -177,18 +177,19 @@ def _street(text: str) -> str:
     tokens = folded.split()
     out: list[str] = []
     last = len(tokens) - 1
-    for index, token in enumerate(tokens):
-        if token == "st":
-            token = "street" if index == last and index > 0 else "saint"
-        else:
-            token = STREET_WORDS.get(token, token)
-        if token not in STREET_STOPWORDS:
-            out.append(token)
+    for index, word in enumerate(tokens):
+        if word == "st":  # "Saint" before a name, "Street" closing an English street line
+            word = "street" if index == last and index > 0 else "saint"
+        word = STREET_WORDS.get(word, word)
+        if word not in STREET_STOPWORDS:
+            out.append(word)
     return " ".join(out)
 
 
 def normalize_street(raw: Any) -> str:
-    """Comparison key of a street line: folded, abbreviations expanded ("12, av. Victor-Hugo" -> "12 avenue victor hugo").
+    """Comparison key of a street line: folded, abbreviations expanded.
+
+    "12, av. Victor-Hugo" -> "12 avenue victor hugo".
 
     "St" is "saint" before a name and "street" at the end of an English street line. Empty input gives "".
     """

@@ -31,8 +31,11 @@ _FAST = re.compile(
 _SPECIAL = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 
 
+_SPECIAL_DOTTED = tuple("." + name for name in _SPECIAL if "." in name)
+
+
 def _is_special(domain: str) -> bool:
-    return domain.rsplit(".", 1)[-1] in _SPECIAL or any(domain.endswith("." + name) for name in _SPECIAL if "." in name)
+    return domain.rsplit(".", 1)[-1] in _SPECIAL or bool(_SPECIAL_DOTTED and domain.endswith(_SPECIAL_DOTTED))
 
 
 def _provider_rules(local: str, domain: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 # Letters that Unicode decomposition does not reduce to ASCII.
 _SPECIAL_LETTERS = str.maketrans(
     {"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L",
-     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i"}
+     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "\u0131": "i"}
 )  # fmt: skip
 _SEPARATORS = re.compile(r"[\s'\u2019\u2018`\u00b4\-\u2010\u2011\u2012\u2013\u2014.,;:_/&+]+")
 _NOT_ALNUM = re.compile(r"[^a-z0-9 ]+")
@@ -29,6 +29,8 @@ TITLES: frozenset[str] = frozenset(
 
 def ascii_fold(text: str) -> str:
     """Text without accents and ligatures, lower-cased (É -> e, ß -> ss, œ -> oe)."""
+    if text.isascii():
+        return text.lower()
     text = text.translate(_SPECIAL_LETTERS)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()

@@ -9,24 +9,104 @@ import random
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 from mappings.identity import IdentityRecord
 
 GIVEN = [
-    "Jean", "Marie", "Pierre", "Sophie", "Nicolas", "Camille", "Julien", "Céline", "Thomas", "Léa", "Hélène",
-    "François", "Amélie", "Sébastien", "Chloé", "Antoine", "Élodie", "Mathieu", "Inès", "Raphaël", "Zoé",
-    "Jean-Pierre", "Anne-Sophie", "Benoît", "Gaëlle", "Loïc", "Maëlle", "Yannick", "Solène", "Grégoire",
+    "Jean",
+    "Marie",
+    "Pierre",
+    "Sophie",
+    "Nicolas",
+    "Camille",
+    "Julien",
+    "Céline",
+    "Thomas",
+    "Léa",
+    "Hélène",
+    "François",
+    "Amélie",
+    "Sébastien",
+    "Chloé",
+    "Antoine",
+    "Élodie",
+    "Mathieu",
+    "Inès",
+    "Raphaël",
+    "Zoé",
+    "Jean-Pierre",
+    "Anne-Sophie",
+    "Benoît",
+    "Gaëlle",
+    "Loïc",
+    "Maëlle",
+    "Yannick",
+    "Solène",
+    "Grégoire",
 ]
 FAMILY = [
-    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
-    "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier",
-    "Morel", "Girard", "André", "Lefebvre", "Mercier", "Dupont", "Lambert", "Bonnet", "François", "Martinez",
-    "Le Goff", "de la Fontaine", "Kerhervé", "Nguyen", "Da Silva", "Müller", "O'Brien", "Rousseau", "Blanc",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefèvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+    "Morel",
+    "Girard",
+    "André",
+    "Lefebvre",
+    "Mercier",
+    "Dupont",
+    "Lambert",
+    "Bonnet",
+    "François",
+    "Martinez",
+    "Le Goff",
+    "de la Fontaine",
+    "Kerhervé",
+    "Nguyen",
+    "Da Silva",
+    "Müller",
+    "O'Brien",
+    "Rousseau",
+    "Blanc",
 ]
-STREETS = ["rue de la République", "avenue Victor Hugo", "boulevard Saint-Germain", "rue Pasteur",
-           "place du Marché", "chemin des Vignes", "allée des Tilleuls", "rue Jean Jaurès", "quai de Seine"]
-CITIES = [("Paris", "75011"), ("Paris", "75015"), ("Lyon", "69003"), ("Nantes", "44000"), ("Lille", "59000"),
-          ("Rennes", "35000"), ("Bordeaux", "33000"), ("Nice", "06000")]
+STREETS = [
+    "rue de la République",
+    "avenue Victor Hugo",
+    "boulevard Saint-Germain",
+    "rue Pasteur",
+    "place du Marché",
+    "chemin des Vignes",
+    "allée des Tilleuls",
+    "rue Jean Jaurès",
+    "quai de Seine",
+]
+CITIES = [
+    ("Paris", "75011"),
+    ("Paris", "75015"),
+    ("Lyon", "69003"),
+    ("Nantes", "44000"),
+    ("Lille", "59000"),
+    ("Rennes", "35000"),
+    ("Bordeaux", "33000"),
+    ("Nice", "06000"),
+]
 ABBREV = {"avenue": "av.", "boulevard": "bd", "rue": "r.", "place": "pl.", "chemin": "ch.", "allée": "all."}
 NICK = {"Nicolas": "Nico", "Sébastien": "Seb", "Thomas": "Tom", "Mathieu": "Matt", "Jean-Pierre": "JP"}
 SOURCES = ["crm", "shop", "pos", "newsletter", "support", "erp"]
@@ -96,8 +176,9 @@ def _make_person(i: int, rng: random.Random) -> Person:
 def _phone_style(phone: str, rng: random.Random) -> str:
     digits = phone[1:]
     pairs = " ".join(phone[i : i + 2] for i in range(0, 10, 2))
-    return rng.choice([phone, pairs, pairs.replace(" ", "."), "+33" + digits, "+33 " + digits[0] + " " + digits[1:],
-                       "0033" + digits])
+    return rng.choice(
+        [phone, pairs, pairs.replace(" ", "."), "+33" + digits, "+33 " + digits[0] + " " + digits[1:], "0033" + digits]
+    )
 
 
 def _copy(person: Person, source: str, n: int, rng: random.Random, moment: datetime) -> IdentityRecord:
@@ -157,7 +238,10 @@ def make_world(people: int = 400, seed: int = 7) -> World:
         if persons and roll < 0.06:
             partner = persons[-1]
             person.family, person.street, person.city, person.postcode = (
-                partner.family, partner.street, partner.city, partner.postcode,
+                partner.family,
+                partner.street,
+                partner.city,
+                partner.postcode,
             )
             person.email = partner.email
             while person.given == partner.given:
@@ -189,7 +273,7 @@ def make_world(people: int = 400, seed: int = 7) -> World:
         record.phone, record.email = STORE_PHONE, None
         records.append(record)
         truth[record.key] = person.pid
-    traps.extend(("store_phone", a.pid, b.pid) for a, b in zip(store_people, store_people[1:], strict=False))
+    traps.extend(("store_phone", a.pid, b.pid) for a, b in pairwise(store_people))
     staff = rng.sample(persons, 5)
     for person in staff:
         n += 1
@@ -197,7 +281,7 @@ def make_world(people: int = 400, seed: int = 7) -> World:
         record.email = "contact@acme-industrie.fr"
         records.append(record)
         truth[record.key] = person.pid
-    traps.extend(("role_address", a.pid, b.pid) for a, b in zip(staff, staff[1:], strict=False))
+    traps.extend(("role_address", a.pid, b.pid) for a, b in pairwise(staff))
     rng.shuffle(records)
     return World(records=records, truth=truth, people={p.pid: p for p in persons}, traps=traps)
 

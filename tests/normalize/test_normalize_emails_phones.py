@@ -117,3 +117,39 @@ def test_fast_path_agrees_with_phonenumbers(region: str) -> None:
             assert ours.valid == valid, text
             if valid:
                 assert ours.value == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@pytest.mark.parametrize("code", [33, 44, 1, 49, 32, 262, 7, 39, 61])
+def test_compiled_plans_agree_with_phonenumbers(code: int) -> None:
+    from mappings.normalize.phones import is_valid_national
+
+    rng = random.Random(code)
+    for _ in range(1500):
+        national = str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(rng.randint(5, 11)))
+        number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+        ours = is_valid_national(code, national)
+        assert ours is None or ours == phonenumbers.is_valid_number(number), (code, national)
+
+
+@pytest.mark.parametrize("region", ["FR", "GB", "DE", "BE"])
+def test_country_code_without_plus_agrees_with_phonenumbers(region: str) -> None:
+    rng = random.Random(f"bare-{region}")
+    code = str(phonenumbers.country_code_for_region(region))
+    for _ in range(600):
+        text = code + str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 10)))
+        ours = normalize_phone(text, region)
+        parsed = phonenumbers.parse(text, region)
+        assert ours.valid == phonenumbers.is_valid_number(parsed), text
+        if ours.valid:
+            assert ours.value == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), text
+
+
+@pytest.mark.parametrize("code", [33, 44, 1, 49, 262])
+def test_possible_lengths_agree_with_phonenumbers(code: int) -> None:
+    from mappings.normalize.phones import is_possible_national
+
+    rng = random.Random(f"possible-{code}")
+    for _ in range(300):
+        national = str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(rng.randint(2, 13)))
+        number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+        assert is_possible_national(code, national) == phonenumbers.is_possible_number(number), (code, national)

@@ -26,7 +26,7 @@ from mappings.normalize import (
         ("De La Fontaine", "fontaine"),
         ("van der Berg", "berg"),
         ("Le Goff", "goff"),
-        ("O’Brien", "o brien"),
+        ("O\u2019Brien", "o brien"),
         ("Müller", "muller"),
         ("Œdipe Strauß", "oedipe strauss"),
         ("Łukasz Ørsted", "lukasz orsted"),
