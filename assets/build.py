@@ -69,9 +69,7 @@ def build_definitions(
         checks.append(build_quarantine_check(key, sorted(entity_feeds), max_share))
 
     if "customer_record" in feeds:
-        assets.extend(
-            build_unified_assets(translator, config.identity, "interaction" in feeds, FULL_REFRESH_TAG)
-        )
+        assets.extend(build_unified_assets(translator, config.identity, "interaction" in feeds, FULL_REFRESH_TAG))
         max_cluster = int(config.identity.get("max_cluster_size", DEFAULT_MAX_CLUSTER_SIZE))
         checks.extend(build_unified_checks(max_cluster))
 

@@ -24,15 +24,9 @@ class ConnectionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     connector: str = Field(description="registered connector name, e.g. file_drop or hubspot")
-    channel: str = Field(
-        description="customer channel this system stands for: web, store, crm, email, marketing..."
-    )
-    mapping: str | None = Field(
-        default=None, description="mapping file name or path; default the connector's own"
-    )
-    settings: dict[str, Any] = Field(
-        default_factory=dict, description="connector settings (no secret values)"
-    )
+    channel: str = Field(description="customer channel this system stands for: web, store, crm, email, marketing...")
+    mapping: str | None = Field(default=None, description="mapping file name or path; default the connector's own")
+    settings: dict[str, Any] = Field(default_factory=dict, description="connector settings (no secret values)")
     streams: list[str] | None = Field(default=None, description="streams to read; default all")
     enabled: bool = True
 
@@ -57,9 +51,7 @@ class CanalisConfig(BaseModel):
 
         for name in value:
             if not re.match(NAME_PATTERN, name):
-                raise ValueError(
-                    f"connection name '{name}' must be lower-case letters, digits and underscores"
-                )
+                raise ValueError(f"connection name '{name}' must be lower-case letters, digits and underscores")
         return value
 
     def enabled_connections(self) -> dict[str, ConnectionConfig]:

@@ -4,7 +4,6 @@ For each enabled connection and stream: a raw asset. For each canonical entity s
 asset depending on the raw assets that feed it. Then the unified customers and the cross-channel timeline.
 """
 
-
 from collections import defaultdict
 
 from dagster import (
@@ -103,9 +102,7 @@ def build_raw_asset(
                 "cursor": report.cursor or "",
                 "full_refresh": report.full_refresh,
                 "seconds": round(report.seconds, 3),
-                "records_per_second": round(report.records_read / report.seconds, 1)
-                if report.seconds
-                else 0.0,
+                "records_per_second": round(report.records_read / report.seconds, 1) if report.seconds else 0.0,
                 "preview": markdown_table(report.preview),
                 "quarantine_reasons": bullet_list(report.quarantine_reasons),
                 "dagster/row_count": store.count(tables.raw_records, source=name, stream=stream_name),

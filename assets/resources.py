@@ -19,9 +19,7 @@ from mappings.store.database import DATABASE_URL_ENV
 class StoreResource(ConfigurableResource):
     """The canonical store. The database URL comes from CANALIS_DATABASE_URL, else SQLite under the Canalis home."""
 
-    database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; empty for the embedded SQLite"
-    )
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; empty for the embedded SQLite")
 
     def get_store(self) -> Store:
         """A store on the configured database, migrated to the newest schema."""
@@ -44,9 +42,7 @@ class ConnectionResource(ConfigurableResource):
     connector: str = Field(description="registered connector name")
     channel: str = Field(description="customer channel the system stands for")
     settings_json: str = Field(default="{}", description="non-secret settings as JSON")
-    secret_variables: list[str] = Field(
-        default_factory=list, description="environment variables holding secrets"
-    )
+    secret_variables: list[str] = Field(default_factory=list, description="environment variables holding secrets")
 
     def build(self) -> Connector:
         """The connector, with settings validated (a bad setting fails naming it)."""
@@ -56,9 +52,7 @@ class ConnectionResource(ConfigurableResource):
         return build_connector(self.connection, config)
 
 
-def connection_resource(
-    name: str, config: ConnectionConfig, connector_class: type[Connector]
-) -> ConnectionResource:
+def connection_resource(name: str, config: ConnectionConfig, connector_class: type[Connector]) -> ConnectionResource:
     """A resource for a connection; secret settings are named by environment variable only."""
     secrets = [row.env for row in describe_settings(connector_class.settings_model) if row.secret and row.env]
     return ConnectionResource(

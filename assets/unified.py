@@ -1,6 +1,5 @@
 """Unified assets: customers resolved across channels, and the cross-channel interaction timeline."""
 
-
 from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
@@ -150,9 +149,7 @@ def build_unified_checks(max_cluster_size: int) -> list[AssetChecksDefinition]:
         with store.engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(s)).scalar_one()
             sizes = select(s.c.customer_id, func.count().label("n")).group_by(s.c.customer_id).subquery()
-            singletons = conn.execute(
-                select(func.count()).select_from(sizes).where(sizes.c.n == 1)
-            ).scalar_one()
+            singletons = conn.execute(select(func.count()).select_from(sizes).where(sizes.c.n == 1)).scalar_one()
             unassigned = conn.execute(
                 select(func.count())
                 .select_from(tables.customer_records)

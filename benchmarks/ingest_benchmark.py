@@ -41,8 +41,14 @@ def _contact(n: int, rng: random.Random, base: datetime) -> tuple[str, str, dict
     first, last = rng.choice(FIRST), rng.choice(LAST)
     postcode, city = rng.choice(CITIES)
     digits = f"6{n % 100_000_000:08d}"
-    phone = rng.choice([f"+33{digits}", f"0{digits[0]} {digits[1:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}",
-                        f"0{digits}", f"0{digits[0]}.{digits[1:3]}.{digits[3:5]}.{digits[5:7]}.{digits[7:]}"])
+    phone = rng.choice(
+        [
+            f"+33{digits}",
+            f"0{digits[0]} {digits[1:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}",
+            f"0{digits}",
+            f"0{digits[0]}.{digits[1:3]}.{digits[3:5]}.{digits[5:7]}.{digits[7:]}",
+        ]
+    )
     email = f"{first.lower()}.{last.lower()}.{n}@example.fr"
     moment = (base + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     object_id = str(100 + n)
@@ -178,9 +184,19 @@ def _free_port() -> int:
 
 def _child(phase: str, base_url: str, work: Path) -> dict[str, Any]:
     output = subprocess.run(
-        [sys.executable, "-m", "benchmarks.ingest_benchmark", "--phase", phase, "--base-url", base_url,
-         "--work", str(work)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.ingest_benchmark",
+            "--phase",
+            phase,
+            "--base-url",
+            base_url,
+            "--work",
+            str(work),
+        ],
+        capture_output=True,
+        text=True,
     )
     if output.returncode != 0:
         raise RuntimeError(f"{phase} run failed:\n{output.stderr[-3000:]}")
@@ -193,9 +209,19 @@ def _measure(records: int, folder: Path, with_dlt: bool) -> dict[str, Any]:
     seed(data_dir, records)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.ingest_benchmark", "--phase", "serve", "--work", str(data_dir),
-         "--port", str(port)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.ingest_benchmark",
+            "--phase",
+            "serve",
+            "--work",
+            str(data_dir),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert server.stdout is not None
@@ -245,16 +271,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         full = _measure(args.records, Path(folder), with_dlt=with_dlt)
     canalis = full["canalis"]
     print(f"ingest: {args.records} HubSpot contacts from the sandbox, pages of {PAGE_SIZE}, into SQLite")
-    print(f"  canalis  {canalis['records_per_s']:>8} records/s  ({canalis['records']} records, {canalis['seconds']} s,"
-          f" read {canalis['read_seconds']} s, {canalis['canonical_rows']} canonical rows,"
-          f" peak {canalis['peak_rss_mb']} MB)")
-    print(f"  canalis at {small['canalis']['records']} records: peak {small['canalis']['peak_rss_mb']} MB"
-          " (memory flat in the number of records)")
+    print(
+        f"  canalis  {canalis['records_per_s']:>8} records/s  ({canalis['records']} records, {canalis['seconds']} s,"
+        f" read {canalis['read_seconds']} s, {canalis['canonical_rows']} canonical rows,"
+        f" peak {canalis['peak_rss_mb']} MB)"
+    )
+    print(
+        f"  canalis at {small['canalis']['records']} records: peak {small['canalis']['peak_rss_mb']} MB"
+        " (memory flat in the number of records)"
+    )
     if "dlt" in full:
         other = full["dlt"]
         ratio = canalis["records_per_s"] / other["records_per_s"] if other["records_per_s"] else float("inf")
-        print(f"  dlt      {other['records_per_s']:>8} records/s  ({other['records']} records, {other['seconds']} s,"
-              f" peak {other['peak_rss_mb']} MB, raw rows only)")
+        print(
+            f"  dlt      {other['records_per_s']:>8} records/s  ({other['records']} records, {other['seconds']} s,"
+            f" peak {other['peak_rss_mb']} MB, raw rows only)"
+        )
         print(f"  ratio    {ratio:.1f}x")
         full["ratio"] = round(ratio, 2)
     return full

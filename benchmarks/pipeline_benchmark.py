@@ -30,16 +30,43 @@ def write_rows(path: Path, count: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["id", "first_name", "last_name", "email", "phone", "birth_date", "street", "postcode",
-                         "city", "country", "accepts_marketing", "updated_at"])
+        writer.writerow(
+            [
+                "id",
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "birth_date",
+                "street",
+                "postcode",
+                "city",
+                "country",
+                "accepts_marketing",
+                "updated_at",
+            ]
+        )
         for n in range(count):
             first, last = rng.choice(FIRST), rng.choice(LAST)
             email = f"{first.lower()}.{last.lower()}{n}@example.fr"
             digits = f"6{n % 100_000_000:08d}"
             phone = f"0{digits[0]} {digits[1:3]} {digits[3:5]} {digits[5:7]} {digits[7:9]}" if n % 2 else f"+33{digits}"
-            writer.writerow([f"C{n}", first, last, email.upper() if n % 5 == 0 else email, phone,
-                             f"19{50 + n % 50}-0{1 + n % 9}-1{n % 9}", f"{n % 200} rue de la Paix", "75002",
-                             "Paris", "France", "yes" if n % 3 else "no", "2026-10-01T10:00:00Z"])
+            writer.writerow(
+                [
+                    f"C{n}",
+                    first,
+                    last,
+                    email.upper() if n % 5 == 0 else email,
+                    phone,
+                    f"19{50 + n % 50}-0{1 + n % 9}-1{n % 9}",
+                    f"{n % 200} rue de la Paix",
+                    "75002",
+                    "Paris",
+                    "France",
+                    "yes" if n % 3 else "no",
+                    "2026-10-01T10:00:00Z",
+                ]
+            )
 
 
 def peak_rss_mb() -> float:

@@ -12,9 +12,7 @@ import sqlalchemy as sa
 
 from mappings.store import Store
 
-POSTGRES_URL = os.environ.get(
-    "CANALIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("CANALIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("CANALIS_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 REQUIRE_SERVICES = os.environ.get("CANALIS_REQUIRE_SERVICES") == "1"
 
@@ -46,7 +44,9 @@ def _server_or_skip(url: str, name: str) -> sa.Engine:
             connection.execute(sa.text("SELECT 1"))
     except Exception as error:  # any connection failure means the server is not there
         engine.dispose()
-        message = f"{name} server not reachable at {engine.url.render_as_string(hide_password=True)}: {type(error).__name__}"
+        message = (
+            f"{name} server not reachable at {engine.url.render_as_string(hide_password=True)}: {type(error).__name__}"
+        )
         if REQUIRE_SERVICES:
             pytest.fail(message + " (CANALIS_REQUIRE_SERVICES=1: CI must run this test)")
         pytest.skip(message)

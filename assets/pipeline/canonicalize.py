@@ -133,8 +133,9 @@ class _Pass:
                 self._map_chunk(conn, rows)
                 state = {"cursor": None, "cursor_kind": "integer", "extra": {"position": list(after)}}
                 for entity in self.entities:
-                    self.store.save_state(conn, watermark_name(entity), f"{self.connection}.{self.stream}", state,
-                                          self.run_id)
+                    self.store.save_state(
+                        conn, watermark_name(entity), f"{self.connection}.{self.stream}", state, self.run_id
+                    )
 
     def _map_chunk(self, conn: Connection, rows) -> None:
         now = utcnow()

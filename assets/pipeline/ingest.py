@@ -57,10 +57,7 @@ def ingest_stream(
             if batch_id is None and (page.records or page.rejected):
                 batch_id = store.new_batch(conn, connection, stream_name, run_id)
             if page.records:
-                rows = [
-                    _raw_row(connection, stream_name, stream, record, batch_id, now)
-                    for record in page.records
-                ]
+                rows = [_raw_row(connection, stream_name, stream, record, batch_id, now) for record in page.records]
                 counts = upsert(conn, tables.raw_records, rows, keep_on_update=("first_seen_at",))
                 report.records_read += len(page.records)
                 report.inserted += counts.inserted
@@ -72,9 +69,7 @@ def ingest_stream(
                 store.quarantine(
                     conn,
                     (
-                        QuarantinedRecord(
-                            connection, stream_name, "read", r.error, r.record_id, r.payload, r.field
-                        )
+                        QuarantinedRecord(connection, stream_name, "read", r.error, r.record_id, r.payload, r.field)
                         for r in page.rejected
                     ),
                 )
@@ -87,9 +82,7 @@ def ingest_stream(
     return report
 
 
-def _raw_row(
-    connection: str, stream_name: str, stream, record: dict[str, Any], batch_id, now
-) -> dict[str, Any]:
+def _raw_row(connection: str, stream_name: str, stream, record: dict[str, Any], batch_id, now) -> dict[str, Any]:
     text = dumps(record)
     cursor = dig(record, stream.cursor_field) if stream.cursor_field else None
     return {

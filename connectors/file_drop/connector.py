@@ -52,9 +52,7 @@ class FileDropConnector(Connector):
     def files_for(self, stream: type[Stream]) -> list[Path]:
         """The files of a stream, in name order."""
         pattern = self.settings.files[stream.name]
-        return sorted(
-            path for path in self.folder.glob(pattern) if path.is_file() and path.suffix.lower() in SUFFIXES
-        )
+        return sorted(path for path in self.folder.glob(pattern) if path.is_file() and path.suffix.lower() in SUFFIXES)
 
     def check(self) -> CheckResult:
         folder = self.folder

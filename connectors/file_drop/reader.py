@@ -39,9 +39,7 @@ def _read_csv(path: Path, delimiter: str, encoding: str) -> Iterator[Row]:
     try:
         handle = path.open(newline="", encoding=encoding)
     except OSError as error:
-        yield Rejected(
-            payload=_where(path, 0), error=f"cannot open {path.name}: {error}", record_id=path.name
-        )
+        yield Rejected(payload=_where(path, 0), error=f"cannot open {path.name}: {error}", record_id=path.name)
         return
     with handle:
         reader = csv.reader(handle, delimiter=delimiter)
@@ -50,9 +48,7 @@ def _read_csv(path: Path, delimiter: str, encoding: str) -> Iterator[Row]:
         except StopIteration:
             return
         except (csv.Error, UnicodeDecodeError) as error:
-            yield Rejected(
-                payload=_where(path, 1), error=f"unreadable header: {error}", record_id=f"{path.name}:1"
-            )
+            yield Rejected(payload=_where(path, 1), error=f"unreadable header: {error}", record_id=f"{path.name}:1")
             return
         header = [name.strip().lstrip("\ufeff") for name in header]
         line = 1

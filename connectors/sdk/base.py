@@ -141,9 +141,7 @@ def validate_page(stream: type[Stream], page: Page) -> Page:
             except ValidationError as error:
                 first = error.errors()[0]
                 field = ".".join(str(part) for part in first["loc"])
-                rejected.append(
-                    Rejected(payload=record, error=f"{field}: {first['msg']}", record_id=key, field=field)
-                )
+                rejected.append(Rejected(payload=record, error=f"{field}: {first['msg']}", record_id=key, field=field))
                 continue
         accepted.append(record)
     return Page(records=accepted, state=page.state, rejected=rejected)

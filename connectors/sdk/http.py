@@ -368,9 +368,7 @@ class HttpClient:
         ok_statuses: Container[int] | None = None,
     ) -> Any:
         """GET and return the parsed JSON body."""
-        return self.request_json(
-            "GET", path_or_url, params=params, headers=headers, call=call, ok_statuses=ok_statuses
-        )
+        return self.request_json("GET", path_or_url, params=params, headers=headers, call=call, ok_statuses=ok_statuses)
 
     def post_json(
         self,
@@ -413,9 +411,7 @@ class HttpClient:
             )
         return path_or_url
 
-    def _attempt(
-        self, outgoing: requests.Request, call: str, ok_statuses: Container[int] | None
-    ) -> requests.Response:
+    def _attempt(self, outgoing: requests.Request, call: str, ok_statuses: Container[int] | None) -> requests.Response:
         """One HTTP exchange: wait for the rate limiter, send, and turn failures into ApiError."""
         if self.rate_limiter is not None:
             self.rate_limiter.acquire()
@@ -538,9 +534,7 @@ def _origin(url: str) -> Origin | None:
         return None
 
 
-def _check_settings(
-    system: str, base_url: str, max_attempts: int, backoff_initial: float, backoff_max: float
-) -> None:
+def _check_settings(system: str, base_url: str, max_attempts: int, backoff_initial: float, backoff_max: float) -> None:
     """Raise ConfigError for settings the client cannot work with."""
     if not system:
         raise ConfigError("system must name the API", setting="system")
@@ -549,6 +543,4 @@ def _check_settings(
     if max_attempts < 1:
         raise ConfigError(f"{system}: max_attempts must be at least 1", setting="max_attempts")
     if backoff_initial < 0 or backoff_max < backoff_initial:
-        raise ConfigError(
-            f"{system}: backoff needs 0 <= backoff_initial <= backoff_max", setting="backoff_initial"
-        )
+        raise ConfigError(f"{system}: backoff needs 0 <= backoff_initial <= backoff_max", setting="backoff_initial")

@@ -38,9 +38,7 @@ def iter_records(pages: Iterable[Any], records_path: str | None = None) -> Itera
         if records is None:
             continue
         if not isinstance(records, list):
-            raise ConnectorError(
-                f"expected a list at '{records_path}' in the page, got {type(records).__name__}"
-            )
+            raise ConnectorError(f"expected a list at '{records_path}' in the page, got {type(records).__name__}")
         yield from records
 
 
@@ -74,9 +72,7 @@ def paginate_cursor(
         if cursor is None or cursor == "" or _reached(max_pages, pages):
             return
         if cursor == previous:
-            raise ConnectorError(
-                f"{client.system}: {call} returned the same cursor twice; stopping pagination"
-            )
+            raise ConnectorError(f"{client.system}: {call} returned the same cursor twice; stopping pagination")
         previous = cursor
         if cursor_in == "json":
             page_json = {**(page_json or {}), cursor_param: cursor}

@@ -78,9 +78,7 @@ class RateLimiter:
             if now < self._paused_until:
                 return self._paused_until - now
             if now > self._updated:
-                self._tokens = min(
-                    float(self.burst), self._tokens + (now - self._updated) * self.rate_per_second
-                )
+                self._tokens = min(float(self.burst), self._tokens + (now - self._updated) * self.rate_per_second)
                 self._updated = now
             if self._tokens >= 1.0 - _EPSILON:
                 self._tokens = max(0.0, self._tokens - 1.0)

@@ -96,7 +96,5 @@ def get_connector(name: str, registry: dict[str, RegisteredConnector] | None = N
     """The connector class called `name`, or a ConfigError listing the known ones."""
     registry = registry if registry is not None else discover()
     if name not in registry:
-        raise ConfigError(
-            f"unknown connector '{name}' (known: {', '.join(sorted(registry))})", setting="connector"
-        )
+        raise ConfigError(f"unknown connector '{name}' (known: {', '.join(sorted(registry))})", setting="connector")
     return registry[name].connector

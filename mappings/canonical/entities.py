@@ -28,9 +28,7 @@ class RowContext:
 
 def content_hash(row: dict[str, Any]) -> str:
     """A stable hash of a row's content, ignoring load bookkeeping."""
-    material = {
-        key: value for key, value in row.items() if key not in ("loaded_at", "content_hash", "updated_at")
-    }
+    material = {key: value for key, value in row.items() if key not in ("loaded_at", "content_hash", "updated_at")}
     return hashlib.sha256(dumps(material).encode()).hexdigest()
 
 

@@ -56,11 +56,7 @@ class Mapper:
 
     def streams_for(self, entity: str) -> list[str]:
         """Streams whose mapping fills `entity`."""
-        return [
-            name
-            for name, stream in self.spec.streams.items()
-            if any(t.entity == entity for t in stream.targets)
-        ]
+        return [name for name, stream in self.spec.streams.items() if any(t.entity == entity for t in stream.targets)]
 
     def entities(self) -> set[str]:
         """Every entity this mapping fills."""

@@ -25,7 +25,7 @@ class TransformCall(BaseModel):
 
 
 class FieldRule(BaseModel):
-    """How one canonical field is filled: from a source path (or the first non-empty of several), a constant or the context."""
+    """How one canonical field is filled: from source paths (first non-empty), a constant or the context."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -80,9 +80,7 @@ class Target(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     entity: str
-    object: str | None = Field(
-        default=None, description="object name in record keys; default the stream name"
-    )
+    object: str | None = Field(default=None, description="object name in record keys; default the stream name")
     each: str | None = Field(default=None, description="path of a list in the record: one entity per item")
     when: dict[str, Any] | None = Field(default=None, description="only records whose path equals a value")
     fields: dict[str, FieldRule]
@@ -92,9 +90,7 @@ class Target(BaseModel):
     def _shorthand(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value
-        return {
-            name: ({"from": rule} if isinstance(rule, str | list) else rule) for name, rule in value.items()
-        }
+        return {name: ({"from": rule} if isinstance(rule, str | list) else rule) for name, rule in value.items()}
 
     @model_validator(mode="after")
     def _entity_fields(self) -> Target:
@@ -115,9 +111,7 @@ class StreamMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     targets: list[Target]
-    strict: bool = Field(
-        default=False, description="quarantine records with source fields the mapping does not know"
-    )
+    strict: bool = Field(default=False, description="quarantine records with source fields the mapping does not know")
     ignore: list[str] = Field(default_factory=list, description="source fields known but not mapped")
 
     def known_fields(self) -> set[str]:
@@ -128,9 +122,7 @@ class StreamMapping(BaseModel):
                 known.add(target.each.split(".")[0])
             for rule in target.fields.values():
                 known.update(
-                    path.split(".")[0]
-                    for path in rule.source_paths()
-                    if not (target.each and path.startswith("item."))
+                    path.split(".")[0] for path in rule.source_paths() if not (target.each and path.startswith("item."))
                 )
         return known
 

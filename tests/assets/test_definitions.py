@@ -29,18 +29,34 @@ def test_demo_definitions_load_with_the_expected_graph(no_network) -> None:
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
     expected_raw = {f"raw/web_shop_export/{s}" for s in ("customers", "orders", "order_lines", "interactions")}
     expected_raw |= {"raw/store_pos_export/customers", "raw/store_pos_export/orders"}
-    expected_raw |= {"raw/crm_hubspot/contacts", "raw/crm_salesforce/cases", "raw/web_shopify/orders",
-                     "raw/store_square/inventory_counts", "raw/erp_odoo/pricelist_items", "raw/marketing_brevo/email_events"}
+    expected_raw |= {
+        "raw/crm_hubspot/contacts",
+        "raw/crm_salesforce/cases",
+        "raw/web_shopify/orders",
+        "raw/store_square/inventory_counts",
+        "raw/erp_odoo/pricelist_items",
+        "raw/marketing_brevo/email_events",
+    }
     assert expected_raw <= keys
-    assert {"canonical/customer_records", "canonical/consents", "canonical/orders", "canonical/order_lines",
-            "canonical/interactions", "unified_customers", "customer_timeline"} <= keys
+    assert {
+        "canonical/customer_records",
+        "canonical/consents",
+        "canonical/orders",
+        "canonical/order_lines",
+        "canonical/interactions",
+        "unified_customers",
+        "customer_timeline",
+    } <= keys
     assert not any(key.startswith("raw/store_pos_export/order_lines") for key in keys)
     assert not any(key.startswith("raw/crm_hubspot/customers") for key in keys)  # write-only stream
 
     graph = defs.resolve_asset_graph()
     customer_parents = graph.get(AssetKey(["canonical", "customer_records"])).parent_keys
-    assert {AssetKey(["raw", "web_shop_export", "customers"]), AssetKey(["raw", "crm_hubspot", "contacts"]),
-            AssetKey(["raw", "store_square", "customers"])} <= customer_parents
+    assert {
+        AssetKey(["raw", "web_shop_export", "customers"]),
+        AssetKey(["raw", "crm_hubspot", "contacts"]),
+        AssetKey(["raw", "store_square", "customers"]),
+    } <= customer_parents
     assert AssetKey(["raw", "web_shop_export", "orders"]) not in customer_parents
     assert AssetKey(["canonical", "customer_records"]) in graph.get(AssetKey("unified_customers")).parent_keys
 

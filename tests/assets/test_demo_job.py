@@ -39,7 +39,8 @@ def demo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     connections = {
-        name: connection for name, connection in DEMO_CONFIG["connections"].items()
+        name: connection
+        for name, connection in DEMO_CONFIG["connections"].items()
         if connection["connector"] == "file_drop"
     }
     (home / "canalis.yaml").write_text(yaml.safe_dump({"connections": connections}), encoding="utf-8")
@@ -60,8 +61,12 @@ def test_full_sync_summary_matches_the_sample(demo_home: Path) -> None:
         summary = summarize_run(result, Store())
 
     web, pos = SAMPLE / "web_shop", SAMPLE / "store_pos"
-    web_records = (_rows(web / "customers.csv") + _rows(web / "orders.csv") + _rows(web / "order_lines.csv")
-                   + _lines(web / "interactions.jsonl"))
+    web_records = (
+        _rows(web / "customers.csv")
+        + _rows(web / "orders.csv")
+        + _rows(web / "order_lines.csv")
+        + _lines(web / "interactions.jsonl")
+    )
     pos_records = _rows(pos / "clients.csv", ";") + _rows(pos / "ventes.csv", ";")
     broken_at_read = sum(1 for key in EXPECTED["quarantined"] if key.count(":") == 2)
     read = summary.records_read["web_shop_export"] + summary.records_read["store_pos_export"]
@@ -70,8 +75,9 @@ def test_full_sync_summary_matches_the_sample(demo_home: Path) -> None:
     assert summary.unified_customers == EXPECTED["people"]
     assert summary.interactions_attached == summary.interactions
     # the sample's own inconsistencies (consents that disagree, an open complaint still targeted) are reported
-    inconsistency_checks = {name.split(":")[1] for name, passed, _ in summary.checks
-                            if not passed and name.startswith("inconsistencies:")}
+    inconsistency_checks = {
+        name.split(":")[1] for name, passed, _ in summary.checks if not passed and name.startswith("inconsistencies:")
+    }
     assert inconsistency_checks == set(EXPECTED["inconsistencies"])
     with Store().engine.connect() as conn:
         email_of = dict(conn.execute(sa.select(tables.customers.c.customer_id, tables.customers.c.email)).all())
@@ -81,8 +87,9 @@ def test_full_sync_summary_matches_the_sample(demo_home: Path) -> None:
     for row in list_inconsistencies(Store(), open_only=True):
         found.setdefault(row["code"], set()).add(email_of.get(row["entity_key"]))
     assert found == {code: set(emails) for code, emails in EXPECTED["inconsistencies"].items()}
-    other = [(name, passed, severity) for name, passed, severity in summary.checks
-             if not name.startswith("inconsistencies:")]
+    other = [
+        (name, passed, severity) for name, passed, severity in summary.checks if not name.startswith("inconsistencies:")
+    ]
     assert all(passed or severity == "WARN" for _, passed, severity in other)
     warned = {name.split(":")[0] for name, passed, _ in other if not passed}
     dirty_streams = {key.split(":")[0] for key in EXPECTED["quarantined"]}
@@ -98,7 +105,10 @@ def test_full_sync_summary_matches_the_sample(demo_home: Path) -> None:
 
     with Store().engine.connect() as conn:
         q = tables.quarantine
-        held = {f"{row.source.removesuffix('_export')}.{row.stream}:{row.record_id}" for row in conn.execute(sa.select(q.c.source, q.c.stream, q.c.record_id))}
+        held = {
+            f"{row.source.removesuffix('_export')}.{row.stream}:{row.record_id}"
+            for row in conn.execute(sa.select(q.c.source, q.c.stream, q.c.record_id))
+        }
     assert held == set(EXPECTED["quarantined"])
 
     text = render_summary(summary, "full_sync")

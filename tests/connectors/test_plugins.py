@@ -55,7 +55,9 @@ def _build_wheel(folder: Path) -> Path:
     files = {
         f"{PLUGIN}/__init__.py": PLUGIN_CODE,
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {DIST}\nVersion: 0.1\n",
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: canalis-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: canalis-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
         f"{dist_info}/entry_points.txt": f"[canalis.connectors]\ndemo_plugin = {PLUGIN}:DemoPluginConnector\n",
     }
     record_lines = []

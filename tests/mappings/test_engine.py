@@ -56,14 +56,21 @@ ORDERS = {
 def test_maps_a_record_to_several_entities(tmp_path: Path) -> None:
     mapper = _mapper(tmp_path, ORDERS)
     raw = {
-        "id": "o1", "customer": {"id": "c9"}, "created": "2026-02-01T10:00:00Z", "total": "12,50", "note": "gift",
+        "id": "o1",
+        "customer": {"id": "c9"},
+        "created": "2026-02-01T10:00:00Z",
+        "total": "12,50",
+        "note": "gift",
         "lines": [{"sku": "A", "qty": "2"}, {"sku": "B", "qty": "1"}],
     }
     mapped = mapper.map_record("orders", raw)
     order = mapped[0].record
     assert order.total_amount == Decimal("12.50") and order.channel == "web" and order.customer_source_id == "c9"
     lines = [m.record for m in mapped[1:]]
-    assert [(line.sku, line.quantity, line.line_id) for line in lines] == [("A", Decimal(2), "0"), ("B", Decimal(1), "1")]
+    assert [(line.sku, line.quantity, line.line_id) for line in lines] == [
+        ("A", Decimal(2), "0"),
+        ("B", Decimal(1), "1"),
+    ]
     assert mapper.streams_for("order_line") == ["orders"]
 
 
@@ -86,10 +93,21 @@ def test_strict_mapping_rejects_unknown_source_fields(tmp_path: Path) -> None:
 
 def test_invalid_values_can_be_flagged_instead_of_quarantined(tmp_path: Path) -> None:
     document = {
-        "mapping": "c", "connector": "file_drop",
-        "streams": {"customers": {"targets": [{"entity": "customer_record", "fields": {
-            "source_id": "id", "email": {"from": "email", "transforms": ["email"], "on_invalid": "flag"},
-        }}]}},
+        "mapping": "c",
+        "connector": "file_drop",
+        "streams": {
+            "customers": {
+                "targets": [
+                    {
+                        "entity": "customer_record",
+                        "fields": {
+                            "source_id": "id",
+                            "email": {"from": "email", "transforms": ["email"], "on_invalid": "flag"},
+                        },
+                    }
+                ]
+            }
+        },
     }
     record = _mapper(tmp_path, document).map_record("customers", {"id": "1", "email": "nope"})[0].record
     assert record.email is None
@@ -101,8 +119,10 @@ def test_invalid_values_can_be_flagged_instead_of_quarantined(tmp_path: Path) ->
     [
         (lambda d: d["streams"]["orders"]["targets"][0].update(entity="invoice"), "unknown entity 'invoice'"),
         (lambda d: d["streams"]["orders"]["targets"][0]["fields"].update(colour="red"), "has no field 'colour'"),
-        (lambda d: d["streams"]["orders"]["targets"][0]["fields"]["total_amount"].update(transforms=["rot13"]),
-         "unknown transform 'rot13'"),
+        (
+            lambda d: d["streams"]["orders"]["targets"][0]["fields"]["total_amount"].update(transforms=["rot13"]),
+            "unknown transform 'rot13'",
+        ),
     ],
 )
 def test_bad_mapping_files_fail_naming_file_and_field(tmp_path: Path, change, message: str) -> None:
@@ -124,12 +144,27 @@ def test_every_shipped_mapping_file_loads() -> None:
 
 def test_item_paths_are_ordinary_paths_outside_each(tmp_path: Path) -> None:
     document = {
-        "mapping": "s", "connector": "file_drop",
-        "streams": {"levels": {"strict": True, "targets": [{"entity": "stock_level", "fields": {
-            "sku": "item.sku", "location": "location.name", "on_hand": {"from": "qty", "transforms": ["decimal"]},
-        }}]}},
+        "mapping": "s",
+        "connector": "file_drop",
+        "streams": {
+            "levels": {
+                "strict": True,
+                "targets": [
+                    {
+                        "entity": "stock_level",
+                        "fields": {
+                            "sku": "item.sku",
+                            "location": "location.name",
+                            "on_hand": {"from": "qty", "transforms": ["decimal"]},
+                        },
+                    }
+                ],
+            }
+        },
     }
-    record = _mapper(tmp_path, document).map_record(
-        "levels", {"item": {"sku": "A-1"}, "location": {"name": "Paris"}, "qty": "4"}
-    )[0].record
+    record = (
+        _mapper(tmp_path, document)
+        .map_record("levels", {"item": {"sku": "A-1"}, "location": {"name": "Paris"}, "qty": "4"})[0]
+        .record
+    )
     assert (record.sku, record.location, record.on_hand) == ("A-1", "Paris", Decimal(4))

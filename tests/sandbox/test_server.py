@@ -84,8 +84,12 @@ def test_fault_plan_is_reproducible_and_bursts() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("hubspot", "must look like"), ("hubspot:teapot=1", "unknown fault"), ("x:429=2", "between 0 and 1"),
-     ("x:429=lots", "needs a number")],
+    [
+        ("hubspot", "must look like"),
+        ("hubspot:teapot=1", "unknown fault"),
+        ("x:429=2", "between 0 and 1"),
+        ("x:429=lots", "needs a number"),
+    ],
 )
 def test_bad_fault_specs_are_refused(spec: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -277,9 +277,7 @@ def test_throttle_detector_retries_a_200_after_its_wait(rsps, sleeps):
     rsps.post(f"{BASE}/graphql.json", json={"data": {"shop": {"name": "A"}}})
     client = make_client(sleeps, throttle_detector=graphql_throttle_detector)
 
-    assert client.post_json("/graphql.json", {"query": "{ shop { name } }"}) == {
-        "data": {"shop": {"name": "A"}}
-    }
+    assert client.post_json("/graphql.json", {"query": "{ shop { name } }"}) == {"data": {"shop": {"name": "A"}}}
 
     assert sleeps == [2.5]
     assert client.stats.throttled_waits == 1
@@ -291,9 +289,7 @@ def test_throttle_detector_exhaustion_raises(rsps, sleeps):
     rsps.post(f"{BASE}/graphql.json", json=throttled)
 
     with pytest.raises(ApiError) as caught:
-        make_client(sleeps, max_attempts=2, throttle_detector=graphql_throttle_detector).post_json(
-            "/graphql.json"
-        )
+        make_client(sleeps, max_attempts=2, throttle_detector=graphql_throttle_detector).post_json("/graphql.json")
 
     assert caught.value.retryable is True
     assert "throttled" in str(caught.value)
@@ -464,9 +460,7 @@ def test_configured_secrets_are_masked_in_body_echo(rsps, sleeps):
 
 
 def test_connection_error_text_is_redacted(rsps, sleeps):
-    failure = requests.ConnectionError(
-        f"Max retries exceeded with url: /v1/x?api_key={quote(SECRET, safe='')}"
-    )
+    failure = requests.ConnectionError(f"Max retries exceeded with url: /v1/x?api_key={quote(SECRET, safe='')}")
     rsps.get(f"{BASE}/x", body=failure)
     client = make_client(sleeps, max_attempts=1, headers={"api-key": SECRET})
 

@@ -38,9 +38,7 @@ def query(**params: object) -> list:
 def test_cursor_in_query_params_follows_nested_token(rsps, client):
     url = f"{BASE}/crm/v3/objects/contacts"
     rsps.get(url, match=query(limit=2), json={"results": [1, 2], "paging": {"next": {"after": "a2"}}})
-    rsps.get(
-        url, match=query(limit=2, after="a2"), json={"results": [3, 4], "paging": {"next": {"after": "a4"}}}
-    )
+    rsps.get(url, match=query(limit=2, after="a2"), json={"results": [3, 4], "paging": {"next": {"after": "a4"}}})
     rsps.get(url, match=query(limit=2, after="a4"), json={"results": [5]})
 
     pages = paginate_cursor(client, "GET", "/crm/v3/objects/contacts", params={"limit": 2})
@@ -74,9 +72,7 @@ def test_cursor_in_json_body_for_search_posts(rsps, client):
     assert first == {"limit": 2, "query": {"filter": {}}}  # the caller's body is not modified
 
 
-@pytest.mark.parametrize(
-    "last_page", [{"items": [2]}, {"items": [2], "cursor": None}, {"items": [2], "cursor": ""}]
-)
+@pytest.mark.parametrize("last_page", [{"items": [2]}, {"items": [2], "cursor": None}, {"items": [2], "cursor": ""}])
 def test_cursor_stops_on_missing_null_or_empty_token(rsps, client, last_page):
     rsps.get(f"{BASE}/items", match=query(), json={"items": [1], "cursor": "n1"})
     rsps.get(f"{BASE}/items", match=query(cursor="n1"), json=last_page)
@@ -107,9 +103,7 @@ def test_pages_are_fetched_lazily(rsps, client):
 def test_max_pages_caps_any_helper(rsps, client):
     rsps.get(f"{BASE}/items", json={"items": [1], "cursor": "n1"})
 
-    pages = list(
-        paginate_cursor(client, "GET", "/items", cursor_path="cursor", cursor_param="cursor", max_pages=1)
-    )
+    pages = list(paginate_cursor(client, "GET", "/items", cursor_path="cursor", cursor_param="cursor", max_pages=1))
 
     assert len(pages) == 1
 
@@ -138,12 +132,8 @@ def test_offset_stops_on_empty_page_after_exact_multiple(rsps, client):
 
 
 def test_offset_in_json_body(rsps, client):
-    rsps.post(
-        f"{BASE}/rpc", match=[matchers.json_params_matcher({"model": "p", "skip": 0, "take": 2})], json=[1, 2]
-    )
-    rsps.post(
-        f"{BASE}/rpc", match=[matchers.json_params_matcher({"model": "p", "skip": 2, "take": 2})], json=[3]
-    )
+    rsps.post(f"{BASE}/rpc", match=[matchers.json_params_matcher({"model": "p", "skip": 0, "take": 2})], json=[1, 2])
+    rsps.post(f"{BASE}/rpc", match=[matchers.json_params_matcher({"model": "p", "skip": 2, "take": 2})], json=[3])
 
     pages = paginate_offset(
         client,
@@ -169,15 +159,11 @@ def test_offset_rejects_a_page_without_a_list(rsps, client):
 def test_link_header_absolute_and_relative(rsps, client):
     url = f"{BASE}/admin/api/2025-01/products.json"
     second, third = f"{url}?limit=2&page_info=p2", f"{url}?limit=2&page_info=p3"
-    rsps.get(
-        url, match=query(limit=2), json={"products": [1, 2]}, headers={"Link": f'<{second}>; rel="next"'}
-    )
+    rsps.get(url, match=query(limit=2), json={"products": [1, 2]}, headers={"Link": f'<{second}>; rel="next"'})
     rsps.get(
         second,
         json={"products": [3, 4]},
-        headers={
-            "Link": f'<{url}?page_info=p1>; rel="previous", <products.json?{third.split("?")[1]}>; rel="next"'
-        },
+        headers={"Link": f'<{url}?page_info=p1>; rel="previous", <products.json?{third.split("?")[1]}>; rel="next"'},
     )
     rsps.get(third, json={"products": [5]}, headers={"Link": f'<{second}>; rel="previous"'})
 
@@ -211,9 +197,7 @@ def test_next_url_in_body_absolute(rsps, client):
     )
     rsps.get(next_link, json={"results": [3]})
 
-    pages = paginate_next_url(
-        client, "GET", "/crm/v3/objects/deals", params={"limit": 2}, next_path="paging.next.link"
-    )
+    pages = paginate_next_url(client, "GET", "/crm/v3/objects/deals", params={"limit": 2}, next_path="paging.next.link")
 
     assert list(iter_records(pages, "results")) == [1, 2, 3]
 

@@ -27,7 +27,10 @@ def test_missing_setting_names_it_and_its_variable() -> None:
 
 def test_secret_comes_from_environment_and_stays_hidden() -> None:
     settings = load_settings(
-        DemoSettings, {"base_url": "https://api.example"}, connection="crm", environ={"CANALIS_DEMO_TOKEN": "s3cr3t-tok"}
+        DemoSettings,
+        {"base_url": "https://api.example"},
+        connection="crm",
+        environ={"CANALIS_DEMO_TOKEN": "s3cr3t-tok"},
     )
     assert settings.token.get_secret_value() == "s3cr3t-tok"
     assert "s3cr3t-tok" not in repr(settings)
@@ -61,7 +64,9 @@ def test_invalid_value_names_setting_without_echoing_it() -> None:
 
 def test_unknown_setting_is_refused() -> None:
     with pytest.raises(ConfigError, match="unknown setting 'pagesize'"):
-        load_settings(DemoSettings, {"base_url": "x", "pagesize": 5}, connection="crm", environ={"CANALIS_DEMO_TOKEN": "t"})
+        load_settings(
+            DemoSettings, {"base_url": "x", "pagesize": 5}, connection="crm", environ={"CANALIS_DEMO_TOKEN": "t"}
+        )
 
 
 def test_describe_settings_for_docs() -> None:

@@ -45,7 +45,9 @@ def test_migrate_twice_is_a_no_op_and_keeps_data(tmp_path) -> None:
     store.migrate()
     with store.begin() as conn:
         conn.execute(
-            sa.text("INSERT INTO sync_state (connector, stream, cursor, updated_at) VALUES ('c', 's', '{}', '2026-01-01')")
+            sa.text(
+                "INSERT INTO sync_state (connector, stream, cursor, updated_at) VALUES ('c', 's', '{}', '2026-01-01')"
+            )
         )
     store.migrate()
     assert store.get_state("c", "s") == {}

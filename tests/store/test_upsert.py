@@ -87,8 +87,15 @@ def test_duplicate_keys_in_one_batch_keep_the_last(any_store: Store) -> None:
 def test_keep_on_update_preserves_first_seen(store: Store) -> None:
     def raw(seen: datetime, payload: dict) -> dict:
         return {
-            "source": "s", "stream": "x", "record_id": "1", "batch_id": 1, "cursor_value": None, "payload": payload,
-            "content_hash": str(payload), "first_seen_at": seen, "last_seen_at": seen,
+            "source": "s",
+            "stream": "x",
+            "record_id": "1",
+            "batch_id": 1,
+            "cursor_value": None,
+            "payload": payload,
+            "content_hash": str(payload),
+            "first_seen_at": seen,
+            "last_seen_at": seen,
         }
 
     day1, day2 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
