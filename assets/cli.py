@@ -104,6 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     resolve.add_argument("--explain", action="store_true", help="write the evidence behind every assignment")
     resolve.add_argument("--config", type=Path, help="YAML file of identity settings")
     resolve.set_defaults(handler=_identity_resolve)
+    override = identity_commands.add_parser("override", help="record a steward decision on two source records")
+    override.add_argument("kind", choices=["force_merge", "never_merge"])
+    override.add_argument("record_a", help="record key, e.g. crm_hubspot:contacts:1001")
+    override.add_argument("record_b")
+    override.add_argument("--who", required=True)
+    override.add_argument("--why", required=True)
+    override.set_defaults(handler=_identity_override)
+    split = identity_commands.add_parser("unmerge", help="split source records out of a unified customer")
+    split.add_argument("customer_id")
+    split.add_argument("record_keys", nargs="+")
+    split.add_argument("--who", required=True)
+    split.add_argument("--why", required=True)
+    split.set_defaults(handler=_identity_unmerge)
     return parser
 
 
@@ -261,6 +274,34 @@ def _quarantine(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"{row['source']}.{row['stream']} [{row['stage']}] {row['record_id']}: {row['error']}")
     print(f"{len(rows)} quarantined record(s)")
+    return 0
+
+
+def _identity_store_and_config():
+    from assets.connections import load_config
+    from mappings.identity import IdentityConfig
+    from mappings.store import Store
+
+    store = Store()
+    store.migrate()
+    return store, IdentityConfig.model_validate(load_config().identity or {})
+
+
+def _identity_override(args: argparse.Namespace) -> int:
+    from mappings.identity.persistence import apply_override
+
+    store, config = _identity_store_and_config()
+    report = apply_override(store.engine, args.kind, args.record_a, args.record_b, args.who, args.why, config=config)
+    print(json.dumps(report.to_dict() if hasattr(report, "to_dict") else report, indent=2, default=str))
+    return 0
+
+
+def _identity_unmerge(args: argparse.Namespace) -> int:
+    from mappings.identity.persistence import unmerge
+
+    store, config = _identity_store_and_config()
+    report = unmerge(store.engine, args.customer_id, args.record_keys, args.who, args.why, config=config)
+    print(json.dumps(report.to_dict() if hasattr(report, "to_dict") else report, indent=2, default=str))
     return 0
 
 

@@ -67,3 +67,35 @@ def test_readme_settings_tables_match_the_declarations() -> None:
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert with_settings_tables(readme, discover(include_plugins=False)) == readme, "run `make docs`"
+
+
+def test_identity_unmerge_from_the_command_line_holds_on_later_runs(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlalchemy as sa
+    import yaml
+
+    from assets.connections import load_config
+    from assets.pipeline.sync import sync_all
+    from mappings.store import Store, tables
+
+    demo = yaml.safe_load((Path(__file__).resolve().parents[1] / "dagster_home" / "canalis.yaml").read_text())
+    connections = {name: c for name, c in demo["connections"].items() if c["connector"] == "file_drop"}
+    (isolated_home / "canalis.yaml").write_text(yaml.safe_dump({"connections": connections}), encoding="utf-8")
+    store = Store()
+    store.migrate()
+    sync_all(store, load_config(), full=True)
+
+    def owners() -> dict[str, str]:
+        s = tables.source_identities
+        with store.engine.connect() as conn:
+            return dict(conn.execute(sa.select(s.c.record_key, s.c.customer_id)).all())
+
+    pos, web = "store_pos_export:customers:C301", "web_shop_export:customers:W1009"
+    assert owners()[pos] == owners()[web]
+    code = main(["identity", "unmerge", owners()[pos], pos, "--who", "steward", "--why", "a namesake"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["customers_split"] == 1
+    assert owners()[pos] != owners()[web]
+    sync_all(store, load_config(), full=True)
+    assert owners()[pos] != owners()[web]
