@@ -37,10 +37,9 @@ def sandbox_for_run(*, out: TextIO | None = None) -> Iterator[str | None]:
     ensure_world(WorldSpec(seed=DEFAULT_SEED, customers=customers), data_dir)
     set_shopify_plan(data_dir, "plus")  # the demo shop has the larger query budget, so the demo does not wait
     server = SandboxServer(data_dir, imap=True).start()
-    saved = {name: os.environ.get(name) for name in ("__placeholder__",)}
+    environment = sandbox_environment(server.base_url, server.credentials())
+    saved = {name: os.environ.get(name) for name in environment}
     try:
-        environment = sandbox_environment(server.base_url, server.credentials())
-        saved = {name: os.environ.get(name) for name in environment}
         os.environ.update(environment)
         if out is not None:
             print(f"sandbox: {customers} customers served on {server.base_url} for this run", file=out)
