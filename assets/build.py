@@ -16,7 +16,7 @@ from assets.factory import (
     canonical_feeds,
     streams_of,
 )
-from assets.jobs import build_jobs, build_schedules
+from assets.jobs import build_file_drop_sensor, build_jobs, build_schedules
 from assets.kpis import build_kpi_assets
 from assets.publishing import build_publish_assets
 from assets.resources import connection_resource, resource_key, store_resource
@@ -83,10 +83,27 @@ def build_definitions(
         assets.extend(consistency_assets)
         checks.extend(consistency_checks)
 
+    sensor = build_file_drop_sensor(_file_drop_folders(connections, registry))
     return Definitions(
         assets=assets,
         asset_checks=checks,
         jobs=build_jobs(FULL_REFRESH_TAG),
         schedules=build_schedules(),
+        sensors=[sensor] if sensor else [],
         resources=resources,
     )
+
+
+def _file_drop_folders(connections, registry: dict[str, RegisteredConnector]) -> dict:
+    """The folders of the file-drop connections (settings that fail to load are left to the run to report)."""
+    from connectors.sdk.errors import ConfigError
+
+    folders = {}
+    for name, connection in connections.items():
+        if connection.connector != "file_drop":
+            continue
+        try:
+            folders[name] = registry["file_drop"].connector.from_config(connection.settings, connection=name).folder
+        except ConfigError:
+            continue
+    return folders

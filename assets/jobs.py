@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunRequest,
     ScheduleDefinition,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
     define_asset_job,
     in_process_executor,
     multiprocess_executor,
+    sensor,
 )
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
@@ -55,3 +63,39 @@ def build_schedules() -> list[ScheduleDefinition]:
             description="Runs the incremental sync on a cron schedule.",
         )
     ]
+
+
+def build_file_drop_sensor(folders: dict[str, Path]) -> SensorDefinition | None:
+    """A sensor that starts the incremental sync when files are added to or changed in a file-drop folder."""
+    if not folders:
+        return None
+
+    @sensor(
+        name="file_drop_sensor",
+        job_name=INCREMENTAL_SYNC,
+        minimum_interval_seconds=60,
+        default_status=DefaultSensorStatus.STOPPED,
+        description="Runs the incremental sync when the file-drop folders change (" + ", ".join(sorted(folders)) + ").",
+    )
+    def file_drop_sensor(context: SensorEvaluationContext):
+        signature = folder_signature(folders)
+        if signature == context.cursor:
+            return SkipReason("no new or changed files")
+        context.update_cursor(signature)
+        return RunRequest(run_key=signature)
+
+    return file_drop_sensor
+
+
+def folder_signature(folders: dict[str, Path]) -> str:
+    """A digest of the names, sizes and modification times of the files in the folders."""
+    digest = hashlib.sha256()
+    for name, folder in sorted(folders.items()):
+        digest.update(name.encode())
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()

@@ -118,3 +118,23 @@ def test_streams_defined_in_settings_become_raw_assets(no_network) -> None:
     keys = {key.to_user_string() for key in build_definitions(config).resolve_all_asset_keys()}
     assert "raw/erp/clients" in keys
     assert "raw/erp/customers" not in keys
+
+
+def test_file_drop_sensor_requests_a_run_only_when_files_change(tmp_path: Path) -> None:
+    from dagster import DefaultSensorStatus, RunRequest, SkipReason, build_sensor_context
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("id\n1\n", encoding="utf-8")
+    config = CanalisConfig.model_validate(
+        {"connections": {"shop": {"connector": "file_drop", "channel": "web", "settings": {"path": str(folder)}}}}
+    )
+    sensor = build_definitions(config).resolve_sensor_def("file_drop_sensor")
+    assert sensor.default_status == DefaultSensorStatus.STOPPED
+    first = sensor(build_sensor_context())
+    assert isinstance(first, RunRequest)
+    unchanged = sensor(build_sensor_context(cursor=first.run_key))
+    assert isinstance(unchanged, SkipReason)
+    (folder / "customers_2.csv").write_text("id\n2\n", encoding="utf-8")
+    changed = sensor(build_sensor_context(cursor=first.run_key))
+    assert isinstance(changed, RunRequest) and changed.run_key != first.run_key
