@@ -190,7 +190,8 @@ def _connectors_list(args: argparse.Namespace) -> int:
 
 
 def _connectors_check(args: argparse.Namespace) -> int:
-    from assets.connections import build_connector, load_config
+    from assets.connections import load_config
+    from assets.sandbox import sandbox_for_run
 
     config = load_config()
     connections = config.enabled_connections()
@@ -198,6 +199,14 @@ def _connectors_check(args: argparse.Namespace) -> int:
         if args.connection not in connections:
             raise CanalisError(f"no enabled connection '{args.connection}' in {config.path}")
         connections = {args.connection: connections[args.connection]}
+    with sandbox_for_run(out=sys.stdout):
+        failures = _check_connections(connections)
+    return 1 if failures else 0
+
+
+def _check_connections(connections) -> int:
+    from assets.connections import build_connector
+
     failures = 0
     for name, connection in connections.items():
         try:
@@ -207,7 +216,7 @@ def _connectors_check(args: argparse.Namespace) -> int:
         except CanalisError as error:
             print(f"{name:<20} FAILED  {error}")
             failures += 1
-    return 1 if failures else 0
+    return failures
 
 
 def _connectors_settings(args: argparse.Namespace) -> int:
