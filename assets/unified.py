@@ -73,7 +73,7 @@ def build_unified_assets(
         )
         return MaterializeResult(metadata=metadata)
 
-    assets_built: list[AssetsDefinition] = [unified_customers]
+    assets_built: list[AssetsDefinition] = [unified_customers, build_identity_links_asset(translator)]
     if has_interactions:
 
         @asset(
@@ -168,3 +168,59 @@ def build_unified_checks(max_cluster_size: int) -> list[AssetChecksDefinition]:
         )
 
     return [cluster_size_alarm, unresolved_share]
+
+
+IDENTITY_LINKS = AssetKey("identity_links")
+
+
+def build_identity_links_asset(translator: CanalisTranslator) -> AssetsDefinition:
+    """The links behind the unified customers, with the rule or score and the evidence of each."""
+    from mappings.identity.tables import identity_links
+
+    @asset(
+        key=IDENTITY_LINKS,
+        group_name=translator.unified_group(),
+        kinds={"sql"},
+        deps=[UNIFIED_CUSTOMERS],
+        required_resource_keys={"store"},
+        description=(
+            "Why source records are (or are not) the same person: every link with its rule or match probability "
+            "and the evidence, including links refused by an over-merge guard."
+        ),
+        metadata={"table": "identity_links"},
+    )
+    def identity_links_asset(context: AssetExecutionContext) -> MaterializeResult:
+        store = context.resources.store.get_store()
+        links = identity_links
+        with store.engine.connect() as conn:
+            by_rule = dict(
+                conn.execute(
+                    select(links.c.rule, func.count()).where(links.c.status == "accepted").group_by(links.c.rule)
+                ).all()
+            )
+            refused = dict(
+                conn.execute(
+                    select(links.c.reason, func.count()).where(links.c.status != "accepted").group_by(links.c.reason)
+                ).all()
+            )
+            weakest = [
+                dict(row._mapping)
+                for row in conn.execute(
+                    select(links.c.record_a, links.c.record_b, links.c.rule, links.c.confidence, links.c.status)
+                    .where(links.c.status == "accepted")
+                    .order_by(links.c.confidence, links.c.record_a, links.c.record_b)
+                    .limit(10)
+                )
+            ]
+        return MaterializeResult(
+            metadata={
+                "accepted_links": sum(by_rule.values()),
+                "refused_links": sum(refused.values()),
+                "links_by_rule": counter_table({str(k): v for k, v in by_rule.items()}, "rule", "links"),
+                "refused_by_guard": counter_table({str(k): v for k, v in refused.items()}, "guard", "links"),
+                "weakest_accepted_links": markdown_table(weakest),
+                "dagster/row_count": sum(by_rule.values()) + sum(refused.values()),
+            }
+        )
+
+    return identity_links_asset

@@ -45,6 +45,7 @@ def test_demo_definitions_load_with_the_expected_graph(no_network) -> None:
         "canonical/order_lines",
         "canonical/interactions",
         "unified_customers",
+        "identity_links",
         "customer_timeline",
     } <= keys
     assert not any(key.startswith("raw/store_pos_export/order_lines") for key in keys)
