@@ -223,3 +223,20 @@ def test_maildir_parses_with_threads_and_attachments(world_dir: Path, world: Obj
     bodies = " ".join(m.get_body(("plain",)).get_content() for m in messages)
     assert "Bonjour" in bodies
     assert any(m["From"].addresses[0].display_name for m in messages if not m["In-Reply-To"])
+
+
+def test_some_customers_phone_again_about_an_open_case(world: ObjectStore) -> None:
+    from connectors.sdk.state import parse_cursor_datetime
+
+    cases = {case["Id"]: case for case in _all(world, "salesforce", "Case")}
+    follow_ups = [task for task in _all(world, "salesforce", "Task") if task["WhatId"] in cases]
+    assert follow_ups, "the world should hold repeat contacts for the service KPIs"
+    for task in follow_ups:
+        case = cases[task["WhatId"]]
+        assert task["WhoId"] == case["ContactId"]
+        assert case["Subject"] in task["Subject"]
+        delay = parse_cursor_datetime(task["CreatedDate"]) - parse_cursor_datetime(case["CreatedDate"])
+        assert 0 < delay.total_seconds() <= 6 * 24 * 3600
+        assert world.truth_person("salesforce", "Task", task["Id"]) == world.truth_person(
+            "salesforce", "Case", case["Id"]
+        )

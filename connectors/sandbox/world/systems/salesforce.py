@@ -15,7 +15,7 @@ from connectors.sandbox.world.context import (
 )
 from connectors.sandbox.world.formats import iso_date, salesforce_datetime
 from connectors.sandbox.world.ids import salesforce_id
-from connectors.sandbox.world.people import Company, Person
+from connectors.sandbox.world.people import Company, Person, stable_rng
 from connectors.sandbox.world.texts import CALL_SUBJECTS, COMPLAINT_SUBJECTS, QUESTION_SUBJECTS
 from connectors.sandbox.world.variations import copy_for
 
@@ -296,6 +296,56 @@ def _cases(
         )
         if forced and n == count - 1:
             ctx.fault_details[(person.person_id, "complaint_targeted_by_promotion")]["case_id"] = case_id
+        _follow_up_call(ctx, person, case_id, contact_id, opened, subject)
+
+
+FOLLOW_UP_SHARE = 0.3
+FOLLOW_UP_PREFIX = {"fr": "Relance client : ", "en": "Customer follow-up: "}
+
+
+def _follow_up_call(
+    ctx: WorldContext, person: Person, case_id: str, contact_id: str, opened: datetime, subject: str
+) -> None:
+    """Sometimes the customer phones a few days after opening a case, about the same thing (a repeat contact).
+
+    Drawn from a generator of its own, so adding follow-ups leaves every other generated value unchanged.
+    """
+    rng = stable_rng(ctx.spec.seed, "salesforce-follow-up", case_id)
+    if rng.random() >= FOLLOW_UP_SHARE:
+        return
+    at = opened + timedelta(hours=rng.randint(6, 24 * 6))
+    if at >= ctx.now:
+        return
+    task_id = _new_id(ctx, "Task")
+    call_subject = FOLLOW_UP_PREFIX.get(person.language, FOLLOW_UP_PREFIX["en"]) + subject
+    ctx.add(
+        SYSTEM,
+        "Task",
+        task_id,
+        _record(
+            "Task",
+            task_id,
+            at,
+            at,
+            {
+                "WhoId": contact_id,
+                "WhatId": case_id,
+                "Subject": call_subject,
+                "Type": "Call",
+                "TaskSubtype": "Call",
+                "CallType": "Inbound",
+                "CallDurationInSeconds": rng.randint(60, 900),
+                "Status": "Completed",
+                "Priority": "Normal",
+                "ActivityDate": at.date().isoformat(),
+                "Description": None,
+                "OwnerId": OWNER_ID,
+            },
+        ),
+        created_at=at,
+        updated_at=at,
+        person_id=person.person_id,
+    )
 
 
 def _calls(
