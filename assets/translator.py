@@ -18,7 +18,8 @@ class CanalisTranslator:
         return AssetKey(["raw", connection, stream])
 
     def raw_group(self, connection: str) -> str:
-        return "raw"
+        """One group per connection, so the UI shows each system's streams together."""
+        return f"raw_{connection}"
 
     def raw_kinds(self, connector: type[Connector]) -> set[str]:
         return {connector.name.replace("_", "")[:20], "python"}

@@ -52,6 +52,7 @@ def test_demo_definitions_load_with_the_expected_graph(no_network) -> None:
     assert not any(key.startswith("raw/crm_hubspot/customers") for key in keys)  # write-only stream
 
     graph = defs.resolve_asset_graph()
+    assert graph.get(AssetKey(["raw", "crm_hubspot", "contacts"])).group_name == "raw_crm_hubspot"
     customer_parents = graph.get(AssetKey(["canonical", "customer_records"])).parent_keys
     assert {
         AssetKey(["raw", "web_shop_export", "customers"]),
