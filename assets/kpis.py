@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
 from sqlalchemy import Connection
 
 from assets.connections import CanalisConfig
@@ -28,6 +37,7 @@ from mappings.kpis import (
 )
 from mappings.kpis.charts import inline_image, png_bars, save_png, text_bars
 from mappings.kpis.satisfaction import CSAT, NPS, SEGMENTS
+from mappings.kpis.service import ServiceReport
 from mappings.store.database import canalis_home
 
 KPI_GROUP = "kpis"
@@ -85,9 +95,8 @@ def channel_mix_metadata(conn: Connection, settings: KpiSettings) -> Metadata:
     }
 
 
-def repeat_contact_metadata(conn: Connection, settings: KpiSettings) -> Metadata:
+def repeat_contact_metadata(report: ServiceReport) -> Metadata:
     """Share of service contacts that repeat an earlier one on another channel within the window."""
-    report = service_kpis(conn, settings)
     rows = [row for row in report.repeat_rows() if row["repeat_rate"] is not None]
     return {
         "repeat_contact_rate": _number(report.repeat_rate),
@@ -112,9 +121,8 @@ def repeat_contact_metadata(conn: Connection, settings: KpiSettings) -> Metadata
     }
 
 
-def first_contact_resolution_metadata(conn: Connection, settings: KpiSettings) -> Metadata:
+def first_contact_resolution_metadata(report: ServiceReport) -> Metadata:
     """Share of resolved service threads resolved with one customer contact and no repeat."""
-    report = service_kpis(conn, settings)
     rows = report.fcr_rows()
     return {
         "first_contact_resolution": _number(report.fcr_rate),
@@ -223,7 +231,7 @@ class KpiSpec:
     name: str
     description: str
     value_key: str
-    compute: Callable[[Connection, KpiSettings], Metadata]
+    compute: Callable[..., Metadata]  # (conn, settings), or (service report) for the service KPIs
     reads: tuple[str, ...]
 
 
@@ -234,22 +242,6 @@ KPIS = (
         "multichannel_share",
         channel_mix_metadata,
         ("unified_customers", "customer_timeline", "orders"),
-    ),
-    KpiSpec(
-        "repeat_contact_rate",
-        "Share of service contacts repeating, on another channel and within the window, a contact of the same "
-        "customer about the same case, order or subject family: customers who had to repeat themselves.",
-        "repeat_contact_rate",
-        repeat_contact_metadata,
-        ("customer_timeline",),
-    ),
-    KpiSpec(
-        "first_contact_resolution",
-        "Share of resolved service threads (cases, tickets, mail threads, calls) resolved with a single customer "
-        "contact and no repeat contact about the same issue within the window.",
-        "first_contact_resolution",
-        first_contact_resolution_metadata,
-        ("customer_timeline",),
     ),
     KpiSpec(
         "satisfaction",
@@ -272,6 +264,27 @@ KPIS = (
         "(research online, purchase offline).",
         "ropo_share",
         ropo_metadata,
+        ("customer_timeline",),
+    ),
+)
+
+
+# Both service KPIs come from one pass over the service contacts, so they are materialized together.
+SERVICE_KPIS = (
+    KpiSpec(
+        "repeat_contact_rate",
+        "Share of service contacts repeating, on another channel and within the window, a contact of the same "
+        "customer about the same case, order or subject family: customers who had to repeat themselves.",
+        "repeat_contact_rate",
+        repeat_contact_metadata,
+        ("customer_timeline",),
+    ),
+    KpiSpec(
+        "first_contact_resolution",
+        "Share of resolved service threads (cases, tickets, mail threads, calls) resolved with a single customer "
+        "contact and no repeat contact about the same issue within the window.",
+        "first_contact_resolution",
+        first_contact_resolution_metadata,
         ("customer_timeline",),
     ),
 )
@@ -301,7 +314,31 @@ def _build(spec: KpiSpec, settings: KpiSettings, translator: CanalisTranslator) 
     return kpi_asset
 
 
+def _build_service(settings: KpiSettings, translator: CanalisTranslator) -> AssetsDefinition:
+    specs = [
+        AssetSpec(
+            key=kpi_key(spec.name),
+            group_name=KPI_GROUP,
+            kinds={"sql"},
+            deps=_deps(spec, translator),
+            description=spec.description,
+            metadata={"kpi": spec.name, "value_key": spec.value_key},
+        )
+        for spec in SERVICE_KPIS
+    ]
+
+    @multi_asset(name="service_kpis", specs=specs, required_resource_keys={"store"})
+    def service_kpi_assets(context: AssetExecutionContext):
+        store = context.resources.store.get_store()
+        with store.engine.connect() as conn:
+            report = service_kpis(conn, settings)
+        for spec in SERVICE_KPIS:
+            yield MaterializeResult(asset_key=kpi_key(spec.name), metadata=spec.compute(report))
+
+    return service_kpi_assets
+
+
 def build_kpi_assets(config: CanalisConfig, translator: CanalisTranslator) -> list[AssetsDefinition]:
     """One asset per KPI, in group `kpis`; the `kpis` section of the connections file is validated here."""
     settings = kpi_settings(config.kpis)
-    return [_build(spec, settings, translator) for spec in KPIS]
+    return [*(_build(spec, settings, translator) for spec in KPIS), _build_service(settings, translator)]
