@@ -15,6 +15,8 @@ from connectors.sdk.settings import describe_settings
 from mappings.store import Store
 from mappings.store.database import DATABASE_URL_ENV
 
+_MIGRATED: set[str] = set()  # database URLs this process has already brought to the newest schema
+
 
 class StoreResource(ConfigurableResource):
     """The canonical store. The database URL comes from CANALIS_DATABASE_URL, else SQLite under the Canalis home."""
@@ -22,9 +24,11 @@ class StoreResource(ConfigurableResource):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; empty for the embedded SQLite")
 
     def get_store(self) -> Store:
-        """A store on the configured database, migrated to the newest schema."""
+        """A store on the configured database, migrated to the newest schema (once per process and database)."""
         store = Store(self.database_url or None)
-        store.migrate()
+        if store.url not in _MIGRATED:
+            store.migrate()
+            _MIGRATED.add(store.url)
         return store
 
 
