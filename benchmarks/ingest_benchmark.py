@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     print(
         f"  canalis at {small['canalis']['records']} records: peak {small['canalis']['peak_rss_mb']} MB"
-        " (memory flat in the number of records)"
+        f" (vs {canalis['peak_rss_mb']} MB at {canalis['records']})"
     )
     if "dlt" in full:
         other = full["dlt"]
