@@ -13,6 +13,7 @@ from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from tenacity import (
@@ -389,6 +390,10 @@ class HttpClient:
         """The parsed JSON body of a response, None when empty; ApiError when it is not JSON."""
         if not response.content:
             return None
+        try:
+            return orjson.loads(response.content)  # UTF-8, as every vendor here sends; else requests decodes
+        except orjson.JSONDecodeError:
+            pass
         try:
             return response.json()
         except ValueError:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Numeric, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -78,16 +79,16 @@ class JSONDoc(TypeDecorator[Any]):
         if value is None:
             return None
         if isinstance(value, JSONText):
-            return str(value) if dialect.name == "sqlite" else json.loads(value)
+            return str(value) if dialect.name == "sqlite" else loads(value)
         if dialect.name == "sqlite":
             return dumps(value)
-        return json.loads(dumps(value))
+        return loads(dumps(value))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
         if isinstance(value, str):
-            return json.loads(value)
+            return loads(value)
         return value
 
 
@@ -105,6 +106,24 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
 def dumps(value: Any) -> str:
-    """Encode a value as compact, key-sorted JSON (stable, so hashes of it are comparable)."""
-    return json.dumps(value, default=_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Encode a value as compact, key-sorted JSON (stable, so hashes of it are comparable).
+
+    orjson does the work; values it refuses (integers beyond 64 bits, keys of mixed types) go through the
+    standard library with the same layout.
+    """
+    try:
+        return orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(value, default=_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | bytes) -> Any:
+    """Decode JSON text; numbers beyond what orjson reads (huge integers, NaN) fall back to the standard library."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import StatementError
 
 CHUNK_SIZE = 500
 
@@ -136,27 +137,95 @@ def _write(
     update_columns: Sequence[str] | None,
     keep_on_update: Sequence[str],
 ) -> None:
-    dialect = connection.dialect.name
-    all_columns = list(rows[0].keys())
+    all_columns = tuple(rows[0].keys())
     if update_columns is None:
         update_columns = [name for name in all_columns if name not in key_columns and name not in keep_on_update]
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-        if update_columns:
-            statement = insert.on_conflict_do_update(
-                index_elements=key_columns, set_={name: insert.excluded[name] for name in update_columns}
-            )
-        else:
-            statement = insert.on_conflict_do_nothing(index_elements=key_columns)
-    elif dialect in ("mysql", "mariadb"):
-        insert = mysql.insert(table)
-        first_key = key_columns[0]
-        assignments = {name: insert.inserted[name] for name in update_columns} or {first_key: table.c[first_key]}
-        statement = insert.on_duplicate_key_update(assignments)
-    else:  # a portable fallback: delete then insert, inside the caller's transaction
+    dialect = connection.dialect
+    if dialect.name not in ("postgresql", "sqlite", "mysql", "mariadb"):
+        # a portable fallback: delete then insert, inside the caller's transaction
         columns = [table.c[name] for name in key_columns]
         keys = [tuple(row[name] for name in key_columns) for row in rows]
         connection.execute(table.delete().where(tuple_(*columns).in_(keys)))
         connection.execute(table.insert(), rows)
         return
-    connection.execute(statement, rows)
+    cache_key = (table, dialect.name, all_columns, tuple(key_columns), tuple(update_columns))
+    prepared = _PREPARED.get(cache_key)
+    if prepared is None:
+        statement = _upsert_statement(dialect.name, table, key_columns, update_columns)
+        prepared = _PREPARED[cache_key] = PreparedWrite.compile(statement, dialect, all_columns)
+    prepared.execute(connection, rows)
+
+
+def _upsert_statement(dialect: str, table: Table, key_columns: list[str], update_columns: Sequence[str]):
+    if dialect in ("postgresql", "sqlite"):
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        if update_columns:
+            return insert.on_conflict_do_update(
+                index_elements=key_columns, set_={name: insert.excluded[name] for name in update_columns}
+            )
+        return insert.on_conflict_do_nothing(index_elements=key_columns)
+    insert = mysql.insert(table)
+    first_key = key_columns[0]
+    assignments = {name: insert.inserted[name] for name in update_columns} or {first_key: table.c[first_key]}
+    return insert.on_duplicate_key_update(assignments)
+
+
+_PREPARED: dict[tuple, PreparedWrite] = {}
+
+
+class PreparedWrite:
+    """An INSERT compiled once for a dialect and a column list, run as one DBAPI executemany.
+
+    Values go through each column type's own bind processor, so what is stored is exactly what SQLAlchemy would
+    store; only the per-row statement machinery is skipped. A value repeated from the previous row (the load
+    timestamp of a batch, a constant) is processed once.
+    """
+
+    __slots__ = ("bind_names", "keys", "positional", "processors", "sql")
+
+    def __init__(
+        self, sql: str, keys: tuple[str, ...], bind_names: tuple[str, ...], processors: tuple, positional: bool
+    ) -> None:
+        self.sql = sql
+        self.keys = keys
+        self.bind_names = bind_names
+        self.processors = processors
+        self.positional = positional
+
+    @classmethod
+    def compile(cls, statement, dialect, columns: Sequence[str]) -> PreparedWrite:
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        bind_names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+        binds = [compiled.binds[name] for name in bind_names]
+        keys = tuple(bind.key for bind in binds)
+        processors = tuple(bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds)
+        return cls(compiled.string, keys, bind_names, processors, compiled.positional)
+
+    def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        keys, processors = self.keys, self.processors
+        width = len(keys)
+        last_in: list[Any] = [_UNSET] * width
+        last_out: list[Any] = [None] * width
+        parameters: list[Any] = []
+        for row in rows:
+            values = []
+            for index in range(width):
+                value = row.get(keys[index])
+                processor = processors[index]
+                if processor is not None and value is not None:
+                    if value is last_in[index]:
+                        value = last_out[index]
+                    else:
+                        last_in[index] = value
+                        try:
+                            value = last_out[index] = processor(value)
+                        except (TypeError, ValueError) as error:
+                            raise StatementError(
+                                f"{keys[index]}: {error}", self.sql, None, error, ismulti=True
+                            ) from error
+                values.append(value)
+            parameters.append(tuple(values) if self.positional else dict(zip(self.bind_names, values, strict=True)))
+        connection.exec_driver_sql(self.sql, parameters)
+
+
+_UNSET = object()

@@ -1,0 +1,66 @@
+"""Reading ahead in a background thread: order, errors, early stop and the bound on pages held."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.sdk.prefetch import Prefetched
+
+
+def test_items_arrive_in_order_and_the_iterator_ends() -> None:
+    assert list(Prefetched(iter(range(50)), depth=3)) == list(range(50))
+
+
+def test_an_error_reaches_the_caller_after_the_items_before_it() -> None:
+    def pages() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise RuntimeError("HubSpot GET /crm/v3/objects/contacts: HTTP 500")
+
+    seen: list[int] = []
+    with pytest.raises(RuntimeError, match="HTTP 500"):
+        for item in Prefetched(pages()):
+            seen.append(item)
+    assert seen == [1, 2]
+
+
+def test_no_more_than_depth_items_are_read_ahead() -> None:
+    produced: list[int] = []
+    gate = threading.Event()
+
+    def pages() -> Iterator[int]:
+        for number in range(100):
+            produced.append(number)
+            yield number
+
+    reader = Prefetched(pages(), depth=2)
+    first = next(reader)
+    gate.wait(0.3)  # let the reader run as far as it may
+    # one handed out, two waiting in the queue, one produced and blocked on the full queue
+    assert first == 0
+    assert len(produced) <= 4
+    reader.close()
+
+
+def test_stopping_early_closes_the_source() -> None:
+    closed = threading.Event()
+
+    def pages() -> Iterator[int]:
+        try:
+            for number in range(1000):
+                yield number
+        finally:
+            closed.set()
+
+    with Prefetched(pages(), depth=1) as reader:
+        assert next(reader) == 0
+    assert closed.wait(2)
+    assert list(reader) == []
+
+
+def test_depth_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="depth"):
+        Prefetched(iter([]), depth=0)
