@@ -50,8 +50,7 @@ def test_stopping_early_closes_the_source() -> None:
 
     def pages() -> Iterator[int]:
         try:
-            for number in range(1000):
-                yield number
+            yield from range(1000)
         finally:
             closed.set()
 
