@@ -19,6 +19,7 @@ from connectors.sdk.errors import MappingError
 from mappings.canonical.entities import ENTITIES, REPLACED_WITH_PARENT, TABLES, RowContext
 from mappings.declarative.engine import Mapper
 from mappings.store import QuarantinedRecord, Store, UpsertCounts, tables, upsert, utcnow
+from mappings.store.upsert import write_rows
 
 CHUNK = 2000
 PREVIEW_ROWS = 5
@@ -181,28 +182,28 @@ class _Pass:
 
     def _store_rows(self, conn: Connection, by_table: dict[str, list[dict[str, Any]]]) -> None:
         primary_of = {ENTITIES[entity].primary_table: entity for entity in self.entities}
-        written: dict[str, set] = {}
+        written: dict[str, tuple[set, set]] = {}
         for table_name, table_rows in by_table.items():
             if table_name in REPLACED_WITH_PARENT:
                 continue
             counts = upsert(conn, TABLES[table_name], table_rows)
-            written[table_name] = {key[0] for key in counts.written_keys}
-            counts.written_keys = []  # the report keeps counts only, so memory stays flat over a long pass
+            written[table_name] = ({key[0] for key in counts.written_keys}, {key[0] for key in counts.inserted_keys})
+            counts.written_keys, counts.inserted_keys = [], []  # the report keeps counts only: memory stays flat
             if table_name in primary_of:
                 self.reports[primary_of[table_name]].counts += counts
         for table_name, (column, parent_table) in REPLACED_WITH_PARENT.items():
             if table_name not in by_table:
                 continue
-            changed = written.get(parent_table, set())  # children of unchanged parents are already right
+            changed, new = written.get(parent_table, (set(), set()))  # children of unchanged parents are right
             rows = [row for row in by_table[table_name] if row[column] in changed]
-            _replace_children(conn, TABLES[table_name], column, sorted(changed), rows)
+            _replace_children(conn, TABLES[table_name], column, sorted(changed - new), rows)
 
 
 def _replace_children(conn: Connection, table, column: str, parent_keys: list[Any], rows: list[dict[str, Any]]) -> None:
-    """Replace the child rows of the given parents (delete theirs, insert the new ones)."""
+    """Replace the child rows of the given parents: delete theirs, then write the new ones.
+
+    Parents that were just inserted have no children yet, so callers pass only updated parents for deletion.
+    """
     for start in range(0, len(parent_keys), 500):
         conn.execute(table.delete().where(table.c[column].in_(parent_keys[start : start + 500])))
-    key_column = table.primary_key.columns.keys()[0]
-    unique = {row[key_column]: row for row in rows}
-    if unique:
-        conn.execute(table.insert(), list(unique.values()))
+    write_rows(conn, table, rows)

@@ -63,9 +63,9 @@ def _customer_rows(record: r.CustomerRecord, c: RowContext) -> RowsByTable:
 
 
 def _contact_point(key: str, kind: str, value: str, valid: bool, c: RowContext) -> dict[str, Any]:
-    digest = hashlib.sha256(f"{key}|{kind}|{value}".encode()).hexdigest()
+    digest = hashlib.sha256(value.encode()).hexdigest()[:16]
     return {
-        "contact_point_key": digest,
+        "contact_point_key": f"{key}|{kind}|{digest}",
         "record_key": key,
         "kind": kind,
         "value": value,

@@ -35,9 +35,13 @@ class CompiledRule:
     def raw_value(self, raw: dict[str, Any], item: Any) -> Any:
         """The first non-empty source value, before transforms."""
         for from_item, parts in self.paths:
-            value = _follow(item if from_item else raw, parts)
-            if value is not None and value != "":
-                return value
+            current = item if from_item else raw
+            for part in parts:  # dictionaries are the usual case; lists and the rest go through _step
+                current = current.get(part) if type(current) is dict else _step(current, part)
+                if current is None:
+                    break
+            if current is not None and current != "":
+                return current
         return None
 
     def value(self, raw: dict[str, Any], item: Any, context_value: Callable[[str], Any]) -> Any:
@@ -54,7 +58,7 @@ class CompiledRule:
         for function, args in self.calls:
             if value is None or value == "":
                 break
-            value = function(value, **args)
+            value = function(value, **args) if args else function(value)
         if value is None or value == "":
             return self.default
         return value
@@ -71,3 +75,11 @@ def _follow(current: Any, parts: tuple[str, ...]) -> Any:
         if current is None:
             return None
     return current
+
+
+def _step(current: Any, part: str) -> Any:
+    if isinstance(current, dict):
+        return current.get(part)
+    if isinstance(current, list) and part.isdigit() and int(part) < len(current):
+        return current[int(part)]
+    return None

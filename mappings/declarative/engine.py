@@ -26,7 +26,9 @@ class MappingContext:
     stream: str
 
     def value(self, name: str) -> Any:
-        return {"connection": self.connection, "channel": self.channel, "stream": self.stream}[name]
+        if name not in ("connection", "channel", "stream"):
+            raise KeyError(name)
+        return getattr(self, name)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Mapper:
         self.spec = spec
         self.connection = connection
         self.channel = channel
+        self._contexts: dict[str, MappingContext] = {}
         self._known = {name: frozenset(stream.known_fields()) for name, stream in spec.streams.items() if stream.strict}
         self._rules: dict[int, list[tuple[str, CompiledRule]]] = {
             id(target): [
@@ -68,7 +71,9 @@ class Mapper:
         if mapping is None:
             return []
         record_key = _record_label(raw)
-        context = MappingContext(self.connection, self.channel, stream)
+        context = self._contexts.get(stream)
+        if context is None:
+            context = self._contexts[stream] = MappingContext(self.connection, self.channel, stream)
         if mapping.strict:
             _check_unknown_fields(self._known[stream], raw, self.connection, stream, record_key)
         results: list[Mapped] = []
@@ -137,7 +142,10 @@ def _record_label(raw: dict[str, Any]) -> str:
 
 
 def _check_unknown_fields(known: frozenset[str], raw: dict[str, Any], source: str, stream: str, key: str) -> None:
-    unknown = sorted(name for name in raw if name not in known and not name.startswith("_"))
+    extra = raw.keys() - known
+    if not extra:
+        return
+    unknown = sorted(name for name in extra if not name.startswith("_"))
     if unknown:
         raise MappingError(
             f"unknown source field '{unknown[0]}' (the mapping is strict; map it or list it under 'ignore')",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +30,11 @@ _FAST = re.compile(
     rf"^(?P<local>{_ATEXT}+(?:\.{_ATEXT}+)*)@(?P<domain>(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+[a-z]{{2,63}})$"
 )
 _SPECIAL = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+# Internationalised local parts (léa.dubois@...): atext or letters, in NFC form, before an ASCII domain.
+_FAST_INTERNATIONAL = re.compile(
+    rf"^(?P<local>(?:{_ATEXT}|[^\W\d_])+(?:\.(?:{_ATEXT}|[^\W\d_])+)*)@"
+    rf"(?P<domain>(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+[a-z]{{2,63}})$"
+)
 
 
 _SPECIAL_DOTTED = tuple("." + name for name in _SPECIAL if "." in name)
@@ -36,6 +42,16 @@ _SPECIAL_DOTTED = tuple("." + name for name in _SPECIAL if "." in name)
 
 def _is_special(domain: str) -> bool:
     return domain.rsplit(".", 1)[-1] in _SPECIAL or bool(_SPECIAL_DOTTED and domain.endswith(_SPECIAL_DOTTED))
+
+
+def _fast_international(text: str) -> re.Match[str] | None:
+    """The address split by the fast path when its only non-ASCII characters are letters of an NFC local part."""
+    match = _FAST_INTERNATIONAL.match(text)
+    if match is None or unicodedata.normalize("NFC", match["local"]) != match["local"]:
+        return None
+    if not all(char.isalpha() for char in match["local"] if not char.isascii()):
+        return None
+    return match
 
 
 def _provider_rules(local: str, domain: str) -> tuple[str, str]:
@@ -52,7 +68,7 @@ def _normalize_text(text: str, provider_rules: bool) -> tuple[str, bool, str | N
         lowered = lowered[7:]
     if lowered.startswith("<") and lowered.endswith(">"):
         lowered = lowered[1:-1].strip()
-    match = _FAST.match(lowered)
+    match = _FAST.match(lowered) if lowered.isascii() else _fast_international(lowered)
     if match and len(match["local"]) <= 64 and len(lowered) <= 254 and not _is_special(match["domain"]):
         local, domain = match["local"], match["domain"]
     else:

@@ -50,4 +50,6 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # A 64 MiB page cache per connection keeps the indexes being loaded in memory (the default is 2 MiB).
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()

@@ -91,7 +91,12 @@ Index("ix_source_identities_customer", source_identities.c.customer_id)
 contact_points = Table(
     "contact_points",
     metadata,
-    Column("contact_point_key", String(64), primary_key=True, comment="hash of record, kind and value"),
+    Column(
+        "contact_point_key",
+        String(400),
+        primary_key=True,
+        comment="record_key|kind|hash of the value: a record's contact points sit together in the key's index",
+    ),
     Column("record_key", String(300), nullable=False),
     Column("kind", String(20), nullable=False, comment="email, phone or postal"),
     Column("value", String(600), nullable=False, comment="normalised value"),

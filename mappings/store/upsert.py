@@ -21,6 +21,7 @@ class UpsertCounts:
     updated: int = 0
     unchanged: int = 0
     written_keys: list[tuple] = field(default_factory=list, repr=False)
+    inserted_keys: list[tuple] = field(default_factory=list, repr=False)
 
     @property
     def written(self) -> int:
@@ -31,6 +32,7 @@ class UpsertCounts:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.written_keys.extend(other.written_keys)
+        self.inserted_keys.extend(other.inserted_keys)
         return self
 
 
@@ -61,6 +63,14 @@ def upsert(
     return counts
 
 
+def write_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, overwriting any row with the same primary key, without reading first (no counts)."""
+    key_columns = [column.name for column in table.primary_key.columns]
+    for start in range(0, len(rows), CHUNK_SIZE):
+        chunk = _last_row_per_key(list(rows[start : start + CHUNK_SIZE]), key_columns)
+        _write(connection, table, chunk, key_columns, None, ())
+
+
 def _upsert_chunk(
     connection: Connection,
     table: Table,
@@ -80,6 +90,7 @@ def _upsert_chunk(
             counts.inserted += 1
             to_write.append(row)
             counts.written_keys.append(key)
+            counts.inserted_keys.append(key)
         elif compare is not None and existing[key] == row.get(compare):
             counts.unchanged += 1
         else:

@@ -153,3 +153,27 @@ def test_possible_lengths_agree_with_phonenumbers(code: int) -> None:
         national = str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(rng.randint(2, 13)))
         number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
         assert is_possible_national(code, national) == phonenumbers.is_possible_number(number), (code, national)
+
+
+def test_email_fast_path_agrees_with_email_validator_on_international_local_parts() -> None:
+    from email_validator import EmailNotValidError, validate_email
+
+    from mappings.normalize.emails import _normalize_text
+
+    rng = random.Random(7)
+    # accented Latin, German, Greek, Cyrillic, CJK, digits of other scripts, superscripts, combining marks, spaces
+    pool = "abcxyz0129.+_-'éèêëàçôîïüñßøåæœǆﬁαβγжщ日本ªº²٣ⅷ\u0301\u00a0 "
+    agreed = 0
+    for _ in range(3000):
+        local = "".join(rng.choice(pool) for _ in range(rng.randint(1, 12)))
+        text = f"{local}@example.fr"
+        ours = _normalize_text(text, False)
+        try:
+            checked = validate_email(text.lower(), check_deliverability=False, allow_smtputf8=True)
+        except EmailNotValidError:
+            assert not ours[1], text
+            continue
+        assert ours[1], text
+        assert ours[0] == f"{checked.local_part.lower()}@{checked.domain.lower()}", text
+        agreed += 1
+    assert agreed > 300  # enough valid addresses were compared
