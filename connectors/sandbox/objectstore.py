@@ -14,6 +14,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
+from connectors.sdk import jsoncodec
+
 BATCH_SIZE = 5000
 
 _SCHEMA = """
@@ -81,6 +83,11 @@ def now_timestamp() -> str:
 def encode_payload(payload: Any) -> str:
     """Compact, deterministic JSON for a payload."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_payload(text: str) -> Any:
+    """A stored payload or value, read as the standard json module reads it (faster, through orjson)."""
+    return jsoncodec.loads(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +278,7 @@ class ObjectStore:
             )
             .fetchone()
         )
-        return json.loads(row[0]) if row else None
+        return decode_payload(row[0]) if row else None
 
     def get_object(self, system: str, object_type: str, object_id: str) -> StoredObject | None:
         """One object with its metadata, or None."""
@@ -423,7 +430,7 @@ class ObjectStore:
     def kv_get(self, key: str, default: Any = None) -> Any:
         """A small JSON value stored under a key, or the default."""
         row = self._conn().execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else default
+        return decode_payload(row[0]) if row else default
 
     def kv_put(self, key: str, value: Any) -> None:
         """Store a small JSON value under a key."""
@@ -514,7 +521,9 @@ class ObjectStore:
             sql += " WHERE kind = ?"
             params = (kind,)
         rows = self._conn().execute(sql + " ORDER BY id", params).fetchall()
-        return [TruthInconsistency(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4])) for row in rows]
+        return [
+            TruthInconsistency(row[0], row[1], row[2], decode_payload(row[3]), decode_payload(row[4])) for row in rows
+        ]
 
     def clear(self) -> None:
         """Remove every object, state value and truth row (used before regenerating a world)."""
@@ -524,4 +533,4 @@ class ObjectStore:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredObject:
-    return StoredObject(row[0], row[1], row[2], row[3], json.loads(row[4]))
+    return StoredObject(row[0], row[1], row[2], row[3], decode_payload(row[4]))

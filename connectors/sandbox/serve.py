@@ -74,12 +74,10 @@ def serve(
     imap_port: int = 8143,
 ) -> None:
     """Serve in the foreground until interrupted."""
-    from werkzeug.serving import make_server
-
     from connectors.sandbox.imap_server import is_loopback, start_imap_server
     from connectors.sandbox.server.app import SandboxApp
     from connectors.sandbox.server.faults import FaultPlan
-    from connectors.sandbox.server.runner import KeepAliveHandler
+    from connectors.sandbox.server.runner import KeepAliveServer
 
     spec = WorldSpec(seed=seed, customers=customers)
     generated = ensure_world(spec, data_dir, reset=reset)
@@ -90,7 +88,7 @@ def serve(
     set_shopify_plan(data_dir, shopify_plan)
     store = ObjectStore(store_path(data_dir))
     app = SandboxApp(store, faults=FaultPlan.from_spec(faults, seed=seed))
-    server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
+    server = KeepAliveServer(host, port, app)
     app.base_url = f"http://{host}:{server.server_port}"
     imap = start_imap_server(data_dir, host if is_loopback(host) else "127.0.0.1", imap_port)  # plaintext: loopback
     describe(app.base_url, credentials_of(app), out)

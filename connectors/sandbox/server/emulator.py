@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import orjson
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -14,6 +15,10 @@ from connectors.sandbox.objectstore import ObjectStore
 from connectors.sandbox.server.faults import FaultPlan
 
 Handler = Callable[..., Response]
+
+# Values orjson would write otherwise than the json module (dataclasses, datetimes, subclasses of str, int, dict and
+# list) are passed to `default`, which refuses them, so that json writes them (or refuses them) as it always did.
+ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
 class Emulator:
@@ -73,13 +78,17 @@ class Emulator:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON answer."""
-    return Response(
-        json.dumps(body, ensure_ascii=False),
-        status=status,
-        headers=headers or {},
-        content_type="application/json",
-    )
+    """A JSON answer (compact UTF-8)."""
+    return Response(encode_json(body), status=status, headers=headers or {}, content_type="application/json")
+
+
+def encode_json(body: Any) -> bytes:
+    """Compact UTF-8 JSON: orjson, or the json module for what orjson refuses (integers beyond 64 bits, keys that
+    are not strings, values the json module writes its own way)."""
+    try:
+        return orjson.dumps(body, option=ORJSON_OPTIONS)
+    except TypeError:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def read_json(request: Request) -> Any:

@@ -28,6 +28,9 @@ class FaultRates:
     burst: int = 1
 
 
+NO_FAULTS = FaultRates()
+
+
 def parse_faults(spec: str | None) -> dict[str, FaultRates]:
     """Parse a fault spec; errors name the part that is wrong."""
     result: dict[str, FaultRates] = {}
@@ -76,7 +79,7 @@ class FaultPlan:
         return cls(parse_faults(spec), seed=seed)
 
     def for_system(self, system: str) -> FaultRates:
-        return self.rates.get(system) or self.rates.get("*") or FaultRates()
+        return self.rates.get(system) or self.rates.get("*") or NO_FAULTS
 
     def _roll(self) -> float:
         with self._lock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.sandbox.emulators.square.wire import SYSTEM
+from connectors.sandbox.objectstore import decode_payload
 
 SCAN_BATCH = 500
 
@@ -93,7 +93,7 @@ class StoreQueries:
             )
             found = self._conn().execute(sql, [*params, batch]).fetchall()
             for row in found:
-                yield list(row[:-1]), json.loads(row[-1])
+                yield list(row[:-1]), decode_payload(row[-1])
             if len(found) < batch:
                 return
             position, first = list(found[-1][:-1]), False
