@@ -8,21 +8,23 @@ over a subset of entities never makes the others skip records.
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, Row, Text, and_, or_, select, type_coerce
 
-from connectors.sdk.errors import MappingError
-from mappings.canonical.entities import ENTITIES, REPLACED_WITH_PARENT, TABLES, RowContext
+from mappings.canonical.chunks import PREVIEW_ROWS, ChunkResult, map_chunk
+from mappings.canonical.entities import ENTITIES, REPLACED_WITH_PARENT, TABLES
+from mappings.canonical.workers import MappingWorkers
 from mappings.declarative.engine import Mapper
-from mappings.store import QuarantinedRecord, Store, UpsertCounts, tables, upsert, utcnow
+from mappings.store import Store, UpsertCounts, tables, upsert, utcnow
 from mappings.store.upsert import write_rows
 
 CHUNK = 2000
-PREVIEW_ROWS = 5
 START = (0, "")
 
 
@@ -61,17 +63,22 @@ def canonicalize_entities(
     *,
     full: bool = False,
     run_id: str | None = None,
+    workers: int | None = None,
 ) -> dict[str, CanonicalReport]:
-    """Map the raw records changed since the last pass into every given entity, reading each stream once."""
+    """Map the raw records changed since the last pass into every given entity, reading each stream once.
+
+    Long passes map in worker processes (`workers`, else CANALIS_MAPPING_WORKERS) while this process writes.
+    """
     started = time.perf_counter()
     wanted = sorted(set(entities))
     reports = {entity: CanonicalReport(entity=entity) for entity in wanted}
-    for connection, mapper in mappers.items():
-        streams = sorted({stream for entity in wanted for stream in mapper.streams_for(entity)})
-        for stream in streams:
-            fed = [entity for entity in wanted if stream in mapper.streams_for(entity)]
-            for position, group in _group_by_position(store, connection, stream, fed, full).items():
-                _Pass(store, mapper, connection, stream, group, reports, run_id).run(position)
+    with MappingWorkers(workers) as pool:
+        for connection, mapper in mappers.items():
+            streams = sorted({stream for entity in wanted for stream in mapper.streams_for(entity)})
+            for stream in streams:
+                fed = [entity for entity in wanted if stream in mapper.streams_for(entity)]
+                for position, group in _group_by_position(store, connection, stream, fed, full).items():
+                    _Pass(store, mapper, connection, stream, group, reports, run_id, pool).run(position)
     elapsed = time.perf_counter() - started
     for report in reports.values():
         report.seconds = elapsed
@@ -91,7 +98,12 @@ def _group_by_position(
 
 
 class _Pass:
-    """One read of a raw stream from a position, mapping a group of entities."""
+    """One read of a raw stream from a position, mapping a group of entities.
+
+    Chunks are read in key order and written in that same order, each with the position after it, so a pass
+    stopped at any point resumes where its last written chunk ended. While one chunk is written the next ones
+    are being mapped (in worker processes for a long pass).
+    """
 
     def __init__(
         self,
@@ -102,83 +114,82 @@ class _Pass:
         entities: list[str],
         reports: dict[str, CanonicalReport],
         run_id: str | None,
+        pool: MappingWorkers,
     ) -> None:
         self.store = store
         self.mapper = mapper
         self.connection = connection
         self.stream = stream
         self.entities = entities
-        self.entity_set = frozenset(entities)
         self.reports = reports
         self.run_id = run_id
+        self.pool = pool
 
     def run(self, position: tuple[int, str]) -> None:
-        raw = tables.raw_records
-        after = position
-        while True:
-            with self.store.engine.connect() as conn:
-                rows = conn.execute(
-                    select(raw.c.record_id, raw.c.batch_id, raw.c.payload)
-                    .where(
-                        raw.c.source == self.connection,
-                        raw.c.stream == self.stream,
-                        or_(raw.c.batch_id > after[0], and_(raw.c.batch_id == after[0], raw.c.record_id > after[1])),
-                    )
-                    .order_by(raw.c.batch_id, raw.c.record_id)
-                    .limit(CHUNK)
-                ).all()
-            if not rows:
-                return
-            after = (rows[-1].batch_id, rows[-1].record_id)
-            with self.store.begin() as conn:
-                self._map_chunk(conn, rows)
-                state = {"cursor": None, "cursor_kind": "integer", "extra": {"position": list(after)}}
-                for entity in self.entities:
-                    self.store.save_state(
-                        conn, watermark_name(entity), f"{self.connection}.{self.stream}", state, self.run_id
-                    )
-
-    def _map_chunk(self, conn: Connection, rows) -> None:
-        now = utcnow()
-        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        failures: list[QuarantinedRecord] = []
-        succeeded: list[str] = []
-        single = self.entities[0] if len(self.entities) == 1 else None
-        for row in rows:
-            for entity in self.entities:
-                self.reports[entity].raw_records += 1
-            try:
-                mapped = self.mapper.map_record(self.stream, row.payload, entity=single)
-            except MappingError as error:
-                failures.append(
-                    QuarantinedRecord(
-                        self.connection, self.stream, "map", str(error), row.record_id, row.payload, error.field
-                    )
-                )
-                continue
-            succeeded.append(row.record_id)
-            for item in mapped:
-                if item.entity not in self.entity_set:
+        in_flight: deque[tuple[Future[ChunkResult], list[tuple[str, Any]], tuple[int, str]]] = deque()
+        after, exhausted = position, False
+        while in_flight or not exhausted:
+            if not exhausted and len(in_flight) < self.pool.ahead:
+                rows = self._read(after)
+                exhausted = len(rows) < CHUNK
+                if rows:
+                    after = (rows[-1].batch_id, rows[-1].record_id)
+                    executor = self.pool.executor(long=len(rows) == CHUNK)
+                    records = [(row.record_id, row.payload) for row in rows]
+                    job = executor.submit(map_chunk, self.mapper, self.stream, self.entities, records, utcnow())
+                    in_flight.append((job, records, after))
                     continue
-                context = RowContext(source=self.connection, object=item.object, loaded_at=now)
-                for table_name, table_rows in ENTITIES[item.entity].to_rows(item.record, context).items():
-                    by_table[table_name].extend(table_rows)
-                report = self.reports[item.entity]
-                report.mapped += 1
-                report.by_source[self.connection] += 1
-                if len(report.preview) < PREVIEW_ROWS:
-                    report.preview.append(item.record.model_dump(mode="json"))
-        self._store_rows(conn, by_table)
-        if failures:
-            self.store.quarantine(conn, failures)
+            if not in_flight:
+                break
+            job, records, chunk_end = in_flight.popleft()
+            try:
+                result = job.result()
+            except BrokenProcessPool as error:
+                self.pool.give_up(error)
+                result = map_chunk(self.mapper, self.stream, self.entities, records, utcnow())
+            self._write(result, chunk_end)
+
+    def _read(self, after: tuple[int, str]) -> list[Row]:
+        raw = tables.raw_records
+        with self.store.engine.connect() as conn:
+            return conn.execute(
+                # the stored text as it is: decoding it is the mapper's job, possibly in another process
+                select(raw.c.record_id, raw.c.batch_id, type_coerce(raw.c.payload, Text).label("payload"))
+                .where(
+                    raw.c.source == self.connection,
+                    raw.c.stream == self.stream,
+                    or_(raw.c.batch_id > after[0], and_(raw.c.batch_id == after[0], raw.c.record_id > after[1])),
+                )
+                .order_by(raw.c.batch_id, raw.c.record_id)
+                .limit(CHUNK)
+            ).all()
+
+    def _write(self, result: ChunkResult, chunk_end: tuple[int, str]) -> None:
+        with self.store.begin() as conn:
+            self._store_rows(conn, result.rows)
+            failures = result.failures
+            if failures:
+                self.store.quarantine(conn, failures)
+            if result.succeeded:
+                self.store.resolve_quarantine(conn, self.connection, self.stream, "map", result.succeeded)
+            state = {"cursor": None, "cursor_kind": "integer", "extra": {"position": list(chunk_end)}}
             for entity in self.entities:
-                report = self.reports[entity]
+                self.store.save_state(
+                    conn, watermark_name(entity), f"{self.connection}.{self.stream}", state, self.run_id
+                )
+        for entity in self.entities:
+            report = self.reports[entity]
+            report.raw_records += result.records
+            report.mapped += result.mapped[entity]
+            report.by_source[self.connection] += result.mapped[entity]
+            room = PREVIEW_ROWS - len(report.preview)
+            if room > 0:
+                report.preview.extend(result.previews.get(entity, [])[:room])
+            if failures:
                 report.quarantined += len(failures)
                 report.quarantined_by_source[self.connection] += len(failures)
                 room = PREVIEW_ROWS - len(report.quarantine_reasons)
                 report.quarantine_reasons.extend(failure.error for failure in failures[: max(room, 0)])
-        if succeeded:
-            self.store.resolve_quarantine(conn, self.connection, self.stream, "map", succeeded)
 
     def _store_rows(self, conn: Connection, by_table: dict[str, list[dict[str, Any]]]) -> None:
         primary_of = {ENTITIES[entity].primary_table: entity for entity in self.entities}

@@ -13,7 +13,6 @@ from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from tenacity import (
@@ -25,6 +24,7 @@ from tenacity import (
     wait_random,
 )
 
+from connectors.sdk import jsoncodec
 from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
 from connectors.sdk.ratelimit import RateLimiter
 from connectors.sdk.redaction import header_secrets, is_sensitive_header, redact, url_secrets
@@ -391,8 +391,8 @@ class HttpClient:
         if not response.content:
             return None
         try:
-            return orjson.loads(response.content)  # UTF-8, as every vendor here sends; else requests decodes
-        except orjson.JSONDecodeError:
+            return jsoncodec.loads(response.content)  # UTF-8, as vendors send it; other encodings go through requests
+        except (ValueError, UnicodeDecodeError):
             pass
         try:
             return response.json()

@@ -49,12 +49,19 @@ class Mapper:
         self.channel = channel
         self._contexts: dict[str, MappingContext] = {}
         self._known = {name: frozenset(stream.known_fields()) for name, stream in spec.streams.items() if stream.strict}
-        self._rules: dict[int, list[tuple[str, CompiledRule]]] = {
-            id(target): [
-                (field, CompiledRule(rule, has_items=target.each is not None)) for field, rule in target.fields.items()
+        # per stream, each target with its compiled rules (plain data and module functions: a Mapper pickles)
+        self._targets: dict[str, list[tuple[Target, list[tuple[str, CompiledRule]]]]] = {
+            name: [
+                (
+                    target,
+                    [
+                        (field, CompiledRule(rule, has_items=target.each is not None))
+                        for field, rule in target.fields.items()
+                    ],
+                )
+                for target in stream.targets
             ]
-            for stream in spec.streams.values()
-            for target in stream.targets
+            for name, stream in spec.streams.items()
         }
 
     def streams_for(self, entity: str) -> list[str]:
@@ -77,21 +84,27 @@ class Mapper:
         if mapping.strict:
             _check_unknown_fields(self._known[stream], raw, self.connection, stream, record_key)
         results: list[Mapped] = []
-        for target in mapping.targets:
+        for target, rules in self._targets[stream]:
             if entity is not None and target.entity != entity:
                 continue
             if target.when and any(str(dig(raw, path)) != str(value) for path, value in target.when.items()):
                 continue
             for item in _items(target, raw):
-                results.append(self._map_target(target, raw, item, context, record_key))
+                results.append(self._map_target(target, rules, raw, item, context, record_key))
         return results
 
     def _map_target(
-        self, target: Target, raw: dict[str, Any], item: Any, context: MappingContext, record_key: str
+        self,
+        target: Target,
+        rules: list[tuple[str, CompiledRule]],
+        raw: dict[str, Any],
+        item: Any,
+        context: MappingContext,
+        record_key: str,
     ) -> Mapped:
         values: dict[str, Any] = {}
         invalid: dict[str, dict[str, str]] = {}
-        for field, rule in self._rules[id(target)]:
+        for field, rule in rules:
             try:
                 value = rule.value(raw, item, context.value)
             except TransformError as error:

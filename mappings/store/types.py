@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
 from sqlalchemy import JSON, Numeric, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
+
+from connectors.sdk import jsoncodec
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -106,24 +106,9 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-
-
 def dumps(value: Any) -> str:
-    """Encode a value as compact, key-sorted JSON (stable, so hashes of it are comparable).
-
-    orjson does the work; values it refuses (integers beyond 64 bits, keys of mixed types) go through the
-    standard library with the same layout.
-    """
-    try:
-        return orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS).decode()
-    except TypeError:
-        return json.dumps(value, default=_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Encode a value as compact, key-sorted JSON (stable, so hashes of it are comparable)."""
+    return jsoncodec.dumps(value, default=_default)
 
 
-def loads(text: str | bytes) -> Any:
-    """Decode JSON text; numbers beyond what orjson reads (huge integers, NaN) fall back to the standard library."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
+loads = jsoncodec.loads
