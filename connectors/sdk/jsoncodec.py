@@ -1,33 +1,30 @@
-"""JSON in and out, fast: orjson where it reads and writes exactly what the standard library would.
+"""JSON in and out, fast, with the standard library's results.
 
-orjson reads integers beyond 64 bits as floats without a word, and refuses NaN and lone surrogates. `loads`
-sends any text with a run of 19 or more digits, and anything orjson refuses, to the json module, so a large
-id is never rounded. `dumps` writes compact, key-sorted JSON (stable, so hashes of it are comparable).
+`loads` reads with msgspec, which keeps integers of any size exact (orjson would turn those beyond 64 bits
+into floats without a word); what msgspec refuses (NaN, Infinity, lone surrogates) goes to the json module.
+`dumps` writes compact, key-sorted JSON with orjson (stable, so hashes of it are comparable), in the very
+layout of `json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import orjson
 
-_LONG_NUMBER_TEXT = re.compile(r"\d{19}")
-_LONG_NUMBER_BYTES = re.compile(rb"\d{19}")
+_decode = msgspec.json.Decoder().decode
 _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 def loads(text: str | bytes | bytearray) -> Any:
     """Decode JSON text or UTF-8 bytes, as `json.loads` would."""
-    pattern = _LONG_NUMBER_TEXT if isinstance(text, str) else _LONG_NUMBER_BYTES
-    if pattern.search(text) is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass  # NaN, lone surrogates...: the json module reads them, or says why it cannot
-    return json.loads(text)
+    try:
+        return _decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)  # NaN and the like, or an error that says what is wrong
 
 
 def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:

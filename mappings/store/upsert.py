@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, select, tuple_
@@ -213,30 +214,35 @@ class PreparedWrite:
         return cls(compiled.string, keys, bind_names, processors, compiled.positional)
 
     def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        keys, processors = self.keys, self.processors
-        width = len(keys)
-        last_in: list[Any] = [_UNSET] * width
-        last_out: list[Any] = [None] * width
+        connection.exec_driver_sql(self.sql, self.parameters(rows))
+
+    def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
+        """The DBAPI parameters of the rows: tuples in statement order (or dicts for named styles)."""
+        keys = self.keys
+        processed = [(index, processor) for index, processor in enumerate(self.processors) if processor is not None]
+        last_in: list[Any] = [_UNSET] * len(keys)
+        last_out: list[Any] = [None] * len(keys)
+        pick = itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
         parameters: list[Any] = []
         for row in rows:
-            values = []
-            for index in range(width):
-                value = row.get(keys[index])
-                processor = processors[index]
-                if processor is not None and value is not None:
-                    if value is last_in[index]:
-                        value = last_out[index]
-                    else:
-                        last_in[index] = value
-                        try:
-                            value = last_out[index] = processor(value)
-                        except (TypeError, ValueError) as error:
-                            raise StatementError(
-                                f"{keys[index]}: {error}", self.sql, None, error, ismulti=True
-                            ) from error
-                values.append(value)
+            try:
+                values = list(pick(row))
+            except KeyError:
+                values = [row.get(key) for key in keys]
+            for index, processor in processed:
+                value = values[index]
+                if value is None:
+                    continue
+                if value is last_in[index]:
+                    values[index] = last_out[index]
+                    continue
+                last_in[index] = value
+                try:
+                    values[index] = last_out[index] = processor(value)
+                except (TypeError, ValueError) as error:
+                    raise StatementError(f"{keys[index]}: {error}", self.sql, None, error, ismulti=True) from error
             parameters.append(tuple(values) if self.positional else dict(zip(self.bind_names, values, strict=True)))
-        connection.exec_driver_sql(self.sql, parameters)
+        return parameters
 
 
 _UNSET = object()
