@@ -8,12 +8,10 @@ client's typed models for each record, which matters for portals with hundreds o
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.sdk.errors import ApiError, ConnectorError
@@ -25,9 +23,6 @@ SEARCH_WINDOW = 10_000  # HubSpot's search stops at 10,000 results per query
 BATCH_SIZE = 100
 ASSOCIATION_BATCH_SIZE = 1000
 EVENTS_PAGE_SIZE = 1000
-PUT_POLL_SECONDS = 0.1
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -242,50 +237,6 @@ class HubSpotClient:
                         f"{window_since}; the search API cannot page past them"
                     )
                 window_since, offset = last_stamp, 0
-
-
-def prefetched(pages: Iterator[T], depth: int) -> Iterator[T]:
-    """Run a page generator in a worker thread, up to `depth` pages ahead, so the next call overlaps this page.
-
-    Pages come out in order and errors are raised where the page would have been; closing the returned
-    generator stops the worker after its current call. `depth` 0 reads in the caller's thread.
-    """
-    if depth <= 0:
-        yield from pages
-        return
-    buffer: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def hand_over(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                buffer.put(item, timeout=PUT_POLL_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for page in pages:
-                if not hand_over(("page", page)):
-                    return
-            hand_over(("end", None))
-        except BaseException as error:  # handed to the reader, who raises it
-            hand_over(("error", error))
-
-    worker = threading.Thread(target=work, name="canalis-hubspot-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = buffer.get()
-            if kind == "error":
-                raise value
-            if kind == "end":
-                return
-            yield value
-    finally:
-        stop.set()
 
 
 def _results(body: Any, key: str) -> list[dict[str, Any]]:

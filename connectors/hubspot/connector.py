@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.hubspot.client import HubSpotClient, ObjectPage, prefetched
+from connectors.hubspot.client import HubSpotClient, ObjectPage
 from connectors.hubspot.optout import OPTOUT_PREFIX, marketing_optout
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.hubspot.streams import LINE_ITEM_PROPERTIES, STREAMS, Contacts, CrmStream, Deals, EmailEvents, Products
 from connectors.hubspot.writes import write_consents, write_customers
 from connectors.sdk.base import Connector
 from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
+from connectors.sdk.prefetch import prefetched
 from connectors.sdk.settings import describe_settings
 from connectors.sdk.state import StreamState, format_cursor
 from connectors.sdk.streams import CheckResult, Page, Stream, WriteResult

@@ -92,3 +92,12 @@ class Prefetched(Generic[T]):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def prefetched(source: Iterable[T], depth: int) -> Iterator[T]:
+    """`source` read ahead by up to `depth` items in a background thread; `depth` 0 reads in the caller's thread."""
+    if depth <= 0:
+        yield from source
+        return
+    with Prefetched(source, depth=depth) as items:
+        yield from items
