@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, Text, and_, or_, select, type_coerce
+from sqlalchemy import Connection, Row, Text, literal, select, tuple_, type_coerce
 
 from mappings.canonical.chunks import PREVIEW_ROWS, ChunkResult, map_chunk
 from mappings.canonical.entities import ENTITIES, REPLACED_WITH_PARENT, TABLES
@@ -158,7 +158,7 @@ class _Pass:
                 .where(
                     raw.c.source == self.connection,
                     raw.c.stream == self.stream,
-                    or_(raw.c.batch_id > after[0], and_(raw.c.batch_id == after[0], raw.c.record_id > after[1])),
+                    tuple_(raw.c.batch_id, raw.c.record_id) > tuple_(literal(after[0]), literal(after[1])),
                 )
                 .order_by(raw.c.batch_id, raw.c.record_id)
                 .limit(CHUNK)
