@@ -126,6 +126,8 @@ class _Pass:
         self.pool = pool
 
     def run(self, position: tuple[int, str]) -> None:
+        # records quarantined before this pass are marked resolved when they map now; with none, nothing to mark
+        self.resolves = self.store.has_open_quarantine(self.connection, self.stream, "map")
         in_flight: deque[tuple[Future[ChunkResult], list[tuple[str, Any]], tuple[int, str]]] = deque()
         after, exhausted = position, False
         while in_flight or not exhausted:
@@ -170,7 +172,7 @@ class _Pass:
             failures = result.failures
             if failures:
                 self.store.quarantine(conn, failures)
-            if result.succeeded:
+            if result.succeeded and self.resolves:
                 self.store.resolve_quarantine(conn, self.connection, self.stream, "map", result.succeeded)
             state = {"cursor": None, "cursor_kind": "integer", "extra": {"position": list(chunk_end)}}
             for entity in self.entities:

@@ -15,7 +15,7 @@ from mappings.store import QuarantinedRecord, Store, tables, upsert, utcnow
 from mappings.store.types import JSONText, dumps
 
 PREVIEW_ROWS = 5
-READ_AHEAD_PAGES = 2
+READ_AHEAD_PAGES = 8
 
 
 @dataclass
@@ -53,46 +53,50 @@ def ingest_stream(
     stored = None if full_refresh else store.get_state(connection, stream_name)
     state = StreamState.from_stored(stored)
     batch_id: int | None = None
-    # The next page is requested while this one is stored; at most READ_AHEAD_PAGES pages wait in memory.
+    # Pages are requested while earlier ones are stored; at most READ_AHEAD_PAGES wait in memory. Pages that
+    # arrived while the last transaction ran are stored together, with the state after the last of them.
     with Prefetched(connector.read(stream_name, state), depth=READ_AHEAD_PAGES, name=f"read-{connection}") as pages:
         for page in pages:
-            batch_id = _land_page(store, stream, page, report, batch_id, run_id)
-            state = page.state
+            group = [page, *pages.ready(READ_AHEAD_PAGES)]
+            batch_id = _land_pages(store, stream, group, report, batch_id, run_id)
+            state = group[-1].state
     report.cursor = state.cursor
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _land_page(
-    store: Store, stream: Stream, page: Page, report: IngestReport, batch_id: int | None, run_id: str | None
+def _land_pages(
+    store: Store, stream: Stream, pages: list[Page], report: IngestReport, batch_id: int | None, run_id: str | None
 ) -> int | None:
-    """Store one page's records and rejections with the stream state after it, in one transaction."""
+    """Store pages' records and rejections with the stream state after the last page, in one transaction."""
     connection, stream_name = report.connection, report.stream
-    report.pages += 1
+    report.pages += len(pages)
+    records = [record for page in pages for record in page.records]
+    rejected = [rejection for page in pages for rejection in page.rejected]
     now = utcnow()
     with store.begin() as conn:
-        if batch_id is None and (page.records or page.rejected):
+        if batch_id is None and (records or rejected):
             batch_id = store.new_batch(conn, connection, stream_name, run_id)
-        if page.records:
-            rows = [_raw_row(connection, stream_name, stream, record, batch_id, now) for record in page.records]
+        if records:
+            rows = [_raw_row(connection, stream_name, stream, record, batch_id, now) for record in records]
             counts = upsert(conn, tables.raw_records, rows, keep_on_update=("first_seen_at",))
-            report.records_read += len(page.records)
+            report.records_read += len(records)
             report.inserted += counts.inserted
             report.updated += counts.updated
             report.unchanged += counts.unchanged
             if len(report.preview) < PREVIEW_ROWS:
-                report.preview.extend(page.records[: PREVIEW_ROWS - len(report.preview)])
-        if page.rejected:
+                report.preview.extend(records[: PREVIEW_ROWS - len(report.preview)])
+        if rejected:
             store.quarantine(
                 conn,
                 (
                     QuarantinedRecord(connection, stream_name, "read", r.error, r.record_id, r.payload, r.field)
-                    for r in page.rejected
+                    for r in rejected
                 ),
             )
-            report.quarantined += len(page.rejected)
-            report.quarantine_reasons.extend(r.error for r in page.rejected[:5])
-        store.save_state(conn, connection, stream_name, page.state.to_stored(), run_id)
+            report.quarantined += len(rejected)
+            report.quarantine_reasons.extend(r.error for r in rejected[:5])
+        store.save_state(conn, connection, stream_name, pages[-1].state.to_stored(), run_id)
     return batch_id
 
 

@@ -36,6 +36,7 @@ class Prefetched(Generic[T]):
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._finished = False
+        self._held: object | None = None  # the end or an error met by ready(), handed out by the next next()
         self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
         self._thread.start()
 
@@ -68,7 +69,10 @@ class Prefetched(Generic[T]):
     def __next__(self) -> T:
         if self._finished:
             raise StopIteration
-        item = self._queue.get()
+        if self._held is not None:
+            item, self._held = self._held, None
+        else:
+            item = self._queue.get()
         if item is _DONE:
             self._finish()
             raise StopIteration
@@ -76,6 +80,20 @@ class Prefetched(Generic[T]):
             self._finish()
             raise item.error
         return item  # type: ignore[return-value]
+
+    def ready(self, limit: int) -> list[T]:
+        """Up to `limit` items that are already read, without waiting; the end or an error waits for `next()`."""
+        items: list[T] = []
+        while len(items) < limit and self._held is None and not self._finished:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _DONE or isinstance(item, _Failure):
+                self._held = item
+                break
+            items.append(item)  # type: ignore[arg-type]
+        return items
 
     def close(self) -> None:
         """Stop reading ahead and wait for the reader to let go of its iterator."""

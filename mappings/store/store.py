@@ -127,6 +127,17 @@ class Store:
                 .values(resolved_at=utcnow())
             )
 
+    def has_open_quarantine(self, source: str, stream: str, stage: str) -> bool:
+        """Whether any record of a stream waits in quarantine at a stage (so a success may resolve it)."""
+        q = tables.quarantine
+        query = (
+            select(q.c.quarantine_key)
+            .where(q.c.source == source, q.c.stream == stream, q.c.stage == stage, q.c.resolved_at.is_(None))
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
+
     def open_quarantine_count(self, source: str | None = None) -> int:
         """How many quarantined records are not resolved yet."""
         q = tables.quarantine

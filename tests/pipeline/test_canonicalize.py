@@ -72,3 +72,62 @@ def test_a_record_fixed_at_the_source_leaves_quarantine(tmp_path: Path, store: S
     ingest_stream(store, connector, "customers")
     assert canonicalize(store, {"shop": mapper}, "customer_record").mapped == 1
     assert store.open_quarantine_count() == 0
+
+
+def _table_contents(store: Store) -> dict[str, set[tuple]]:
+    skip = {"loaded_at", "updated_at"}
+    contents: dict[str, set[tuple]] = {}
+    with store.engine.connect() as conn:
+        for table in (tables.customer_records, tables.contact_points, tables.consents):
+            columns = [column for column in table.c if column.name not in skip]
+            rows = conn.execute(sa.select(*columns))
+            contents[table.name] = {tuple(repr(value) for value in row) for row in rows}
+    return contents
+
+
+def _long_drop(tmp_path: Path, store: Store, count: int) -> Mapper:
+    rows = [_row(n, f"ann.lee.{n}@example.fr") for n in range(count)]
+    rows[7] = "C7,Ann,Lee,ann@example.fr,+33612345007,1990-01-01,1 rue A,75001,Paris,France,yes,not a date\n"
+    connector, mapper = _setup(tmp_path, store, rows)
+    ingest_stream(store, connector, "customers")
+    return mapper
+
+
+def test_a_long_pass_maps_in_worker_processes_with_the_same_result(tmp_path: Path) -> None:
+    in_process = Store(f"sqlite:///{tmp_path / 'one.db'}")
+    pooled = Store(f"sqlite:///{tmp_path / 'pool.db'}")
+    results = {}
+    for name, store, workers in (("one", in_process, 0), ("pool", pooled, 2)):
+        store.migrate()
+        (tmp_path / name).mkdir()
+        mapper = _long_drop(tmp_path / name, store, 4500)  # more than two chunks
+        reports = canonicalize_entities(store, {"shop": mapper}, ["customer_record", "consent"], workers=workers)
+        results[name] = (reports["customer_record"].mapped, reports["customer_record"].quarantined)
+    assert results["one"] == results["pool"] == (4499, 1)
+    assert _table_contents(in_process) == _table_contents(pooled)
+    assert in_process.open_quarantine_count() == pooled.open_quarantine_count() == 1
+
+
+def test_a_broken_pool_falls_back_to_mapping_in_process(tmp_path: Path, monkeypatch) -> None:
+    from concurrent.futures import Executor, Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from mappings.canonical.workers import MappingWorkers
+
+    class DeadPool(Executor):
+        def submit(self, fn, /, *args, **kwargs) -> Future:
+            future: Future = Future()
+            future.set_exception(BrokenProcessPool("a worker died"))
+            return future
+
+    original = MappingWorkers.executor
+    monkeypatch.setattr(
+        MappingWorkers, "executor", lambda self, *, long: DeadPool() if self.workers else original(self, long=long)
+    )
+    store = Store(f"sqlite:///{tmp_path / 'canalis.db'}")
+    store.migrate()
+    mapper = _long_drop(tmp_path, store, 4500)
+    reports = canonicalize_entities(store, {"shop": mapper}, ["customer_record"], workers=2)
+    assert reports["customer_record"].mapped == 4499
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.customer_records)).scalar_one() == 4499

@@ -63,3 +63,31 @@ def test_stopping_early_closes_the_source() -> None:
 def test_depth_must_be_positive() -> None:
     with pytest.raises(ValueError, match="depth"):
         Prefetched(iter([]), depth=0)
+
+
+def test_ready_hands_out_what_is_waiting_and_keeps_the_end_for_next() -> None:
+    reader = Prefetched(iter(range(5)), depth=8)
+    first = next(reader)
+    waiting: list[int] = []
+    for _ in range(100):  # the reader thread fills the queue quickly; collect what is ready
+        waiting += reader.ready(8)
+        if len(waiting) == 4:
+            break
+        threading.Event().wait(0.01)
+    assert [first, *waiting] == [0, 1, 2, 3, 4]
+    assert reader.ready(8) == []
+    with pytest.raises(StopIteration):
+        next(reader)
+
+
+def test_an_error_met_by_ready_is_raised_by_the_next_next() -> None:
+    def pages() -> Iterator[int]:
+        yield 1
+        raise RuntimeError("boom")
+
+    reader = Prefetched(pages(), depth=4)
+    assert next(reader) == 1
+    threading.Event().wait(0.2)
+    assert reader.ready(4) == []
+    with pytest.raises(RuntimeError, match="boom"):
+        next(reader)
