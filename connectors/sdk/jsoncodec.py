@@ -21,6 +21,8 @@ _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 def loads(text: str | bytes | bytearray) -> Any:
     """Decode JSON text or UTF-8 bytes, as `json.loads` would."""
+    if type(text) not in (str, bytes) and isinstance(text, str | bytes):
+        text = str(text) if isinstance(text, str) else bytes(text)  # msgspec reads the exact types only
     try:
         return _decode(text)
     except msgspec.DecodeError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from assets.pipeline.canonicalize import canonicalize, canonicalize_entities
@@ -106,6 +107,19 @@ def test_a_long_pass_maps_in_worker_processes_with_the_same_result(tmp_path: Pat
     assert results["one"] == results["pool"] == (4499, 1)
     assert _table_contents(in_process) == _table_contents(pooled)
     assert in_process.open_quarantine_count() == pooled.open_quarantine_count() == 1
+
+
+@pytest.mark.parametrize("server", ["postgres_url", "mariadb_url"])
+def test_a_long_pass_on_a_server_database_matches_sqlite(tmp_path: Path, request, server: str) -> None:
+    reference = Store(f"sqlite:///{tmp_path / 'one.db'}")
+    on_server = Store(request.getfixturevalue(server))
+    for name, store in (("sqlite", reference), ("server", on_server)):
+        store.migrate()
+        (tmp_path / name).mkdir()
+        mapper = _long_drop(tmp_path / name, store, 4500)
+        reports = canonicalize_entities(store, {"shop": mapper}, ["customer_record", "consent"], workers=2)
+        assert (reports["customer_record"].mapped, reports["customer_record"].quarantined) == (4499, 1)
+    assert _table_contents(on_server) == _table_contents(reference)
 
 
 def test_a_broken_pool_falls_back_to_mapping_in_process(tmp_path: Path, monkeypatch) -> None:

@@ -41,3 +41,11 @@ def test_dumps_is_compact_sorted_and_matches_the_json_module() -> None:
     expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert dumps(value) == expected
     assert dumps({"price": Decimal("1.50")}, default=lambda v: format(v, "f")) == '{"price":"1.50"}'
+
+
+def test_subclasses_of_str_and_bytes_decode() -> None:
+    class Text(str):
+        pass
+
+    assert loads(Text('{"a": 1}')) == {"a": 1}
+    assert loads(bytearray(b"[1, 2]")) == [1, 2]
