@@ -22,6 +22,7 @@ from mappings.canonical.entities import ENTITIES, REPLACED_WITH_PARENT, TABLES
 from mappings.canonical.workers import MappingWorkers
 from mappings.declarative.engine import Mapper
 from mappings.store import Store, UpsertCounts, tables, upsert, utcnow
+from mappings.store.prepared import PreparedRows, driver_name, supports_prepared, upsert_prepared, write_prepared
 from mappings.store.upsert import write_rows
 
 CHUNK = 2000
@@ -124,6 +125,9 @@ class _Pass:
         self.reports = reports
         self.run_id = run_id
         self.pool = pool
+        dialect = store.engine.dialect
+        # rows come back as database values for this driver, so this process only writes them
+        self.driver = driver_name(dialect) if supports_prepared(dialect) else None
 
     def run(self, position: tuple[int, str]) -> None:
         # records quarantined before this pass are marked resolved when they map now; with none, nothing to mark
@@ -138,7 +142,9 @@ class _Pass:
                     after = (rows[-1].batch_id, rows[-1].record_id)
                     executor = self.pool.executor(long=len(rows) == CHUNK)
                     records = [(row.record_id, row.payload) for row in rows]
-                    job = executor.submit(map_chunk, self.mapper, self.stream, self.entities, records, utcnow())
+                    job = executor.submit(
+                        map_chunk, self.mapper, self.stream, self.entities, records, utcnow(), self.driver
+                    )
                     in_flight.append((job, records, after))
                     continue
             if not in_flight:
@@ -148,7 +154,7 @@ class _Pass:
                 result = job.result()
             except BrokenProcessPool as error:
                 self.pool.give_up(error)
-                result = map_chunk(self.mapper, self.stream, self.entities, records, utcnow())
+                result = map_chunk(self.mapper, self.stream, self.entities, records, utcnow(), self.driver)
             self._write(result, chunk_end)
 
     def _read(self, after: tuple[int, str]) -> list[Row]:
@@ -193,30 +199,36 @@ class _Pass:
                 room = PREVIEW_ROWS - len(report.quarantine_reasons)
                 report.quarantine_reasons.extend(failure.error for failure in failures[: max(room, 0)])
 
-    def _store_rows(self, conn: Connection, by_table: dict[str, list[dict[str, Any]]]) -> None:
+    def _store_rows(self, conn: Connection, by_table: dict[str, list[dict[str, Any]] | PreparedRows]) -> None:
         primary_of = {ENTITIES[entity].primary_table: entity for entity in self.entities}
         written: dict[str, tuple[set, set]] = {}
         for table_name, table_rows in by_table.items():
             if table_name in REPLACED_WITH_PARENT:
                 continue
-            counts = upsert(conn, TABLES[table_name], table_rows)
+            table = TABLES[table_name]
+            if isinstance(table_rows, PreparedRows):
+                counts = upsert_prepared(conn, table, table_rows)
+            else:
+                counts = upsert(conn, table, table_rows)
             written[table_name] = ({key[0] for key in counts.written_keys}, {key[0] for key in counts.inserted_keys})
             counts.written_keys, counts.inserted_keys = [], []  # the report keeps counts only: memory stays flat
             if table_name in primary_of:
                 self.reports[primary_of[table_name]].counts += counts
         for table_name, (column, parent_table) in REPLACED_WITH_PARENT.items():
-            if table_name not in by_table:
+            children = by_table.get(table_name)
+            if not children:
                 continue
             changed, new = written.get(parent_table, (set(), set()))  # children of unchanged parents are right
-            rows = [row for row in by_table[table_name] if row[column] in changed]
-            _replace_children(conn, TABLES[table_name], column, sorted(changed - new), rows)
+            table = TABLES[table_name]
+            _delete_children(conn, table, column, sorted(changed - new))
+            if isinstance(children, PreparedRows):
+                at = children.position(column)
+                write_prepared(conn, table, children, [values for values in children.values if values[at] in changed])
+            else:
+                write_rows(conn, table, [row for row in children if row[column] in changed])
 
 
-def _replace_children(conn: Connection, table, column: str, parent_keys: list[Any], rows: list[dict[str, Any]]) -> None:
-    """Replace the child rows of the given parents: delete theirs, then write the new ones.
-
-    Parents that were just inserted have no children yet, so callers pass only updated parents for deletion.
-    """
+def _delete_children(conn: Connection, table, column: str, parent_keys: list[Any]) -> None:
+    """Delete the child rows of parents that were updated (new parents have none yet)."""
     for start in range(0, len(parent_keys), 500):
         conn.execute(table.delete().where(table.c[column].in_(parent_keys[start : start + 500])))
-    write_rows(conn, table, rows)

@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from connectors.sdk.errors import MappingError
-from mappings.canonical.entities import ENTITIES, RowContext
+from mappings.canonical.entities import ENTITIES, TABLES, RowContext
 from mappings.declarative.engine import Mapper
+from mappings.store.prepared import PreparedRows, prepare_rows
 from mappings.store.store import QuarantinedRecord
 from mappings.store.types import loads
 
@@ -23,7 +24,7 @@ PREVIEW_ROWS = 5
 class ChunkResult:
     """What mapping one chunk gave: rows per table, the records that failed, and counts for the reports."""
 
-    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rows: dict[str, list[dict[str, Any]] | PreparedRows] = field(default_factory=dict)
     failures: list[QuarantinedRecord] = field(default_factory=list)
     succeeded: list[str] = field(default_factory=list)
     mapped: Counter = field(default_factory=Counter)
@@ -37,11 +38,13 @@ def map_chunk(
     entities: list[str],
     records: list[tuple[str, Any]],
     loaded_at: datetime,
+    driver: str | None = None,
 ) -> ChunkResult:
     """Map (record_id, payload) pairs of one stream into the rows of the given entities.
 
     A payload may be the stored JSON text or the decoded document. A record that does not map is returned as a
-    failure with the reason, never dropped.
+    failure with the reason, never dropped. With a `driver` (such as `sqlite+pysqlite`), each table's rows come
+    back as database values for it (PreparedRows), ready to be written.
     """
     connection = mapper.connection
     wanted = frozenset(entities)
@@ -71,6 +74,9 @@ def map_chunk(
             result.mapped[item.entity] += 1
             if len(previews[item.entity]) < PREVIEW_ROWS:
                 previews[item.entity].append(item.record.model_dump(mode="json"))
-    result.rows = dict(by_table)
+    if driver is None:
+        result.rows = dict(by_table)
+    else:
+        result.rows = {name: prepare_rows(driver, TABLES[name], rows) for name, rows in by_table.items() if rows}
     result.previews = dict(previews)
     return result

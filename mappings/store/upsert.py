@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 
 CHUNK_SIZE = 500
@@ -118,10 +119,22 @@ def _existing(
     compare: str | None,
 ) -> dict[tuple, Any]:
     """Stored compare values of the rows' keys, found through the primary-key index."""
+    return existing_values(
+        connection, table, [tuple(row[name] for name in key_columns) for row in rows], key_columns, compare
+    )
+
+
+def existing_values(
+    connection: Connection, table: Table, keys: list[tuple], key_columns: Sequence[str], compare: str | None
+) -> dict[tuple, Any]:
+    """For the keys already stored, their `compare` column value (None without one)."""
     columns = [table.c[name] for name in key_columns]
     selected = [*columns, table.c[compare]] if compare else columns
+    groups: dict[tuple, list[Any]] = {}
+    for key in keys:
+        groups.setdefault(key[:-1], []).append(key[-1])
     found: dict[tuple, Any] = {}
-    for prefix, last_values in _group_by_prefix(rows, key_columns).items():
+    for prefix, last_values in groups.items():
         # equality on the leading key columns and IN on the last one lets every database use the index
         conditions = [column == value for column, value in zip(columns[:-1], prefix, strict=True)]
         conditions.append(columns[-1].in_(last_values))
@@ -130,15 +143,6 @@ def _existing(
             key = values[: len(key_columns)]
             found[key] = values[len(key_columns)] if compare else None
     return found
-
-
-def _group_by_prefix(rows: list[dict[str, Any]], key_columns: list[str]) -> dict[tuple, list[Any]]:
-    groups: dict[tuple, list[Any]] = {}
-    last = key_columns[-1]
-    for row in rows:
-        prefix = tuple(row[name] for name in key_columns[:-1])
-        groups.setdefault(prefix, []).append(row[last])
-    return groups
 
 
 def _write(
@@ -160,12 +164,19 @@ def _write(
         connection.execute(table.delete().where(tuple_(*columns).in_(keys)))
         connection.execute(table.insert(), rows)
         return
-    cache_key = (table, dialect.name, all_columns, tuple(key_columns), tuple(update_columns))
+    upsert_write(dialect, table, all_columns, key_columns, update_columns).execute(connection, rows)
+
+
+def upsert_write(
+    dialect: Dialect, table: Table, columns: Sequence[str], key_columns: Sequence[str], update_columns: Sequence[str]
+) -> PreparedWrite:
+    """The insert-or-update of `columns` for a dialect, compiled once."""
+    cache_key = (table, dialect.name, tuple(columns), tuple(key_columns), tuple(update_columns))
     prepared = _PREPARED.get(cache_key)
     if prepared is None:
-        statement = _upsert_statement(dialect.name, table, key_columns, update_columns)
-        prepared = _PREPARED[cache_key] = PreparedWrite.compile(statement, dialect, all_columns)
-    prepared.execute(connection, rows)
+        statement = _upsert_statement(dialect.name, table, list(key_columns), update_columns)
+        prepared = _PREPARED[cache_key] = PreparedWrite.compile(statement, dialect, columns)
+    return prepared
 
 
 def _upsert_statement(dialect: str, table: Table, key_columns: list[str], update_columns: Sequence[str]):
@@ -214,16 +225,24 @@ class PreparedWrite:
         return cls(compiled.string, keys, bind_names, processors, compiled.positional)
 
     def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        connection.exec_driver_sql(self.sql, self.parameters(rows))
+        self.execute_values(connection, self.values(rows))
 
-    def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
-        """The DBAPI parameters of the rows: tuples in statement order (or dicts for named styles)."""
+    def execute_values(self, connection: Connection, values: list[tuple]) -> None:
+        """Run the statement for value tuples in `keys` order (as `values` gives them)."""
+        if self.positional:
+            connection.exec_driver_sql(self.sql, values)
+        else:
+            names = self.bind_names
+            connection.exec_driver_sql(self.sql, [dict(zip(names, row, strict=True)) for row in values])
+
+    def values(self, rows: list[dict[str, Any]]) -> list[tuple]:
+        """The rows as tuples of database values in `keys` order, through the columns' bind processors."""
         keys = self.keys
         processed = [(index, processor) for index, processor in enumerate(self.processors) if processor is not None]
         last_in: list[Any] = [_UNSET] * len(keys)
         last_out: list[Any] = [None] * len(keys)
         pick = itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
-        parameters: list[Any] = []
+        parameters: list[tuple] = []
         for row in rows:
             try:
                 values = list(pick(row))
@@ -241,7 +260,7 @@ class PreparedWrite:
                     values[index] = last_out[index] = processor(value)
                 except (TypeError, ValueError) as error:
                     raise StatementError(f"{keys[index]}: {error}", self.sql, None, error, ismulti=True) from error
-            parameters.append(tuple(values) if self.positional else dict(zip(self.bind_names, values, strict=True)))
+            parameters.append(tuple(values))
         return parameters
 
 
