@@ -228,11 +228,22 @@ def boolean(value: Any) -> bool | None:
     raise TransformError(f"'{value}' is not a yes/no value")
 
 
+_FOLDED_TABLES: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
+def _folded(values: dict[str, Any]) -> dict[str, Any]:
+    """The lookup table with lower-cased keys, built once per table (a mapping's tables never change)."""
+    entry = _FOLDED_TABLES.get(id(values))
+    if entry is None or entry[0] is not values:  # the table itself is kept, so its id is never reused
+        entry = _FOLDED_TABLES[id(values)] = (values, {str(k).lower(): v for k, v in values.items()})
+    return entry[1]
+
+
 @register_transform("lookup")
 def lookup(value: Any, values: dict[str, Any], default: Any = ..., case_sensitive: bool = False) -> Any:
     """Replace a value through a table; unknown values fail unless a default is given."""
     key = "" if value is None else str(value).strip()
-    table = values if case_sensitive else {str(k).lower(): v for k, v in values.items()}
+    table = values if case_sensitive else _folded(values)
     probe = key if case_sensitive else key.lower()
     if probe in table:
         return table[probe]

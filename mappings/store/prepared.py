@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
@@ -61,8 +62,8 @@ def driver_name(dialect: Dialect) -> str:
 def prepare_rows(driver: str, table: Table, rows: list[dict[str, Any]]) -> PreparedRows:
     """Rows of one table (all with the same keys) as database values for the driver's dialect."""
     key_columns = [column.name for column in table.primary_key.columns]
-    by_key = {tuple(row[name] for name in key_columns): row for row in rows}
-    unique = list(by_key.values())
+    key_of = itemgetter(*key_columns)
+    unique = list({key_of(row): row for row in rows}.values())  # the last row of each key
     columns = tuple(unique[0].keys()) if unique else ()
     dialect = dialect_for(driver)
     cache_key = (table, driver, columns)

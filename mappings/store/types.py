@@ -24,7 +24,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value.isoformat()} refused: Canalis stores timezone-aware UTC")
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
         if dialect.name in ("sqlite", "mysql", "mariadb"):
             return value.replace(tzinfo=None)
         return value
