@@ -57,8 +57,11 @@ class HubSpotSettings(ConnectorSettings):
         max_length=3,
     )
     prefetch_pages: int = setting(
-        2,
-        description="Pages fetched ahead in a worker thread while the current one is processed; 0 turns it off.",
+        0,
+        description=(
+            "Pages fetched ahead in a thread of the connector itself. Ingestion already reads every connector one"
+            " page group ahead, so this only helps code that reads the connector directly."
+        ),
         ge=0,
         le=10,
     )

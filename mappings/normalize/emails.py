@@ -61,7 +61,7 @@ def _provider_rules(local: str, domain: str) -> tuple[str, str]:
     return local, domain
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=32768)  # per-value: bounded so memory stays flat over long streams
 def _normalize_text(text: str, provider_rules: bool) -> tuple[str, bool, str | None]:
     lowered = text.lower()
     if lowered.startswith("mailto:"):

@@ -189,7 +189,7 @@ def is_possible_national(code: int, national: str) -> bool | None:
     return None if lengths is None else len(national) in lengths
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=32768)  # per-value caches are bounded so memory stays flat over long streams
 def _check(code: str, national: str) -> tuple[str, bool] | None:
     """Validity of a number given as country code and national number (cached: spellings share it)."""
     valid = is_valid_national(int(code), national)
@@ -206,7 +206,7 @@ def _check(code: str, national: str) -> tuple[str, bool] | None:
     return None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=32768)
 def _normalize_text(text: str, region: str) -> tuple[str | None, bool, str | None]:
     if "(0" in text:
         text = _TRUNK_IN_BRACKETS.sub(r"\1", text)
