@@ -46,6 +46,8 @@ def create_store_engine(url: str) -> Engine:
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    # 16 KiB pages make index inserts cheaper (fewer splits); this only takes effect on a new, empty database
+    cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
