@@ -26,7 +26,7 @@ class CompiledRule:
         self.context = rule.context
         self.join = rule.join
         self.calls: list[tuple[Callable[..., Any], dict[str, Any]]] = [
-            (TRANSFORMS[call.name], call.args) for call in rule.transforms
+            _prepared(TRANSFORMS[call.name], call.args) for call in rule.transforms
         ]
         self.default = rule.default
         self.required = rule.required
@@ -62,6 +62,12 @@ class CompiledRule:
         if value is None or value == "":
             return self.default
         return value
+
+
+def _prepared(function: Callable[..., Any], args: dict[str, Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """A transform with its arguments, after its own `prepare` hook (work done once per mapping, not per value)."""
+    prepare = getattr(function, "prepare", None)
+    return function, (prepare(args) if prepare is not None else args)
 
 
 def _follow(current: Any, parts: tuple[str, ...]) -> Any:

@@ -228,28 +228,38 @@ def boolean(value: Any) -> bool | None:
     raise TransformError(f"'{value}' is not a yes/no value")
 
 
-_FOLDED_TABLES: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
-
-
-def _folded(values: dict[str, Any]) -> dict[str, Any]:
-    """The lookup table with lower-cased keys, built once per table (a mapping's tables never change)."""
-    entry = _FOLDED_TABLES.get(id(values))
-    if entry is None or entry[0] is not values:  # the table itself is kept, so its id is never reused
-        entry = _FOLDED_TABLES[id(values)] = (values, {str(k).lower(): v for k, v in values.items()})
-    return entry[1]
-
-
 @register_transform("lookup")
-def lookup(value: Any, values: dict[str, Any], default: Any = ..., case_sensitive: bool = False) -> Any:
+def lookup(
+    value: Any,
+    values: dict[str, Any],
+    default: Any = ...,
+    case_sensitive: bool = False,
+    _folded: dict[str, Any] | None = None,
+) -> Any:
     """Replace a value through a table; unknown values fail unless a default is given."""
     key = "" if value is None else str(value).strip()
-    table = values if case_sensitive else _folded(values)
+    folded = _folded if _folded is not None else None if case_sensitive else _fold_keys(values)
+    table = values if case_sensitive else folded
     probe = key if case_sensitive else key.lower()
     if probe in table:
         return table[probe]
     if default is not ...:
         return default
     raise TransformError(f"'{key}' is not one of {', '.join(map(str, values))}")
+
+
+def _fold_keys(values: dict[str, Any]) -> dict[str, Any]:
+    return {str(k).lower(): v for k, v in values.items()}
+
+
+def _prepare_lookup(args: dict[str, Any]) -> dict[str, Any]:
+    """Fold the table's keys once, when the mapping is compiled, rather than on every value."""
+    if args.get("case_sensitive") or not isinstance(args.get("values"), dict):
+        return args
+    return {**args, "_folded": _fold_keys(args["values"])}
+
+
+lookup.prepare = _prepare_lookup  # type: ignore[attr-defined]
 
 
 @register_transform("strip_prefix")

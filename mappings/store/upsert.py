@@ -204,16 +204,23 @@ class PreparedWrite:
     timestamp of a batch, a constant) is processed once.
     """
 
-    __slots__ = ("bind_names", "keys", "positional", "processors", "sql")
+    __slots__ = ("bind_names", "defaults", "keys", "positional", "processors", "sql")
 
     def __init__(
-        self, sql: str, keys: tuple[str, ...], bind_names: tuple[str, ...], processors: tuple, positional: bool
+        self,
+        sql: str,
+        keys: tuple[str, ...],
+        bind_names: tuple[str, ...],
+        processors: tuple,
+        positional: bool,
+        defaults: dict[str, Any] | None = None,
     ) -> None:
         self.sql = sql
         self.keys = keys
         self.bind_names = bind_names
         self.processors = processors
         self.positional = positional
+        self.defaults = defaults or {}  # column -> its Python-side default, for columns the rows do not carry
 
     @classmethod
     def compile(cls, statement, dialect, columns: Sequence[str]) -> PreparedWrite:
@@ -222,7 +229,16 @@ class PreparedWrite:
         binds = [compiled.binds[name] for name in bind_names]
         keys = tuple(bind.key for bind in binds)
         processors = tuple(bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds)
-        return cls(compiled.string, keys, bind_names, processors, compiled.positional)
+        defaults: dict[str, Any] = {}
+        for key in keys:
+            if key in columns:
+                continue
+            # SQLAlchemy adds the columns with a Python-side default to an INSERT; it fills them, so do we
+            default = statement.table.c[key].default
+            if default is None or not default.is_scalar:
+                raise ValueError(f"{statement.table.name}.{key}: no value given and no constant default to use")
+            defaults[key] = default.arg
+        return cls(compiled.string, keys, bind_names, processors, compiled.positional, defaults)
 
     def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         self.execute_values(connection, self.values(rows))
@@ -243,11 +259,11 @@ class PreparedWrite:
         last_out: list[Any] = [None] * len(keys)
         pick = itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
         parameters: list[tuple] = []
-        for row in rows:
+        for number, row in enumerate(rows):
             try:
                 values = list(pick(row))
             except KeyError:
-                values = [row.get(key) for key in keys]
+                values = self._with_defaults(row, number)
             for index, processor in processed:
                 value = values[index]
                 if value is None:
@@ -262,6 +278,19 @@ class PreparedWrite:
                     raise StatementError(f"{keys[index]}: {error}", self.sql, None, error, ismulti=True) from error
             parameters.append(tuple(values))
         return parameters
+
+    def _with_defaults(self, row: dict[str, Any], number: int) -> list[Any]:
+        """A row's values with the columns' defaults where it has none; a missing column without one is an error."""
+        values = []
+        for key in self.keys:
+            if key in row:
+                values.append(row[key])
+            elif key in self.defaults:
+                values.append(self.defaults[key])
+            else:
+                error = KeyError(key)
+                raise StatementError(f"row {number} has no value for column '{key}'", self.sql, None, error)
+        return values
 
 
 _UNSET = object()

@@ -112,3 +112,17 @@ def test_large_batches_span_chunks(store: Store) -> None:
     rows = [_price("1.00", key=f"shop:SKU-{n}:web") for n in range(1234)]
     assert store.upsert(tables.prices, rows).inserted == 1234
     assert store.upsert(tables.prices, rows).unchanged == 1234
+
+
+def test_columns_left_out_get_their_default_and_a_missing_value_is_an_error(any_store: Store) -> None:
+    without_tax_flag = {key: value for key, value in _price("3.00").items() if key != "tax_included"}
+    any_store.upsert(tables.prices, [without_tax_flag])
+    with any_store.engine.connect() as conn:
+        assert conn.execute(sa.select(tables.prices.c.tax_included)).scalar_one() is True
+    ragged = [
+        _price("4.00", key="shop:SKU-4:web"),
+        {k: v for k, v in _price("5.00", key="shop:SKU-5:web").items() if k != "currency"},
+    ]
+    with pytest.raises(sa.exc.StatementError, match="no value for column 'currency'"):
+        any_store.upsert(tables.prices, ragged)
+    assert any_store.count(tables.prices) == 1  # the failed batch wrote nothing
