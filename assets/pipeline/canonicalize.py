@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, Text, literal, select, tuple_, type_coerce
+from sqlalchemy import ColumnElement, Connection, Row, Text, and_, cast, literal, or_, select, tuple_
 
 from mappings.canonical.chunks import PREVIEW_ROWS, ChunkResult, map_chunk
 from mappings.canonical.entities import ENTITIES, REPLACED_WITH_PARENT, TABLES
@@ -162,15 +162,18 @@ class _Pass:
         with self.store.engine.connect() as conn:
             return conn.execute(
                 # the stored text as it is: decoding it is the mapper's job, possibly in another process
-                select(raw.c.record_id, raw.c.batch_id, type_coerce(raw.c.payload, Text).label("payload"))
-                .where(
-                    raw.c.source == self.connection,
-                    raw.c.stream == self.stream,
-                    tuple_(raw.c.batch_id, raw.c.record_id) > tuple_(literal(after[0]), literal(after[1])),
-                )
+                select(raw.c.record_id, raw.c.batch_id, cast(raw.c.payload, Text).label("payload"))
+                .where(raw.c.source == self.connection, raw.c.stream == self.stream, self._after(after))
                 .order_by(raw.c.batch_id, raw.c.record_id)
                 .limit(CHUNK)
             ).all()
+
+    def _after(self, after: tuple[int, str]) -> ColumnElement[bool]:
+        """Rows past a position, written so that each database reads them as one index range."""
+        raw = tables.raw_records
+        if self.store.engine.dialect.name in ("mysql", "mariadb"):  # MariaDB ranges OR-ed conditions, not tuples
+            return or_(raw.c.batch_id > after[0], and_(raw.c.batch_id == after[0], raw.c.record_id > after[1]))
+        return tuple_(raw.c.batch_id, raw.c.record_id) > tuple_(literal(after[0]), literal(after[1]))
 
     def _write(self, result: ChunkResult, chunk_end: tuple[int, str]) -> None:
         with self.store.begin() as conn:
@@ -215,12 +218,15 @@ class _Pass:
             if table_name in primary_of:
                 self.reports[primary_of[table_name]].counts += counts
         for table_name, (column, parent_table) in REPLACED_WITH_PARENT.items():
+            if parent_table not in written:
+                continue
+            changed, new = written[parent_table]  # children of unchanged parents are right as they are
+            table = TABLES[table_name]
+            # an updated parent loses its old children even when it has none now (an email removed at the source)
+            _delete_children(conn, table, column, sorted(changed - new))
             children = by_table.get(table_name)
             if not children:
                 continue
-            changed, new = written.get(parent_table, (set(), set()))  # children of unchanged parents are right
-            table = TABLES[table_name]
-            _delete_children(conn, table, column, sorted(changed - new))
             if isinstance(children, PreparedRows):
                 at = children.position(column)
                 write_prepared(conn, table, children, [values for values in children.values if values[at] in changed])

@@ -15,7 +15,8 @@ from mappings.store import QuarantinedRecord, Store, tables, upsert, utcnow
 from mappings.store.types import JSONText, dumps
 
 PREVIEW_ROWS = 5
-READ_AHEAD_PAGES = 8
+READ_AHEAD_PAGES = 4
+GROUP_RECORDS = 5000  # pages already read are stored together up to about this many records
 
 
 @dataclass
@@ -54,10 +55,13 @@ def ingest_stream(
     state = StreamState.from_stored(stored)
     batch_id: int | None = None
     # Pages are requested while earlier ones are stored; at most READ_AHEAD_PAGES wait in memory. Pages that
-    # arrived while the last transaction ran are stored together, with the state after the last of them.
+    # arrived while the last transaction ran are stored together (up to GROUP_RECORDS records), with the state
+    # after the last of them.
     with Prefetched(connector.read(stream_name, state), depth=READ_AHEAD_PAGES, name=f"read-{connection}") as pages:
         for page in pages:
-            group = [page, *pages.ready(READ_AHEAD_PAGES)]
+            group = [page]
+            while sum(len(item.records) for item in group) < GROUP_RECORDS and (more := pages.ready(1)):
+                group += more
             batch_id = _land_pages(store, stream, group, report, batch_id, run_id)
             state = group[-1].state
     report.cursor = state.cursor

@@ -2,8 +2,10 @@
 
 `loads` reads with msgspec, which keeps integers of any size exact (orjson would turn those beyond 64 bits
 into floats without a word); what msgspec refuses (NaN, Infinity, lone surrogates) goes to the json module.
-`dumps` writes compact, key-sorted JSON with orjson (stable, so hashes of it are comparable), in the very
-layout of `json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)`.
+`dumps` writes compact, key-sorted JSON with orjson (stable, so hashes of it are comparable), in the layout of
+`json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)`. Three things differ from that
+call: NaN and infinities become null (JSON has no such numbers), small and large floats are written 1e-7
+rather than 1e-07, and integer keys are sorted as text.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ T = TypeVar("T")
 
 _DONE = object()
 _POLL_SECONDS = 0.2
+JOIN_SECONDS = 10.0
 
 
 class _Failure:
@@ -41,8 +42,9 @@ class Prefetched(Generic[T]):
         self._thread.start()
 
     def _produce(self) -> None:
-        iterator = iter(self._source)
+        iterator: Iterator[T] | None = None
         try:
+            iterator = iter(self._source)
             for item in iterator:
                 if not self._put(item):
                     return
@@ -103,7 +105,8 @@ class Prefetched(Generic[T]):
     def _finish(self) -> None:
         self._finished = True
         self._stop.set()
-        self._thread.join()
+        # the reader stops after its current call; a call stuck until its timeout is left to end on its own
+        self._thread.join(timeout=JOIN_SECONDS)
 
     def __enter__(self) -> Prefetched[T]:
         return self

@@ -30,9 +30,10 @@ _FAST = re.compile(
     rf"^(?P<local>{_ATEXT}+(?:\.{_ATEXT}+)*)@(?P<domain>(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+[a-z]{{2,63}})$"
 )
 _SPECIAL = frozenset(SPECIAL_USE_DOMAIN_NAMES)
-# Internationalised local parts (léa.dubois@...): atext or letters, in NFC form, before an ASCII domain.
+# Internationalised local parts (léa.dubois@...): atext or letters, in NFC form, before an ASCII domain. The two
+# branches never match the same character (the second is non-ASCII letters only), so a failed match is linear.
 _FAST_INTERNATIONAL = re.compile(
-    rf"^(?P<local>(?:{_ATEXT}|[^\W\d_])+(?:\.(?:{_ATEXT}|[^\W\d_])+)*)@"
+    rf"^(?P<local>(?:{_ATEXT}|[^\x00-\x7f\W\d_])+(?:\.(?:{_ATEXT}|[^\x00-\x7f\W\d_])+)*)@"
     rf"(?P<domain>(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+[a-z]{{2,63}})$"
 )
 

@@ -171,7 +171,16 @@ def upsert_write(
     dialect: Dialect, table: Table, columns: Sequence[str], key_columns: Sequence[str], update_columns: Sequence[str]
 ) -> PreparedWrite:
     """The insert-or-update of `columns` for a dialect, compiled once."""
-    cache_key = (table, dialect.name, tuple(columns), tuple(key_columns), tuple(update_columns))
+    # the driver and server version decide the SQL (MariaDB and MySQL differ) and the bind processors
+    cache_key = (
+        table,
+        dialect.name,
+        dialect.driver,
+        dialect.server_version_info,
+        tuple(columns),
+        tuple(key_columns),
+        tuple(update_columns),
+    )
     prepared = _PREPARED.get(cache_key)
     if prepared is None:
         statement = _upsert_statement(dialect.name, table, list(key_columns), update_columns)
@@ -265,9 +274,7 @@ class PreparedWrite:
             except KeyError:
                 values = self._with_defaults(row, number)
             for index, processor in processed:
-                value = values[index]
-                if value is None:
-                    continue
+                value = values[index]  # None too: a JSON column stores it as JSON null, as SQLAlchemy does
                 if value is last_in[index]:
                     values[index] = last_out[index]
                     continue

@@ -52,6 +52,19 @@ def test_changed_record_replaces_its_contact_points_only(tmp_path: Path, store: 
     assert {p for p in before if p[0] == "shop:customers:C2"} == {p for p in after if p[0] == "shop:customers:C2"}
 
 
+def test_a_record_that_loses_every_contact_point_keeps_none(tmp_path: Path, store: Store) -> None:
+    connector, mapper = _setup(tmp_path, store, [_row(1, "a@example.org")])
+    ingest_stream(store, connector, "customers")
+    canonicalize_entities(store, {"shop": mapper}, ["customer_record"])
+    assert {p[1] for p in _contact_points(store)} == {"email", "phone", "postal"}
+
+    bare = "C1,Ann,Lee,,,1990-01-01,,,,,yes,2026-01-02T00:00:00Z\n"
+    connector, _ = _setup(tmp_path, store, [bare])
+    ingest_stream(store, connector, "customers")
+    assert canonicalize_entities(store, {"shop": mapper}, ["customer_record"])["customer_record"].counts.updated == 1
+    assert _contact_points(store) == set()
+
+
 def test_a_pass_over_one_entity_does_not_make_another_skip_records(tmp_path: Path, store: Store) -> None:
     connector, mapper = _setup(tmp_path, store, [_row(1, "a@example.org")])
     ingest_stream(store, connector, "customers")

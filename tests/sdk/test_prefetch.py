@@ -91,3 +91,12 @@ def test_an_error_met_by_ready_is_raised_by_the_next_next() -> None:
     assert reader.ready(4) == []
     with pytest.raises(RuntimeError, match="boom"):
         next(reader)
+
+
+def test_a_source_that_fails_to_start_reaches_the_caller() -> None:
+    class Broken:
+        def __iter__(self) -> Iterator[int]:
+            raise RuntimeError("no pages today")
+
+    with pytest.raises(RuntimeError, match="no pages today"), Prefetched(Broken()) as reader:
+        next(reader)

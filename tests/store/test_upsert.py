@@ -126,3 +126,25 @@ def test_columns_left_out_get_their_default_and_a_missing_value_is_an_error(any_
     with pytest.raises(sa.exc.StatementError, match="no value for column 'currency'"):
         any_store.upsert(tables.prices, ragged)
     assert any_store.count(tables.prices) == 1  # the failed batch wrote nothing
+
+
+@pytest.mark.parametrize("server", ["postgres_url", "mariadb_url"])
+def test_a_json_none_is_stored_as_sqlalchemy_stores_it(request, server: str) -> None:
+    store = Store(request.getfixturevalue(server))
+    store.migrate()
+    t = tables.products
+    row = {
+        "product_key": "p1",
+        "source": "shop",
+        "source_id": "1",
+        "sku": "SKU-1",
+        "attributes": None,
+        "is_active": True,
+        "loaded_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "content_hash": "h1",
+    }
+    store.upsert(t, [row])
+    with store.begin() as conn:
+        conn.execute(t.insert(), [dict(row, product_key="p2")])  # SQLAlchemy's own path
+        stored = dict(conn.execute(sa.select(t.c.product_key, t.c.attributes.is_(None))).all())
+    assert stored["p1"] == stored["p2"]

@@ -22,17 +22,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        return  # SQLite does not enforce VARCHAR lengths; copying the table would change nothing
-    op.alter_column(
-        "contact_points",
-        "contact_point_key",
-        existing_type=sa.String(length=64),
-        type_=sa.String(length=400),
-        existing_nullable=False,
-        existing_comment="hash of record, kind and value",
-        comment="record_key|kind|hash of the value: a record's contact points sit together in the key's index",
-    )
+    with op.batch_alter_table("contact_points", schema=None) as batch_op:
+        batch_op.alter_column(
+            "contact_point_key",
+            existing_type=sa.String(length=64),
+            type_=sa.String(length=400),
+            existing_nullable=False,
+            existing_comment="hash of record, kind and value",
+            comment="record_key|kind|hash of the value: a record's contact points sit together in the key's index",
+        )
 
 
 def downgrade() -> None:
