@@ -130,6 +130,7 @@ class _Pass:
         self.driver = driver_name(dialect) if supports_prepared(dialect) else None
 
     def run(self, position: tuple[int, str]) -> None:
+        self.open_batch = self.store.open_batch(self.connection, self.stream)
         # records quarantined before this pass are marked resolved when they map now; with none, nothing to mark
         self.resolves = self.store.has_open_quarantine(self.connection, self.stream, "map")
         in_flight: deque[tuple[Future[ChunkResult], list[tuple[str, Any]], tuple[int, str]]] = deque()
@@ -183,7 +184,12 @@ class _Pass:
                 self.store.quarantine(conn, failures)
             if result.succeeded and self.resolves:
                 self.store.resolve_quarantine(conn, self.connection, self.stream, "map", result.succeeded)
-            state = {"cursor": None, "cursor_kind": "integer", "extra": {"position": list(chunk_end)}}
+            position = chunk_end
+            if self.open_batch is not None and chunk_end >= (self.open_batch, ""):
+                # rows of a batch still being written may yet arrive below this record id: keep the batch's
+                # start, so the next pass reads the batch again (unchanged rows are not written twice)
+                position = (self.open_batch, "")
+            state = {"cursor": None, "cursor_kind": "integer", "extra": {"position": list(position)}}
             for entity in self.entities:
                 self.store.save_state(
                     conn, watermark_name(entity), f"{self.connection}.{self.stream}", state, self.run_id

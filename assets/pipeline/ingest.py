@@ -57,13 +57,17 @@ def ingest_stream(
     # Pages are requested while earlier ones are stored; at most READ_AHEAD_PAGES wait in memory. Pages that
     # arrived while the last transaction ran are stored together (up to GROUP_RECORDS records), with the state
     # after the last of them.
-    with Prefetched(connector.read(stream_name, state), depth=READ_AHEAD_PAGES, name=f"read-{connection}") as pages:
-        for page in pages:
-            group = [page]
-            while sum(len(item.records) for item in group) < GROUP_RECORDS and (more := pages.ready(1)):
-                group += more
-            batch_id = _land_pages(store, stream, group, report, batch_id, run_id)
-            state = group[-1].state
+    try:
+        with Prefetched(connector.read(stream_name, state), depth=READ_AHEAD_PAGES, name=f"read-{connection}") as pages:
+            for page in pages:
+                group = [page]
+                while sum(len(item.records) for item in group) < GROUP_RECORDS and (more := pages.ready(1)):
+                    group += more
+                batch_id = _land_pages(store, stream, group, report, batch_id, run_id)
+                state = group[-1].state
+    finally:
+        if batch_id is not None:  # the canonical pass may now go past this batch (see Store.open_batch)
+            store.finish_batch(batch_id)
     report.cursor = state.cursor
     report.seconds = time.perf_counter() - started
     return report

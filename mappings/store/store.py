@@ -193,6 +193,28 @@ class Store:
         )
         return int(result.inserted_primary_key[0])
 
+    def finish_batch(self, batch_id: int) -> None:
+        """Mark a load batch as complete: no more records will be written in it."""
+        b = tables.load_batches
+        with self.begin() as connection:
+            connection.execute(update(b).where(b.c.batch_id == batch_id).values(finished_at=utcnow()))
+
+    def open_batch(self, source: str, stream: str) -> int | None:
+        """The batch a read of the stream is still writing, if any: its newest batch, when not finished.
+
+        An older unfinished batch belongs to a read that was killed; the newer read superseded it.
+        """
+        b = tables.load_batches
+        query = (
+            select(b.c.batch_id, b.c.finished_at)
+            .where(b.c.source == source, b.c.stream == stream)
+            .order_by(b.c.batch_id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            newest = connection.execute(query).first()
+        return newest.batch_id if newest is not None and newest.finished_at is None else None
+
     def count(self, table: Table, **equals: Any) -> int:
         """Rows in a table, optionally filtered by column equality."""
         query = select(func.count()).select_from(table)

@@ -289,6 +289,7 @@ load_batches = Table(
     Column("run_id", String(64)),
     Column("started_at", UTCDateTime, nullable=False),
     Column("records", Integer, nullable=False, default=0),
+    Column("finished_at", UTCDateTime, comment="set when the read that wrote the batch ended, well or not"),
 )
 
 quarantine = Table(

@@ -158,3 +158,32 @@ def test_a_broken_pool_falls_back_to_mapping_in_process(tmp_path: Path, monkeypa
     assert reports["customer_record"].mapped == 4499
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.customer_records)).scalar_one() == 4499
+
+
+def test_a_pass_during_a_read_does_not_skip_records_that_land_later_in_the_same_batch(
+    tmp_path: Path, store: Store
+) -> None:
+    connector, mapper = _setup(tmp_path, store, [_row(1, "a@example.org")])
+    ingest_stream(store, connector, "customers")
+    canonicalize_entities(store, {"shop": mapper}, ["customer_record"])
+    raw = tables.raw_records
+    with store.engine.connect() as conn:
+        template = dict(conn.execute(sa.select(raw)).mappings().one())
+
+    def land(conn, batch_id: int, record_id: str) -> None:
+        payload = dict(template["payload"], id=record_id, email=f"{record_id.lower()}@example.org")
+        conn.execute(raw.insert().values(dict(template, record_id=record_id, batch_id=batch_id, payload=payload)))
+
+    with store.begin() as conn:  # a read is under way: its batch is open and has one record so far
+        batch = store.new_batch(conn, "shop", "customers", None)
+        land(conn, batch, "C9")
+    assert store.open_batch("shop", "customers") == batch
+    assert canonicalize_entities(store, {"shop": mapper}, ["customer_record"])["customer_record"].mapped == 1
+    with store.begin() as conn:  # the read goes on with a record whose id sorts before the first one
+        land(conn, batch, "C0")
+    store.finish_batch(batch)
+    assert store.open_batch("shop", "customers") is None
+    canonicalize_entities(store, {"shop": mapper}, ["customer_record"])
+    with store.engine.connect() as conn:
+        keys = set(conn.execute(sa.select(tables.customer_records.c.record_key)).scalars())
+    assert {"shop:customers:C0", "shop:customers:C9"} <= keys
