@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from mappings.channels.suppression import consent_pauses
 from mappings.consistency.customers import (
     SourceRecord,
     consents_by_customer,
@@ -254,9 +255,15 @@ def _statuses(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
 
 
 def consent_conflicts(conn: Connection, settings: ConsistencySettings, now: datetime) -> Iterator[Finding]:
-    """Opted out in one system, subscribed in another, for the same purpose and channel."""
+    """Opted out in one system, subscribed in another, for the same purpose and channel.
+
+    A refusal Canalis wrote itself to pause promotions during an open complaint is not the customer's opt-out,
+    so it makes no conflict.
+    """
     purpose, channel = settings.marketing_purpose, settings.marketing_channel
+    paused = _paused(conn, purpose, channel)
     for customer_id, rows in consents_by_customer(conn, purpose, channel).items():
+        rows = [row for row in rows if not (row["status"] == "denied" and (row["source"], row["record_key"]) in paused)]
         statuses = _statuses(rows)
         denied, granted = statuses.get("denied", set()), statuses.get("granted", set())
         if denied and granted:
@@ -273,6 +280,13 @@ def consent_conflicts(conn: Connection, settings: ConsistencySettings, now: date
                 },
                 settings.severity_of("consent_conflict", "error"),
             )
+
+
+def _paused(conn: Connection, purpose: str, channel: str) -> set[tuple[str, str]]:
+    """(source, record_key) of the consents Canalis paused because of a complaint."""
+    p = consent_pauses
+    query = select(p.c.channel, p.c.record_key).where(p.c.purpose == purpose, p.c.medium == channel)
+    return {(source, record_key) for source, record_key in conn.execute(query)}
 
 
 def complaints_targeted(conn: Connection, settings: ConsistencySettings, now: datetime) -> Iterator[Finding]:

@@ -159,3 +159,27 @@ def test_a_shop_phone_from_the_locations_stream_is_not_the_customer_s(cstore, ca
             )
         )
     assert _run(cstore, "customer_attribute_conflict", now) == []
+
+
+def test_a_refusal_canalis_wrote_to_pause_promotions_is_no_conflict(cstore, canon, now) -> None:
+    from datetime import UTC, datetime
+
+    from mappings.channels.suppression import consent_pauses
+
+    a = canon.customer("cu_1", "shop", "a")
+    b = canon.customer("cu_1", "news", "b")
+    canon.consent(a, "granted")
+    canon.consent(b, "denied")
+    assert len(_run(cstore, "consent_conflict", now)) == 1
+    pause = {
+        "channel": "news",
+        "record_key": b,
+        "purpose": "marketing",
+        "medium": "email",
+        "customer_id": "cu_1",
+        "restore_status": "granted",
+        "paused_at": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+    with cstore.begin() as conn:
+        conn.execute(consent_pauses.insert(), [pause])
+    assert _run(cstore, "consent_conflict", now) == []
