@@ -64,11 +64,12 @@ class MappingWorkers:
         """The pool when the pass is long and workers are allowed, else in-process mapping."""
         if not long or self.workers == 0:
             return self._inline
+        if multiprocessing.current_process().daemon:  # a daemonic process may not start children
+            log.info("mapping in process: this process is daemonic and cannot start mapping workers")
+            self.workers = 0
+            return self._inline
         if self._pool is None:
-            # forkserver: workers start from a clean process, not a copy of one with threads and open connections
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["mappings.canonical.chunks"])
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_start_context())
             log.info("mapping in %d worker processes", self.workers)
         return self._pool
 
@@ -88,3 +89,13 @@ class MappingWorkers:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _start_context() -> multiprocessing.context.BaseContext:
+    """forkserver where there is one: workers start from a clean process, not a copy of one with threads and
+    open connections; spawn elsewhere (Windows)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["mappings.canonical.chunks"])
+        return context
+    return multiprocessing.get_context("spawn")

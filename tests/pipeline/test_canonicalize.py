@@ -187,3 +187,17 @@ def test_a_pass_during_a_read_does_not_skip_records_that_land_later_in_the_same_
     with store.engine.connect() as conn:
         keys = set(conn.execute(sa.select(tables.customer_records.c.record_key)).scalars())
     assert {"shop:customers:C0", "shop:customers:C9"} <= keys
+
+
+def test_a_daemonic_process_maps_in_process(monkeypatch) -> None:
+    import multiprocessing
+
+    from mappings.canonical import workers
+
+    class Daemonic:
+        daemon = True
+
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: Daemonic())
+    pool = workers.MappingWorkers(2)
+    assert isinstance(pool.executor(long=True), workers.InProcess)
+    assert pool.workers == 0 and pool.ahead == 1
