@@ -201,3 +201,16 @@ def test_a_daemonic_process_maps_in_process(monkeypatch) -> None:
     pool = workers.MappingWorkers(2)
     assert isinstance(pool.executor(long=True), workers.InProcess)
     assert pool.workers == 0 and pool.ahead == 1
+
+
+def test_a_bad_worker_count_fails_naming_the_variable(tmp_path: Path, store: Store, monkeypatch) -> None:
+    from connectors.sdk.errors import ConfigError
+
+    connector, mapper = _setup(tmp_path, store, [_row(1, "a@example.org")])
+    ingest_stream(store, connector, "customers")
+    monkeypatch.setenv("CANALIS_MAPPING_WORKERS", "two")
+    with pytest.raises(ConfigError, match=r"CANALIS_MAPPING_WORKERS .*'two'"):
+        canonicalize_entities(store, {"shop": mapper}, ["customer_record"])
+    assert store.count(tables.customer_records) == 0  # nothing was half-mapped
+    monkeypatch.setenv("CANALIS_MAPPING_WORKERS", "0")
+    assert canonicalize_entities(store, {"shop": mapper}, ["customer_record"])["customer_record"].mapped == 1
