@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Table, select, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
@@ -134,15 +134,57 @@ def existing_values(
     for key in keys:
         groups.setdefault(key[:-1], []).append(key[-1])
     found: dict[tuple, Any] = {}
+    ordered = _python_order(connection.dialect, columns[-1])
     for prefix, last_values in groups.items():
         # equality on the leading key columns and IN on the last one lets every database use the index
         conditions = [column == value for column, value in zip(columns[:-1], prefix, strict=True)]
+        if (
+            ordered
+            and len(last_values) >= RANGE_PROBE_MIN
+            and _range_is_empty(connection, conditions, columns[-1], last_values)
+        ):
+            continue  # a first load, or records newer than any stored: nothing to look up one by one
         conditions.append(columns[-1].in_(last_values))
         for result in connection.execute(select(*selected).where(*conditions)):
             values = tuple(result)
             key = values[: len(key_columns)]
             found[key] = values[len(key_columns)] if compare else None
     return found
+
+
+RANGE_PROBE_MIN = 16  # below this many keys, one IN lookup costs about what the range probe would
+
+
+def _python_order(dialect: Dialect, column: ColumnElement[Any]) -> bool:
+    """Whether the database orders this key column as Python orders its values.
+
+    SQLite compares text with its BINARY collation (the UTF-8 bytes, which is code point order, as Python's
+    `str`) unless the column names another; integers compare alike everywhere. Other databases' text collations
+    (case-insensitive on MariaDB, locale order on PostgreSQL) may not, so they always look keys up one by one.
+    """
+    python_type = _python_type(column)
+    if python_type is int:
+        return True
+    return python_type is str and dialect.name == "sqlite" and getattr(column.type, "collation", None) is None
+
+
+def _python_type(column: ColumnElement[Any]) -> type | None:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return None
+
+
+def _range_is_empty(
+    connection: Connection, conditions: list[ColumnElement[bool]], column: ColumnElement[Any], values: list[Any]
+) -> bool:
+    """True when no stored row lies between the smallest and the largest of `values` (one index seek)."""
+    kinds = {type(value) for value in values}
+    if len(kinds) != 1 or kinds.pop() is not _python_type(column):
+        return False  # mixed or unexpected types: compare them one by one
+    low, high = min(values), max(values)
+    probe = select(column).where(*conditions, column >= low, column <= high).limit(1)
+    return connection.execute(probe).first() is None
 
 
 def _write(

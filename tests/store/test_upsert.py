@@ -148,3 +148,33 @@ def test_a_json_none_is_stored_as_sqlalchemy_stores_it(request, server: str) -> 
         conn.execute(t.insert(), [dict(row, product_key="p2")])  # SQLAlchemy's own path
         stored = dict(conn.execute(sa.select(t.c.product_key, t.c.attributes.is_(None))).all())
     assert stored["p1"] == stored["p2"]
+
+
+def _statements(store: Store) -> list[str]:
+    seen: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+def test_keys_newer_than_any_stored_skip_the_lookup_and_interleaved_keys_are_still_found(store: Store) -> None:
+    # stored keys are every even number, as text (so "10" sorts before "9"), plus accented ones
+    stored = [_price("1.00", key=f"shop:{n}:web") for n in range(0, 200, 2)] + [_price("1.00", key="shop:é:web")]
+    store.upsert(tables.prices, stored)
+    statements = _statements(store)
+
+    # "y…" sorts after every stored number and before "é": no stored key lies among the new ones
+    fresh = store.upsert(tables.prices, [_price("1.00", key=f"shop:y{n}:web") for n in range(1000, 1040)])
+    lookups_for_fresh = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    statements.clear()
+    # odd keys lie between stored ones; two stored ones change, one does not; "e" + accent sorts after "z"
+    mixed = [_price("1.00", key=f"shop:{n}:web") for n in range(1, 60, 2)]
+    mixed += [_price("2.00", key="shop:10:web"), _price("2.00", key="shop:é:web"), _price("1.00", key="shop:4:web")]
+    mixed += [_price("1.00", key="shop:z:web")]
+    counts = store.upsert(tables.prices, mixed)
+
+    assert (fresh.inserted, fresh.updated, fresh.unchanged) == (40, 0, 0)
+    assert len(lookups_for_fresh) == 1, "one range probe, no lookup of each key"
+    assert "IN" not in lookups_for_fresh[0].upper()
+    assert (counts.inserted, counts.updated, counts.unchanged) == (31, 2, 1)
+    assert any(" IN " in sql.upper() for sql in statements), "an overlapping range looks keys up one by one"
+    assert store.count(tables.prices) == 101 + 40 + 31
