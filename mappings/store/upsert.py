@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, select, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
@@ -133,58 +133,80 @@ def existing_values(
     groups: dict[tuple, list[Any]] = {}
     for key in keys:
         groups.setdefault(key[:-1], []).append(key[-1])
+    width = len(key_columns)
     found: dict[tuple, Any] = {}
-    ordered = _python_order(connection.dialect, columns[-1])
+    lookup = KeyLookup.for_columns(connection.dialect, table, tuple(key_columns), compare)
     for prefix, last_values in groups.items():
-        # equality on the leading key columns and IN on the last one lets every database use the index
-        conditions = [column == value for column, value in zip(columns[:-1], prefix, strict=True)]
-        if (
-            ordered
-            and len(last_values) >= RANGE_PROBE_MIN
-            and _range_is_empty(connection, conditions, columns[-1], last_values)
-        ):
-            continue  # a first load, or records newer than any stored: nothing to look up one by one
-        conditions.append(columns[-1].in_(last_values))
-        for result in connection.execute(select(*selected).where(*conditions)):
+        if lookup is not None:
+            rows = lookup.rows(connection, prefix, last_values)
+        else:
+            # equality on the leading key columns and IN on the last one lets every database use the index
+            conditions = [column == value for column, value in zip(columns[:-1], prefix, strict=True)]
+            conditions.append(columns[-1].in_(last_values))
+            rows = connection.execute(select(*selected).where(*conditions))
+        for result in rows:
             values = tuple(result)
-            key = values[: len(key_columns)]
-            found[key] = values[len(key_columns)] if compare else None
+            found[values[:width]] = values[width] if compare else None
     return found
 
 
-RANGE_PROBE_MIN = 16  # below this many keys, one IN lookup costs about what the range probe would
+class KeyLookup:
+    """The stored-key lookup of one table, compiled once per number of keys and run straight on the driver.
 
-
-def _python_order(dialect: Dialect, column: ColumnElement[Any]) -> bool:
-    """Whether the database orders this key column as Python orders its values.
-
-    SQLite compares text with its BINARY collation (the UTF-8 bytes, which is code point order, as Python's
-    `str`) unless the column names another; integers compare alike everywhere. Other databases' text collations
-    (case-insensitive on MariaDB, locale order on PostgreSQL) may not, so they always look keys up one by one.
+    Key lists are padded to a power of two (repeating the last key), so a handful of statements serve every
+    batch. Used only where the driver takes and gives the key and compare values as they are (no bind or result
+    processing), so what it finds is what the SQLAlchemy statement would find.
     """
-    python_type = _python_type(column)
-    if python_type is int:
-        return True
-    return python_type is str and dialect.name == "sqlite" and getattr(column.type, "collation", None) is None
+
+    _cache: dict[tuple, KeyLookup | None] = {}
+
+    def __init__(self, dialect: Dialect, selected: list[ColumnElement[Any]], columns: list[ColumnElement[Any]]) -> None:
+        self.dialect = dialect
+        self.selected = selected
+        self.columns = columns
+        self._statements: dict[int, tuple[str, tuple[str, ...], bool]] = {}
+
+    @classmethod
+    def for_columns(
+        cls, dialect: Dialect, table: Table, key_columns: tuple[str, ...], compare: str | None
+    ) -> KeyLookup | None:
+        cache_key = (table, dialect.name, dialect.driver, dialect.server_version_info, key_columns, compare)
+        if cache_key not in cls._cache:
+            columns = [table.c[name] for name in key_columns]
+            selected = [*columns, table.c[compare]] if compare else columns
+            plain = all(
+                column.type.dialect_impl(dialect).bind_processor(dialect) is None
+                and column.type.dialect_impl(dialect).result_processor(dialect, None) is None
+                for column in selected
+            )
+            cls._cache[cache_key] = cls(dialect, selected, columns) if plain else None
+        return cls._cache[cache_key]
+
+    def rows(self, connection: Connection, prefix: tuple, values: list[Any]) -> list[tuple]:
+        found: list[tuple] = []
+        for start in range(0, len(values), LOOKUP_MAX_KEYS):
+            part = values[start : start + LOOKUP_MAX_KEYS]
+            size = 1 << (len(part) - 1).bit_length()
+            sql, names, positional = self._statement(size)
+            bound = dict(zip((f"p{i}" for i in range(len(prefix))), prefix, strict=True))
+            bound.update(zip((f"k{i}" for i in range(size)), part + [part[-1]] * (size - len(part)), strict=True))
+            parameters = tuple(bound[name] for name in names) if positional else bound
+            found.extend(connection.exec_driver_sql(sql, parameters).fetchall())
+        return found
+
+    def _statement(self, size: int) -> tuple[str, tuple[str, ...], bool]:
+        statement = self._statements.get(size)
+        if statement is None:
+            *leading, last = self.columns
+            conditions = [column == bindparam(f"p{i}") for i, column in enumerate(leading)]
+            conditions.append(last.in_([bindparam(f"k{i}") for i in range(size)]))
+            compiled = select(*self.selected).where(*conditions).compile(dialect=self.dialect)
+            names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+            statement = self._statements[size] = (compiled.string, names, compiled.positional)
+        return statement
 
 
-def _python_type(column: ColumnElement[Any]) -> type | None:
-    try:
-        return column.type.python_type
-    except NotImplementedError:
-        return None
-
-
-def _range_is_empty(
-    connection: Connection, conditions: list[ColumnElement[bool]], column: ColumnElement[Any], values: list[Any]
-) -> bool:
-    """True when no stored row lies between the smallest and the largest of `values` (one index seek)."""
-    kinds = {type(value) for value in values}
-    if len(kinds) != 1 or kinds.pop() is not _python_type(column):
-        return False  # mixed or unexpected types: compare them one by one
-    low, high = min(values), max(values)
-    probe = select(column).where(*conditions, column >= low, column <= high).limit(1)
-    return connection.execute(probe).first() is None
+LOOKUP_MAX_KEYS = 512
 
 
 def _write(
