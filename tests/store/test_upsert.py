@@ -174,3 +174,25 @@ def test_stored_keys_are_found_among_new_ones_in_batches_of_any_size(any_store: 
     assert any_store.count(tables.prices) == 101 + 32
     lookups = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT") and " IN " in sql.upper()]
     assert len(lookups) == 2, "one lookup statement per batch"
+
+
+def test_sqlite_timestamps_are_written_as_sqlalchemy_writes_them() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    from mappings.store.types import UTCDateTime
+
+    dialect = sqlite.dialect()
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    reference = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+    paris = timezone(timedelta(hours=1))
+    moments = [
+        datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=paris),  # 2025-12-31 23:00 in UTC
+        datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    ]
+    for moment in moments:
+        assert ours(moment) == reference(moment.astimezone(UTC).replace(tzinfo=None))
+    assert ours(moments[1]) == "2025-12-31 23:00:00.000000"
+    assert ours(None) is None
+    with pytest.raises(ValueError, match="naive datetime"):
+        ours(datetime(2026, 1, 1))
