@@ -10,7 +10,9 @@ it from a separate process, then, each in its own process so peak memory is its 
   `contact_points` and `consents` on SQLite, mapping in worker processes (CANALIS_MAPPING_WORKERS) while the main
   process reads and writes;
 * dlt's REST API source (a benchmark-only dependency, `pip install "dlt[sqlalchemy]"`) reads the same endpoint
-  with the same page size into SQLite, without mapping or normalising anything.
+  with the same page size into SQLite, without mapping or normalising anything;
+* a bare loop: `requests` and `sqlite3`, one row of JSON per record, no state, no mapping. It is as fast as
+  loading goes on this machine and this sandbox: a tool that also maps and normalises cannot beat it.
 
 Prints records/s and peak RSS for each (for Canalis, the main process and the largest mapping worker), the
 ratio, and Canalis's peak memory at a quarter of N to show whether memory grows with the number of records.
@@ -218,6 +220,44 @@ def run_dlt(base_url: str, work: Path) -> dict[str, Any]:
     }
 
 
+def run_bare(base_url: str, work: Path) -> dict[str, Any]:
+    """The least any loader does: page through the endpoint and insert each record's JSON into SQLite."""
+    import sqlite3
+
+    import requests
+
+    from connectors.sandbox.emulators.hubspot import ACCESS_TOKEN
+
+    database = sqlite3.connect(work / "bare.db")
+    database.execute("PRAGMA journal_mode=WAL")
+    database.execute("PRAGMA synchronous=NORMAL")
+    database.execute("CREATE TABLE contacts (id TEXT PRIMARY KEY, payload TEXT NOT NULL)")
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {ACCESS_TOKEN}"
+    started = time.perf_counter()
+    records, after = 0, None
+    while True:
+        params: dict[str, Any] = {"limit": PAGE_SIZE, **({"after": after} if after else {})}
+        response = session.get(f"{base_url}/crm/v3/objects/contacts", params=params, timeout=30)
+        response.raise_for_status()
+        page = response.json()
+        rows = [(item["id"], json.dumps(item)) for item in page["results"]]
+        with database:
+            database.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?)", rows)
+        records += len(rows)
+        after = (page.get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            break
+    seconds = time.perf_counter() - started
+    database.close()
+    return {
+        "records": records,
+        "seconds": round(seconds, 2),
+        "records_per_s": round(records / seconds) if seconds else 0,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -272,6 +312,7 @@ def _measure(records: int, folder: Path, with_dlt: bool) -> dict[str, Any]:
         results = {"canalis": _child("canalis", base_url, _workdir(folder, f"canalis-{records}"))}
         if with_dlt:
             results["dlt"] = _child("dlt", base_url, _workdir(folder, f"dlt-{records}"))
+            results["bare"] = _child("bare", base_url, _workdir(folder, f"bare-{records}"))
         return results
     finally:
         server.terminate()
@@ -288,7 +329,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--no-dlt", action="store_true", help="measure Canalis only")
-    parser.add_argument("--phase", choices=["serve", "canalis", "dlt"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["serve", "canalis", "dlt", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -296,8 +337,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.phase == "serve":
         serve(args.work, args.port)
         return {}
-    if args.phase in ("canalis", "dlt"):
-        result = (run_canalis if args.phase == "canalis" else run_dlt)(args.base_url, args.work)
+    if args.phase in ("canalis", "dlt", "bare"):
+        result = {"canalis": run_canalis, "dlt": run_dlt, "bare": run_bare}[args.phase](args.base_url, args.work)
         print(json.dumps(result))
         return result
 
@@ -340,6 +381,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         print(f"  ratio    {ratio:.1f}x")
         full["ratio"] = round(ratio, 2)
+        bare = full["bare"]
+        print(
+            f"  bare     {bare['records_per_s']:>8} records/s  (requests + sqlite3, raw JSON rows only, no mapping:"
+            f" the most this machine gives; canalis is {canalis['records_per_s'] / bare['records_per_s']:.2f}x of it,"
+            f" dlt {other['records_per_s'] / bare['records_per_s']:.2f}x)"
+        )
     return full
 
 
