@@ -8,6 +8,7 @@ number of CPUs, at most 4.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -69,7 +70,9 @@ class MappingWorkers:
             self.workers = 0
             return self._inline
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_start_context())
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=_start_context(), initializer=_yield_to_the_writer
+            )
             log.info("mapping in %d worker processes", self.workers)
         return self._pool
 
@@ -89,6 +92,19 @@ class MappingWorkers:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+WORKER_NICENESS = 5
+
+
+def _yield_to_the_writer() -> None:
+    """Run a worker at a lower priority than the process that writes.
+
+    The writer is the one serial step of a pass: when it waits for a core, every worker soon waits for it. The
+    workers map ahead of it, so they can take the cores it leaves.
+    """
+    with contextlib.suppress(AttributeError, OSError):  # no nice here, or not allowed: same priority then
+        os.nice(WORKER_NICENESS)
 
 
 def _start_context() -> multiprocessing.context.BaseContext:

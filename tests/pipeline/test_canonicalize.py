@@ -214,3 +214,14 @@ def test_a_bad_worker_count_fails_naming_the_variable(tmp_path: Path, store: Sto
     assert store.count(tables.customer_records) == 0  # nothing was half-mapped
     monkeypatch.setenv("CANALIS_MAPPING_WORKERS", "0")
     assert canonicalize_entities(store, {"shop": mapper}, ["customer_record"])["customer_record"].mapped == 1
+
+
+def test_mapping_workers_run_at_a_lower_priority_than_the_writer() -> None:
+    import os
+
+    from mappings.canonical.workers import WORKER_NICENESS, MappingWorkers
+
+    writer = os.getpriority(os.PRIO_PROCESS, 0)
+    with MappingWorkers(1) as pool:
+        worker = pool.executor(long=True).submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=60)
+    assert worker == min(writer + WORKER_NICENESS, 19)
