@@ -17,6 +17,8 @@ from mappings.store.types import JSONText, dumps
 PREVIEW_ROWS = 5
 READ_AHEAD_PAGES = 4
 GROUP_RECORDS = 5000  # pages already read are stored together up to about this many records
+MIN_GROUP_RECORDS = 1000  # below this, wait a little for the next page rather than commit a small group
+GROUP_WAIT_SECONDS = 1.0  # the longest a group waits for more pages before it is stored
 
 
 @dataclass
@@ -56,13 +58,20 @@ def ingest_stream(
     batch_id: int | None = None
     # Pages are requested while earlier ones are stored; at most READ_AHEAD_PAGES wait in memory. Pages that
     # arrived while the last transaction ran are stored together (up to GROUP_RECORDS records), with the state
-    # after the last of them.
+    # after the last of them. A group smaller than MIN_GROUP_RECORDS waits up to GROUP_WAIT_SECONDS for more
+    # pages: one commit per page would cost more than storing the page.
     try:
         with Prefetched(connector.read(stream_name, state), depth=READ_AHEAD_PAGES, name=f"read-{connection}") as pages:
             for page in pages:
-                group = [page]
-                while sum(len(item.records) for item in group) < GROUP_RECORDS and (more := pages.ready(1)):
+                group, count = [page], len(page.records)
+                deadline = time.monotonic() + GROUP_WAIT_SECONDS
+                while count < GROUP_RECORDS:
+                    wait = max(deadline - time.monotonic(), 0.0) if count < MIN_GROUP_RECORDS else 0.0
+                    more = pages.ready(1, wait_seconds=wait)
+                    if not more:
+                        break
                     group += more
+                    count += len(more[0].records)
                 batch_id = _land_pages(store, stream, group, report, batch_id, run_id)
                 state = group[-1].state
     finally:

@@ -83,12 +83,16 @@ class Prefetched(Generic[T]):
             raise item.error
         return item  # type: ignore[return-value]
 
-    def ready(self, limit: int) -> list[T]:
-        """Up to `limit` items that are already read, without waiting; the end or an error waits for `next()`."""
+    def ready(self, limit: int, *, wait_seconds: float = 0.0) -> list[T]:
+        """Up to `limit` items that are already read; the end or an error waits for `next()`.
+
+        With `wait_seconds`, waits up to that long for the first item when none is ready yet.
+        """
         items: list[T] = []
         while len(items) < limit and self._held is None and not self._finished:
             try:
-                item = self._queue.get_nowait()
+                timeout = wait_seconds if wait_seconds > 0 and not items else None
+                item = self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is _DONE or isinstance(item, _Failure):

@@ -100,3 +100,20 @@ def test_a_source_that_fails_to_start_reaches_the_caller() -> None:
 
     with pytest.raises(RuntimeError, match="no pages today"), Prefetched(Broken()) as reader:
         next(reader)
+
+
+def test_ready_can_wait_for_an_item_that_is_on_its_way() -> None:
+    release = threading.Event()
+
+    def pages() -> Iterator[int]:
+        yield 1
+        release.wait(5)
+        yield 2
+
+    reader = Prefetched(pages(), depth=4)
+    assert next(reader) == 1
+    assert reader.ready(4) == []  # not read yet, and no waiting asked for
+    threading.Timer(0.05, release.set).start()
+    assert reader.ready(4, wait_seconds=5) == [2]
+    with pytest.raises(StopIteration):
+        next(reader)
