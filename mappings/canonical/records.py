@@ -8,24 +8,25 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp has no timezone")
+    return value.astimezone(UTC)
+
+
+UtcTimestamp = Annotated[datetime, AfterValidator(_aware_utc)]
+"""A timestamp that must carry its timezone; stored converted to UTC."""
 
 
 class CanonicalRecord(BaseModel):
     """Base of canonical records: strict about types, forbids unknown fields."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _aware_utc(cls, value: Any) -> Any:
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                raise ValueError("timestamp has no timezone")
-            return value.astimezone(UTC)
-        return value
 
 
 Money = Decimal
@@ -48,7 +49,7 @@ class CustomerRecord(CanonicalRecord):
     loyalty_id: str | None = None
     external_ids: dict[str, str] = Field(default_factory=dict)
     attributes: dict[str, Any] = Field(default_factory=dict)
-    source_updated_at: datetime | None = None
+    source_updated_at: UtcTimestamp | None = None
 
 
 ConsentStatus = Literal["granted", "denied", "unknown"]
@@ -61,7 +62,7 @@ class Consent(CanonicalRecord):
     purpose: str = "marketing"
     channel: Literal["email", "sms", "phone", "post", "push"] = "email"
     status: ConsentStatus
-    recorded_at: datetime | None = None
+    recorded_at: UtcTimestamp | None = None
 
 
 class Interaction(CanonicalRecord):
@@ -73,7 +74,7 @@ class Interaction(CanonicalRecord):
     customer_email: str | None = None
     channel: str
     kind: str
-    occurred_at: datetime
+    occurred_at: UtcTimestamp
     status: str | None = None
     subject: str | None = None
     amount: Money | None = None
@@ -91,7 +92,7 @@ class Order(CanonicalRecord):
     customer_source_id: str | None = None
     customer_object: str = "customers"
     channel: str
-    ordered_at: datetime
+    ordered_at: UtcTimestamp
     status: str | None = None
     total_amount: Money | None = None
     currency: str | None = Field(default=None, min_length=3, max_length=3)
@@ -130,8 +131,8 @@ class Price(CanonicalRecord):
     compare_at_amount: Money | None = None
     currency: str = Field(min_length=3, max_length=3)
     tax_included: bool = True
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: UtcTimestamp | None = None
+    valid_to: UtcTimestamp | None = None
 
 
 class StockLevel(CanonicalRecord):
@@ -143,7 +144,7 @@ class StockLevel(CanonicalRecord):
     on_hand: Money
     reserved: Money = Decimal(0)
     available: Money | None = None
-    observed_at: datetime | None = None
+    observed_at: UtcTimestamp | None = None
 
 
 class Promotion(CanonicalRecord):
@@ -157,6 +158,6 @@ class Promotion(CanonicalRecord):
     discount_value: Money
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     channels: list[str] = Field(default_factory=list)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: UtcTimestamp | None = None
+    ends_at: UtcTimestamp | None = None
     status: Literal["active", "scheduled", "expired", "disabled"] = "active"

@@ -168,3 +168,19 @@ def test_item_paths_are_ordinary_paths_outside_each(tmp_path: Path) -> None:
         .record
     )
     assert (record.sku, record.location, record.on_hand) == ("A-1", "Paris", Decimal(4))
+
+
+def test_canonical_timestamps_need_a_timezone_and_are_kept_in_utc() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from pydantic import ValidationError
+
+    from mappings.canonical.records import Consent, CustomerRecord
+
+    paris = timezone(timedelta(hours=1))
+    record = CustomerRecord(source_id="1", source_updated_at=datetime(2026, 1, 1, 0, 30, tzinfo=paris))
+    assert record.source_updated_at == datetime(2025, 12, 31, 23, 30, tzinfo=UTC)
+    assert record.source_updated_at.tzinfo is UTC
+    with pytest.raises(ValidationError, match="timestamp has no timezone"):
+        Consent(source_id="1", purpose="marketing", channel="email", status="granted", recorded_at=datetime(2026, 1, 1))
+    assert CustomerRecord(source_id="1", given_name=" Ann ").given_name == "Ann"  # other fields as before
