@@ -15,7 +15,7 @@ from mappings.store import QuarantinedRecord, Store, tables, upsert, utcnow
 from mappings.store.types import JSONText, dumps
 
 PREVIEW_ROWS = 5
-READ_AHEAD_PAGES = 4
+READ_AHEAD_PAGES = 16  # enough for the reader to go on while a group of small pages is stored
 GROUP_RECORDS = 5000  # pages already read are stored together up to about this many records
 MIN_GROUP_RECORDS = 1000  # below this, wait a little for the next page rather than commit a small group
 GROUP_WAIT_SECONDS = 1.0  # the longest a group waits for more pages before it is stored
