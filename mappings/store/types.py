@@ -22,10 +22,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value.isoformat()} refused: Canalis stores timezone-aware UTC")
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
+        value = _in_utc(value)
         if dialect.name in ("sqlite", "mysql", "mariadb"):
             return value.replace(tzinfo=None)
         return value
@@ -43,15 +40,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def _in_utc(value: datetime) -> datetime:
+    """An aware timestamp in UTC; a naive one is refused."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} refused: Canalis stores timezone-aware UTC")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
 def _sqlite_utc_text(value: datetime | None) -> str | None:
     """A timestamp as SQLite stores it (the text SQLAlchemy's SQLite DATETIME writes), in one step."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value.isoformat()} refused: Canalis stores timezone-aware UTC")
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return _in_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class Money(TypeDecorator[Decimal]):
