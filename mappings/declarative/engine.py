@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -31,8 +31,7 @@ class MappingContext:
         return getattr(self, name)
 
 
-@dataclass(frozen=True)
-class Mapped:
+class Mapped(NamedTuple):
     """One canonical record produced from a raw record, with the object name for its key."""
 
     entity: str

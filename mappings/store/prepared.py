@@ -63,7 +63,10 @@ def prepare_rows(driver: str, table: Table, rows: list[dict[str, Any]]) -> Prepa
     """Rows of one table (all with the same keys) as database values for the driver's dialect."""
     key_columns = [column.name for column in table.primary_key.columns]
     key_of = itemgetter(*key_columns)
-    unique = list({key_of(row): row for row in rows}.values())  # the last row of each key
+    keys = list(map(key_of, rows))
+    if len(set(keys)) < len(keys):  # a key given twice: keep the last row of each
+        rows = list(dict(zip(keys, rows, strict=True)).values())
+    unique = rows
     columns = tuple(unique[0].keys()) if unique else ()
     dialect = dialect_for(driver)
     cache_key = (table, driver, columns)
