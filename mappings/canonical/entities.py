@@ -28,8 +28,13 @@ class RowContext:
 
 def content_hash(row: dict[str, Any]) -> str:
     """A stable hash of a row's content, ignoring load bookkeeping."""
-    material = {key: value for key, value in row.items() if key not in ("loaded_at", "content_hash", "updated_at")}
+    material = row.copy()
+    for key in _BOOKKEEPING:
+        material.pop(key, None)
     return hashlib.sha256(dumps(material).encode()).hexdigest()
+
+
+_BOOKKEEPING = ("loaded_at", "content_hash", "updated_at")
 
 
 def _finish(row: dict[str, Any], context: RowContext) -> dict[str, Any]:
