@@ -12,7 +12,7 @@ from mappings.declarative.transforms import TRANSFORMS
 class CompiledRule:
     """A field rule with its paths split and its transforms looked up."""
 
-    __slots__ = ("calls", "const", "context", "default", "flag", "join", "paths", "required")
+    __slots__ = ("calls", "const", "context", "default", "flag", "join", "paths", "required", "single")
 
     def __init__(self, rule: FieldRule, *, has_items: bool = False) -> None:
         # `item.x` reads the current list item only in a target with `each`; elsewhere it is an ordinary path
@@ -25,6 +25,9 @@ class CompiledRule:
         self.const = rule.const
         self.context = rule.context
         self.join = rule.join
+        # the usual rule: one path into the record and nothing else to choose from (read without a loop of paths)
+        plain = self.const is None and self.context is None and self.join is None
+        self.single = self.paths[0][1] if plain and len(self.paths) == 1 and not self.paths[0][0] else None
         self.calls: list[tuple[Callable[..., Any], dict[str, Any]]] = [
             _prepared(TRANSFORMS[call.name], call.args) for call in rule.transforms
         ]
@@ -46,7 +49,14 @@ class CompiledRule:
 
     def value(self, raw: dict[str, Any], item: Any, context_value: Callable[[str], Any]) -> Any:
         """The field's value: source, constant or context, through the transforms, else the default."""
-        if self.const is not None:
+        single = self.single
+        if single is not None:
+            value = raw
+            for part in single:
+                value = value.get(part) if type(value) is dict else _step(value, part)
+                if value is None:
+                    break
+        elif self.const is not None:
             value = self.const
         elif self.context is not None:
             value = context_value(self.context)
