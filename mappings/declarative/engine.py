@@ -103,9 +103,10 @@ class Mapper:
     ) -> Mapped:
         values: dict[str, Any] = {}
         invalid: dict[str, dict[str, str]] = {}
+        context_value = context.value
         for field, rule in rules:
             try:
-                value = rule.value(raw, item, context.value)
+                value = rule.value(raw, item, context_value)
             except TransformError as error:
                 if rule.flag:
                     invalid[field] = {"raw": str(rule.raw_value(raw, item) or ""), "reason": str(error)}
@@ -129,8 +130,8 @@ class Mapper:
             attributes = dict(values.get("attributes") or {})
             attributes["invalid_fields"] = invalid
             values["attributes"] = attributes
-        try:
-            record = entity.record_type.model_validate(values)
+        try:  # what model_validate does, without its wrapper call
+            record = entity.record_type.__pydantic_validator__.validate_python(values)
         except ValidationError as error:
             first = error.errors()[0]
             field = ".".join(str(part) for part in first["loc"]) or None
