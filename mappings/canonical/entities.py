@@ -37,6 +37,15 @@ def content_hash(row: dict[str, Any]) -> str:
 _BOOKKEEPING = ("loaded_at", "content_hash", "updated_at")
 
 
+def _fields(record: r.CanonicalRecord) -> dict[str, Any]:
+    """A record's validated field values, as a new dict that rows are built from.
+
+    Canonical records are flat and forbid extra fields, so their `__dict__` holds exactly the fields;
+    `model_dump` would give the same dict but copy every value again.
+    """
+    return record.__dict__.copy()
+
+
 def _finish(row: dict[str, Any], context: RowContext) -> dict[str, Any]:
     row["content_hash"] = content_hash(row)
     row["loaded_at"] = context.loaded_at
@@ -50,7 +59,7 @@ def record_key(source: str, obj: str, source_id: str) -> str:
 
 def _customer_rows(record: r.CustomerRecord, c: RowContext) -> RowsByTable:
     key = record_key(c.source, c.object, record.source_id)
-    row = record.model_dump()
+    row = _fields(record)
     row.update(record_key=key, source=c.source, object=c.object)
     contact_points = []
     invalid = record.attributes.get("invalid_fields", {}) if isinstance(record.attributes, dict) else {}
@@ -96,7 +105,7 @@ def _consent_rows(record: r.Consent, c: RowContext) -> RowsByTable:
 
 
 def _interaction_rows(record: r.Interaction, c: RowContext) -> RowsByTable:
-    data = record.model_dump()
+    data = _fields(record)
     customer = data.pop("customer_source_id")
     customer_object = data.pop("customer_object")
     thread = data.pop("thread_id")
@@ -112,7 +121,7 @@ def _interaction_rows(record: r.Interaction, c: RowContext) -> RowsByTable:
 
 
 def _order_rows(record: r.Order, c: RowContext) -> RowsByTable:
-    data = record.model_dump()
+    data = _fields(record)
     customer = data.pop("customer_source_id")
     customer_object = data.pop("customer_object")
     row = {
@@ -138,13 +147,13 @@ def _order_line_rows(record: r.OrderLine, c: RowContext) -> RowsByTable:
 
 
 def _product_rows(record: r.Product, c: RowContext) -> RowsByTable:
-    row = {**record.model_dump(), "product_key": f"{c.source}:{record.sku}", "source": c.source}
+    row = {**_fields(record), "product_key": f"{c.source}:{record.sku}", "source": c.source}
     return {"products": [_finish(row, c)]}
 
 
 def _price_rows(record: r.Price, c: RowContext) -> RowsByTable:
     row = {
-        **record.model_dump(),
+        **_fields(record),
         "price_key": f"{c.source}:{record.sku}:{record.price_list}",
         "source": c.source,
     }
@@ -152,7 +161,7 @@ def _price_rows(record: r.Price, c: RowContext) -> RowsByTable:
 
 
 def _stock_rows(record: r.StockLevel, c: RowContext) -> RowsByTable:
-    row = record.model_dump()
+    row = _fields(record)
     if row["available"] is None:
         row["available"] = record.on_hand - record.reserved
     row.update(stock_key=f"{c.source}:{record.sku}:{record.location}", source=c.source)
@@ -160,7 +169,7 @@ def _stock_rows(record: r.StockLevel, c: RowContext) -> RowsByTable:
 
 
 def _promotion_rows(record: r.Promotion, c: RowContext) -> RowsByTable:
-    row = {**record.model_dump(), "promotion_key": f"{c.source}:{record.code}", "source": c.source}
+    row = {**_fields(record), "promotion_key": f"{c.source}:{record.code}", "source": c.source}
     return {"promotions": [_finish(row, c)]}
 
 

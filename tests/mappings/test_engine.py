@@ -184,3 +184,21 @@ def test_canonical_timestamps_need_a_timezone_and_are_kept_in_utc() -> None:
     with pytest.raises(ValidationError, match="timestamp has no timezone"):
         Consent(source_id="1", purpose="marketing", channel="email", status="granted", recorded_at=datetime(2026, 1, 1))
     assert CustomerRecord(source_id="1", given_name=" Ann ").given_name == "Ann"  # other fields as before
+
+
+def test_canonical_records_are_flat_so_rows_can_be_built_from_their_fields() -> None:
+    import typing
+
+    from pydantic import BaseModel
+
+    from mappings.canonical.entities import ENTITIES
+
+    def models_in(annotation: object) -> list[type]:
+        found = [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+        return found + [model for arg in typing.get_args(annotation) for model in models_in(arg)]
+
+    for name, entity in ENTITIES.items():
+        record_type = entity.record_type
+        assert record_type.model_config.get("extra") == "forbid", name
+        nested = {field: models_in(info.annotation) for field, info in record_type.model_fields.items()}
+        assert not any(nested.values()), f"{name} holds a nested model: rows would need model_dump"
