@@ -51,7 +51,7 @@ def _sqlite_utc_text(value: datetime | None) -> str | None:
     """A timestamp as SQLite stores it (the text SQLAlchemy's SQLite DATETIME writes), in one step."""
     if value is None:
         return None
-    return _in_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return _in_utc(value).isoformat(" ", "microseconds")[:26]  # without the "+00:00" of the UTC offset
 
 
 class Money(TypeDecorator[Decimal]):
