@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Normalized(Generic[T]):
+class Normalized(NamedTuple, Generic[T]):
     """A normalised value.
 
     `value` is the canonical form when `valid`; when not valid it is the trimmed input for text values (never a
     guess) or None for dates. `reason` says why a value is invalid (or notes a repair such as zero padding).
+    A named tuple, as one is made for every value normalised; it is true only when the value is valid.
     """
 
     value: T | None

@@ -184,3 +184,13 @@ def test_a_long_international_address_that_fails_the_fast_path_still_gets_an_ans
     result = normalize_email("é" + "a" * 60 + "!x@exemple")
     assert not result.valid
     assert normalize_email("jeanfrançois.dupontmoreau@société.fr").valid
+
+
+def test_a_result_is_true_only_when_valid_and_cannot_be_changed() -> None:
+    from mappings.normalize.emails import normalize_email
+
+    good, bad = normalize_email("Ann@Example.org"), normalize_email("not an email")
+    assert good and good.value == "ann@example.org"
+    assert not bad and bad.valid is False and bad.reason
+    with pytest.raises(AttributeError):
+        good.value = "other@example.org"  # type: ignore[misc]
