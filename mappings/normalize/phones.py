@@ -265,7 +265,7 @@ def normalize_phone(raw: Any, default_region: str = "FR") -> Normalized[str]:
     text = as_text(raw)
     if text is None:
         return empty(raw)
-    if not any(ch.isdigit() for ch in text):
+    if not any(map(str.isdigit, text)):
         return Normalized(text, False, "no_digits", raw)
     value, valid, reason = _normalize_text(text, (default_region or "FR").upper())
     return Normalized(value, valid, reason, raw)
