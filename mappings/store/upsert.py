@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -277,7 +277,7 @@ class PreparedWrite:
     timestamp of a batch, a constant) is processed once.
     """
 
-    __slots__ = ("bind_names", "defaults", "keys", "positional", "processors", "sql")
+    __slots__ = ("_convert", "bind_names", "defaults", "keys", "positional", "processors", "sql")
 
     def __init__(
         self,
@@ -294,6 +294,7 @@ class PreparedWrite:
         self.processors = processors
         self.positional = positional
         self.defaults = defaults or {}  # column -> its Python-side default, for columns the rows do not carry
+        self._convert = _row_converter(len(keys), [index for index, p in enumerate(processors) if p is not None])
 
     @classmethod
     def compile(cls, statement, dialect, columns: Sequence[str]) -> PreparedWrite:
@@ -326,6 +327,15 @@ class PreparedWrite:
 
     def values(self, rows: list[dict[str, Any]]) -> list[tuple]:
         """The rows as tuples of database values in `keys` order, through the columns' bind processors."""
+        keys = self.keys
+        pick = itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
+        try:
+            return self._convert(rows, pick, *(processor for processor in self.processors if processor is not None))
+        except (KeyError, TypeError, ValueError):
+            pass  # a row without a column, or a bad value: the loop below fills defaults and names the column
+        return self._values_one_by_one(rows)
+
+    def _values_one_by_one(self, rows: list[dict[str, Any]]) -> list[tuple]:
         keys = self.keys
         processed = [(index, processor) for index, processor in enumerate(self.processors) if processor is not None]
         last_in: list[Any] = [_UNSET] * len(keys)
@@ -365,3 +375,30 @@ class PreparedWrite:
 
 
 _UNSET = object()
+
+
+def _row_converter(width: int, processed: list[int]) -> Callable[..., list[tuple]]:
+    """A function turning rows into value tuples, written out for one column layout (compiled once per write).
+
+    It does what `PreparedWrite._values_one_by_one` does for rows that carry every column, with each processed
+    column's variables named in the code instead of looked up by index: `pick(row)` gives the row's values, each
+    processed column goes through its processor (once for a value that is the very object of the row before).
+    """
+    names = [f"v{index}" for index in range(width)]
+    lines = [
+        f"def convert(rows, pick{''.join(f', p{index}' for index in processed)}):",
+        "    out = []",
+        "    append = out.append",
+        *(f"    last{index} = done{index} = _UNSET" for index in processed),
+        "    for row in rows:",
+        f"        ({', '.join(names)},) = pick(row)",
+        *(
+            f"        if v{index} is not last{index}: last{index} = v{index}; done{index} = p{index}(v{index})"
+            for index in processed
+        ),
+        f"        append(({', '.join(f'done{i}' if i in processed else f'v{i}' for i in range(width))},))",
+        "    return out",
+    ]
+    scope: dict[str, Any] = {"_UNSET": _UNSET}
+    exec("\n".join(lines), scope)  # noqa: S102 - code built above from column positions only, no outside text
+    return scope["convert"]

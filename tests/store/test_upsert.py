@@ -196,3 +196,33 @@ def test_sqlite_timestamps_are_written_as_sqlalchemy_writes_them() -> None:
     assert ours(None) is None
     with pytest.raises(ValueError, match="naive datetime"):
         ours(datetime(2026, 1, 1))
+
+
+def test_rows_convert_to_the_same_values_on_the_fast_path_and_one_by_one() -> None:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from mappings.store.upsert import PreparedWrite
+
+    loaded = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "record_key": f"shop:customers:{n}",
+            "source": "shop",
+            "object": "customers",
+            "source_id": str(n),
+            "email": None if n % 3 else f"c{n}@example.org",
+            "birth_date": None if n % 2 else datetime(1990, 1, 1 + n).date(),
+            "external_ids": {"pos": str(n)} if n % 2 else {},
+            "attributes": None if n == 4 else {"tier": "gold", "n": n},
+            "source_updated_at": datetime(2026, 1, 1, n, tzinfo=timezone(timedelta(hours=1))),
+            "loaded_at": loaded,  # the same object on every row
+            "content_hash": f"h{n}",
+        }
+        for n in range(6)
+    ]
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        write = PreparedWrite.compile(sa.insert(tables.customer_records), dialect, list(rows[0]))
+        fast, one_by_one = write.values(rows), write._values_one_by_one(rows)
+        # the driver's JSON wrappers (PostgreSQL) compare by identity: compare what they hold, through repr
+        assert [list(map(repr, row)) for row in fast] == [list(map(repr, row)) for row in one_by_one]
+        assert len(fast) == 6 and fast[1][write.keys.index("source_id")] == "1"
