@@ -82,12 +82,14 @@ def _upsert_chunk(
     update_columns: Sequence[str] | None,
     keep_on_update: Sequence[str],
 ) -> UpsertCounts:
-    rows = _last_row_per_key(rows, key_columns)
-    existing = _existing(connection, table, rows, key_columns, compare)
+    keys = list(map(key_getter(key_columns), rows))
+    if len(set(keys)) < len(keys):  # a key given twice: keep the last row of each
+        by_key = dict(zip(keys, rows, strict=True))
+        keys, rows = list(by_key), list(by_key.values())
+    existing = existing_values(connection, table, keys, key_columns, compare)
     counts = UpsertCounts()
     to_write: list[dict[str, Any]] = []
-    for row in rows:
-        key = tuple(row[name] for name in key_columns)
+    for key, row in zip(keys, rows, strict=True):
         if key not in existing:
             counts.inserted += 1
             to_write.append(row)
@@ -104,24 +106,16 @@ def _upsert_chunk(
     return counts
 
 
+def key_getter(key_columns: Sequence[str]) -> Callable[[dict[str, Any]], tuple]:
+    """A function giving a row's key as a tuple of its key columns' values (a tuple even for one column)."""
+    if len(key_columns) == 1:
+        name = key_columns[0]
+        return lambda row: (row[name],)
+    return itemgetter(*key_columns)
+
+
 def _last_row_per_key(rows: list[dict[str, Any]], key_columns: list[str]) -> list[dict[str, Any]]:
-    by_key: dict[tuple, dict[str, Any]] = {}
-    for row in rows:
-        by_key[tuple(row[name] for name in key_columns)] = row
-    return list(by_key.values())
-
-
-def _existing(
-    connection: Connection,
-    table: Table,
-    rows: list[dict[str, Any]],
-    key_columns: list[str],
-    compare: str | None,
-) -> dict[tuple, Any]:
-    """Stored compare values of the rows' keys, found through the primary-key index."""
-    return existing_values(
-        connection, table, [tuple(row[name] for name in key_columns) for row in rows], key_columns, compare
-    )
+    return list(dict(zip(map(key_getter(key_columns), rows), rows, strict=True)).values())
 
 
 def existing_values(
