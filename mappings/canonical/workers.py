@@ -58,8 +58,9 @@ class MappingWorkers:
 
     @property
     def ahead(self) -> int:
-        """How many chunks may be in flight at once: enough to keep every worker busy while one is written."""
-        return self.workers + 1 if self._pool is not None else 1
+        """How many chunks may be in flight at once: two per worker (one mapping, one waiting) besides the one
+        being written, so no worker waits for the writer to hand it the next chunk."""
+        return 2 * self.workers + 1 if self._pool is not None else 1
 
     def executor(self, *, long: bool) -> Executor:
         """The pool when the pass is long and workers are allowed, else in-process mapping."""
