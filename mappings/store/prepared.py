@@ -9,14 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.url import URL
 
-from mappings.store.upsert import CHUNK_SIZE, PreparedWrite, UpsertCounts, existing_values, upsert_write
+from mappings.store.upsert import (
+    CHUNK_SIZE,
+    PreparedWrite,
+    UpsertCounts,
+    existing_values,
+    key_getter,
+    last_row_per_key,
+    upsert_write,
+)
 
 _VALUE_ORDER: dict[tuple, PreparedWrite] = {}
 _DIALECTS: dict[str, Dialect] = {}
@@ -62,11 +69,7 @@ def driver_name(dialect: Dialect) -> str:
 def prepare_rows(driver: str, table: Table, rows: list[dict[str, Any]]) -> PreparedRows:
     """Rows of one table (all with the same keys) as database values for the driver's dialect."""
     key_columns = [column.name for column in table.primary_key.columns]
-    key_of = itemgetter(*key_columns)
-    keys = list(map(key_of, rows))
-    if len(set(keys)) < len(keys):  # a key given twice: keep the last row of each
-        rows = list(dict(zip(keys, rows, strict=True)).values())
-    unique = rows
+    _, unique = last_row_per_key(rows, key_getter(key_columns))
     columns = tuple(unique[0].keys()) if unique else ()
     dialect = dialect_for(driver)
     cache_key = (table, driver, columns)
@@ -87,10 +90,11 @@ def upsert_prepared(
     key_columns = [column.name for column in table.primary_key.columns]
     compare = compare_column if compare_column and compare_column in rows.columns else None
     compare_at = rows.position(compare) if compare else None
+    key_of = key_getter(rows.key_positions)
     counts = UpsertCounts()
     for start in range(0, len(rows.values), CHUNK_SIZE):
         chunk = rows.values[start : start + CHUNK_SIZE]
-        keys = [tuple(values[i] for i in rows.key_positions) for values in chunk]
+        keys = list(map(key_of, chunk))
         stored = existing_values(connection, table, keys, key_columns, compare)
         to_write: list[tuple] = []
         for key, values in zip(keys, chunk, strict=True):

@@ -69,7 +69,7 @@ def write_rows(connection: Connection, table: Table, rows: Sequence[dict[str, An
     """Insert rows, overwriting any row with the same primary key, without reading first (no counts)."""
     key_columns = [column.name for column in table.primary_key.columns]
     for start in range(0, len(rows), CHUNK_SIZE):
-        chunk = _last_row_per_key(list(rows[start : start + CHUNK_SIZE]), key_columns)
+        _, chunk = last_row_per_key(list(rows[start : start + CHUNK_SIZE]), key_getter(key_columns))
         _write(connection, table, chunk, key_columns, None, ())
 
 
@@ -82,10 +82,7 @@ def _upsert_chunk(
     update_columns: Sequence[str] | None,
     keep_on_update: Sequence[str],
 ) -> UpsertCounts:
-    keys = list(map(key_getter(key_columns), rows))
-    if len(set(keys)) < len(keys):  # a key given twice: keep the last row of each
-        by_key = dict(zip(keys, rows, strict=True))
-        keys, rows = list(by_key), list(by_key.values())
+    keys, rows = last_row_per_key(rows, key_getter(key_columns))
     existing = existing_values(connection, table, keys, key_columns, compare)
     counts = UpsertCounts()
     to_write: list[dict[str, Any]] = []
@@ -106,16 +103,22 @@ def _upsert_chunk(
     return counts
 
 
-def key_getter(key_columns: Sequence[str]) -> Callable[[dict[str, Any]], tuple]:
-    """A function giving a row's key as a tuple of its key columns' values (a tuple even for one column)."""
+def key_getter(key_columns: Sequence[Any]) -> Callable[[Any], tuple]:
+    """A function giving a row's key as a tuple (even for one column): columns are names for dict rows, or
+    positions for tuple rows."""
     if len(key_columns) == 1:
         name = key_columns[0]
         return lambda row: (row[name],)
     return itemgetter(*key_columns)
 
 
-def _last_row_per_key(rows: list[dict[str, Any]], key_columns: list[str]) -> list[dict[str, Any]]:
-    return list(dict(zip(map(key_getter(key_columns), rows), rows, strict=True)).values())
+def last_row_per_key(rows: list[Any], key_of: Callable[[Any], tuple]) -> tuple[list[tuple], list[Any]]:
+    """The rows' keys and the rows, keeping only the last row of a key given twice (in first-seen order)."""
+    keys = list(map(key_of, rows))
+    if len(set(keys)) == len(keys):
+        return keys, rows
+    by_key = dict(zip(keys, rows, strict=True))
+    return list(by_key), list(by_key.values())
 
 
 def existing_values(
