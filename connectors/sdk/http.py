@@ -285,6 +285,8 @@ class HttpClient:
         self._secrets: frozenset[str] = frozenset()
         self._secrets_lock = threading.Lock()
         self._session = session if session is not None else _new_session()
+        # proxies and CA bundle from the environment, looked up once per origin rather than for every request
+        self._environment: dict[Origin | None, dict[str, Any]] = {}
         self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
         self._session.headers.update(headers or {})
         if auth is not None:
@@ -439,8 +441,21 @@ class HttpClient:
 
     def _send(self, prepared: requests.PreparedRequest) -> requests.Response:
         """Send through the pooled session with the environment's proxy and CA settings and the timeouts."""
-        settings = self._session.merge_environment_settings(prepared.url, {}, None, None, None)
+        settings = self.environment_settings(prepared.url or "")
         return self._session.send(prepared, timeout=self.timeout, allow_redirects=True, **settings)
+
+    def environment_settings(self, url: str) -> dict[str, Any]:
+        """The proxies, CA bundle and client certificate requests would take from the environment for `url`.
+
+        They depend on the URL's origin only (NO_PROXY names hosts), so they are worked out once per origin for
+        the life of the client: reading every proxy variable for each page cost more than decoding the page.
+        """
+        origin = _origin(url)
+        settings = self._environment.get(origin)
+        if settings is None:
+            settings = self._session.merge_environment_settings(url, {}, None, None, None)
+            self._environment[origin] = settings
+        return settings
 
     def _check(self, response: requests.Response, call: str, ok_statuses: Container[int] | None) -> None:
         """Raise ApiError for an error status or a throttle the detector finds in a successful answer."""

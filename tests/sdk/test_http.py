@@ -253,6 +253,31 @@ def test_timeouts_are_passed_on_every_attempt(rsps, sleeps):
     assert [call.request.req_kwargs["timeout"] for call in rsps.calls] == [(3.0, 30.0), (3.0, 30.0)]
 
 
+def test_environment_proxies_are_honoured_and_read_once_per_origin(rsps, sleeps, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "direct.example.test")
+    for _ in range(3):
+        rsps.get(f"{BASE}/contacts", json={})
+    rsps.get("https://direct.example.test/v1/contacts", json={})
+    client = make_client(sleeps)
+    merges: list[str] = []
+    merge = client._session.merge_environment_settings
+
+    def counting_merge(url, *args):
+        merges.append(url)
+        return merge(url, *args)
+
+    monkeypatch.setattr(client._session, "merge_environment_settings", counting_merge)
+
+    for _ in range(3):
+        client.get_json("/contacts")
+    HttpClient("acme", "https://direct.example.test/v1", sleep=sleeps.append).get_json("/contacts")
+
+    proxies = [call.request.req_kwargs["proxies"] for call in rsps.calls]
+    assert [entry.get("https") for entry in proxies] == ["http://proxy.internal:3128"] * 3 + [None]
+    assert len(merges) == 1  # three pages from one origin: the environment was read once
+
+
 def test_default_headers_and_user_agent(rsps, sleeps):
     rsps.get(f"{BASE}/me", json={})
 
