@@ -47,8 +47,8 @@ class CompiledRule:
                 return current
         return None
 
-    def value(self, raw: dict[str, Any], item: Any, context_value: Callable[[str], Any]) -> Any:
-        """The field's value: source, constant or context, through the transforms, else the default."""
+    def source_value(self, raw: dict[str, Any], item: Any, context_value: Callable[[str], Any]) -> Any:
+        """The field's value before transforms: from the source paths, the constant or the context."""
         single = self.single
         if single is not None:
             value = raw
@@ -56,15 +56,19 @@ class CompiledRule:
                 value = value.get(part) if type(value) is dict else _step(value, part)
                 if value is None:
                     break
-        elif self.const is not None:
-            value = self.const
-        elif self.context is not None:
-            value = context_value(self.context)
-        elif self.join is not None:
+            return value
+        if self.const is not None:
+            return self.const
+        if self.context is not None:
+            return context_value(self.context)
+        if self.join is not None:
             parts = [_follow(item if from_item else raw, path) for from_item, path in self.paths]
-            value = self.join.join(str(part).strip() for part in parts if part is not None and part != "") or None
-        else:
-            value = self.raw_value(raw, item)
+            return self.join.join(str(part).strip() for part in parts if part is not None and part != "") or None
+        return self.raw_value(raw, item)
+
+    def value(self, raw: dict[str, Any], item: Any, context_value: Callable[[str], Any]) -> Any:
+        """The field's value: source, constant or context, through the transforms, else the default."""
+        value = self.source_value(raw, item, context_value)
         for function, args in self.calls:
             if value is None or value == "":
                 break

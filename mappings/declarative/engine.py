@@ -12,9 +12,9 @@ from connectors.sdk.base import dig
 from connectors.sdk.errors import MappingError
 from mappings.canonical.entities import ENTITIES
 from mappings.canonical.records import CanonicalRecord
+from mappings.declarative.codegen import Evaluator, FieldFailure, TargetCode, target_code
 from mappings.declarative.compiled import CompiledRule
 from mappings.declarative.spec import MappingSpec, Target
-from mappings.declarative.transforms import TransformError
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,18 @@ class Mapper:
         self.channel = channel
         self._contexts: dict[str, MappingContext] = {}
         self._known = {name: frozenset(stream.known_fields()) for name, stream in spec.streams.items() if stream.strict}
-        # per stream, each target with its compiled rules (plain data and module functions: a Mapper pickles)
-        self._targets: dict[str, list[tuple[Target, list[tuple[str, CompiledRule]]]]] = {
-            name: [
-                (
-                    target,
-                    [
-                        (field, CompiledRule(rule, has_items=target.each is not None))
-                        for field, rule in target.fields.items()
-                    ],
-                )
-                for target in stream.targets
-            ]
+        # per stream, each target with its compiled rules written out as one function's source (plain data and
+        # module functions: a Mapper pickles, and a worker process builds the functions once)
+        self._targets: dict[str, list[tuple[Target, TargetCode]]] = {
+            name: [(target, target_code(_compiled_rules(target))) for target in stream.targets]
             for name, stream in spec.streams.items()
         }
+        self._evaluators: dict[TargetCode, Evaluator] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_evaluators"] = {}  # functions made from source text do not pickle; they are made again
+        return state
 
     def streams_for(self, entity: str) -> list[str]:
         """Streams whose mapping fills `entity`."""
@@ -83,48 +81,37 @@ class Mapper:
         if mapping.strict:
             _check_unknown_fields(self._known[stream], raw, self.connection, stream, record_key)
         results: list[Mapped] = []
-        for target, rules in self._targets[stream]:
+        for target, code in self._targets[stream]:
             if entity is not None and target.entity != entity:
                 continue
             if target.when and any(str(dig(raw, path)) != str(value) for path, value in target.when.items()):
                 continue
+            evaluate = self._evaluators.get(code)
+            if evaluate is None:
+                evaluate = self._evaluators[code] = code.build()
             for item in _items(target, raw):
-                results.append(self._map_target(target, rules, raw, item, context, record_key))
+                results.append(self._map_target(target, evaluate, raw, item, context, record_key))
         return results
 
     def _map_target(
         self,
         target: Target,
-        rules: list[tuple[str, CompiledRule]],
+        evaluate: Evaluator,
         raw: dict[str, Any],
         item: Any,
         context: MappingContext,
         record_key: str,
     ) -> Mapped:
-        values: dict[str, Any] = {}
-        invalid: dict[str, dict[str, str]] = {}
-        context_value = context.value
-        for field, rule in rules:
-            try:
-                value = rule.value(raw, item, context_value)
-            except TransformError as error:
-                if rule.flag:
-                    invalid[field] = {"raw": str(rule.raw_value(raw, item) or ""), "reason": str(error)}
-                    continue
-                raise MappingError(
-                    str(error), source=self.connection, stream=context.stream, field=field, record_key=record_key
-                ) from None
-            if value is None:
-                if rule.required:
-                    raise MappingError(
-                        "required value is missing",
-                        source=self.connection,
-                        stream=context.stream,
-                        field=field,
-                        record_key=record_key,
-                    )
-                continue
-            values[field] = value
+        try:
+            values, invalid = evaluate(raw, item, context.value)
+        except FieldFailure as failure:
+            raise MappingError(
+                failure.message,
+                source=self.connection,
+                stream=context.stream,
+                field=failure.field,
+                record_key=record_key,
+            ) from None
         entity = ENTITIES[target.entity]
         if invalid and "attributes" in entity.record_type.model_fields:
             attributes = dict(values.get("attributes") or {})
@@ -143,6 +130,10 @@ class Mapper:
                 record_key=record_key,
             ) from None
         return Mapped(entity=target.entity, object=target.object or context.stream, record=record)
+
+
+def _compiled_rules(target: Target) -> list[tuple[str, CompiledRule]]:
+    return [(field, CompiledRule(rule, has_items=target.each is not None)) for field, rule in target.fields.items()]
 
 
 def _record_label(raw: dict[str, Any]) -> str:
