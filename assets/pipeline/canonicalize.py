@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Text, and_, cast, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Connection, RootTransaction, Row, Text, and_, cast, literal, or_, select, tuple_
 
 from mappings.canonical.chunks import PREVIEW_ROWS, ChunkResult, map_chunk
 from mappings.canonical.entities import ENTITIES, REPLACED_WITH_PARENT, TABLES
@@ -27,6 +27,10 @@ from mappings.store.upsert import write_rows
 
 CHUNK = 2000
 START = (0, "")
+# Chunks are written in one transaction until it holds this many records: committing every chunk rewrote the
+# pages of the email, phone and contact point indexes (where each chunk's values land all over) five times as
+# often. A transaction never stays open while the pass waits for a mapping worker.
+COMMIT_RECORDS = 10_000
 
 
 @dataclass
@@ -128,8 +132,20 @@ class _Pass:
         dialect = store.engine.dialect
         # rows come back as database values for this driver, so this process only writes them
         self.driver = driver_name(dialect) if supports_prepared(dialect) else None
+        self._connection: Connection | None = None
+        self._transaction: RootTransaction | None = None
+        self._uncommitted = 0
 
     def run(self, position: tuple[int, str]) -> None:
+        """Map and write every chunk past `position`; what was written is committed, or rolled back on error."""
+        try:
+            self._run(position)
+        except BaseException:
+            self._end(commit=False)
+            raise
+        self._end(commit=True)
+
+    def _run(self, position: tuple[int, str]) -> None:
         self.open_batch = self.store.open_batch(self.connection, self.stream)
         # records quarantined before this pass are marked resolved when they map now; with none, nothing to mark
         self.resolves = self.store.has_open_quarantine(self.connection, self.stream, "map")
@@ -151,12 +167,37 @@ class _Pass:
             if not in_flight:
                 break
             job, records, chunk_end = in_flight.popleft()
+            if not job.done():
+                self._end(commit=True)  # never hold the database's write lock while a worker maps
             try:
                 result = job.result()
             except BrokenProcessPool as error:
                 self.pool.give_up(error)
                 result = map_chunk(self.mapper, self.stream, self.entities, records, utcnow(), self.driver)
             self._write(result, chunk_end)
+            if self._uncommitted >= COMMIT_RECORDS:
+                self._end(commit=True)
+
+    def _begin(self) -> Connection:
+        """The open transaction of this pass, begun when none is."""
+        if self._connection is None:
+            self._connection = self.store.engine.connect()
+            self._transaction = self._connection.begin()
+        return self._connection
+
+    def _end(self, *, commit: bool) -> None:
+        """Commit (or roll back) the open transaction, if any."""
+        if self._connection is None:
+            return
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                if commit:
+                    self._transaction.commit()
+                else:
+                    self._transaction.rollback()
+        finally:
+            self._connection.close()
+            self._connection, self._transaction, self._uncommitted = None, None, 0
 
     def _read(self, after: tuple[int, str]) -> list[Row]:
         raw = tables.raw_records
@@ -177,23 +218,23 @@ class _Pass:
         return tuple_(raw.c.batch_id, raw.c.record_id) > tuple_(literal(after[0]), literal(after[1]))
 
     def _write(self, result: ChunkResult, chunk_end: tuple[int, str]) -> None:
-        with self.store.begin() as conn:
-            self._store_rows(conn, result.rows)
-            failures = result.failures
-            if failures:
-                self.store.quarantine(conn, failures)
-            if result.succeeded and self.resolves:
-                self.store.resolve_quarantine(conn, self.connection, self.stream, "map", result.succeeded)
-            position = chunk_end
-            if self.open_batch is not None and chunk_end >= (self.open_batch, ""):
-                # rows of a batch still being written may yet arrive below this record id: keep the batch's
-                # start, so the next pass reads the batch again (unchanged rows are not written twice)
-                position = (self.open_batch, "")
-            state = {"cursor": None, "cursor_kind": "integer", "extra": {"position": list(position)}}
-            for entity in self.entities:
-                self.store.save_state(
-                    conn, watermark_name(entity), f"{self.connection}.{self.stream}", state, self.run_id
-                )
+        """Write a chunk's rows, failures and the position after it into the open transaction."""
+        conn = self._begin()
+        self._store_rows(conn, result.rows)
+        failures = result.failures
+        if failures:
+            self.store.quarantine(conn, failures)
+        if result.succeeded and self.resolves:
+            self.store.resolve_quarantine(conn, self.connection, self.stream, "map", result.succeeded)
+        position = chunk_end
+        if self.open_batch is not None and chunk_end >= (self.open_batch, ""):
+            # rows of a batch still being written may yet arrive below this record id: keep the batch's
+            # start, so the next pass reads the batch again (unchanged rows are not written twice)
+            position = (self.open_batch, "")
+        state = {"cursor": None, "cursor_kind": "integer", "extra": {"position": list(position)}}
+        for entity in self.entities:
+            self.store.save_state(conn, watermark_name(entity), f"{self.connection}.{self.stream}", state, self.run_id)
+        self._uncommitted += result.records
         for entity in self.entities:
             report = self.reports[entity]
             report.raw_records += result.records

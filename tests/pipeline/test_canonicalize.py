@@ -225,3 +225,39 @@ def test_mapping_workers_run_at_a_lower_priority_than_the_writer() -> None:
     with MappingWorkers(1) as pool:
         worker = pool.executor(long=True).submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=60)
     assert worker == min(writer + WORKER_NICENESS, 19)
+
+
+def test_a_pass_that_fails_keeps_exactly_what_it_committed_and_the_next_one_finishes(
+    tmp_path: Path, store: Store, monkeypatch
+) -> None:
+    from assets.pipeline import canonicalize as pass_module
+
+    monkeypatch.setattr(pass_module, "CHUNK", 500)
+    monkeypatch.setattr(pass_module, "COMMIT_RECORDS", 1000)  # two chunks per transaction
+    mapper = _long_drop(tmp_path, store, 2600)
+    written = pass_module._Pass._store_rows
+    calls = []
+
+    def failing_fourth(self, conn, by_table):
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("disk full")
+        written(self, conn, by_table)
+
+    monkeypatch.setattr(pass_module._Pass, "_store_rows", failing_fourth)
+    with pytest.raises(RuntimeError, match="disk full"):
+        canonicalize_entities(store, {"shop": mapper}, ["customer_record"], workers=0)
+    with store.engine.connect() as conn:
+        stored = set(conn.execute(sa.select(tables.customer_records.c.source_id)).scalars())
+    state = store.get_state("canonical:customer_record", "shop.customers")
+    in_order = sorted(f"C{n}" for n in range(2600))  # the pass reads records in id order
+    # the first transaction (chunks 1 and 2) was committed with its position; the third chunk was rolled back
+    assert stored == set(in_order[:1000]) - {"C7"}
+    assert state is not None and state["extra"]["position"][1] == in_order[999]
+
+    monkeypatch.setattr(pass_module._Pass, "_store_rows", written)
+    report = canonicalize_entities(store, {"shop": mapper}, ["customer_record"], workers=0)["customer_record"]
+    assert report.raw_records == 1600  # the pass went on from the committed position
+    with store.engine.connect() as conn:
+        keys = set(conn.execute(sa.select(tables.customer_records.c.record_key)).scalars())
+    assert keys == {f"shop:customers:C{n}" for n in range(2600) if n != 7}
