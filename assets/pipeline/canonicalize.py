@@ -27,10 +27,12 @@ from mappings.store.upsert import write_rows
 
 CHUNK = 2000
 START = (0, "")
-# Chunks are written in one transaction until it holds this many records: committing every chunk rewrote the
-# pages of the email, phone and contact point indexes (where each chunk's values land all over) five times as
-# often. A transaction never stays open while the pass waits for a mapping worker.
+# Chunks are written in one transaction until it holds this many records, or has been open this long:
+# committing every chunk rewrote the pages of the email, phone and contact point indexes (where each chunk's
+# values land all over) five times as often. The time bound keeps the database's write lock short when the
+# pass waits for mapping workers.
 COMMIT_RECORDS = 10_000
+COMMIT_SECONDS = 1.0
 
 
 @dataclass
@@ -135,6 +137,7 @@ class _Pass:
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
         self._uncommitted = 0
+        self._begun = 0.0
 
     def run(self, position: tuple[int, str]) -> None:
         """Map and write every chunk past `position`; what was written is committed, or rolled back on error."""
@@ -167,15 +170,13 @@ class _Pass:
             if not in_flight:
                 break
             job, records, chunk_end = in_flight.popleft()
-            if not job.done():
-                self._end(commit=True)  # never hold the database's write lock while a worker maps
             try:
                 result = job.result()
             except BrokenProcessPool as error:
                 self.pool.give_up(error)
                 result = map_chunk(self.mapper, self.stream, self.entities, records, utcnow(), self.driver)
             self._write(result, chunk_end)
-            if self._uncommitted >= COMMIT_RECORDS:
+            if self._uncommitted >= COMMIT_RECORDS or time.monotonic() - self._begun >= COMMIT_SECONDS:
                 self._end(commit=True)
 
     def _begin(self) -> Connection:
@@ -183,6 +184,7 @@ class _Pass:
         if self._connection is None:
             self._connection = self.store.engine.connect()
             self._transaction = self._connection.begin()
+            self._begun = time.monotonic()
         return self._connection
 
     def _end(self, *, commit: bool) -> None:
