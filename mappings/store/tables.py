@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    Date,
     Float,
     Index,
     Integer,
@@ -16,7 +15,7 @@ from sqlalchemy import (
 )
 
 from mappings.store.schema import metadata
-from mappings.store.types import JSONDoc, Money, UTCDateTime
+from mappings.store.types import CalendarDate, JSONDoc, Money, UTCDateTime
 
 # --- Customers and identities -------------------------------------------------------------------
 
@@ -31,7 +30,7 @@ customer_records = Table(
     Column("family_name", String(200)),
     Column("email", String(320), comment="normalised email"),
     Column("phone", String(40), comment="E.164 phone"),
-    Column("birth_date", Date),
+    Column("birth_date", CalendarDate),
     Column("street", String(400)),
     Column("postcode", String(20)),
     Column("city", String(200)),
@@ -57,7 +56,7 @@ customers = Table(
     Column("family_name", String(200)),
     Column("email", String(320)),
     Column("phone", String(40)),
-    Column("birth_date", Date),
+    Column("birth_date", CalendarDate),
     Column("street", String(400)),
     Column("postcode", String(20)),
     Column("city", String(200)),

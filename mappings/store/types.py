@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Numeric, String, Text
+from sqlalchemy import JSON, Date, Numeric, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -52,6 +52,25 @@ def _sqlite_utc_text(value: datetime | None) -> str | None:
     if value is None:
         return None
     return _in_utc(value).isoformat(" ", "microseconds")[:26]  # without the "+00:00" of the UTC offset
+
+
+class CalendarDate(TypeDecorator[date]):
+    """A calendar date (a birth date), written on SQLite as SQLAlchemy's DATE writes it, in one step."""
+
+    impl = Date
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect):
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        general = Date().dialect_impl(dialect).bind_processor(dialect)
+
+        def process(value: date | None) -> str | None:
+            if type(value) is date:
+                return value.isoformat()  # the YYYY-MM-DD that SQLAlchemy writes, for years 1 to 9999
+            return general(value)  # None, and the values SQLAlchemy itself reads otherwise (date subclasses)
+
+        return process
 
 
 class Money(TypeDecorator[Decimal]):
@@ -101,12 +120,28 @@ class JSONDoc(TypeDecorator[Any]):
             return dumps(value)
         return loads(dumps(value))
 
+    def bind_processor(self, dialect: Dialect):
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_json_text
+
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
         if isinstance(value, str):
             return loads(value)
         return value
+
+
+def _sqlite_json_text(value: Any) -> str | None:
+    """A JSON document as SQLite stores it (what process_bind_param gives), without the decorator's wrapping."""
+    if value is None:
+        return None
+    if isinstance(value, JSONText):
+        return str(value)
+    if type(value) is dict and not value:
+        return "{}"  # most attribute and id columns hold nothing
+    return dumps(value)
 
 
 class JSONText(str):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -196,6 +196,32 @@ def test_sqlite_timestamps_are_written_as_sqlalchemy_writes_them() -> None:
     assert ours(None) is None
     with pytest.raises(ValueError, match="naive datetime"):
         ours(datetime(2026, 1, 1))
+
+
+def test_sqlite_dates_and_json_are_written_as_sqlalchemy_writes_them() -> None:
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.types import TypeDecorator
+
+    from mappings.store.types import CalendarDate, JSONDoc, JSONText
+
+    dialect = sqlite.dialect()
+    ours = CalendarDate().dialect_impl(dialect).bind_processor(dialect)
+    reference = sa.Date().dialect_impl(dialect).bind_processor(dialect)
+
+    class Birthday(date):
+        pass
+
+    for day in [date(1990, 1, 2), date(5, 6, 7), date(9999, 12, 31), Birthday(2001, 2, 3), None]:
+        assert ours(day) == reference(day)
+    assert ours(date(5, 6, 7)) == "0005-06-07"
+
+    impl = JSONDoc().dialect_impl(dialect)
+    ours_json = impl.bind_processor(dialect)
+    reference_json = TypeDecorator.bind_processor(impl, dialect)  # process_bind_param through the decorator
+    documents = [None, {}, [], {"b": 1, "a": [1, Decimal("2.50")]}, {"when": datetime(2026, 1, 1, tzinfo=UTC)}, "x"]
+    for document in [*documents, JSONText('{"kept":"as is"}')]:
+        assert ours_json(document) == reference_json(document)
+    assert ours_json({}) == "{}" and ours_json(None) is None
 
 
 def test_rows_convert_to_the_same_values_on_the_fast_path_and_one_by_one() -> None:
