@@ -72,7 +72,7 @@ class MappingWorkers:
             return self._inline
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=_start_context(), initializer=_yield_to_the_writer
+                max_workers=self.workers, mp_context=start_context(), initializer=lower_priority
             )
             log.info("mapping in %d worker processes", self.workers)
         return self._pool
@@ -98,17 +98,17 @@ class MappingWorkers:
 WORKER_NICENESS = 5
 
 
-def _yield_to_the_writer() -> None:
-    """Run a worker at a lower priority than the process that writes.
+def lower_priority() -> None:
+    """Run a helper process (a mapping worker, a landing writer) at a lower priority than the one it serves.
 
-    The writer is the one serial step of a pass: when it waits for a core, every worker soon waits for it. The
-    workers map ahead of it, so they can take the cores it leaves.
+    The served process holds the one serial step (the canonical writer, the stream reader): when it waits for a
+    core, every helper soon waits for it. Helpers work ahead of it, so they can take the cores it leaves.
     """
     with contextlib.suppress(AttributeError, OSError):  # no nice here, or not allowed: same priority then
         os.nice(WORKER_NICENESS)
 
 
-def _start_context() -> multiprocessing.context.BaseContext:
+def start_context() -> multiprocessing.context.BaseContext:
     """forkserver where there is one: workers start from a clean process, not a copy of one with threads and
     open connections; spawn elsewhere (Windows)."""
     if "forkserver" in multiprocessing.get_all_start_methods():

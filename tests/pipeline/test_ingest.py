@@ -9,7 +9,7 @@ from typing import ClassVar
 import pytest
 import sqlalchemy as sa
 
-from assets.pipeline import ingest
+from assets.pipeline import landing
 from assets.pipeline.ingest import ingest_stream
 from connectors.sdk.state import StreamState
 from connectors.sdk.streams import Page, Stream
@@ -62,9 +62,107 @@ def test_small_pages_are_stored_together_in_few_commits(store: Store) -> None:
 
 
 def test_a_failing_read_keeps_the_pages_before_the_failure_and_their_state(store: Store, monkeypatch) -> None:
-    monkeypatch.setattr(ingest, "MIN_GROUP_RECORDS", 10_000)  # every page waits for the next one
+    monkeypatch.setattr(landing, "MIN_GROUP_RECORDS", 10_000)  # every page waits for the next one
     with pytest.raises(RuntimeError, match="503"):
         ingest_stream(store, PagedSource(pages=30, size=10, fail_at=7), "items")
 
     assert store.count(tables.raw_records) == 70
     assert store.get_state("source", "items")["cursor"] == "page-6"
+
+
+class BrokenAt(PagedSource):
+    """Pages of which one holds a record without an id, which the landing table cannot take."""
+
+    def __init__(self, pages: int, size: int, broken_page: int) -> None:
+        super().__init__(pages, size)
+        self.broken_page = broken_page
+        self.pages_read = 0
+
+    def read(self, stream: str, state: StreamState) -> Iterator[Page]:
+        for number, page in enumerate(super().read(stream, state)):
+            self.pages_read += 1
+            if number == self.broken_page:
+                page.records[3] = {"id": None, "updated": "2026-01-01T00:00"}
+            yield page
+
+
+def _raw_contents(store: Store) -> list[tuple]:
+    raw = tables.raw_records
+    columns = [raw.c.source, raw.c.stream, raw.c.record_id, raw.c.cursor_value, raw.c.payload, raw.c.content_hash]
+    with store.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.select(*columns).order_by(raw.c.record_id))]
+
+
+@pytest.fixture
+def early_hand_off(monkeypatch):
+    monkeypatch.setattr(landing, "HANDOFF_RECORDS", 50)  # a writer process after five pages of ten
+    monkeypatch.setattr(landing, "GROUP_RECORDS", 20)  # (in this process) groups of two pages
+    monkeypatch.setenv(landing.WRITER_ENV, "1")
+
+
+def test_a_long_stream_is_stored_by_a_writer_process_as_in_process(tmp_path, store: Store, early_hand_off, monkeypatch):
+    report = ingest_stream(store, PagedSource(pages=30, size=10), "items")
+    monkeypatch.setenv(landing.WRITER_ENV, "0")
+    reference = Store(f"sqlite:///{tmp_path / 'in_process.db'}")
+    reference.migrate()
+    expected = ingest_stream(reference, PagedSource(pages=30, size=10), "items")
+
+    assert report.writer_process and not expected.writer_process
+    assert (report.records_read, report.inserted, report.pages) == (expected.records_read, expected.inserted, 30)
+    assert report.records_read == 300 and report.cursor == "page-29" == expected.cursor
+    assert _raw_contents(store) == _raw_contents(reference)
+    assert store.get_state("source", "items")["cursor"] == "page-29"
+    assert store.open_batch("source", "items") is None  # the batch the writer wrote in is finished
+    again = ingest_stream(store, PagedSource(pages=30, size=10), "items")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 300)
+
+
+def test_a_failing_read_after_the_hand_off_keeps_every_page_before_it(store: Store, early_hand_off) -> None:
+    with pytest.raises(RuntimeError, match="503"):
+        ingest_stream(store, PagedSource(pages=30, size=10, fail_at=20), "items")
+
+    assert store.count(tables.raw_records) == 200
+    assert store.get_state("source", "items")["cursor"] == "page-19"
+    assert store.open_batch("source", "items") is None
+
+
+def test_a_writer_process_that_fails_stops_the_read_with_its_error(store: Store, early_hand_off) -> None:
+    source = BrokenAt(pages=3000, size=10, broken_page=8)
+    with pytest.raises(sa.exc.IntegrityError, match="record_id"):
+        ingest_stream(store, source, "items")
+
+    assert source.pages_read < 3000  # the read stopped soon after the writer's error, not at the end
+    stored = store.count(tables.raw_records)
+    assert 50 <= stored < 80 and stored % 10 == 0  # the groups committed before the broken page, whole
+    assert store.get_state("source", "items")["cursor"] == f"page-{stored // 10 - 1}"
+
+
+def test_an_in_memory_store_is_always_written_in_process(early_hand_off) -> None:
+    from sqlalchemy.pool import StaticPool
+
+    engine = sa.create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    store = Store("sqlite://", engine=engine)
+    store.migrate()
+    report = ingest_stream(store, PagedSource(pages=12, size=10), "items")
+    assert not report.writer_process and store.count(tables.raw_records) == 120
+
+
+def test_a_bad_writer_setting_fails_naming_it(store: Store, monkeypatch) -> None:
+    from connectors.sdk.errors import ConfigError
+
+    monkeypatch.setenv(landing.WRITER_ENV, "yes please")
+    with pytest.raises(ConfigError, match=landing.WRITER_ENV) as caught:
+        ingest_stream(store, PagedSource(pages=1, size=1), "items")
+    assert caught.value.setting == landing.WRITER_ENV
+    assert store.count(tables.raw_records) == 0
+
+
+@pytest.mark.parametrize("server", ["postgres_url", "mariadb_url"])
+def test_a_writer_process_stores_on_a_server_database_as_on_sqlite(tmp_path, request, server, early_hand_off):
+    reference = Store(f"sqlite:///{tmp_path / 'reference.db'}")
+    on_server = Store(request.getfixturevalue(server))
+    for store in (reference, on_server):
+        store.migrate()
+        report = ingest_stream(store, PagedSource(pages=20, size=10), "items")
+        assert report.writer_process and report.inserted == 200
+    assert _raw_contents(on_server) == _raw_contents(reference)
