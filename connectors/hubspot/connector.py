@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.hubspot.client import HubSpotClient, ObjectPage
-from connectors.hubspot.optout import OPTOUT_PREFIX, marketing_optout
+from connectors.hubspot.optout import OPTOUT_PREFIX, optout_from, optout_properties
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.hubspot.streams import LINE_ITEM_PROPERTIES, STREAMS, Contacts, CrmStream, Deals, EmailEvents, Products
 from connectors.hubspot.writes import write_consents, write_customers
@@ -227,11 +227,11 @@ class HubSpotConnector(Connector):
                 own = props.get("deal_currency_code") if isinstance(props, dict) else None
                 item["_currency"] = own or self.settings.currency
         if stream is Contacts:
-            subscription = self.marketing_subscription_id(required=False)
+            names = optout_properties(self.marketing_subscription_id(required=False))
             for item in results:
                 props = item.get("properties") if isinstance(item, dict) else None
                 if isinstance(props, dict):
-                    item["_marketing_email_optout"] = marketing_optout(props, subscription)
+                    item["_marketing_email_optout"] = optout_from(props, names)
         return results
 
     def _attach_line_items(self, deals: list[dict[str, Any]]) -> None:

@@ -15,8 +15,17 @@ def optout_properties(subscription: str | None) -> list[str]:
 
 def marketing_optout(props: dict[str, Any], subscription: str | None) -> str | None:
     """'true' when opted out of all email or of marketing email, 'false' when known not to be, else None."""
-    flags = [props.get(name) for name in optout_properties(subscription)]
-    known = [str(flag).lower() for flag in flags if flag not in (None, "")]
-    if not known:
-        return None
-    return "true" if "true" in known else "false"
+    return optout_from(props, optout_properties(subscription))
+
+
+def optout_from(props: dict[str, Any], names: list[str]) -> str | None:
+    """marketing_optout with the opt-out property names worked out already (once per page, not per contact)."""
+    known = False
+    for name in names:
+        flag = props.get(name)
+        if flag is None or flag == "":
+            continue
+        if str(flag).lower() == "true":
+            return "true"
+        known = True
+    return "false" if known else None

@@ -121,6 +121,8 @@ def validate_page(stream: type[Stream], page: Page) -> Page:
     """Move records without a primary key, or failing the stream's record model, to `rejected`."""
     accepted: list[dict[str, Any]] = []
     rejected = list(page.rejected)
+    # what model_validate does, without its wrapper call (about half the cost of checking a small record)
+    validate = stream.record_model.__pydantic_validator__.validate_python if stream.record_model is not None else None
     for record in page.records:
         if not isinstance(record, dict):
             rejected.append(Rejected(payload=record, error="record is not a JSON object"))
@@ -135,9 +137,9 @@ def validate_page(stream: type[Stream], page: Page) -> Page:
                 )
             )
             continue
-        if stream.record_model is not None:
+        if validate is not None:
             try:
-                stream.record_model.model_validate(record)
+                validate(record)
             except ValidationError as error:
                 first = error.errors()[0]
                 field = ".".join(str(part) for part in first["loc"])

@@ -460,3 +460,15 @@ def test_an_address_without_a_contact_is_unsubscribed_through_its_own_status(
     rsps.post(f"{BASE}/communication-preferences/v3/unsubscribe", json={"id": "55", "status": "NOT_SUBSCRIBED"})
     [result] = connector.write("consents", [consent("1", "denied", None, "Q@example.org")])
     assert result.status == "applied" and result.vendor_id is None
+
+
+@pytest.mark.parametrize("portal", [None, "", "true", "false", "TRUE", False])
+@pytest.mark.parametrize("marketing", [None, "", "true", "false", "True"])
+def test_marketing_optout_folds_the_portal_and_subscription_flags(portal, marketing) -> None:
+    from connectors.hubspot.optout import marketing_optout
+
+    props = {"hs_email_optout": portal, "hs_email_optout_55": marketing}
+    flags = [str(flag).lower() for flag in (portal, marketing) if flag not in (None, "")]
+    expected = None if not flags else ("true" if "true" in flags else "false")
+    assert marketing_optout(props, "55") == expected
+    assert marketing_optout(props, None) == (None if portal in (None, "") else str(portal).lower())
