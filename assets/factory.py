@@ -103,6 +103,7 @@ def build_raw_asset(
                 "full_refresh": report.full_refresh,
                 "seconds": round(report.seconds, 3),
                 "records_per_second": round(report.records_read / report.seconds, 1) if report.seconds else 0.0,
+                "stored_by": "writer process" if report.writer_process else "reading process",
                 "preview": markdown_table(report.preview),
                 "quarantine_reasons": bullet_list(report.quarantine_reasons),
                 "dagster/row_count": store.count(tables.raw_records, source=name, stream=stream_name),

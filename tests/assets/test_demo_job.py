@@ -117,6 +117,13 @@ def test_full_sync_summary_matches_the_sample(demo_home: Path) -> None:
         if event.event_specific_data.materialization.asset_key.path == ["identity_links"]
     ]
     assert links and links[0].metadata["accepted_links"].value > 0
+    raw = [
+        event.event_specific_data.materialization
+        for event in result.get_asset_materialization_events()
+        if event.event_specific_data.materialization.asset_key.path[0] == "raw"
+    ]
+    # the sample's streams are short: each is stored by the step that reads it, and says so
+    assert raw and {m.metadata["stored_by"].value for m in raw} == {"reading process"}
 
     text = render_summary(summary, "full_sync")
     assert "unified customers:" in text and "web_shop_export" in text
