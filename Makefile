@@ -43,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/canalis.db* dagster_home/.telemetry dagster_home/logs
+	rm -rf dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/canalis.db* dagster_home/.telemetry dagster_home/logs dagster_home/sandbox dagster_home/kpis
