@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.sdk.base import dig
+from connectors.sdk.base import dig, key_at
 from connectors.sdk.errors import ConfigError
 from connectors.sdk.streams import Page
 from mappings.canonical.workers import lower_priority, start_context
@@ -152,11 +152,10 @@ class Lander:
         text = dumps(record)
         keys = self.keys
         cursor = dig(record, keys.cursor_field) if keys.cursor_field else None
-        key = dig(record, keys.primary_key)
         return {
             "source": self.report.connection,
             "stream": self.report.stream,
-            "record_id": None if key is None or key == "" else str(key),
+            "record_id": key_at(record, keys.primary_key),
             "batch_id": self.batch_id,
             "cursor_value": None if cursor is None else str(cursor)[:100],
             "payload": JSONText(text),

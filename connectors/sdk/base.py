@@ -98,7 +98,12 @@ class Connector:
 
 def record_id(stream: type[Stream], record: dict[str, Any]) -> str | None:
     """The primary key value of a raw record (dotted paths reach into nested objects)."""
-    value = dig(record, stream.primary_key)
+    return key_at(record, stream.primary_key)
+
+
+def key_at(record: dict[str, Any], path: str) -> str | None:
+    """The value at a dotted path as a key: text, or None when it is missing or empty."""
+    value = dig(record, path)
     return None if value is None or value == "" else str(value)
 
 
