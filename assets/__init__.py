@@ -1,1 +1,1 @@
-"""Canalis Dagster code location. The `Definitions` live in `assets.definitions`."""
+"""The Canalis Dagster code location: Dagster definitions only. `Definitions` live in `canalis.assets.definitions`."""

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from assets.connections import CanalisConfig, load_config
-from assets.consistency import build_consistency_assets
-from assets.factory import (
-    FULL_REFRESH_TAG,
-    QUARANTINE_WARN_SHARE,
-    build_canonical_assets,
-    build_mappers,
-    build_quarantine_check,
-    build_raw_asset,
-    canonical_feeds,
-    streams_of,
-)
-from assets.jobs import build_file_drop_sensor, build_jobs, build_schedules
-from assets.kpis import build_kpi_assets
-from assets.publishing import build_publish_assets
-from assets.resources import connection_resource, resource_key, store_resource
-from assets.translator import CanalisTranslator
-from assets.unified import build_unified_assets, build_unified_checks
-from connectors.sdk.registry import RegisteredConnector, discover
-from mappings.canonical.entities import ENTITIES
-
-DEFAULT_MAX_CLUSTER_SIZE = 20
+from canalis.assets.canonical import build_canonical_assets, build_quarantine_check
+from canalis.assets.consistency import build_consistency_assets
+from canalis.assets.jobs import build_file_drop_sensor, build_jobs, build_schedules
+from canalis.assets.kpis import build_kpi_assets
+from canalis.assets.publishing import build_publish_assets
+from canalis.assets.raw import build_raw_asset
+from canalis.assets.resources import connection_resource, resource_key, store_resource
+from canalis.assets.translator import CanalisTranslator
+from canalis.assets.unified import build_unified_assets, build_unified_checks
+from canalis.canonical.entities import ENTITIES
+from canalis.config.connections import CanalisConfig, load_config
+from canalis.config.wiring import build_mappers, canonical_feeds, streams_of, unknown_connector
+from canalis.connectors.registry import RegisteredConnector, discover
+from canalis.sdk.errors import ConfigError
 
 
 def build_definitions(
@@ -39,16 +31,9 @@ def build_definitions(
     registry = registry if registry is not None else discover()
     translator = translator or CanalisTranslator()
     connections = config.enabled_connections()
-    for name, connection in connections.items():
-        if connection.connector not in registry:
-            from connectors.sdk.errors import ConfigError
-
-            raise ConfigError(
-                f"connection '{name}': unknown connector '{connection.connector}' "
-                f"(known: {', '.join(sorted(registry))})",
-                setting="connector",
-                connection=name,
-            )
+    problems = [p for name, c in connections.items() if (p := unknown_connector(name, c, registry)) is not None]
+    if problems:
+        raise ConfigError.of(problems)
 
     resources: dict[str, object] = {"store": store_resource()}
     assets = []
@@ -65,13 +50,11 @@ def build_definitions(
         assets.append(build_canonical_assets(feeds, mappers, translator))
     for entity, entity_feeds in sorted(feeds.items()):
         key = translator.canonical_key(ENTITIES[entity].primary_table)
-        max_share = float(config.quality.get("max_quarantine_share", QUARANTINE_WARN_SHARE))
-        checks.append(build_quarantine_check(key, sorted(entity_feeds), max_share))
+        checks.append(build_quarantine_check(key, sorted(entity_feeds), config.quality.max_quarantine_share))
 
     if "customer_record" in feeds:
-        assets.extend(build_unified_assets(translator, config.identity, "interaction" in feeds, FULL_REFRESH_TAG))
-        max_cluster = int(config.identity.get("max_cluster_size", DEFAULT_MAX_CLUSTER_SIZE))
-        checks.extend(build_unified_checks(max_cluster))
+        assets.extend(build_unified_assets(translator, config.identity, "interaction" in feeds))
+        checks.extend(build_unified_checks(config.identity.max_cluster_size, config.quality.max_unresolved_share))
 
     if connections:
         publish_assets, publish_checks = build_publish_assets(config, translator)
@@ -87,7 +70,7 @@ def build_definitions(
     return Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=build_jobs(FULL_REFRESH_TAG),
+        jobs=build_jobs(),
         schedules=build_schedules(),
         sensors=[sensor] if sensor else [],
         resources=resources,
@@ -96,8 +79,6 @@ def build_definitions(
 
 def _file_drop_folders(connections, registry: dict[str, RegisteredConnector]) -> dict:
     """The folders of the file-drop connections (settings that fail to load are left to the run to report)."""
-    from connectors.sdk.errors import ConfigError
-
     folders = {}
     for name, connection in connections.items():
         if connection.connector != "file_drop":

@@ -22,15 +22,15 @@ from dagster import (
 )
 from sqlalchemy import case, select
 
-from assets.connections import CanalisConfig
-from assets.metadata import counter_table, markdown_table
-from assets.translator import CanalisTranslator
-from assets.unified import UNIFIED_CUSTOMERS
-from connectors.sdk.registry import RegisteredConnector, discover
-from mappings.canonical.entities import ENTITIES
-from mappings.consistency import CATALOGUE, ConsistencySettings, Rule, check_consistency, enabled_rules, settings_for
-from mappings.consistency.tables import inconsistencies
-from mappings.store import Store
+from canalis.assets.metadata import counter_table, markdown_table
+from canalis.assets.translator import CanalisTranslator
+from canalis.assets.unified import UNIFIED_CUSTOMERS
+from canalis.canonical.entities import ENTITIES
+from canalis.config.connections import CanalisConfig
+from canalis.connectors.registry import RegisteredConnector, discover
+from canalis.consistency import CATALOGUE, ConsistencySettings, Rule, check_consistency, enabled_rules, settings_for
+from canalis.consistency.tables import inconsistencies
+from canalis.store import Store
 
 INCONSISTENCIES = AssetKey("inconsistencies")
 CONSISTENCY_GROUP = "consistency"
@@ -147,7 +147,7 @@ def _case(row: dict[str, Any]) -> dict[str, Any]:
 
 def _canonical_tables(config: CanalisConfig, registry: dict[str, RegisteredConnector] | None) -> set[str]:
     """Canonical tables some enabled connection fills."""
-    from assets.factory import build_mappers, canonical_feeds
+    from canalis.config.wiring import build_mappers, canonical_feeds
 
     registry = registry if registry is not None else discover()
     feeds = canonical_feeds(config, registry, build_mappers(config, registry))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from assets.build import build_definitions
+from canalis.assets.build import build_definitions
 
 defs: Definitions = build_definitions()
 

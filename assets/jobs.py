@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from dagster import (
+    AssetExecutionContext,
     AssetSelection,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -23,9 +24,15 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 FULL_SYNC = "full_sync"
+FULL_REFRESH_TAG = "canalis/full_refresh"
 INCREMENTAL_SYNC = "incremental_sync"
 EXECUTOR_ENV = "CANALIS_EXECUTOR"
 SCHEDULE_ENV = "CANALIS_INCREMENTAL_CRON"
+
+
+def is_full_refresh(context: AssetExecutionContext) -> bool:
+    """Whether the run asked to ignore cursors and re-read everything."""
+    return context.run.tags.get(FULL_REFRESH_TAG) == "true"
 
 
 def _executor():
@@ -33,14 +40,14 @@ def _executor():
     return multiprocess_executor if os.environ.get(EXECUTOR_ENV) == "multiprocess" else in_process_executor
 
 
-def build_jobs(full_refresh_tag: str) -> list[UnresolvedAssetJobDefinition]:
+def build_jobs() -> list[UnresolvedAssetJobDefinition]:
     """The two sync jobs over every asset (and its checks)."""
     return [
         define_asset_job(
             FULL_SYNC,
             selection=AssetSelection.all(),
             description="Re-read every stream from the start, re-map everything and rebuild unified customers.",
-            tags={full_refresh_tag: "true"},
+            tags={FULL_REFRESH_TAG: "true"},
             executor_def=_executor(),
         ),
         define_asset_job(

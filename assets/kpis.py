@@ -22,23 +22,22 @@ from dagster import (
 )
 from sqlalchemy import Connection
 
-from assets.connections import CanalisConfig
-from assets.metadata import counter_table, markdown_table
-from assets.translator import CanalisTranslator
-from assets.unified import CUSTOMER_TIMELINE, UNIFIED_CUSTOMERS
-from mappings.kpis import (
+from canalis.assets.metadata import counter_table, markdown_table
+from canalis.assets.translator import CanalisTranslator
+from canalis.assets.unified import CUSTOMER_TIMELINE, UNIFIED_CUSTOMERS
+from canalis.config.connections import CanalisConfig
+from canalis.kpis import (
     KpiSettings,
     channel_mix,
-    kpi_settings,
     lifetime_value,
     ropo,
     satisfaction,
     service_kpis,
 )
-from mappings.kpis.charts import inline_image, png_bars, save_png, text_bars
-from mappings.kpis.satisfaction import CSAT, NPS, SEGMENTS
-from mappings.kpis.service import ServiceReport
-from mappings.store.database import canalis_home
+from canalis.kpis.charts import inline_image, png_bars, save_png, text_bars
+from canalis.kpis.satisfaction import CSAT, NPS, SEGMENTS
+from canalis.kpis.service import ServiceReport
+from canalis.store.database import canalis_home
 
 KPI_GROUP = "kpis"
 KPI_PREFIX = "kpis"
@@ -340,5 +339,5 @@ def _build_service(settings: KpiSettings, translator: CanalisTranslator) -> Asse
 
 def build_kpi_assets(config: CanalisConfig, translator: CanalisTranslator) -> list[AssetsDefinition]:
     """One asset per KPI, in group `kpis`; the `kpis` section of the connections file is validated here."""
-    settings = kpi_settings(config.kpis)
+    settings = config.kpis
     return [*(_build(spec, settings, translator) for spec in KPIS), _build_service(settings, translator)]

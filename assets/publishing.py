@@ -1,6 +1,7 @@
 """Publishing assets: a plan per entity, shown like a terraform plan, and the apply step behind an approval."""
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,16 +19,16 @@ from dagster import (
     asset_check,
 )
 
-from assets.connections import CanalisConfig
-from assets.metadata import markdown_table
-from assets.pipeline.publish import ApplyReport, apply_plan, reread_streams
-from assets.resources import resource_key
-from assets.translator import CanalisTranslator
-from assets.unified import UNIFIED_CUSTOMERS
-from mappings.channels.plan import Plan, build_plan, display
-from mappings.channels.policy import PublishConfig, load_publish_config
-from mappings.channels.suppression import consent_pauses
-from mappings.store.schema import metadata as store_metadata
+from canalis.assets.metadata import markdown_table
+from canalis.assets.resources import resource_key
+from canalis.assets.translator import CanalisTranslator
+from canalis.assets.unified import UNIFIED_CUSTOMERS
+from canalis.config.connections import CanalisConfig
+from canalis.publishing.apply import ApplyReport, apply_plan, reread_streams
+from canalis.publishing.plan import Plan, build_plan, display
+from canalis.publishing.policy import PublishConfig, load_publish_config
+from canalis.publishing.suppression import consent_pauses
+from canalis.store.schema import metadata as store_metadata
 
 APPROVE_TAG = "canalis/approve"
 GROUP = "publish"
@@ -191,16 +192,14 @@ def _apply_asset(config: CanalisConfig, publish: PublishConfig, now: Callable[[]
         with store.begin() as conn:
             plan = build_plan(conn, publish, now())
         needed = sorted({change.channel for change in plan.changes})
-        connectors = {channel: getattr(context.resources, resource_key(channel)).build() for channel in needed}
-        try:
+        with ExitStack() as opened:
+            connectors = {
+                channel: opened.enter_context(getattr(context.resources, resource_key(channel)).build())
+                for channel in needed
+            }
             run_id = context.run.run_id
             verify = reread_streams(store, canalis_config, connectors, run_id)
             report = apply_plan(store, publish, plan, connectors, run_id, verify=verify)
-        finally:
-            for connector in connectors.values():
-                close = getattr(connector, "close", None)
-                if callable(close):
-                    close()
         return MaterializeResult(metadata={"status": MetadataValue.text("applied"), **apply_metadata(report)})
 
     return _apply

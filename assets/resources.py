@@ -4,32 +4,43 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
-from dagster import ConfigurableResource, EnvVar
-from pydantic import Field
+from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from pydantic import Field, PrivateAttr
 
-from assets.connections import ConnectionConfig, build_connector
-from connectors.sdk.base import Connector
-from connectors.sdk.settings import describe_settings
-from mappings.store import Store
-from mappings.store.database import DATABASE_URL_ENV
-
-_MIGRATED: set[str] = set()  # database URLs this process has already brought to the newest schema
+from canalis.config.connections import ConnectionConfig
+from canalis.config.wiring import build_connector
+from canalis.sdk.base import Connector
+from canalis.sdk.settings import describe_settings
+from canalis.store import Store
+from canalis.store.database import DATABASE_URL_ENV
 
 
 class StoreResource(ConfigurableResource):
-    """The canonical store. The database URL comes from CANALIS_DATABASE_URL, else SQLite under the Canalis home."""
+    """The canonical store. The database URL comes from CANALIS_DATABASE_URL, else SQLite under the Canalis home.
+
+    One engine (and connection pool) per resource and process, created and migrated when a step starts, and
+    disposed when it ends.
+    """
 
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; empty for the embedded SQLite")
+    _store: Store | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.get_store()
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def get_store(self) -> Store:
-        """A store on the configured database, migrated to the newest schema (once per process and database)."""
-        store = Store(self.database_url or None)
-        if store.url not in _MIGRATED:
+        """The store on the configured database, migrated to the newest schema."""
+        if self._store is None:
+            store = Store(self.database_url or None)
             store.migrate()
-            _MIGRATED.add(store.url)
-        return store
+            self._store = store
+        return self._store
 
 
 def store_resource() -> StoreResource:
@@ -49,7 +60,7 @@ class ConnectionResource(ConfigurableResource):
     secret_variables: list[str] = Field(default_factory=list, description="environment variables holding secrets")
 
     def build(self) -> Connector:
-        """The connector, with settings validated (a bad setting fails naming it)."""
+        """The connector, with settings validated (a bad setting fails naming it); the caller closes it."""
         config = ConnectionConfig(
             connector=self.connector, channel=self.channel, settings=json.loads(self.settings_json)
         )
@@ -71,11 +82,3 @@ def connection_resource(name: str, config: ConnectionConfig, connector_class: ty
 def resource_key(connection: str) -> str:
     """The resource key of a connection."""
     return f"connection_{connection}"
-
-
-def settings_preview(config: ConnectionConfig) -> dict[str, Any]:
-    """Connection settings safe to show: environment references shown by name."""
-    return {
-        key: (f"${{{value['env']}}}" if isinstance(value, dict) and "env" in value else value)
-        for key, value in config.settings.items()
-    }

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dagster import AssetKey
 
-from connectors.sdk.base import Connector
-from connectors.sdk.streams import Stream
+from canalis.sdk.base import Connector
+from canalis.sdk.streams import Stream
 
 
 class CanalisTranslator:

@@ -13,19 +13,20 @@ from dagster import (
 )
 from sqlalchemy import func, select
 
-from assets.metadata import counter_table, markdown_table
-from assets.pipeline.timeline import attach_interactions
-from assets.pipeline.unify import unify_customers
-from assets.translator import CanalisTranslator
-from mappings.store import tables
+from canalis.assets.jobs import is_full_refresh
+from canalis.assets.metadata import counter_table, markdown_table
+from canalis.assets.translator import CanalisTranslator
+from canalis.identity import IdentityConfig
+from canalis.identity.persistence import resolve_customers
+from canalis.store import tables
+from canalis.timeline import attach_interactions
 
 UNIFIED_CUSTOMERS = AssetKey("unified_customers")
 CUSTOMER_TIMELINE = AssetKey("customer_timeline")
-MAX_UNRESOLVED_SHARE = 0.95
 
 
 def build_unified_assets(
-    translator: CanalisTranslator, identity_settings: dict, has_interactions: bool, full_refresh_tag: str
+    translator: CanalisTranslator, identity: IdentityConfig, has_interactions: bool
 ) -> list[AssetsDefinition]:
     """The unified customers asset, and the timeline when some source has interactions."""
 
@@ -40,8 +41,7 @@ def build_unified_assets(
     )
     def unified_customers(context: AssetExecutionContext) -> MaterializeResult:
         store = context.resources.store.get_store()
-        full = context.run.tags.get(full_refresh_tag) == "true"
-        report = unify_customers(store, identity_settings, full=full)
+        report = resolve_customers(store.engine, config=identity, full=is_full_refresh(context))
         with store.engine.connect() as conn:
             preview = [
                 dict(row._mapping)
@@ -107,7 +107,7 @@ def build_unified_assets(
     return assets_built
 
 
-def build_unified_checks(max_cluster_size: int) -> list[AssetChecksDefinition]:
+def build_unified_checks(max_cluster_size: int, max_unresolved_share: float) -> list[AssetChecksDefinition]:
     """Data-quality checks on the unified customers: cluster-size alarm and share of unresolved records."""
 
     @asset_check(
@@ -157,7 +157,7 @@ def build_unified_checks(max_cluster_size: int) -> list[AssetChecksDefinition]:
             ).scalar_one()
         share = singletons / total if total else 0.0
         return AssetCheckResult(
-            passed=unassigned == 0 and share <= MAX_UNRESOLVED_SHARE,
+            passed=unassigned == 0 and share <= max_unresolved_share,
             severity=AssetCheckSeverity.WARN,
             metadata={
                 "records": total,
@@ -175,7 +175,7 @@ IDENTITY_LINKS = AssetKey("identity_links")
 
 def build_identity_links_asset(translator: CanalisTranslator) -> AssetsDefinition:
     """The links behind the unified customers, with the rule or score and the evidence of each."""
-    from mappings.identity.tables import identity_links
+    from canalis.identity.tables import identity_links
 
     @asset(
         key=IDENTITY_LINKS,

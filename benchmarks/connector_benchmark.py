@@ -26,8 +26,8 @@ CONNECTIONS_FILE = ROOT / "dagster_home" / "canalis.yaml"
 
 def serve(data_dir: Path) -> None:
     """Serve the generated world until killed; prints the base URL and credentials as one JSON line."""
-    from connectors.sandbox.serve import set_shopify_plan
-    from connectors.sandbox.server import SandboxServer
+    from canalis.sandbox.serve import set_shopify_plan
+    from canalis.sandbox.server import SandboxServer
 
     set_shopify_plan(data_dir, "plus")
     server = SandboxServer(data_dir, imap=True).start()
@@ -41,10 +41,11 @@ def serve(data_dir: Path) -> None:
 
 def measure(base_url: str, credentials: dict[str, Any]) -> list[dict[str, Any]]:
     """Read every stream of every sandbox connection; records and records/s per stream."""
-    from assets.connections import build_connector, load_config
-    from connectors.sandbox.environment import sandbox_environment, uses_sandbox
-    from connectors.sdk.registry import discover
-    from connectors.sdk.state import StreamState
+    from canalis.config.connections import load_config
+    from canalis.config.wiring import build_connector
+    from canalis.connectors.registry import discover
+    from canalis.sandbox.environment import sandbox_environment, uses_sandbox
+    from canalis.sdk.state import StreamState
 
     os.environ.update(sandbox_environment(base_url, credentials))
     registry = discover()
@@ -78,8 +79,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         serve(args.work)
         return []
 
-    from connectors.sandbox.serve import ensure_world
-    from connectors.sandbox.world import WorldSpec
+    from canalis.sandbox.serve import ensure_world
+    from canalis.sandbox.world import WorldSpec
 
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder) / "sandbox"

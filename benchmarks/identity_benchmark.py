@@ -37,10 +37,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.world import WorldSpec, generate_world, iter_identity_records
-from connectors.sandbox.world.generate import store_path
-from mappings.identity import IdentityConfig, IdentityEngine, IdentityRecord
+from canalis.identity import IdentityConfig, IdentityEngine, IdentityRecord
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.world import WorldSpec, generate_world, iter_identity_records
+from canalis.sandbox.world.generate import store_path
 
 INCREMENTAL_RECORDS = 10_000
 

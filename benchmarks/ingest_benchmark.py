@@ -78,8 +78,8 @@ def _contact(n: int, rng: random.Random, base: datetime) -> tuple[str, str, dict
 
 def seed(data_dir: Path, records: int) -> None:
     """Write N HubSpot contacts into a sandbox object store."""
-    from connectors.sandbox.objectstore import ObjectStore
-    from connectors.sandbox.world.generate import store_path
+    from canalis.sandbox.objectstore import ObjectStore
+    from canalis.sandbox.world.generate import store_path
 
     rng = random.Random(42)
     base = datetime(2025, 1, 1, tzinfo=UTC)
@@ -92,8 +92,8 @@ def seed(data_dir: Path, records: int) -> None:
 
 def serve(data_dir: Path, port: int) -> None:
     """Serve the HubSpot emulator over the seeded store until killed."""
-    from connectors.sandbox.emulators.hubspot import EMULATOR
-    from connectors.sandbox.server import SandboxServer
+    from canalis.sandbox.emulators.hubspot import EMULATOR
+    from canalis.sandbox.server import SandboxServer
 
     server = SandboxServer(data_dir, port=port, emulators=[EMULATOR]).start()
     print("ready", flush=True)
@@ -106,13 +106,14 @@ def serve(data_dir: Path, port: int) -> None:
 
 def run_canalis(base_url: str, work: Path) -> dict[str, Any]:
     """HubSpot contacts -> raw landing -> canonical records, on SQLite."""
-    from assets.pipeline.canonicalize import canonicalize_entities
-    from assets.pipeline.ingest import ingest_stream
-    from connectors.hubspot import HubSpotConnector
-    from connectors.sandbox.emulators.hubspot import ACCESS_TOKEN
-    from mappings.canonical.workers import configured_workers
-    from mappings.declarative import Mapper, load_mapping
-    from mappings.store import Store
+    from canalis.canonical.canonicalize import canonicalize_entities
+    from canalis.canonical.workers import configured_workers
+    from canalis.connectors.hubspot import HubSpotConnector
+    from canalis.connectors.registry import shipped_mapping
+    from canalis.ingest.stream import ingest_stream
+    from canalis.mappings.declarative import Mapper, load_mapping
+    from canalis.sandbox.emulators.hubspot import ACCESS_TOKEN
+    from canalis.store import Store
 
     store = Store(f"sqlite:///{work / 'canalis.db'}")
     store.migrate()
@@ -125,7 +126,7 @@ def run_canalis(base_url: str, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     report = ingest_stream(store, connector, "contacts")
     read_seconds = time.perf_counter() - started
-    mapper = Mapper(load_mapping("hubspot"), connection="hubspot", channel="crm")
+    mapper = Mapper(load_mapping(shipped_mapping("hubspot")), connection="hubspot", channel="crm")
     reports = canonicalize_entities(store, {"hubspot": mapper}, ["customer_record", "consent"])
     mapped = sum(report.mapped for report in reports.values())
     total = time.perf_counter() - started
@@ -183,7 +184,7 @@ def run_dlt(base_url: str, work: Path) -> dict[str, Any]:
     import dlt
     from dlt.sources.rest_api import rest_api_source
 
-    from connectors.sandbox.emulators.hubspot import ACCESS_TOKEN
+    from canalis.sandbox.emulators.hubspot import ACCESS_TOKEN
 
     source = rest_api_source(
         {
@@ -226,7 +227,7 @@ def run_bare(base_url: str, work: Path) -> dict[str, Any]:
 
     import requests
 
-    from connectors.sandbox.emulators.hubspot import ACCESS_TOKEN
+    from canalis.sandbox.emulators.hubspot import ACCESS_TOKEN
 
     database = sqlite3.connect(work / "bare.db")
     database.execute("PRAGMA journal_mode=WAL")

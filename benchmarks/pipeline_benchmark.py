@@ -16,11 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from assets.pipeline.canonicalize import canonicalize
-from assets.pipeline.ingest import ingest_stream
-from connectors.file_drop import FileDropConnector
-from mappings.declarative import Mapper, load_mapping
-from mappings.store import Store
+from canalis.canonical.canonicalize import canonicalize
+from canalis.connectors.file_drop import FileDropConnector
+from canalis.connectors.registry import shipped_mapping
+from canalis.ingest.stream import ingest_stream
+from canalis.mappings.declarative import Mapper, load_mapping
+from canalis.store import Store
 
 FIRST = ["Camille", "Hugo", "Léa", "Louis", "Chloé", "Jules", "Manon", "Gabriel", "Inès", "Arthur"]
 LAST = ["Dubois", "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Leroy", "Moreau"]
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         started = time.perf_counter()
         report = ingest_stream(store, connector, "customers")
         ingest_seconds = time.perf_counter() - started
-        mapper = Mapper(load_mapping("file_drop"), connection="bench", channel="web")
+        mapper = Mapper(load_mapping(shipped_mapping("file_drop")), connection="bench", channel="web")
         started = time.perf_counter()
         mapped = canonicalize(store, {"bench": mapper}, "customer_record")
         map_seconds = time.perf_counter() - started

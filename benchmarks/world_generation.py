@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.sandbox.world import WorldSpec, generate_world
+from canalis.sandbox.world import WorldSpec, generate_world
 
 
 def main(argv: list[str] | None = None) -> None:

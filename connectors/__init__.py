@@ -1,1 +1,1 @@
-"""Canalis connectors: the connector SDK, the built-in connectors and the local sandbox."""
+"""Built-in connectors, one package each (client, streams, settings, default mapping), and the registry."""

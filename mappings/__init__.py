@@ -1,1 +1,1 @@
-"""Canalis canonical model: schema, store, declarative mappings, normalisation and identity."""
+"""The declarative mapping engine: mapping files, field transforms and value normalisation."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from mappings.store import Store
+from canalis.store import Store
 
 POSTGRES_URL = os.environ.get("CANALIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("CANALIS_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")

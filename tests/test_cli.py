@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.cli import main
+from canalis.cli.main import main
 
 
 def test_connectors_list_shows_builtin_file_drop(capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,8 +62,8 @@ def test_quarantine_listing_on_an_empty_store(capsys: pytest.CaptureFixture[str]
 
 
 def test_readme_settings_tables_match_the_declarations() -> None:
-    from connectors.sdk.docs import with_settings_tables
-    from connectors.sdk.registry import discover
+    from canalis.connectors.registry import discover
+    from canalis.sdk.docs import with_settings_tables
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert with_settings_tables(readme, discover(include_plugins=False)) == readme, "run `make docs`"
@@ -75,9 +75,9 @@ def test_identity_unmerge_from_the_command_line_holds_on_later_runs(
     import sqlalchemy as sa
     import yaml
 
-    from assets.connections import load_config
-    from assets.pipeline.sync import sync_all
-    from mappings.store import Store, tables
+    from canalis.config.connections import load_config
+    from canalis.store import Store, tables
+    from canalis.sync import sync_all
 
     demo = yaml.safe_load((Path(__file__).resolve().parents[1] / "dagster_home" / "canalis.yaml").read_text())
     connections = {name: c for name, c in demo["connections"].items() if c["connector"] == "file_drop"}

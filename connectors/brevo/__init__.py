@@ -1,6 +1,6 @@
 """The Brevo connector (email marketing, API v3)."""
 
-from connectors.brevo.connector import BrevoConnector
+from canalis.connectors.brevo.connector import BrevoConnector
 
 CONNECTOR = BrevoConnector
 

@@ -9,10 +9,10 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from connectors.brevo.settings import BrevoSettings
-from connectors.sdk.http import POOL_CONNECTIONS, POOL_MAXSIZE, HttpClient
-from connectors.sdk.ratelimit import RateLimiter
-from connectors.sdk.redaction import is_sensitive_header
+from canalis.connectors.brevo.settings import BrevoSettings
+from canalis.sdk.http import POOL_CONNECTIONS, POOL_MAXSIZE, HttpClient
+from canalis.sdk.ratelimit import RateLimiter
+from canalis.sdk.redaction import is_sensitive_header
 
 SYSTEM = "brevo"
 RESET_HEADER = "x-sib-ratelimit-reset"

@@ -9,16 +9,16 @@ from typing import Any
 
 import requests
 
-from connectors.brevo.client import BrevoClient
-from connectors.brevo.readers import StreamReader
-from connectors.brevo.settings import BrevoSettings
-from connectors.brevo.streams import STREAMS, BrevoStream
-from connectors.brevo.writers import Writer
-from connectors.sdk.base import Connector
-from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
-from connectors.sdk.settings import ConnectorSettings
-from connectors.sdk.state import StreamState
-from connectors.sdk.streams import CheckResult, Page, Stream, WriteResult
+from canalis.connectors.brevo.client import BrevoClient
+from canalis.connectors.brevo.readers import StreamReader
+from canalis.connectors.brevo.settings import BrevoSettings
+from canalis.connectors.brevo.streams import STREAMS, BrevoStream
+from canalis.connectors.brevo.writers import Writer
+from canalis.sdk.base import Connector
+from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
+from canalis.sdk.settings import ConnectorSettings
+from canalis.sdk.state import StreamState
+from canalis.sdk.streams import CheckResult, Page, Stream, WriteResult
 
 
 class BrevoConnector(Connector):
@@ -30,7 +30,6 @@ class BrevoConnector(Connector):
     description = "Email marketing contacts, lists, blocklist and email events; writes contacts and consents."
     settings_model = BrevoSettings
     streams = STREAMS
-    default_mapping = "brevo"
 
     settings: BrevoSettings
 

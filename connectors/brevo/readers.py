@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from connectors.brevo.client import LISTS_PAGE_SIZE, BrevoClient
-from connectors.brevo.incremental import CursorFilter, WindowProgress, in_window, parse_moment, window_done
-from connectors.brevo.settings import BrevoSettings
-from connectors.sdk.state import StreamState, format_cursor
-from connectors.sdk.streams import Page, Rejected
+from canalis.connectors.brevo.client import LISTS_PAGE_SIZE, BrevoClient
+from canalis.connectors.brevo.incremental import CursorFilter, WindowProgress, in_window, parse_moment, window_done
+from canalis.connectors.brevo.settings import BrevoSettings
+from canalis.sdk.state import StreamState, format_cursor
+from canalis.sdk.streams import Page, Rejected
 
 Clock = Callable[[], datetime]
 FetchPage = Callable[[WindowProgress], list[Any]]

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TypeVar
 
-from connectors.brevo.client import MAX_LIST_MEMBERS_PER_CALL, BrevoClient
-from connectors.brevo.settings import BrevoSettings
-from connectors.sdk.errors import ApiError
-from connectors.sdk.streams import WriteResult
+from canalis.connectors.brevo.client import MAX_LIST_MEMBERS_PER_CALL, BrevoClient
+from canalis.connectors.brevo.settings import BrevoSettings
+from canalis.sdk.errors import ApiError
+from canalis.sdk.streams import WriteResult
 
 T = TypeVar("T")
 CHANNEL_FLAGS = {"email": "emailBlacklisted", "sms": "smsBlacklisted"}

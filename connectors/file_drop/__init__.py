@@ -1,6 +1,6 @@
 """The file-drop connector: CSV and JSONL exports dropped in a folder."""
 
-from connectors.file_drop.connector import FileDropConnector
+from canalis.connectors.file_drop.connector import FileDropConnector
 
 CONNECTOR = FileDropConnector
 

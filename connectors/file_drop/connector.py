@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from connectors.file_drop.reader import file_digest, read_rows
-from connectors.file_drop.settings import FileDropSettings
-from connectors.file_drop.streams import STREAMS, FileStream
-from connectors.sdk.base import Connector
-from connectors.sdk.errors import ConfigError
-from connectors.sdk.state import StreamState
-from connectors.sdk.streams import CheckResult, Page, Rejected, Stream
+from canalis.connectors.file_drop.reader import file_digest, read_rows
+from canalis.connectors.file_drop.settings import FileDropSettings
+from canalis.connectors.file_drop.streams import STREAMS, FileStream
+from canalis.sdk.base import Connector
+from canalis.sdk.errors import ConfigError
+from canalis.sdk.state import StreamState
+from canalis.sdk.streams import CheckResult, Page, Rejected, Stream
 
 SAMPLE_ROOT = Path(__file__).parent / "sample"
 SUFFIXES = (".csv", ".jsonl")
@@ -27,7 +27,6 @@ class FileDropConnector(Connector):
     description = "Exports from any system dropped as CSV or JSONL files in a folder."
     settings_model = FileDropSettings
     streams = STREAMS
-    default_mapping = "file_drop"
 
     settings: FileDropSettings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import field_validator
 
-from connectors.sdk.settings import ConnectorSettings, setting
+from canalis.sdk.settings import ConnectorSettings, setting
 
 DEFAULT_PATTERNS = {
     "customers": "customers*",

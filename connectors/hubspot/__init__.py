@@ -1,6 +1,6 @@
 """The HubSpot connector."""
 
-from connectors.hubspot.connector import HubSpotConnector
+from canalis.connectors.hubspot.connector import HubSpotConnector
 
 CONNECTOR = HubSpotConnector
 

@@ -1,6 +1,6 @@
 """HubSpot API calls and paging over the SDK's HttpClient.
 
-Canalis talks to HubSpot through `connectors.sdk.http.HttpClient` rather than `hubspot-api-client`: the SDK
+Canalis talks to HubSpot through `canalis.sdk.http.HttpClient` rather than `hubspot-api-client`: the SDK
 client brings the retries (429 Retry-After, 5xx, dropped connections), the shared rate limiter and the secret
 redaction every connector relies on, and reading plain JSON is several times faster than building the official
 client's typed models for each record, which matters for portals with hundreds of thousands of contacts.
@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.hubspot.settings import HubSpotSettings
-from connectors.sdk.errors import ApiError, ConnectorError
-from connectors.sdk.http import HttpClient
-from connectors.sdk.ratelimit import RateLimiter
+from canalis.connectors.hubspot.settings import HubSpotSettings
+from canalis.sdk.errors import ApiError, ConnectorError
+from canalis.sdk.http import HttpClient
+from canalis.sdk.ratelimit import RateLimiter
 
 SYSTEM = "hubspot"
 SEARCH_WINDOW = 10_000  # HubSpot's search stops at 10,000 results per query

@@ -8,17 +8,25 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.hubspot.client import HubSpotClient, ObjectPage
-from connectors.hubspot.optout import OPTOUT_PREFIX, optout_from, optout_properties
-from connectors.hubspot.settings import HubSpotSettings
-from connectors.hubspot.streams import LINE_ITEM_PROPERTIES, STREAMS, Contacts, CrmStream, Deals, EmailEvents, Products
-from connectors.hubspot.writes import write_consents, write_customers
-from connectors.sdk.base import Connector
-from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
-from connectors.sdk.prefetch import prefetched
-from connectors.sdk.settings import describe_settings
-from connectors.sdk.state import StreamState, format_cursor
-from connectors.sdk.streams import CheckResult, Page, Stream, WriteResult
+from canalis.connectors.hubspot.client import HubSpotClient, ObjectPage
+from canalis.connectors.hubspot.optout import OPTOUT_PREFIX, optout_from, optout_properties
+from canalis.connectors.hubspot.settings import HubSpotSettings
+from canalis.connectors.hubspot.streams import (
+    LINE_ITEM_PROPERTIES,
+    STREAMS,
+    Contacts,
+    CrmStream,
+    Deals,
+    EmailEvents,
+    Products,
+)
+from canalis.connectors.hubspot.writes import write_consents, write_customers
+from canalis.sdk.base import Connector
+from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
+from canalis.sdk.prefetch import prefetched
+from canalis.sdk.settings import describe_settings
+from canalis.sdk.state import StreamState, format_cursor
+from canalis.sdk.streams import CheckResult, Page, Stream, WriteResult
 
 
 class HubSpotConnector(Connector):
@@ -30,7 +38,6 @@ class HubSpotConnector(Connector):
     description = "HubSpot CRM: contacts, companies, tickets, deals with line items, products and email events."
     settings_model = HubSpotSettings
     streams = STREAMS
-    default_mapping = "hubspot"
 
     settings: HubSpotSettings
 

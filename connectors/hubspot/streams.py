@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.sdk.streams import Stream, WriteOnlyStream
+from canalis.sdk.streams import Stream, WriteOnlyStream
 
 
 class CrmObjectModel(BaseModel):

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from connectors.hubspot.client import BATCH_SIZE, HubSpotClient
-from connectors.hubspot.optout import PORTAL_WIDE, marketing_optout, optout_properties
-from connectors.sdk.errors import ApiError, ConfigError
-from connectors.sdk.streams import WriteResult
+from canalis.connectors.hubspot.client import BATCH_SIZE, HubSpotClient
+from canalis.connectors.hubspot.optout import PORTAL_WIDE, marketing_optout, optout_properties
+from canalis.sdk.errors import ApiError, ConfigError
+from canalis.sdk.streams import WriteResult
 
 CONTACT_FIELDS = {"given_name": "firstname", "family_name": "lastname", "phone": "phone"}
 CONSENT_STATUS = {"granted": "SUBSCRIBED", "denied": "NOT_SUBSCRIBED"}

@@ -1,6 +1,6 @@
 """The IMAP connector: a customer-service mailbox read incrementally over IMAP (standard library imaplib)."""
 
-from connectors.imap.connector import ImapConnector
+from canalis.connectors.imap.connector import ImapConnector
 
 CONNECTOR = ImapConnector
 

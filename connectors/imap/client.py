@@ -11,9 +11,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connectors.imap.settings import ImapSettings
-from connectors.sdk.errors import ConfigError, ConnectorError
-from connectors.sdk.redaction import redact
+from canalis.connectors.imap.settings import ImapSettings
+from canalis.sdk.errors import ConfigError, ConnectorError
+from canalis.sdk.redaction import redact
 
 SYSTEM = "imap"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.imap.client import session
-from connectors.imap.parser import Origin, Support, parse_message
-from connectors.imap.settings import ImapSettings
-from connectors.imap.streams import STREAMS
-from connectors.sdk.base import Connector
-from connectors.sdk.state import StreamState
-from connectors.sdk.streams import CheckResult, Page, Rejected, Stream
+from canalis.connectors.imap.client import session
+from canalis.connectors.imap.parser import Origin, Support, parse_message
+from canalis.connectors.imap.settings import ImapSettings
+from canalis.connectors.imap.streams import STREAMS
+from canalis.sdk.base import Connector
+from canalis.sdk.state import StreamState
+from canalis.sdk.streams import CheckResult, Page, Rejected, Stream
 
 
 class ImapConnector(Connector):
@@ -27,7 +27,6 @@ class ImapConnector(Connector):
     description = "A customer-service inbox read over IMAP: customer emails and support replies, with threads."
     settings_model = ImapSettings
     streams = STREAMS
-    default_mapping = "imap"
 
     settings: ImapSettings
 

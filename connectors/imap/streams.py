@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.sdk.streams import Stream
+from canalis.sdk.streams import Stream
 
 
 class Messages(Stream):

@@ -1,6 +1,6 @@
 """The Odoo connector: JSON-2 on Odoo 19+, XML-RPC or JSON-RPC before; Odoo is read as the system of record."""
 
-from connectors.odoo.connector import OdooConnector
+from canalis.connectors.odoo.connector import OdooConnector
 
 CONNECTOR = OdooConnector
 

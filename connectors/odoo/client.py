@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 import requests
 
-from connectors.odoo.settings import OdooSettings
-from connectors.sdk.errors import ApiError, ConfigError
-from connectors.sdk.http import HttpClient
-from connectors.sdk.ratelimit import RateLimiter
+from canalis.connectors.odoo.settings import OdooSettings
+from canalis.sdk.errors import ApiError, ConfigError
+from canalis.sdk.http import HttpClient
+from canalis.sdk.ratelimit import RateLimiter
 
 SYSTEM = "odoo"
 JSON2_MIN_MAJOR = 19

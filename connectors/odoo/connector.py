@@ -9,11 +9,11 @@ from typing import Any
 
 import requests
 
-from connectors.odoo.client import OdooCallError, OdooClient
-from connectors.odoo.consents import write_consents
-from connectors.odoo.paging import pages_by_write_date
-from connectors.odoo.settings import OdooSettings
-from connectors.odoo.streams import (
+from canalis.connectors.odoo.client import OdooCallError, OdooClient
+from canalis.connectors.odoo.consents import write_consents
+from canalis.connectors.odoo.paging import pages_by_write_date
+from canalis.connectors.odoo.settings import OdooSettings
+from canalis.connectors.odoo.streams import (
     STREAMS,
     Consents,
     LoyaltyPrograms,
@@ -23,10 +23,10 @@ from connectors.odoo.streams import (
     SaleOrders,
     StockQuants,
 )
-from connectors.sdk.base import Connector
-from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
-from connectors.sdk.state import StreamState
-from connectors.sdk.streams import CheckResult, Page, Stream, WriteResult
+from canalis.sdk.base import Connector
+from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
+from canalis.sdk.state import StreamState
+from canalis.sdk.streams import CheckResult, Page, Stream, WriteResult
 
 PRODUCT_MODEL = "product.product"
 CHILDREN_PARENTS_PER_CALL = 200  # order lines, rules and rewards are read for this many parents at a time
@@ -46,7 +46,6 @@ class OdooConnector(Connector):
     )
     settings_model = OdooSettings
     streams = STREAMS
-    default_mapping = "odoo"
 
     settings: OdooSettings
 

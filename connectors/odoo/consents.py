@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.odoo.client import OdooCallError, OdooClient
-from connectors.sdk.errors import ApiError
-from connectors.sdk.streams import WriteResult
+from canalis.connectors.odoo.client import OdooCallError, OdooClient
+from canalis.sdk.errors import ApiError
+from canalis.sdk.streams import WriteResult
 
 BLACKLIST = "mail.blacklist"
 ALL_RECORDS = {"active_test": False}

@@ -1,6 +1,6 @@
 """The Salesforce connector (CRM): SOQL reads over REST or Bulk API 2.0, writes through sObject Collections."""
 
-from connectors.salesforce.connector import SalesforceConnector
+from canalis.connectors.salesforce.connector import SalesforceConnector
 
 CONNECTOR = SalesforceConnector
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import requests
 
-from connectors.salesforce.login import SYSTEM, Session, login
-from connectors.salesforce.settings import SalesforceSettings, auth_plan
-from connectors.sdk.errors import ApiError, ConnectorError
-from connectors.sdk.http import HttpClient
-from connectors.sdk.ratelimit import RateLimiter
+from canalis.connectors.salesforce.login import SYSTEM, Session, login
+from canalis.connectors.salesforce.settings import SalesforceSettings, auth_plan
+from canalis.sdk.errors import ApiError, ConnectorError
+from canalis.sdk.http import HttpClient
+from canalis.sdk.ratelimit import RateLimiter
 
 log = logging.getLogger("canalis.connectors.salesforce")
 

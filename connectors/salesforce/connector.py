@@ -10,14 +10,14 @@ from typing import Any
 
 import requests
 
-from connectors.salesforce.client import SalesforceClient, bulk_row_to_record
-from connectors.salesforce.settings import SalesforceSettings, auth_plan
-from connectors.salesforce.streams import CURSOR_FIELD, STREAMS, Contacts, SObjectStream, WriteStream
-from connectors.salesforce.writes import PriceWriter, write_consents, write_customers
-from connectors.sdk.base import Connector
-from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
-from connectors.sdk.state import StreamState, parse_cursor_datetime
-from connectors.sdk.streams import CheckResult, Page, Stream, WriteResult
+from canalis.connectors.salesforce.client import SalesforceClient, bulk_row_to_record
+from canalis.connectors.salesforce.settings import SalesforceSettings, auth_plan
+from canalis.connectors.salesforce.streams import CURSOR_FIELD, STREAMS, Contacts, SObjectStream, WriteStream
+from canalis.connectors.salesforce.writes import PriceWriter, write_consents, write_customers
+from canalis.sdk.base import Connector
+from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
+from canalis.sdk.state import StreamState, parse_cursor_datetime
+from canalis.sdk.streams import CheckResult, Page, Stream, WriteResult
 
 
 def soql_datetime(moment: datetime) -> str:
@@ -49,7 +49,6 @@ class SalesforceConnector(Connector):
     )
     settings_model = SalesforceSettings
     streams = STREAMS
-    default_mapping = "salesforce"
 
     settings: SalesforceSettings
 

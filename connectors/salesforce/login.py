@@ -11,9 +11,9 @@ from xml.parsers.expat import ExpatError
 import requests
 from simple_salesforce.util import getUniqueElementValueFromXmlString
 
-from connectors.salesforce.settings import AuthPlan, SalesforceSettings
-from connectors.sdk.errors import ApiError, ConfigError
-from connectors.sdk.http import HttpClient, error_message
+from canalis.connectors.salesforce.settings import AuthPlan, SalesforceSettings
+from canalis.sdk.errors import ApiError, ConfigError
+from canalis.sdk.http import HttpClient, error_message
 
 SYSTEM = "salesforce"
 CLIENT_NAME = "canalis"

@@ -7,8 +7,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from connectors.sdk.state import parse_cursor_datetime
-from connectors.sdk.streams import Stream, WriteOnlyStream
+from canalis.sdk.state import parse_cursor_datetime
+from canalis.sdk.streams import Stream, WriteOnlyStream
 
 CURSOR_FIELD = "SystemModstamp"
 SYSTEM_FIELDS = ("IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp")

@@ -15,10 +15,10 @@ from typing import Any
 import phonenumbers
 from simple_salesforce.format import format_soql
 
-from connectors.salesforce.client import MAX_COLLECTION_RECORDS, SalesforceClient
-from connectors.salesforce.settings import SalesforceSettings
-from connectors.sdk.errors import ApiError, ConnectorError
-from connectors.sdk.streams import WriteResult
+from canalis.connectors.salesforce.client import MAX_COLLECTION_RECORDS, SalesforceClient
+from canalis.connectors.salesforce.settings import SalesforceSettings
+from canalis.sdk.errors import ApiError, ConnectorError
+from canalis.sdk.streams import WriteResult
 
 RETRYABLE_STATUS_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "REQUEST_RUNNING_TOO_LONG", "SERVER_UNAVAILABLE"})
 CONTACT_FIELDS = {"given_name": "FirstName", "family_name": "LastName", "email": "Email"}

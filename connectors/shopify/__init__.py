@@ -1,6 +1,6 @@
 """The Shopify connector (GraphQL Admin API)."""
 
-from connectors.shopify.connector import ShopifyConnector
+from canalis.connectors.shopify.connector import ShopifyConnector
 
 CONNECTOR = ShopifyConnector
 

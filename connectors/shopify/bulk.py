@@ -14,12 +14,12 @@ from typing import Any
 
 import requests
 
-from connectors.sdk.errors import ApiError, ConnectorError
-from connectors.sdk.http import RETRYABLE_EXCEPTIONS, RETRYABLE_STATUSES, parse_retry_after
-from connectors.sdk.redaction import redact
-from connectors.sdk.streams import Rejected
-from connectors.shopify import queries
-from connectors.shopify.client import SYSTEM, ShopifyClient
+from canalis.connectors.shopify import queries
+from canalis.connectors.shopify.client import SYSTEM, ShopifyClient
+from canalis.sdk.errors import ApiError, ConnectorError
+from canalis.sdk.http import RETRYABLE_EXCEPTIONS, RETRYABLE_STATUSES, parse_retry_after
+from canalis.sdk.redaction import redact
+from canalis.sdk.streams import Rejected
 
 CHUNK = 256 * 1024
 FINISHED = ("COMPLETED", "FAILED", "CANCELED", "EXPIRED")

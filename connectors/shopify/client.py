@@ -10,9 +10,9 @@ from typing import Any
 
 import requests
 
-from connectors.sdk.errors import ApiError
-from connectors.sdk.http import HttpClient
-from connectors.shopify.settings import ShopifySettings
+from canalis.connectors.shopify.settings import ShopifySettings
+from canalis.sdk.errors import ApiError
+from canalis.sdk.http import HttpClient
 
 SYSTEM = "shopify"
 MAX_QUERY_COST = 1000

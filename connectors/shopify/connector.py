@@ -9,18 +9,18 @@ from typing import Any
 
 import requests
 
-from connectors.sdk.base import Connector
-from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
-from connectors.sdk.state import StreamState
-from connectors.sdk.streams import CheckResult, Page, Rejected, Stream, WriteResult
-from connectors.shopify import queries
-from connectors.shopify.bulk import BulkExport, regroup
-from connectors.shopify.client import GraphQLError, ShopifyClient
-from connectors.shopify.consents import ConsentWriter
-from connectors.shopify.reading import Reader, latest
-from connectors.shopify.settings import ShopifySettings
-from connectors.shopify.streams import STREAMS, ShopifyStream
-from connectors.shopify.writing import Writer
+from canalis.connectors.shopify import queries
+from canalis.connectors.shopify.bulk import BulkExport, regroup
+from canalis.connectors.shopify.client import GraphQLError, ShopifyClient
+from canalis.connectors.shopify.consents import ConsentWriter
+from canalis.connectors.shopify.reading import Reader, latest
+from canalis.connectors.shopify.settings import ShopifySettings
+from canalis.connectors.shopify.streams import STREAMS, ShopifyStream
+from canalis.connectors.shopify.writing import Writer
+from canalis.sdk.base import Connector
+from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
+from canalis.sdk.state import StreamState
+from canalis.sdk.streams import CheckResult, Page, Rejected, Stream, WriteResult
 
 BULK_PAGE = 250
 
@@ -34,7 +34,6 @@ class ShopifyConnector(Connector):
     description = "Shopify shops through the GraphQL Admin API: customers, orders, catalogue, stock and discounts."
     settings_model = ShopifySettings
     streams = STREAMS
-    default_mapping = "shopify"
 
     settings: ShopifySettings
 

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.sdk.errors import ApiError
-from connectors.sdk.streams import WriteResult
-from connectors.shopify import queries
-from connectors.shopify.client import ShopifyClient
-from connectors.shopify.writing import _failed, _key, _search_value, chunks
+from canalis.connectors.shopify import queries
+from canalis.connectors.shopify.client import ShopifyClient
+from canalis.connectors.shopify.writing import _failed, _key, _search_value, chunks
+from canalis.sdk.errors import ApiError
+from canalis.sdk.streams import WriteResult
 
 CUSTOMERS_PER_READ = 100
 UPDATES_PER_REQUEST = 25  # each mutation costs 10 points

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.sdk.errors import ConnectorError
-from connectors.sdk.state import StreamState, parse_cursor_datetime
-from connectors.sdk.streams import Page, Stream
-from connectors.shopify import queries
-from connectors.shopify.client import MAX_QUERY_COST, ShopifyClient
-from connectors.shopify.settings import ShopifySettings
-from connectors.shopify.streams import record_cursor
+from canalis.connectors.shopify import queries
+from canalis.connectors.shopify.client import MAX_QUERY_COST, ShopifyClient
+from canalis.connectors.shopify.settings import ShopifySettings
+from canalis.connectors.shopify.streams import record_cursor
+from canalis.sdk.errors import ConnectorError
+from canalis.sdk.state import StreamState, parse_cursor_datetime
+from canalis.sdk.streams import Page, Stream
 
 COST_MARGIN = 10
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from connectors.sdk.streams import Stream, WriteOnlyStream
+from canalis.sdk.streams import Stream, WriteOnlyStream
 
 GID_PATTERN = r"^gid://shopify/[A-Za-z]+/\d+(\?.*)?$"
 

@@ -13,11 +13,11 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import Any
 
-from connectors.sdk.errors import ApiError
-from connectors.sdk.streams import WriteResult
-from connectors.shopify import queries
-from connectors.shopify.client import ShopifyClient
-from connectors.shopify.settings import ShopifySettings
+from canalis.connectors.shopify import queries
+from canalis.connectors.shopify.client import ShopifyClient
+from canalis.connectors.shopify.settings import ShopifySettings
+from canalis.sdk.errors import ApiError
+from canalis.sdk.streams import WriteResult
 
 BATCH = 250  # inventorySetQuantities takes at most 250 quantities; prices are looked up 250 at a time
 SKUS_PER_SEARCH = 40

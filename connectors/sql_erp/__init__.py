@@ -1,6 +1,6 @@
 """The SQL ERP connector: an ERP read through its database (any SQLAlchemy URL), incrementally and read-only."""
 
-from connectors.sql_erp.connector import SqlErpConnector
+from canalis.connectors.sql_erp.connector import SqlErpConnector
 
 CONNECTOR = SqlErpConnector
 

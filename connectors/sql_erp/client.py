@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from connectors.sdk.errors import ConfigError, ConnectorError
-from connectors.sdk.redaction import redact
-from connectors.sql_erp.settings import SqlErpSettings, StreamSource
+from canalis.connectors.sql_erp.settings import SqlErpSettings, StreamSource
+from canalis.sdk.errors import ConfigError, ConnectorError
+from canalis.sdk.redaction import redact
 
 SYSTEM = "sql_erp"
 log = logging.getLogger("canalis.connectors.sql_erp")

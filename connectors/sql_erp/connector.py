@@ -8,14 +8,14 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.sdk.base import Connector
-from connectors.sdk.errors import ConfigError
-from connectors.sdk.state import StreamState
-from connectors.sdk.streams import CheckResult, Page, Stream
-from connectors.sql_erp.client import ErpDatabase
-from connectors.sql_erp.reader import KeysetReader, ReadOptions
-from connectors.sql_erp.settings import SqlErpSettings
-from connectors.sql_erp.streams import STREAMS, SqlStream, stream_class
+from canalis.connectors.sql_erp.client import ErpDatabase
+from canalis.connectors.sql_erp.reader import KeysetReader, ReadOptions
+from canalis.connectors.sql_erp.settings import SqlErpSettings
+from canalis.connectors.sql_erp.streams import STREAMS, SqlStream, stream_class
+from canalis.sdk.base import Connector
+from canalis.sdk.errors import ConfigError
+from canalis.sdk.state import StreamState
+from canalis.sdk.streams import CheckResult, Page, Stream
 
 
 class SqlErpConnector(Connector):
@@ -30,7 +30,6 @@ class SqlErpConnector(Connector):
     )
     settings_model = SqlErpSettings
     streams = STREAMS
-    default_mapping = "sql_erp"
 
     settings: SqlErpSettings
 

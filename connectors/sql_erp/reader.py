@@ -19,10 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connectors.sdk.state import CursorKind, StreamState, format_cursor, parse_cursor_datetime
-from connectors.sql_erp.client import Source
-from connectors.sql_erp.streams import COMPOSITE_KEY
-from connectors.sql_erp.values import bind_datetime, cursor_value, key_value, record_value, restore_key
+from canalis.connectors.sql_erp.client import Source
+from canalis.connectors.sql_erp.streams import COMPOSITE_KEY
+from canalis.connectors.sql_erp.values import bind_datetime, cursor_value, key_value, record_value, restore_key
+from canalis.sdk.state import CursorKind, StreamState, format_cursor, parse_cursor_datetime
 
 
 @dataclass(frozen=True)

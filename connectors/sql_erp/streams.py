@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import ClassVar
 
-from connectors.sdk.streams import Stream
-from connectors.sql_erp.settings import DEFAULT_STREAMS, StreamSource
+from canalis.connectors.sql_erp.settings import DEFAULT_STREAMS, StreamSource
+from canalis.sdk.streams import Stream
 
 COMPOSITE_KEY = "_key"
 """Record field holding a composite primary key, its column values joined with ':'."""

@@ -1,6 +1,6 @@
 """The Square connector: POS customers, sales, catalog, inventory, discounts and locations."""
 
-from connectors.square.connector import SquareConnector
+from canalis.connectors.square.connector import SquareConnector
 
 CONNECTOR = SquareConnector
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import requests
 
-from connectors.sdk.http import HttpClient
-from connectors.sdk.pagination import paginate_cursor
-from connectors.sdk.ratelimit import RateLimiter
-from connectors.square.settings import SquareSettings
+from canalis.connectors.square.settings import SquareSettings
+from canalis.sdk.http import HttpClient
+from canalis.sdk.pagination import paginate_cursor
+from canalis.sdk.ratelimit import RateLimiter
 
 SYSTEM = "square"
 CUSTOMERS_MAX_PAGE = 100

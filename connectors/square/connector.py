@@ -9,16 +9,16 @@ from typing import Any
 
 import requests
 
-from connectors.sdk.base import Connector
-from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
-from connectors.sdk.settings import describe_settings
-from connectors.sdk.state import StreamState, parse_cursor_datetime
-from connectors.sdk.streams import CheckResult, Page, Stream, WriteResult
-from connectors.square.client import ORDERS_MAX_LOCATIONS, SquareClient
-from connectors.square.locations import LocationDirectory
-from connectors.square.settings import SquareSettings
-from connectors.square.streams import STREAMS, WRITE_STREAMS
-from connectors.square.writes import PriceWriter, PromotionWriter, StockWriter, rfc3339
+from canalis.connectors.square.client import ORDERS_MAX_LOCATIONS, SquareClient
+from canalis.connectors.square.locations import LocationDirectory
+from canalis.connectors.square.settings import SquareSettings
+from canalis.connectors.square.streams import STREAMS, WRITE_STREAMS
+from canalis.connectors.square.writes import PriceWriter, PromotionWriter, StockWriter, rfc3339
+from canalis.sdk.base import Connector
+from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
+from canalis.sdk.settings import describe_settings
+from canalis.sdk.state import StreamState, parse_cursor_datetime
+from canalis.sdk.streams import CheckResult, Page, Stream, WriteResult
 
 
 class SquareConnector(Connector):
@@ -30,7 +30,6 @@ class SquareConnector(Connector):
     description = "Square point of sale: customers, in-store sales, catalog, inventory, discounts and locations."
     settings_model = SquareSettings
     streams = STREAMS
-    default_mapping = "square"
 
     settings: SquareSettings
 

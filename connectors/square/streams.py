@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from connectors.sdk.streams import Stream, WriteOnlyStream
-from connectors.square import records
+from canalis.connectors.square import records
+from canalis.sdk.streams import Stream, WriteOnlyStream
 
 
 class Customers(Stream):

@@ -16,15 +16,15 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import Any
 
-from connectors.sdk.errors import ApiError
-from connectors.sdk.state import parse_cursor_datetime
-from connectors.sdk.streams import WriteResult
-from connectors.square.client import (
+from canalis.connectors.square.client import (
     INVENTORY_MAX_CHANGES,
     UPSERT_MAX_OBJECTS_PER_BATCH,
     SquareClient,
 )
-from connectors.square.locations import LocationDirectory
+from canalis.connectors.square.locations import LocationDirectory
+from canalis.sdk.errors import ApiError
+from canalis.sdk.state import parse_cursor_datetime
+from canalis.sdk.streams import WriteResult
 
 ZERO_DECIMAL_CURRENCIES = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}

@@ -1,15 +1,14 @@
 """Declarative mappings: YAML files that map each source's fields to the canonical schema."""
 
-from mappings.declarative.engine import Mapped, Mapper
-from mappings.declarative.spec import MappingSpec, available_mappings, load_mapping
-from mappings.declarative.transforms import TransformError, register_transform
+from canalis.mappings.declarative.engine import Mapped, Mapper
+from canalis.mappings.declarative.spec import MappingSpec, load_mapping
+from canalis.mappings.declarative.transforms import TransformError, register_transform
 
 __all__ = [
     "Mapped",
     "Mapper",
     "MappingSpec",
     "TransformError",
-    "available_mappings",
     "load_mapping",
     "register_transform",
 ]

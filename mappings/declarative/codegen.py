@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from mappings.declarative.compiled import CompiledRule, _step
-from mappings.declarative.transforms import TransformError
+from canalis.mappings.declarative.compiled import CompiledRule, _step
+from canalis.mappings.declarative.transforms import TransformError
 
 Evaluator = Callable[[dict[str, Any], Any, Callable[[str], Any]], tuple[dict[str, Any], dict[str, Any] | None]]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mappings.declarative.spec import FieldRule
-from mappings.declarative.transforms import TRANSFORMS
+from canalis.mappings.declarative.spec import FieldRule
+from canalis.mappings.declarative.transforms import TRANSFORMS
 
 
 class CompiledRule:

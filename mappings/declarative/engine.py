@@ -8,13 +8,13 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from connectors.sdk.base import dig
-from connectors.sdk.errors import MappingError
-from mappings.canonical.entities import ENTITIES
-from mappings.canonical.records import CanonicalRecord
-from mappings.declarative.codegen import Evaluator, FieldFailure, TargetCode, target_code
-from mappings.declarative.compiled import CompiledRule
-from mappings.declarative.spec import MappingSpec, Target
+from canalis.canonical.entities import ENTITIES
+from canalis.canonical.records import CanonicalRecord
+from canalis.mappings.declarative.codegen import Evaluator, FieldFailure, TargetCode, target_code
+from canalis.mappings.declarative.compiled import CompiledRule
+from canalis.mappings.declarative.spec import MappingSpec, Target
+from canalis.sdk.base import dig
+from canalis.sdk.errors import MappingError
 
 
 @dataclass(frozen=True)

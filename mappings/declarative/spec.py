@@ -8,11 +8,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from connectors.sdk.errors import ConfigError
-from mappings.canonical.entities import ENTITIES
-from mappings.declarative.transforms import TRANSFORMS
-
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "sources"
+from canalis.canonical.entities import ENTITIES
+from canalis.mappings.declarative.transforms import TRANSFORMS
+from canalis.sdk.errors import ConfigError
 
 
 class TransformCall(BaseModel):
@@ -138,11 +136,9 @@ class MappingSpec(BaseModel):
     streams: dict[str, StreamMapping]
 
 
-def load_mapping(name_or_path: str | Path) -> MappingSpec:
-    """Load and validate a mapping file by name (from mappings/sources/) or path; errors name the file and field."""
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = MAPPINGS_DIR / f"{name_or_path}.yaml"
+def load_mapping(path: Path) -> MappingSpec:
+    """Load and validate a mapping file; errors name the file and the field."""
+    path = Path(path)
     if not path.is_file():
         raise ConfigError(f"mapping file {path} not found", setting="mapping")
     try:
@@ -155,8 +151,3 @@ def load_mapping(name_or_path: str | Path) -> MappingSpec:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise ConfigError(f"mapping file {path.name}: {where}: {first['msg']}", setting="mapping") from None
-
-
-def available_mappings() -> list[str]:
-    """Names of the mapping files shipped with Canalis."""
-    return sorted(path.stem for path in MAPPINGS_DIR.glob("*.yaml"))

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mappings import normalize
+from canalis.mappings import normalize
 
 
 class TransformError(ValueError):

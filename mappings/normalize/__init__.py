@@ -1,6 +1,6 @@
 """Normalisation of customer fields for storage and comparison: emails, phones, names, addresses and dates."""
 
-from mappings.normalize.addresses import (
+from canalis.mappings.normalize.addresses import (
     country_code,
     fold_place,
     normalize_country,
@@ -8,11 +8,11 @@ from mappings.normalize.addresses import (
     normalize_street,
     postcode_key,
 )
-from mappings.normalize.dates import parse_date
-from mappings.normalize.emails import email_key, email_local_part, is_role_address, normalize_email
-from mappings.normalize.names import ascii_fold, fold_name, phonetic_key
-from mappings.normalize.phones import normalize_phone, phone_key
-from mappings.normalize.result import Normalized
+from canalis.mappings.normalize.dates import parse_date
+from canalis.mappings.normalize.emails import email_key, email_local_part, is_role_address, normalize_email
+from canalis.mappings.normalize.names import ascii_fold, fold_name, phonetic_key
+from canalis.mappings.normalize.phones import normalize_phone, phone_key
+from canalis.mappings.normalize.result import Normalized
 
 __all__ = [
     "Normalized",

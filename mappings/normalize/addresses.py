@@ -9,8 +9,8 @@ from typing import Any
 
 import pycountry
 
-from mappings.normalize.names import ascii_fold
-from mappings.normalize.result import Normalized, as_text, empty
+from canalis.mappings.normalize.names import ascii_fold
+from canalis.mappings.normalize.result import Normalized, as_text, empty
 
 _COUNTRY_ALIASES: dict[str, str] = {
     "uk": "GB", "u k": "GB", "great britain": "GB", "grande bretagne": "GB", "angleterre": "GB",

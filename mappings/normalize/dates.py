@@ -7,8 +7,8 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from mappings.normalize.names import ascii_fold
-from mappings.normalize.result import Normalized, as_text, empty
+from canalis.mappings.normalize.names import ascii_fold
+from canalis.mappings.normalize.result import Normalized, as_text, empty
 
 MONTHS: dict[str, int] = {
     "janvier": 1, "janv": 1, "jan": 1, "january": 1,

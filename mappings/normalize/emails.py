@@ -9,7 +9,7 @@ from typing import Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-from mappings.normalize.result import Normalized, as_text, empty
+from canalis.mappings.normalize.result import Normalized, as_text, empty
 
 # Domains whose mailbox ignores dots in the local part and everything after "+": certain, documented rules.
 GMAIL_DOMAINS: frozenset[str] = frozenset({"gmail.com", "googlemail.com"})

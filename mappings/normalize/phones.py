@@ -9,7 +9,7 @@ from typing import Any
 import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat
 
-from mappings.normalize.result import Normalized, as_text, empty
+from canalis.mappings.normalize.result import Normalized, as_text, empty
 
 _DROP_SEPARATORS = str.maketrans("", "", " \t\n\r.-()/\u00a0\u202f")
 _TRUNK_IN_BRACKETS = re.compile(r"^(\+\d{1,3})\s*\(0\)")

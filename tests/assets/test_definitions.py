@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DefaultScheduleStatus
 
-from assets.build import build_definitions
-from assets.connections import CanalisConfig, load_config
-from connectors.sdk.errors import ConfigError
+from canalis.assets.build import build_definitions
+from canalis.config.connections import CanalisConfig, load_config
+from canalis.sdk.errors import ConfigError
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "dagster_home" / "canalis.yaml"
 
@@ -73,7 +73,7 @@ def test_workspace_module_exposes_defs(no_network, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CANALIS_CONFIG", str(DEMO_CONFIG))
     import importlib
 
-    import assets.definitions as module
+    import canalis.assets.definitions as module
 
     module = importlib.reload(module)
     assert module.defs.resolve_job_def("full_sync").name == "full_sync"
@@ -83,7 +83,7 @@ def test_unknown_connector_fails_naming_connection() -> None:
     config = CanalisConfig.model_validate(
         {"connections": {"crm": {"connector": "nonexistent", "channel": "crm", "settings": {}}}}
     )
-    with pytest.raises(ConfigError, match="connection 'crm': unknown connector 'nonexistent'"):
+    with pytest.raises(ConfigError, match=r"connections\.crm\.connector: unknown connector 'nonexistent'"):
         build_definitions(config)
 
 

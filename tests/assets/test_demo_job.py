@@ -11,10 +11,10 @@ import sqlalchemy as sa
 import yaml
 from dagster import DagsterInstance
 
-from assets.build import build_definitions
-from assets.connections import load_config
-from assets.summary import render_summary, summarize_run
-from mappings.store import Store, tables
+from canalis.assets.build import build_definitions
+from canalis.cli.summary import render_summary, summarize_run
+from canalis.config.connections import load_config
+from canalis.store import Store, tables
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "connectors" / "file_drop" / "sample"
@@ -81,7 +81,7 @@ def test_full_sync_summary_matches_the_sample(demo_home: Path) -> None:
     assert inconsistency_checks == set(EXPECTED["inconsistencies"])
     with Store().engine.connect() as conn:
         email_of = dict(conn.execute(sa.select(tables.customers.c.customer_id, tables.customers.c.email)).all())
-    from mappings.consistency import list_inconsistencies
+    from canalis.consistency import list_inconsistencies
 
     found: dict[str, set[str]] = {}
     for row in list_inconsistencies(Store(), open_only=True):
@@ -144,10 +144,10 @@ def test_incremental_sync_after_full_reads_nothing_new(demo_home: Path) -> None:
 
 @pytest.mark.slow
 def test_the_demo_runs_every_connection_on_the_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from assets.sandbox import sandbox_for_run
-    from connectors.sandbox.objectstore import ObjectStore
-    from connectors.sandbox.world import iter_identity_records
-    from connectors.sandbox.world.generate import store_path
+    from canalis.cli.sandbox import sandbox_for_run
+    from canalis.sandbox.objectstore import ObjectStore
+    from canalis.sandbox.world import iter_identity_records
+    from canalis.sandbox.world.generate import store_path
 
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)

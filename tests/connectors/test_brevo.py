@@ -13,12 +13,12 @@ import requests
 import responses
 from responses import matchers
 
-from connectors.brevo import CONNECTOR, BrevoConnector
-from connectors.brevo.readers import event_key
-from connectors.brevo.settings import BrevoSettings
-from connectors.sdk.errors import ApiError, ConfigError
-from connectors.sdk.registry import BUILTIN_MODULES
-from connectors.sdk.state import StreamState
+from canalis.connectors.brevo import CONNECTOR, BrevoConnector
+from canalis.connectors.brevo.readers import event_key
+from canalis.connectors.brevo.settings import BrevoSettings
+from canalis.connectors.registry import BUILTIN_MODULES
+from canalis.sdk.errors import ApiError, ConfigError
+from canalis.sdk.state import StreamState
 
 BASE = "https://api.brevo.test/v3"
 KEY = "xkeysib-5ecret-K3y/with+chars=="
@@ -68,7 +68,7 @@ def read_all(connector: BrevoConnector, stream: str, state: StreamState | None =
 
 def test_registered_as_a_builtin_marketing_connector() -> None:
     assert "brevo" in BUILTIN_MODULES
-    assert importlib.import_module("connectors.brevo").CONNECTOR is BrevoConnector
+    assert importlib.import_module("canalis.connectors.brevo").CONNECTOR is BrevoConnector
     assert CONNECTOR.kind == "marketing"
     assert {s.name for s in CONNECTOR.streams if s.writable} == {"customers", "consents"}
 

@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from connectors.brevo import BrevoConnector
-from connectors.brevo.settings import BrevoSettings
-from connectors.sandbox.emulators.brevo import API_KEY
-from connectors.sandbox.emulators.brevo import EMULATOR as BrevoEmulator
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server import SandboxServer
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
-from connectors.sdk.state import StreamState
-from connectors.sdk.streams import Page
-from mappings.declarative.engine import Mapper
-from mappings.declarative.spec import load_mapping
+from canalis.connectors.brevo import BrevoConnector
+from canalis.connectors.brevo.settings import BrevoSettings
+from canalis.mappings.declarative.engine import Mapper
+from canalis.mappings.declarative.spec import load_mapping
+from canalis.sandbox.emulators.brevo import API_KEY
+from canalis.sandbox.emulators.brevo import EMULATOR as BrevoEmulator
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server import SandboxServer
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
+from canalis.sdk.state import StreamState
+from canalis.sdk.streams import Page
 
 READ_STREAMS = ("contacts", "lists", "blocked_contacts", "email_events")
 
@@ -96,7 +96,7 @@ def test_reads_every_stream_and_maps_every_record(data_dir: Path) -> None:
     assert len(keys) == len(set(keys)) == len(events)
     assert all(not page.rejected for pages in read_back.values() for page in pages)
 
-    mapper = Mapper(load_mapping(connector.default_mapping or ""), connection="brevo_fr", channel="brevo")
+    mapper = Mapper(load_mapping(connector.mapping_path()), connection="brevo_fr", channel="brevo")
     mapped: Counter[str] = Counter()
     denied = 0
     for stream, pages in read_back.items():

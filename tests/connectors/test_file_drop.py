@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.file_drop import FileDropConnector
-from connectors.sdk.errors import ConfigError
-from connectors.sdk.state import StreamState
+from canalis.connectors.file_drop import FileDropConnector
+from canalis.sdk.errors import ConfigError
+from canalis.sdk.state import StreamState
 
 SAMPLE = Path(__file__).resolve().parents[2] / "connectors" / "file_drop" / "sample"
 
@@ -75,9 +75,9 @@ def test_missing_folder_fails_check_naming_the_setting(tmp_path: Path) -> None:
 
 
 def test_bad_settings_fail_fast() -> None:
-    with pytest.raises(ConfigError, match="'delimiter'"):
+    with pytest.raises(ConfigError, match=r"settings\.delimiter: must be exactly one character"):
         FileDropConnector.from_config({"path": "x", "delimiter": ";;"}, connection="drop")
-    with pytest.raises(ConfigError, match="'path'"):
+    with pytest.raises(ConfigError, match=r"settings\.path: required setting is missing"):
         FileDropConnector.from_config({}, connection="drop")
     with pytest.raises(ConfigError, match="unknown stream 'clients'"):
         FileDropConnector.from_config({"path": "x", "files": {"clients": "c*"}}, connection="drop")

@@ -12,12 +12,12 @@ import pytest
 import responses
 from responses import matchers
 
-from connectors.hubspot import CONNECTOR, HubSpotConnector
-from connectors.hubspot import client as client_module
-from connectors.hubspot.settings import HubSpotSettings
-from connectors.sdk.errors import ApiError, ConfigError
-from connectors.sdk.settings import load_settings
-from connectors.sdk.state import StreamState
+from canalis.connectors.hubspot import CONNECTOR, HubSpotConnector
+from canalis.connectors.hubspot import client as client_module
+from canalis.connectors.hubspot.settings import HubSpotSettings
+from canalis.sdk.errors import ApiError, ConfigError
+from canalis.sdk.settings import load_settings
+from canalis.sdk.state import StreamState
 
 BASE = "https://api.hubapi.test"
 TOKEN = "pat-eu1-0123456789-secret-token"
@@ -465,7 +465,7 @@ def test_an_address_without_a_contact_is_unsubscribed_through_its_own_status(
 @pytest.mark.parametrize("portal", [None, "", "true", "false", "TRUE", False])
 @pytest.mark.parametrize("marketing", [None, "", "true", "false", "True"])
 def test_marketing_optout_folds_the_portal_and_subscription_flags(portal, marketing) -> None:
-    from connectors.hubspot.optout import marketing_optout
+    from canalis.connectors.hubspot.optout import marketing_optout
 
     props = {"hs_email_optout": portal, "hs_email_optout_55": marketing}
     flags = [str(flag).lower() for flag in (portal, marketing) if flag not in (None, "")]

@@ -13,18 +13,19 @@ from typing import Any
 
 import pytest
 
-import connectors.sandbox.server.app as sandbox_app
-from connectors.hubspot import HubSpotConnector
-from connectors.hubspot.settings import HubSpotSettings
-from connectors.sandbox.emulators.hubspot import ACCESS_TOKEN, HubSpotEmulator
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server import SandboxServer
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
-from connectors.sdk.errors import MappingError
-from connectors.sdk.settings import load_settings
-from connectors.sdk.state import StreamState
-from mappings.declarative.engine import Mapper
-from mappings.declarative.spec import load_mapping
+import canalis.sandbox.server.app as sandbox_app
+from canalis.connectors.hubspot import HubSpotConnector
+from canalis.connectors.hubspot.settings import HubSpotSettings
+from canalis.connectors.registry import shipped_mapping
+from canalis.mappings.declarative.engine import Mapper
+from canalis.mappings.declarative.spec import load_mapping
+from canalis.sandbox.emulators.hubspot import ACCESS_TOKEN, HubSpotEmulator
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server import SandboxServer
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
+from canalis.sdk.errors import MappingError
+from canalis.sdk.settings import load_settings
+from canalis.sdk.state import StreamState
 
 SYSTEM = "hubspot"
 READ_STREAMS = ("contacts", "companies", "tickets", "deals", "products", "email_events")
@@ -90,7 +91,7 @@ def test_every_stream_reads_completely_and_maps_cleanly(serve: Any) -> None:
     server = serve()
     connector = connect(server)
     assert connector.check().ok
-    mapper = Mapper(load_mapping("hubspot"), connection="hubspot", channel="hubspot")
+    mapper = Mapper(load_mapping(shipped_mapping("hubspot")), connection="hubspot", channel="hubspot")
     for stream in READ_STREAMS:
         records, rejected, state = read_all(connector, stream)
         ids = [str(record["id"]) for record in records]
@@ -160,7 +161,7 @@ def test_incremental_reread_finds_nothing_new_then_sees_written_changes(serve: A
     assert set(by_id) == {existing["id"], results["b"].vendor_id, subscribed["id"]}
     assert by_id[existing["id"]]["properties"]["canalis_id"] == "CAN-1"
     assert by_id[existing["id"]]["properties"]["firstname"] == "Zoé"
-    mapper = Mapper(load_mapping("hubspot"), connection="hubspot", channel="hubspot")
+    mapper = Mapper(load_mapping(shipped_mapping("hubspot")), connection="hubspot", channel="hubspot")
     consents = {
         m.record.source_id: m.record.status  # type: ignore[attr-defined]
         for m in mapper.map_record("contacts", by_id[subscribed["id"]])
@@ -202,8 +203,8 @@ def test_malformed_records_are_quarantined_while_the_rest_is_read(serve: Any) ->
 
 
 def test_search_windows_restart_against_the_emulator(serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from connectors.hubspot import client as client_module
-    from connectors.sandbox.emulators.hubspot import crm as emulator_crm
+    from canalis.connectors.hubspot import client as client_module
+    from canalis.sandbox.emulators.hubspot import crm as emulator_crm
 
     monkeypatch.setattr(emulator_crm, "MAX_RESULTS", 30)  # the emulator's window, standing for 10,000
     monkeypatch.setattr(client_module, "SEARCH_WINDOW", 30)
@@ -232,7 +233,7 @@ def test_a_consent_written_with_the_canonical_email_sticks_on_the_contact_read_b
     """Canalis sends the canonical email (dots of a Gmail mailbox dropped); the contact's own address must change."""
     server = serve()
     connector = connect(server)
-    mapper = Mapper(load_mapping("hubspot"), connection="hubspot", channel="hubspot")
+    mapper = Mapper(load_mapping(shipped_mapping("hubspot")), connection="hubspot", channel="hubspot")
     contacts, _, state = read_all(connector, "contacts")
     differing = [
         c

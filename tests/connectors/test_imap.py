@@ -16,17 +16,18 @@ from typing import Any
 
 import pytest
 
-from connectors.imap import ImapConnector
-from connectors.imap.client import encode_modified_utf7, parse_fetch, quote_mailbox, uid_set
-from connectors.imap.parser import Origin, Support, parse_message
-from connectors.imap.settings import ImapSettings
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
-from connectors.sdk.errors import ConfigError
-from connectors.sdk.state import StreamState
-from connectors.sdk.streams import Rejected
-from mappings.declarative.engine import Mapper
-from mappings.declarative.spec import load_mapping
+from canalis.connectors.imap import ImapConnector
+from canalis.connectors.imap.client import encode_modified_utf7, parse_fetch, quote_mailbox, uid_set
+from canalis.connectors.imap.parser import Origin, Support, parse_message
+from canalis.connectors.imap.settings import ImapSettings
+from canalis.connectors.registry import shipped_mapping
+from canalis.mappings.declarative.engine import Mapper
+from canalis.mappings.declarative.spec import load_mapping
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
+from canalis.sdk.errors import ConfigError
+from canalis.sdk.state import StreamState
+from canalis.sdk.streams import Rejected
 from tests.connectors.imap_server import DovecotServer, DovecotUnavailable, ensure_dovecot, free_port
 
 REQUIRE_SERVICES = os.environ.get("CANALIS_REQUIRE_SERVICES") == "1"
@@ -204,7 +205,7 @@ def test_reads_every_sandbox_message_with_threads_and_maps_them(dovecot: Dovecot
     threads = {record["thread_id"] for record in records}
     assert len(threads) < len(records), "no reply was threaded with its question"
 
-    mapper = Mapper(load_mapping("imap"), connection="support_inbox", channel="email")
+    mapper = Mapper(load_mapping(shipped_mapping("imap")), connection="support_inbox", channel="email")
     statuses = set()
     for record in records:
         (mapped,) = mapper.map_record("messages", record)
@@ -304,7 +305,7 @@ def test_bodies_attachments_and_complaint_header(dovecot: DovecotServer) -> None
     cut, rejected, _ = read(connector_for(dovecot, folders=[folder], max_message_bytes=1500))
     assert rejected == [] and [record["id"] for record in cut] == [record["id"] for record in records]
     assert {record["id"] for record in cut if record["message_truncated"]} == {"<pdf@example.fr>"}
-    mapper = Mapper(load_mapping("imap"), connection="support_inbox", channel="email")
+    mapper = Mapper(load_mapping(shipped_mapping("imap")), connection="support_inbox", channel="email")
     (mapped,) = mapper.map_record("messages", html_record)
     assert mapped.record.is_complaint is True and mapped.record.status == "received"
 
@@ -438,7 +439,7 @@ def test_dates_fall_back_to_the_arrival_time_and_ids_to_a_digest() -> None:
 
 @pytest.mark.imap
 def test_ingest_lands_every_message_and_then_nothing_new(dovecot: DovecotServer, world_dir: Path, store) -> None:
-    from assets.pipeline.ingest import ingest_stream
+    from canalis.ingest.stream import ingest_stream
 
     connector = connector_for(dovecot)
     first = ingest_stream(store, connector, "messages")

@@ -11,13 +11,13 @@ import pytest
 import responses
 from responses import matchers
 
-from connectors.odoo import OdooConnector
-from connectors.odoo.paging import pages_by_write_date
-from connectors.odoo.settings import OdooSettings
-from connectors.odoo.streams import STREAMS
-from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
-from connectors.sdk.settings import load_settings
-from connectors.sdk.state import StreamState
+from canalis.connectors.odoo import OdooConnector
+from canalis.connectors.odoo.paging import pages_by_write_date
+from canalis.connectors.odoo.settings import OdooSettings
+from canalis.connectors.odoo.streams import STREAMS
+from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
+from canalis.sdk.settings import load_settings
+from canalis.sdk.state import StreamState
 
 URL = "https://erp.example.com"
 KEY = "s3cr3t-api-key-0123456789"

@@ -10,17 +10,18 @@ from typing import Any
 
 import pytest
 
-import connectors.sandbox.server.app as sandbox_app
-from connectors.odoo import OdooConnector
-from connectors.odoo.connector import PROMOTION_PROGRAM_TYPES
-from connectors.odoo.settings import OdooSettings
-from connectors.sandbox.emulators.odoo import API_KEY, DATABASE, LOGIN, PASSWORD, OdooEmulator
-from connectors.sandbox.emulators.odoo.emulator import VERSION_KEY
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server import SandboxServer
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
-from connectors.sdk.state import StreamState
-from mappings.declarative import Mapper, load_mapping
+import canalis.sandbox.server.app as sandbox_app
+from canalis.connectors.odoo import OdooConnector
+from canalis.connectors.odoo.connector import PROMOTION_PROGRAM_TYPES
+from canalis.connectors.odoo.settings import OdooSettings
+from canalis.connectors.registry import shipped_mapping
+from canalis.mappings.declarative import Mapper, load_mapping
+from canalis.sandbox.emulators.odoo import API_KEY, DATABASE, LOGIN, PASSWORD, OdooEmulator
+from canalis.sandbox.emulators.odoo.emulator import VERSION_KEY
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server import SandboxServer
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
+from canalis.sdk.state import StreamState
 
 SYSTEM = "odoo"
 
@@ -107,7 +108,7 @@ def test_every_stream_reads_and_maps_over_each_protocol(
     connector = odoo(server.url("odoo"), protocol=protocol)
     check = connector.check()
     assert check.ok and check.details["protocol"] == protocol
-    mapper = Mapper(load_mapping("odoo"), connection="odoo", channel="erp")
+    mapper = Mapper(load_mapping(shipped_mapping("odoo")), connection="odoo", channel="erp")
     expected = expected_ids(store)
     assert all(expected[name] for name in expected if name != "consents")
     for stream in connector.declared_streams():
@@ -163,7 +164,7 @@ def consent(key: str, status: str, **values: Any) -> dict[str, Any]:
 
 def test_consents_write_back_and_read_again(server: SandboxServer, store: ObjectStore) -> None:
     connector = odoo(server.url("odoo"), allow_writes=True)
-    mapper = Mapper(load_mapping("odoo"), connection="odoo", channel="erp")
+    mapper = Mapper(load_mapping(shipped_mapping("odoo")), connection="odoo", channel="erp")
     _, _, state = read_all(connector, "consents")
     partners = [s.payload for s in store.iter_all(SYSTEM, "res.partner") if s.payload.get("email")][:3]
     records = [

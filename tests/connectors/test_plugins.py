@@ -20,7 +20,7 @@ DIST = "canalis-plugin-demo"
 PLUGIN_CODE = textwrap.dedent(
     '''
     """A tiny connector plugin used by the Canalis test suite."""
-    from connectors.sdk import Connector, ConnectorSettings, Page, Stream, StreamState, setting, CheckResult
+    from canalis.sdk import Connector, ConnectorSettings, Page, Stream, StreamState, setting, CheckResult
 
 
     class Settings(ConnectorSettings):
@@ -95,7 +95,7 @@ def _plugin_env(tmp_path: Path) -> dict[str, str]:
 def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_path: Path) -> None:
     env = _plugin_env(tmp_path)
     listed = subprocess.run(
-        [sys.executable, "-m", "assets.cli", "connectors", "list", "--json"],
+        [sys.executable, "-m", "canalis.cli.main", "connectors", "list", "--json"],
         capture_output=True,
         text=True,
         env=env,
@@ -126,7 +126,7 @@ def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_pat
         encoding="utf-8",
     )
     script = (
-        "from assets.build import build_definitions\n"
+        "from canalis.assets.build import build_definitions\n"
         "defs = build_definitions()\n"
         "print('\\n'.join(sorted(k.to_user_string() for k in defs.resolve_all_asset_keys())))\n"
     )
@@ -138,7 +138,7 @@ def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_pat
 def test_plugins_are_not_loaded_when_switched_off(installed_plugin, tmp_path: Path) -> None:
     env = {**_plugin_env(tmp_path), "CANALIS_DISABLE_PLUGINS": "1"}
     listed = subprocess.run(
-        [sys.executable, "-m", "assets.cli", "connectors", "list", "--json"],
+        [sys.executable, "-m", "canalis.cli.main", "connectors", "list", "--json"],
         capture_output=True,
         text=True,
         env=env,

@@ -11,12 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from connectors.salesforce import CONNECTOR, SalesforceConnector
-from connectors.salesforce.connector import soql_datetime
-from connectors.salesforce.settings import SalesforceSettings
-from connectors.sdk.errors import ApiError, ConfigError
-from connectors.sdk.settings import describe_settings, load_settings
-from connectors.sdk.state import StreamState
+from canalis.connectors.salesforce import CONNECTOR, SalesforceConnector
+from canalis.connectors.salesforce.connector import soql_datetime
+from canalis.connectors.salesforce.settings import SalesforceSettings
+from canalis.sdk.errors import ApiError, ConfigError
+from canalis.sdk.settings import describe_settings, load_settings
+from canalis.sdk.state import StreamState
 
 INSTANCE = "https://canalis.my.salesforce.com"
 LOGIN = "https://login.salesforce.com"
@@ -159,7 +159,7 @@ def test_incomplete_login_settings_fail_check(values: dict[str, Any], environ: d
 
 
 def test_a_client_secret_without_client_id_keeps_the_soap_login() -> None:
-    from connectors.salesforce.settings import auth_plan
+    from canalis.connectors.salesforce.settings import auth_plan
 
     environ = {**ENV, "CANALIS_SALESFORCE_CLIENT_SECRET": "exported-for-every-connection"}
     environ.pop("CANALIS_SALESFORCE_ACCESS_TOKEN")

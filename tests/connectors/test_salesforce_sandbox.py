@@ -10,18 +10,19 @@ from typing import Any
 
 import pytest
 
-from connectors.salesforce import SalesforceConnector
-from connectors.salesforce.settings import SalesforceSettings
-from connectors.salesforce.streams import READ_STREAMS, SObjectStream
-from connectors.sandbox.emulators.salesforce.auth import SandboxCredentials
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server import SandboxServer
-from connectors.sandbox.world import WorldSpec, generate_world
-from connectors.sdk.errors import ConfigError
-from connectors.sdk.settings import load_settings
-from connectors.sdk.state import StreamState, parse_cursor_datetime
-from connectors.sdk.streams import Page
-from mappings.declarative import Mapper, load_mapping
+from canalis.connectors.registry import shipped_mapping
+from canalis.connectors.salesforce import SalesforceConnector
+from canalis.connectors.salesforce.settings import SalesforceSettings
+from canalis.connectors.salesforce.streams import READ_STREAMS, SObjectStream
+from canalis.mappings.declarative import Mapper, load_mapping
+from canalis.sandbox.emulators.salesforce.auth import SandboxCredentials
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server import SandboxServer
+from canalis.sandbox.world import WorldSpec, generate_world
+from canalis.sdk.errors import ConfigError
+from canalis.sdk.settings import load_settings
+from canalis.sdk.state import StreamState, parse_cursor_datetime
+from canalis.sdk.streams import Page
 
 CREDENTIALS = SandboxCredentials()
 ENV = {
@@ -132,7 +133,7 @@ def test_every_login_flow_works_against_the_sandbox(
 
 def test_read_every_stream_map_it_and_reread_nothing(server: SandboxServer) -> None:
     connector = make(server, page_size=200)
-    mapper = Mapper(load_mapping("salesforce"), connection="sf_shop", channel="salesforce")
+    mapper = Mapper(load_mapping(shipped_mapping("salesforce")), connection="sf_shop", channel="salesforce")
     entities: Counter[str] = Counter()
     complaints = 0
     finals: dict[str, StreamState] = {}

@@ -12,10 +12,10 @@ import pytest
 import responses
 from pydantic import SecretStr
 
-from connectors.sdk.errors import ApiError, ConfigError
-from connectors.sdk.state import StreamState
-from connectors.shopify import CONNECTOR, ShopifyConnector
-from connectors.shopify.settings import ShopifySettings
+from canalis.connectors.shopify import CONNECTOR, ShopifyConnector
+from canalis.connectors.shopify.settings import ShopifySettings
+from canalis.sdk.errors import ApiError, ConfigError
+from canalis.sdk.state import StreamState
 
 TOKEN = "shpat_test_0123456789abcdef"
 URL = "https://my-shop.myshopify.com/admin/api/2026-07/graphql.json"

@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox.emulators.shopify import ACCESS_TOKEN
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server import SandboxServer
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
-from connectors.sdk.state import StreamState
-from connectors.sdk.streams import Page
-from connectors.shopify import ShopifyConnector
-from connectors.shopify.settings import ShopifySettings
-from mappings.declarative import Mapper
-from mappings.declarative.spec import load_mapping
+from canalis.connectors.registry import shipped_mapping
+from canalis.connectors.shopify import ShopifyConnector
+from canalis.connectors.shopify.settings import ShopifySettings
+from canalis.mappings.declarative import Mapper
+from canalis.mappings.declarative.spec import load_mapping
+from canalis.sandbox.emulators.shopify import ACCESS_TOKEN
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server import SandboxServer
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
+from canalis.sdk.state import StreamState
+from canalis.sdk.streams import Page
 
 READ_STREAMS = ("customers", "orders", "variants", "locations", "inventory_levels", "discounts")
 OBJECT_TYPES = {
@@ -83,7 +84,7 @@ def _records(pages: list[Page]) -> list[dict[str, Any]]:
 def test_reads_every_stream_maps_it_and_rereads_nothing(sandbox: SandboxServer) -> None:
     store = _store(sandbox)
     connector = _connector(sandbox, lookback_minutes=0)
-    mapper = Mapper(load_mapping("shopify"), connection="web", channel="web")
+    mapper = Mapper(load_mapping(shipped_mapping("shopify")), connection="web", channel="web")
     states: dict[str, StreamState] = {}
     read: dict[str, list[dict[str, Any]]] = {}
     entities: Counter[str] = Counter()
@@ -227,7 +228,7 @@ def _consent_status(mapper: Mapper, customer: dict[str, Any]) -> str:
 
 def test_consent_writes_are_read_back_and_then_unchanged(sandbox: SandboxServer) -> None:
     connector = _connector(sandbox, lookback_minutes=0)
-    mapper = Mapper(load_mapping("shopify"), connection="web", channel="web")
+    mapper = Mapper(load_mapping(shipped_mapping("shopify")), connection="web", channel="web")
     pages, state = _read(connector, "customers")
     customers = [c for c in _records(pages) if c.get("email")]
     granted = next(c for c in customers if _consent_status(mapper, c) == "granted")

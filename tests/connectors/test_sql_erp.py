@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from connectors.sdk.errors import ConfigError, ConnectorError
-from connectors.sdk.registry import discover
-from connectors.sdk.state import StreamState
-from connectors.sql_erp import SqlErpConnector
-from connectors.sql_erp.settings import DEFAULT_STREAMS, SqlErpSettings, StreamSource
-from mappings.declarative.engine import Mapper
-from mappings.declarative.spec import load_mapping
-from mappings.store.types import dumps
+from canalis.connectors.registry import discover, shipped_mapping
+from canalis.connectors.sql_erp import SqlErpConnector
+from canalis.connectors.sql_erp.settings import DEFAULT_STREAMS, SqlErpSettings, StreamSource
+from canalis.mappings.declarative.engine import Mapper
+from canalis.mappings.declarative.spec import load_mapping
+from canalis.sdk.errors import ConfigError, ConnectorError
+from canalis.sdk.state import StreamState
+from canalis.store.types import dumps
 
 BASE = datetime(2024, 3, 1, 8, 0, 0)
 """Naive UTC start of the test data (whole seconds: MariaDB DATETIME keeps no fractions by default)."""
@@ -370,7 +370,7 @@ def connector_for(erp: Erp) -> Iterator[Any]:
 def test_reads_everything_maps_cleanly_and_then_nothing_new(erp: Erp, connector_for) -> None:
     connector = connector_for()
     assert connector.check().ok
-    mapper = Mapper(load_mapping("sql_erp"), connection="erp", channel="erp")
+    mapper = Mapper(load_mapping(shipped_mapping("sql_erp")), connection="erp", channel="erp")
     for stream in DEFAULT_STREAMS:
         records, state, _ = read(connector, stream)
         key = connector.stream(stream).primary_key
@@ -605,7 +605,7 @@ def test_declared_streams_follow_the_settings_and_the_registry_lists_the_standar
 
 
 def test_ingest_lands_every_row_and_resumes_from_the_stored_state(erp: Erp, connector_for, store) -> None:
-    from assets.pipeline.ingest import ingest_stream
+    from canalis.ingest.stream import ingest_stream
 
     connector = connector_for()
     first = ingest_stream(store, connector, "customers")

@@ -12,12 +12,12 @@ import pytest
 import responses
 from responses import matchers
 
-from connectors.sdk.errors import ApiError, ConfigError
-from connectors.sdk.settings import load_settings
-from connectors.sdk.state import StreamState
-from connectors.square import CONNECTOR, SquareConnector
-from connectors.square.settings import SquareSettings
-from connectors.square.writes import idempotency_key
+from canalis.connectors.square import CONNECTOR, SquareConnector
+from canalis.connectors.square.settings import SquareSettings
+from canalis.connectors.square.writes import idempotency_key
+from canalis.sdk.errors import ApiError, ConfigError
+from canalis.sdk.settings import load_settings
+from canalis.sdk.state import StreamState
 
 BASE = "https://square.test"
 TOKEN = "EAAAtest-secret-token-123456"

@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox.emulators.square import ACCESS_TOKEN, SquareEmulator
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server import SandboxServer
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
-from connectors.sdk.state import StreamState
-from connectors.square import SquareConnector
-from connectors.square.settings import SquareSettings
-from mappings.declarative import Mapper, load_mapping
+from canalis.connectors.registry import shipped_mapping
+from canalis.connectors.square import SquareConnector
+from canalis.connectors.square.settings import SquareSettings
+from canalis.mappings.declarative import Mapper, load_mapping
+from canalis.sandbox.emulators.square import ACCESS_TOKEN, SquareEmulator
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server import SandboxServer
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
+from canalis.sdk.state import StreamState
 
 CONNECTION = "square_stores"
 READ_STREAMS = ("customers", "orders", "catalog", "inventory_counts", "discounts", "locations")
@@ -96,7 +97,7 @@ def test_every_stream_reads_whole_maps_cleanly_and_rereads_nothing_new(server: S
     expected = expected_counts(server.store)
     connector = connector_for(server)
     assert connector.check().ok
-    mapper = Mapper(load_mapping("square"), connection=CONNECTION, channel="square")
+    mapper = Mapper(load_mapping(shipped_mapping("square")), connection=CONNECTION, channel="square")
     states: dict[str, StreamState] = {}
     first_read: dict[str, dict[str, Any]] = {}
     for stream in READ_STREAMS:
@@ -165,7 +166,7 @@ def test_writes_land_and_incremental_reads_see_them(server: SandboxServer) -> No
     (applied,) = connector.write("promotions", [promotion])
     assert applied.status == "applied" and applied.vendor_id
 
-    mapper = Mapper(load_mapping("square"), connection=CONNECTION, channel="square")
+    mapper = Mapper(load_mapping(shipped_mapping("square")), connection=CONNECTION, channel="square")
     changed_items, _, _ = read_all(connector, "catalog", states["catalog"])
     assert {item["id"] for item in changed_items} == {item["id"] for item in items[:3]}
     mapped_prices = {

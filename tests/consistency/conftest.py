@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from mappings.consistency import CONSISTENCY_TABLES
-from mappings.store import Store, tables
-from mappings.store.schema import metadata
+from canalis.consistency import CONSISTENCY_TABLES
+from canalis.store import Store, tables
+from canalis.store.schema import metadata
 
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
 

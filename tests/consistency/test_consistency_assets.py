@@ -7,11 +7,11 @@ from pathlib import Path
 import yaml
 from dagster import AssetCheckSeverity, AssetKey, Definitions, materialize
 
-from assets.connections import CanalisConfig
-from assets.consistency import INCONSISTENCIES, build_consistency_assets
-from assets.resources import StoreResource
-from assets.translator import CanalisTranslator
-from mappings.consistency import CATALOGUE, list_inconsistencies
+from canalis.assets.consistency import INCONSISTENCIES, build_consistency_assets
+from canalis.assets.resources import StoreResource
+from canalis.assets.translator import CanalisTranslator
+from canalis.config.connections import CanalisConfig
+from canalis.consistency import CATALOGUE, list_inconsistencies
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from mappings.channels import ChannelPolicy, PublishConfig
-from mappings.consistency import RULES, ConsistencySettings, run_rule
+from canalis.consistency import RULES, ConsistencySettings, run_rule
+from canalis.publishing import ChannelPolicy, PublishConfig
 
 MASTERED = {"prices": "erp", "stock_levels": "erp", "promotions": "erp"}
 
 
 def _settings(**channels: ChannelPolicy) -> ConsistencySettings:
     publish = PublishConfig(systems_of_record=MASTERED, channels=channels)
-    return ConsistencySettings().model_copy(update={"publish": publish})
+    return ConsistencySettings().with_publish(publish)
 
 
 def _run(store, code, now, settings):

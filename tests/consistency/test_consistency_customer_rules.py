@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from mappings.consistency import RULES, ConsistencySettings, run_rule
-from mappings.store import tables
+from canalis.consistency import RULES, ConsistencySettings, run_rule
+from canalis.store import tables
 
 
 def _run(store, code, now, settings=None):
@@ -164,7 +164,7 @@ def test_a_shop_phone_from_the_locations_stream_is_not_the_customer_s(cstore, ca
 def test_a_refusal_canalis_wrote_to_pause_promotions_is_no_conflict(cstore, canon, now) -> None:
     from datetime import UTC, datetime
 
-    from mappings.channels.suppression import consent_pauses
+    from canalis.publishing.suppression import consent_pauses
 
     a = canon.customer("cu_1", "shop", "a")
     b = canon.customer("cu_1", "news", "b")

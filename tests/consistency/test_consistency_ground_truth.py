@@ -10,18 +10,18 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from assets.connections import CanalisConfig
-from assets.pipeline.sync import sync_all
-from connectors.sandbox.environment import sandbox_environment
-from connectors.sandbox.objectstore import ObjectStore, TruthInconsistency
-from connectors.sandbox.serve import set_shopify_plan
-from connectors.sandbox.server import SandboxServer
-from connectors.sandbox.world import WorldSpec
-from connectors.sandbox.world.generate import generate_world, store_path
-from connectors.sandbox.world.spec import INCONSISTENCY_KINDS
-from mappings.consistency import CONSISTENCY_TABLES, Finding, check_consistency, settings_for
-from mappings.store import Store, tables
-from mappings.store.schema import metadata
+from canalis.config.connections import CanalisConfig
+from canalis.consistency import CONSISTENCY_TABLES, Finding, check_consistency, settings_for
+from canalis.sandbox.environment import sandbox_environment
+from canalis.sandbox.objectstore import ObjectStore, TruthInconsistency
+from canalis.sandbox.serve import set_shopify_plan
+from canalis.sandbox.server import SandboxServer
+from canalis.sandbox.world import WorldSpec
+from canalis.sandbox.world.generate import generate_world, store_path
+from canalis.sandbox.world.spec import INCONSISTENCY_KINDS
+from canalis.store import Store, tables
+from canalis.store.schema import metadata
+from canalis.sync import sync_all
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = 150

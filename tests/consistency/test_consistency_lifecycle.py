@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from connectors.sdk.errors import ConfigError
-from mappings.consistency import (
+from canalis.consistency import (
     Finding,
     check_consistency,
     inconsistencies,
@@ -19,6 +18,7 @@ from mappings.consistency import (
     record_findings,
     render_table,
 )
+from canalis.sdk.errors import ConfigError
 
 PRICE = Finding("price_mismatch", "product", "A-1", ["web", "erp"], {"shown": "9"}, "error")
 DUPLICATE = Finding("duplicate_in_channel", "customer", "cu_1", ["shop"], {}, "warn")

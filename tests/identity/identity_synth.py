@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
-from mappings.identity import IdentityRecord
+from canalis.identity import IdentityRecord
 
 GIVEN = [
     "Jean",

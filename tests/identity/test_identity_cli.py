@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mappings.identity.cli import run_resolve
+from canalis.identity.cli import run_resolve
 
 LINES = [
     {"source": "crm", "source_id": "1", "given_name": "Jean", "family_name": "Dupont",

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from identity_synth import make_world
 
-from mappings.identity import IdentityConfig, IdentityEngine, IdentityRecord, explain
+from canalis.identity import IdentityConfig, IdentityEngine, IdentityRecord, explain
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from identity_synth import make_world, merged_traps, pairwise_quality
 
-from mappings.identity import IdentityConfig, IdentityEngine, IdentityRecord
+from canalis.identity import IdentityConfig, IdentityEngine, IdentityRecord
 
 
 def rec(source: str, source_id: str, **fields: object) -> IdentityRecord:
@@ -309,8 +309,8 @@ def test_cluster_size_limit_flags_instead_of_merging() -> None:
 def test_vectorised_name_relations_agree_with_the_scalar_rule() -> None:
     import numpy as np
 
-    from mappings.identity.compare import given_related, related_names, score_columns
-    from mappings.identity.features import Frame
+    from canalis.identity.compare import given_related, related_names, score_columns
+    from canalis.identity.features import Frame
 
     names = [
         "jean",
@@ -366,6 +366,6 @@ def test_vectorised_name_relations_agree_with_the_scalar_rule() -> None:
     ],
 )
 def test_email_typo_rule(x: str, y: str, typo: bool) -> None:
-    from mappings.identity.compare import email_typo
+    from canalis.identity.compare import email_typo
 
     assert email_typo(x, y) is typo

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import mappings.identity.tables as identity_tables
-from mappings.identity import IdentityConfig
-from mappings.identity.persistence import apply_override, resolve_customers, unmerge
-from mappings.store.schema import metadata
-from mappings.store.tables import customer_records, customers, source_identities
+import canalis.identity.tables as identity_tables
+from canalis.identity import IdentityConfig
+from canalis.identity.persistence import apply_override, resolve_customers, unmerge
+from canalis.store.schema import metadata
+from canalis.store.tables import customer_records, customers, source_identities
 
 T0 = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
 CONFIG = IdentityConfig(source_priority={"*": ("crm",)})

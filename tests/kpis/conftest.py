@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mappings.kpis import KpiSettings
-from mappings.store import Store
+from canalis.kpis import KpiSettings
+from canalis.store import Store
 
 
 @pytest.fixture(params=["sqlite", "postgres", "mariadb"])

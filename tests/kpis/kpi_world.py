@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from mappings.store import tables
+from canalis.store import tables
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 LOADED = datetime(2025, 12, 1, tzinfo=UTC)

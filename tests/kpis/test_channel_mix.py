@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kpi_world import Canonical, day
 
-from mappings.kpis import KpiSettings, channel_mix
-from mappings.store import Store
+from canalis.kpis import KpiSettings, channel_mix
+from canalis.store import Store
 
 
 def _world(store: Store) -> None:

@@ -11,13 +11,13 @@ import yaml
 from dagster import AssetKey, materialize
 from kpi_world import Canonical, day
 
-from assets.connections import CanalisConfig
-from assets.kpis import KPI_GROUP, build_kpi_assets, kpi_key
-from assets.resources import StoreResource
-from assets.translator import CanalisTranslator
-from connectors.sdk.errors import ConfigError
-from mappings.kpis import KpiSettings, channel_mix, kpi_settings, lifetime_value, ropo, satisfaction, service_kpis
-from mappings.store import Store
+from canalis.assets.kpis import KPI_GROUP, build_kpi_assets, kpi_key
+from canalis.assets.resources import StoreResource
+from canalis.assets.translator import CanalisTranslator
+from canalis.config.connections import CanalisConfig
+from canalis.kpis import KpiSettings, channel_mix, kpi_settings, lifetime_value, ropo, satisfaction, service_kpis
+from canalis.sdk.errors import ConfigError
+from canalis.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 KPI_NAMES = {
@@ -115,9 +115,9 @@ def test_kpi_assets_on_an_empty_store(store: Store) -> None:
 
 @pytest.mark.slow
 def test_kpis_on_a_sandbox_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from assets.connections import load_config
-    from assets.pipeline.sync import sync_all
-    from assets.sandbox import sandbox_for_run
+    from canalis.cli.sandbox import sandbox_for_run
+    from canalis.config.connections import load_config
+    from canalis.sync import sync_all
 
     home = tmp_path / "sandbox-home"
     home.mkdir()

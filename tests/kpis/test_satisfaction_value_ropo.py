@@ -6,9 +6,9 @@ from decimal import Decimal
 
 from kpi_world import Canonical, day
 
-from mappings.kpis import KpiSettings, lifetime_value, ropo, satisfaction
-from mappings.kpis.satisfaction import CSAT, NPS
-from mappings.store import Store
+from canalis.kpis import KpiSettings, lifetime_value, ropo, satisfaction
+from canalis.kpis.satisfaction import CSAT, NPS
+from canalis.store import Store
 
 
 def _scores(store: Store) -> None:

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from kpi_world import Canonical, day
 
-from mappings.kpis import KpiSettings, service_kpis
-from mappings.kpis.service import ContactReader
-from mappings.store import Store
+from canalis.kpis import KpiSettings, service_kpis
+from canalis.kpis.service import ContactReader
+from canalis.store import Store
 
 
 def _world(store: Store) -> None:

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.sdk.errors import MappingError
-from mappings.declarative import Mapper, available_mappings, load_mapping
-from mappings.declarative.codegen import FieldFailure, target_code
-from mappings.declarative.compiled import CompiledRule
-from mappings.declarative.engine import MappingContext
-from mappings.declarative.spec import Target
-from mappings.declarative.transforms import TransformError
+from canalis.connectors.registry import shipped_mappings
+from canalis.mappings.declarative import Mapper, load_mapping
+from canalis.mappings.declarative.codegen import FieldFailure, target_code
+from canalis.mappings.declarative.compiled import CompiledRule
+from canalis.mappings.declarative.engine import MappingContext
+from canalis.mappings.declarative.spec import Target
+from canalis.mappings.declarative.transforms import TransformError
+from canalis.sdk.errors import MappingError
 
 # values a source may hold anywhere: empty, blank, padded text, dates, numbers, words, nested shapes
 POOL: list[Any] = [
@@ -102,8 +103,8 @@ def random_record(rules: list[tuple[str, CompiledRule]], rng: random.Random) -> 
 
 def _targets() -> list[tuple[str, str, Target]]:
     found = []
-    for name in available_mappings():
-        for stream, mapping in load_mapping(name).streams.items():
+    for name, path in shipped_mappings().items():
+        for stream, mapping in load_mapping(path).streams.items():
             found.extend((name, stream, target) for target in mapping.targets)
     return found
 

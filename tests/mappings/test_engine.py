@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from connectors.sdk.errors import ConfigError, MappingError
-from mappings.declarative import Mapper, available_mappings, load_mapping
+from canalis.connectors.registry import shipped_mappings
+from canalis.mappings.declarative import Mapper, load_mapping
+from canalis.sdk.errors import ConfigError, MappingError
 
 
 def _mapper(tmp_path: Path, document: dict) -> Mapper:
@@ -136,10 +137,11 @@ def test_bad_mapping_files_fail_naming_file_and_field(tmp_path: Path, change, me
 
 
 def test_every_shipped_mapping_file_loads() -> None:
-    names = available_mappings()
-    assert "file_drop" in names and "file_drop_pos" in names
-    for name in names:
-        assert load_mapping(name).streams
+    shipped = shipped_mappings()
+    assert "file_drop" in shipped and "file_drop:pos" in shipped and "hubspot" in shipped
+    for name, path in shipped.items():
+        assert path.parent.name == name.split(":")[0], f"{name}'s mapping lives outside its connector's package"
+        assert load_mapping(path).streams
 
 
 def test_item_paths_are_ordinary_paths_outside_each(tmp_path: Path) -> None:
@@ -175,7 +177,7 @@ def test_canonical_timestamps_need_a_timezone_and_are_kept_in_utc() -> None:
 
     from pydantic import ValidationError
 
-    from mappings.canonical.records import Consent, CustomerRecord
+    from canalis.canonical.records import Consent, CustomerRecord
 
     paris = timezone(timedelta(hours=1))
     record = CustomerRecord(source_id="1", source_updated_at=datetime(2026, 1, 1, 0, 30, tzinfo=paris))
@@ -191,7 +193,7 @@ def test_canonical_records_are_flat_so_rows_can_be_built_from_their_fields() -> 
 
     from pydantic import BaseModel
 
-    from mappings.canonical.entities import ENTITIES
+    from canalis.canonical.entities import ENTITIES
 
     def models_in(annotation: object) -> list[type]:
         found = [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []

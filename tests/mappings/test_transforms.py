@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from mappings.declarative.transforms import TRANSFORMS, TransformError
+from canalis.mappings.declarative.transforms import TRANSFORMS, TransformError
 
 
 def t(name: str, value, **args):

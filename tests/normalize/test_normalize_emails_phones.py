@@ -7,7 +7,7 @@ import random
 import phonenumbers
 import pytest
 
-from mappings.normalize import email_key, is_role_address, normalize_email, normalize_phone, phone_key
+from canalis.mappings.normalize import email_key, is_role_address, normalize_email, normalize_phone, phone_key
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_fast_path_agrees_with_phonenumbers(region: str) -> None:
 
 @pytest.mark.parametrize("code", [33, 44, 1, 49, 32, 262, 7, 39, 61])
 def test_compiled_plans_agree_with_phonenumbers(code: int) -> None:
-    from mappings.normalize.phones import is_valid_national
+    from canalis.mappings.normalize.phones import is_valid_national
 
     rng = random.Random(code)
     for _ in range(1500):
@@ -146,7 +146,7 @@ def test_country_code_without_plus_agrees_with_phonenumbers(region: str) -> None
 
 @pytest.mark.parametrize("code", [33, 44, 1, 49, 262])
 def test_possible_lengths_agree_with_phonenumbers(code: int) -> None:
-    from mappings.normalize.phones import is_possible_national
+    from canalis.mappings.normalize.phones import is_possible_national
 
     rng = random.Random(f"possible-{code}")
     for _ in range(300):
@@ -158,7 +158,7 @@ def test_possible_lengths_agree_with_phonenumbers(code: int) -> None:
 def test_email_fast_path_agrees_with_email_validator_on_international_local_parts() -> None:
     from email_validator import EmailNotValidError, validate_email
 
-    from mappings.normalize.emails import _normalize_text
+    from canalis.mappings.normalize.emails import _normalize_text
 
     rng = random.Random(7)
     # accented Latin, German, Greek, Cyrillic, CJK, digits of other scripts, superscripts, combining marks, spaces
@@ -187,7 +187,7 @@ def test_a_long_international_address_that_fails_the_fast_path_still_gets_an_ans
 
 
 def test_a_result_is_true_only_when_valid_and_cannot_be_changed() -> None:
-    from mappings.normalize.emails import normalize_email
+    from canalis.mappings.normalize.emails import normalize_email
 
     good, bad = normalize_email("Ann@Example.org"), normalize_email("not an email")
     assert good and good.value == "ann@example.org"

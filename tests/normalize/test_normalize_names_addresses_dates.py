@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from mappings.normalize import (
+from canalis.mappings.normalize import (
     fold_name,
     fold_place,
     normalize_country,

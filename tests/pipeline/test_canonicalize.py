@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from assets.pipeline.canonicalize import canonicalize, canonicalize_entities
-from assets.pipeline.ingest import ingest_stream
-from connectors.file_drop import FileDropConnector
-from mappings.declarative import Mapper, load_mapping
-from mappings.store import Store, tables
+from canalis.canonical.canonicalize import canonicalize, canonicalize_entities
+from canalis.connectors.file_drop import FileDropConnector
+from canalis.connectors.registry import shipped_mapping
+from canalis.ingest.stream import ingest_stream
+from canalis.mappings.declarative import Mapper, load_mapping
+from canalis.store import Store, tables
 
 HEADER = "id,first_name,last_name,email,phone,birth_date,street,postcode,city,country,accepts_marketing,updated_at\n"
 
@@ -25,7 +26,7 @@ def _setup(tmp_path: Path, store: Store, rows: list[str]) -> tuple[FileDropConne
     folder.mkdir(exist_ok=True)
     (folder / "customers.csv").write_text(HEADER + "".join(rows), encoding="utf-8")
     connector = FileDropConnector.from_config({"path": str(folder)}, connection="shop")
-    return connector, Mapper(load_mapping("file_drop"), connection="shop", channel="web")
+    return connector, Mapper(load_mapping(shipped_mapping("file_drop")), connection="shop", channel="web")
 
 
 def _contact_points(store: Store) -> set[tuple[str, str, str]]:
@@ -139,7 +140,7 @@ def test_a_broken_pool_falls_back_to_mapping_in_process(tmp_path: Path, monkeypa
     from concurrent.futures import Executor, Future
     from concurrent.futures.process import BrokenProcessPool
 
-    from mappings.canonical.workers import MappingWorkers
+    from canalis.canonical.workers import MappingWorkers
 
     class DeadPool(Executor):
         def submit(self, fn, /, *args, **kwargs) -> Future:
@@ -192,7 +193,7 @@ def test_a_pass_during_a_read_does_not_skip_records_that_land_later_in_the_same_
 def test_a_daemonic_process_maps_in_process(monkeypatch) -> None:
     import multiprocessing
 
-    from mappings.canonical import workers
+    from canalis.canonical import workers
 
     class Daemonic:
         daemon = True
@@ -204,7 +205,7 @@ def test_a_daemonic_process_maps_in_process(monkeypatch) -> None:
 
 
 def test_a_bad_worker_count_fails_naming_the_variable(tmp_path: Path, store: Store, monkeypatch) -> None:
-    from connectors.sdk.errors import ConfigError
+    from canalis.sdk.errors import ConfigError
 
     connector, mapper = _setup(tmp_path, store, [_row(1, "a@example.org")])
     ingest_stream(store, connector, "customers")
@@ -219,7 +220,7 @@ def test_a_bad_worker_count_fails_naming_the_variable(tmp_path: Path, store: Sto
 def test_mapping_workers_run_at_a_lower_priority_than_the_writer() -> None:
     import os
 
-    from mappings.canonical.workers import WORKER_NICENESS, MappingWorkers
+    from canalis.canonical.workers import WORKER_NICENESS, MappingWorkers
 
     writer = os.getpriority(os.PRIO_PROCESS, 0)
     with MappingWorkers(1) as pool:
@@ -230,7 +231,7 @@ def test_mapping_workers_run_at_a_lower_priority_than_the_writer() -> None:
 def test_a_pass_that_fails_keeps_exactly_what_it_committed_and_the_next_one_finishes(
     tmp_path: Path, store: Store, monkeypatch
 ) -> None:
-    from assets.pipeline import canonicalize as pass_module
+    from canalis.canonical import canonicalize as pass_module
 
     monkeypatch.setattr(pass_module, "CHUNK", 500)
     monkeypatch.setattr(pass_module, "COMMIT_RECORDS", 1000)  # two chunks per transaction

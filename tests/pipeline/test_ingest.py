@@ -9,11 +9,11 @@ from typing import ClassVar
 import pytest
 import sqlalchemy as sa
 
-from assets.pipeline import landing
-from assets.pipeline.ingest import ingest_stream
-from connectors.sdk.state import StreamState
-from connectors.sdk.streams import Page, Stream
-from mappings.store import Store, tables
+from canalis.ingest import landing
+from canalis.ingest.stream import ingest_stream
+from canalis.sdk.state import StreamState
+from canalis.sdk.streams import Page, Stream
+from canalis.store import Store, tables
 
 
 class Items(Stream):
@@ -148,7 +148,7 @@ def test_an_in_memory_store_is_always_written_in_process(early_hand_off) -> None
 
 
 def test_a_bad_writer_setting_fails_naming_it(store: Store, monkeypatch) -> None:
-    from connectors.sdk.errors import ConfigError
+    from canalis.sdk.errors import ConfigError
 
     monkeypatch.setenv(landing.WRITER_ENV, "yes please")
     with pytest.raises(ConfigError, match=landing.WRITER_ENV) as caught:

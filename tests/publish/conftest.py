@@ -11,17 +11,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assets.connections import CanalisConfig, build_connector
-from connectors.sandbox.environment import sandbox_environment
-from connectors.sandbox.serve import set_shopify_plan
-from connectors.sandbox.server import SandboxServer
-from connectors.sandbox.world import WorldSpec
-from connectors.sandbox.world.generate import generate_world
-from connectors.sdk.base import Connector
-from mappings.channels import PublishConfig, load_publish_config
-from mappings.channels.suppression import consent_pauses
-from mappings.store import Store
-from mappings.store.schema import metadata
+from canalis.config.connections import CanalisConfig
+from canalis.config.wiring import build_connector
+from canalis.publishing import PublishConfig, load_publish_config
+from canalis.publishing.suppression import consent_pauses
+from canalis.sandbox.environment import sandbox_environment
+from canalis.sandbox.serve import set_shopify_plan
+from canalis.sandbox.server import SandboxServer
+from canalis.sandbox.world import WorldSpec
+from canalis.sandbox.world.generate import generate_world
+from canalis.sdk.base import Connector
+from canalis.store import Store
+from canalis.store.schema import metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((ROOT / "dagster_home" / "canalis.yaml").read_text(encoding="utf-8"))

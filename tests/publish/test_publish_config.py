@@ -8,18 +8,18 @@ import pytest
 import yaml
 from dagster import materialize
 
-from assets.connections import CanalisConfig
-from assets.publishing import build_publish_assets
-from assets.resources import StoreResource
-from assets.translator import CanalisTranslator
-from connectors.sdk.errors import ConfigError
-from mappings.channels import load_publish_config
+from canalis.assets.publishing import build_publish_assets
+from canalis.assets.resources import StoreResource
+from canalis.assets.translator import CanalisTranslator
+from canalis.config.connections import CanalisConfig, parse_config
+from canalis.publishing import load_publish_config
+from canalis.sdk.errors import ConfigError
 
 DEMO = yaml.safe_load((Path(__file__).resolve().parents[2] / "dagster_home" / "canalis.yaml").read_text("utf-8"))
 
 
 def _demo(publish: dict | None = None) -> CanalisConfig:
-    return CanalisConfig.model_validate({**DEMO, "publish": publish or {}})
+    return parse_config({**DEMO, "publish": publish or {}})
 
 
 def test_defaults_on_the_demo_connections() -> None:

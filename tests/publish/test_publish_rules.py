@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from mappings.channels import ChannelPolicy, PublishConfig, desired_stock
-from mappings.channels.plan import build_plan
-from mappings.channels.suppression import consent_pauses, remember_pause
-from mappings.store import Store, tables
-from mappings.store.schema import metadata
+from canalis.publishing import ChannelPolicy, PublishConfig, desired_stock
+from canalis.publishing.plan import build_plan
+from canalis.publishing.suppression import consent_pauses, remember_pause
+from canalis.store import Store, tables
+from canalis.store.schema import metadata
 
 NOW = datetime(2026, 1, 15, 9, tzinfo=UTC)
 D = Decimal

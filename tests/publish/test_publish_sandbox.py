@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from assets.pipeline.publish import apply_plan, reread_streams
-from assets.pipeline.sync import sync_all
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.world.generate import store_path
-from connectors.sdk.base import Connector
-from connectors.sdk.streams import WriteResult
-from mappings.channels.plan import Plan, build_plan
-from mappings.store import tables
+from canalis.publishing.apply import apply_plan, reread_streams
+from canalis.publishing.plan import Plan, build_plan
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.world.generate import store_path
+from canalis.sdk.base import Connector
+from canalis.sdk.streams import WriteResult
+from canalis.store import tables
+from canalis.sync import sync_all
 
 pytestmark = pytest.mark.slow
 CONNECTION_OF = {

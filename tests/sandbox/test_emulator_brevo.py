@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from connectors.sandbox.emulators.brevo import API_KEY, BrevoEmulator
-from connectors.sandbox.emulators.brevo.limits import FixedWindowLimiter
-from connectors.sandbox.emulators.brevo.wire import EVENT_WIRE_NAMES
-from connectors.sandbox.objectstore import ObjectStore, format_timestamp
-from connectors.sandbox.server import FaultPlan, SandboxApp
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
+from canalis.sandbox.emulators.brevo import API_KEY, BrevoEmulator
+from canalis.sandbox.emulators.brevo.limits import FixedWindowLimiter
+from canalis.sandbox.emulators.brevo.wire import EVENT_WIRE_NAMES
+from canalis.sandbox.objectstore import ObjectStore, format_timestamp
+from canalis.sandbox.server import FaultPlan, SandboxApp
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
 
 AUTH = {"api-key": API_KEY}
 BASE = "/brevo/v3"

@@ -20,13 +20,13 @@ from hubspot.crm.contacts import (
 )
 from hubspot.crm.contacts.exceptions import ApiException
 
-import connectors.sandbox.server.app as sandbox_app
-from connectors.sandbox.emulators.hubspot import ACCESS_TOKEN, READ_ONLY_TOKEN, HubSpotEmulator
-from connectors.sandbox.emulators.hubspot import crm as crm_module
-from connectors.sandbox.emulators.hubspot.emulator import RATE_LIMIT_KEY
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server import SandboxServer
-from connectors.sandbox.world import WorldSpec, generate_world
+import canalis.sandbox.server.app as sandbox_app
+from canalis.sandbox.emulators.hubspot import ACCESS_TOKEN, READ_ONLY_TOKEN, HubSpotEmulator
+from canalis.sandbox.emulators.hubspot import crm as crm_module
+from canalis.sandbox.emulators.hubspot.emulator import RATE_LIMIT_KEY
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server import SandboxServer
+from canalis.sandbox.world import WorldSpec, generate_world
 
 SYSTEM = "hubspot"
 

@@ -13,14 +13,14 @@ import pytest
 import requests
 import yaml
 
-import connectors.sandbox.server.app as sandbox_app
-from connectors.sandbox.emulators.odoo import API_KEY, DATABASE, LOGIN, PASSWORD, OdooEmulator
-from connectors.sandbox.emulators.odoo.domain import FieldValue, evaluate, match_leaf, parse_domain
-from connectors.sandbox.emulators.odoo.emulator import VERSION_KEY
-from connectors.sandbox.emulators.odoo.errors import OdooValueError
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server import SandboxServer
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
+import canalis.sandbox.server.app as sandbox_app
+from canalis.sandbox.emulators.odoo import API_KEY, DATABASE, LOGIN, PASSWORD, OdooEmulator
+from canalis.sandbox.emulators.odoo.domain import FieldValue, evaluate, match_leaf, parse_domain
+from canalis.sandbox.emulators.odoo.emulator import VERSION_KEY
+from canalis.sandbox.emulators.odoo.errors import OdooValueError
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server import SandboxServer
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
 
 SYSTEM = "odoo"
 SPEC = Path("/work/shared/specs/odoo/external-api-call-shapes.yaml")

@@ -33,12 +33,12 @@ from simple_salesforce.exceptions import (
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from connectors.sandbox.emulators.salesforce import EMULATOR, SalesforceEmulator
-from connectors.sandbox.emulators.salesforce.auth import SandboxCredentials
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server.app import SandboxApp, load_emulators
-from connectors.sandbox.server.faults import FaultPlan
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
+from canalis.sandbox.emulators.salesforce import EMULATOR, SalesforceEmulator
+from canalis.sandbox.emulators.salesforce.auth import SandboxCredentials
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server.app import SandboxApp, load_emulators
+from canalis.sandbox.server.faults import FaultPlan
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
 
 SPECS = Path("/work/shared/specs/salesforce")
 WIRE = yaml.safe_load((SPECS / "rest-wire-reference.yaml").read_text()) if SPECS.exists() else None

@@ -16,13 +16,13 @@ import yaml
 from graphql import parse, validate
 from werkzeug.test import Client
 
-from connectors.sandbox.emulators.shopify import ACCESS_TOKEN, EMULATOR, READ_ONLY_ACCESS_TOKEN
-from connectors.sandbox.emulators.shopify.schema import SUPPORTED_VERSIONS, schema_for
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server.app import SandboxApp
-from connectors.sandbox.server.faults import FaultPlan
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
-from connectors.shopify import queries
+from canalis.connectors.shopify import queries
+from canalis.sandbox.emulators.shopify import ACCESS_TOKEN, EMULATOR, READ_ONLY_ACCESS_TOKEN
+from canalis.sandbox.emulators.shopify.schema import SUPPORTED_VERSIONS, schema_for
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server.app import SandboxApp
+from canalis.sandbox.server.faults import FaultPlan
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
 
 SPEC = Path("/work/shared/specs/shopify/shopify-admin-rest-2026-01-subset.yaml")
 VERSION = "2026-07"

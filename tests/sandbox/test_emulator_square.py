@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, TestResponse
 
-from connectors.sandbox.emulators.square import ACCESS_TOKEN, READ_ONLY_TOKEN, SquareEmulator
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server.app import SandboxApp
-from connectors.sandbox.server.faults import FaultPlan
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
+from canalis.sandbox.emulators.square import ACCESS_TOKEN, READ_ONLY_TOKEN, SquareEmulator
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server.app import SandboxApp
+from canalis.sandbox.server.faults import FaultPlan
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
 
 SPEC_FILE = "square/square-api-commerce-subset.json"
 HEADERS = {"Authorization": f"Bearer {ACCESS_TOKEN}", "Square-Version": "2025-08-20"}

@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.imap import ImapConnector
-from connectors.sandbox.imap_server import (
+from canalis.connectors.imap import ImapConnector
+from canalis.connectors.registry import shipped_mapping
+from canalis.mappings.declarative.engine import Mapper
+from canalis.mappings.declarative.spec import load_mapping
+from canalis.sandbox.imap_server import (
     PASSWORD,
     USERNAME,
     ImapServerHandle,
@@ -27,12 +30,10 @@ from connectors.sandbox.imap_server import (
     section_bytes,
     start_imap_server,
 )
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.world import WorldSpec, generate_world, store_path
-from connectors.sdk.errors import ConfigError
-from connectors.sdk.state import StreamState
-from mappings.declarative.engine import Mapper
-from mappings.declarative.spec import load_mapping
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.world import WorldSpec, generate_world, store_path
+from canalis.sdk.errors import ConfigError
+from canalis.sdk.state import StreamState
 
 SUPPORT = "support@canalis-maison.fr"
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
@@ -306,7 +307,7 @@ def test_the_connector_reads_every_message_once_threaded_and_mappable(server: Im
         assert not record["message_truncated"]
     assert len({record["thread_id"] for record in records}) < len(records), "no reply was threaded"
 
-    mapper = Mapper(load_mapping("imap"), connection="support_inbox", channel="email")
+    mapper = Mapper(load_mapping(shipped_mapping("imap")), connection="support_inbox", channel="email")
     statuses = set()
     for record in records:
         (mapped,) = mapper.map_record("messages", record)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox.objectstore import ObjectStore, TruthInconsistency
+from canalis.sandbox.objectstore import ObjectStore, TruthInconsistency
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

@@ -8,9 +8,9 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.server import Emulator, FaultPlan, SandboxApp, json_response, parse_faults
-from connectors.sdk.errors import ConfigError
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server import Emulator, FaultPlan, SandboxApp, json_response, parse_faults
+from canalis.sdk.errors import ConfigError
 
 
 class EchoEmulator(Emulator):

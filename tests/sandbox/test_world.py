@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.world import SYSTEMS, WorldSpec, generate_world, store_path
-from connectors.sandbox.world.ids import SALESFORCE_PREFIXES, salesforce_checksum
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.world import SYSTEMS, WorldSpec, generate_world, store_path
+from canalis.sandbox.world.ids import SALESFORCE_PREFIXES, salesforce_checksum
 
 SF_DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -226,7 +226,7 @@ def test_maildir_parses_with_threads_and_attachments(world_dir: Path, world: Obj
 
 
 def test_some_customers_phone_again_about_an_open_case(world: ObjectStore) -> None:
-    from connectors.sdk.state import parse_cursor_datetime
+    from canalis.sdk.state import parse_cursor_datetime
 
     cases = {case["Id"]: case for case in _all(world, "salesforce", "Case")}
     follow_ups = [task for task in _all(world, "salesforce", "Task") if task["WhatId"] in cases]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox.objectstore import ObjectStore
-from connectors.sandbox.world import (
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.world import (
     INCONSISTENCY_KINDS,
     WorldSpec,
     generate_world,
@@ -18,7 +18,7 @@ from connectors.sandbox.world import (
     iter_identity_records,
     store_path,
 )
-from connectors.sandbox.world.catalog import STOCK_PLACES
+from canalis.sandbox.world.catalog import STOCK_PLACES
 
 Finding = tuple[str, str]
 

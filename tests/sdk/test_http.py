@@ -13,16 +13,16 @@ import pytest
 import requests
 import responses
 
-from connectors.sdk.errors import ApiError, ConfigError, ConnectorError
-from connectors.sdk.http import (
+from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
+from canalis.sdk.http import (
     HttpClient,
     call_name,
     error_message,
     parse_rate_limit_reset,
     parse_retry_after,
 )
-from connectors.sdk.ratelimit import RateLimiter
-from connectors.sdk.redaction import (
+from canalis.sdk.ratelimit import RateLimiter
+from canalis.sdk.redaction import (
     header_secrets,
     is_sensitive_header,
     is_sensitive_param,

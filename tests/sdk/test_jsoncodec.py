@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.sdk.jsoncodec import dumps, loads
+from canalis.sdk.jsoncodec import dumps, loads
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ import pytest
 import responses
 from responses import matchers
 
-from connectors.sdk.errors import ConfigError, ConnectorError
-from connectors.sdk.http import HttpClient
-from connectors.sdk.pagination import (
+from canalis.sdk.errors import ConfigError, ConnectorError
+from canalis.sdk.http import HttpClient
+from canalis.sdk.pagination import (
     dig,
     iter_records,
     paginate_cursor,

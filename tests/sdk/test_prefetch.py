@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.sdk.prefetch import Prefetched
+from canalis.sdk.prefetch import Prefetched
 
 
 def test_items_arrive_in_order_and_the_iterator_ends() -> None:

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from connectors.sdk.errors import ConfigError
-from connectors.sdk.ratelimit import RateLimiter
+from canalis.sdk.errors import ConfigError
+from canalis.sdk.ratelimit import RateLimiter
 
 
 class FakeTime:

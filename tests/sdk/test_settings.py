@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from connectors.sdk.errors import ConfigError
-from connectors.sdk.settings import ConnectorSettings, describe_settings, load_settings, setting
+from canalis.sdk.errors import ConfigError
+from canalis.sdk.settings import ConnectorSettings, describe_settings, load_settings, setting
 
 
 class DemoSettings(ConnectorSettings):
@@ -19,10 +19,9 @@ def test_missing_setting_names_it_and_its_variable() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(DemoSettings, {"base_url": "https://api.example"}, connection="crm", environ={})
     message = str(caught.value)
-    assert "connection 'crm'" in message
-    assert "'token'" in message
+    assert message.startswith("connections.crm.settings.token:")
     assert "CANALIS_DEMO_TOKEN" in message
-    assert caught.value.setting == "token"
+    assert caught.value.setting == "token" and caught.value.connection == "crm"
 
 
 def test_secret_comes_from_environment_and_stays_hidden() -> None:
@@ -55,7 +54,7 @@ def test_env_reference_and_interpolation() -> None:
 
 
 def test_invalid_value_names_setting_without_echoing_it() -> None:
-    with pytest.raises(ConfigError, match="'page_size'") as caught:
+    with pytest.raises(ConfigError, match=r"connections\.crm\.settings\.page_size: ") as caught:
         load_settings(
             DemoSettings, {"base_url": "x", "page_size": 9999}, connection="crm", environ={"CANALIS_DEMO_TOKEN": "t"}
         )
@@ -63,10 +62,23 @@ def test_invalid_value_names_setting_without_echoing_it() -> None:
 
 
 def test_unknown_setting_is_refused() -> None:
-    with pytest.raises(ConfigError, match="unknown setting 'pagesize'"):
+    with pytest.raises(ConfigError, match=r"settings\.pagesize: unknown setting \(did you mean 'page_size'\?\)"):
         load_settings(
             DemoSettings, {"base_url": "x", "pagesize": 5}, connection="crm", environ={"CANALIS_DEMO_TOKEN": "t"}
         )
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(DemoSettings, {"base_urll": "x", "page_size": 0}, connection="crm", environ={})
+    where = [problem.where for problem in caught.value.problems]
+    assert where == [
+        "connections.crm.settings.base_urll",
+        "connections.crm.settings.base_url",
+        "connections.crm.settings.token",
+        "connections.crm.settings.page_size",
+    ]
+    assert "4 configuration problems" in str(caught.value)
 
 
 def test_describe_settings_for_docs() -> None:

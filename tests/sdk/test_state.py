@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from connectors.sdk.state import StreamState, compare_cursors, parse_cursor_datetime
+from canalis.sdk.state import StreamState, compare_cursors, parse_cursor_datetime
 
 
 def test_datetime_cursor_moves_forward_only() -> None:

@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from mappings.store import Store
-from mappings.store.migrate import current_revision, head_revision, load_all_tables
-from mappings.store.schema import metadata
+from canalis.store import Store
+from canalis.store.migrate import current_revision, head_revision, load_all_tables
+from canalis.store.schema import metadata
 
 load_all_tables()
 

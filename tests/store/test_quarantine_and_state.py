@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from mappings.store import QuarantinedRecord, Store, tables
+from canalis.store import QuarantinedRecord, Store, tables
 
 
 def test_quarantine_counts_occurrences_and_resolves(store: Store) -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from mappings.store import Store, tables
+from canalis.store import Store, tables
 
 
 def _price(amount: str, *, key: str = "shop:SKU-1:web", hash_: str | None = None) -> dict:
@@ -179,7 +179,7 @@ def test_stored_keys_are_found_among_new_ones_in_batches_of_any_size(any_store: 
 def test_sqlite_timestamps_are_written_as_sqlalchemy_writes_them() -> None:
     from sqlalchemy.dialects import sqlite
 
-    from mappings.store.types import UTCDateTime
+    from canalis.store.types import UTCDateTime
 
     dialect = sqlite.dialect()
     ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
@@ -202,7 +202,7 @@ def test_sqlite_dates_and_json_are_written_as_sqlalchemy_writes_them() -> None:
     from sqlalchemy.dialects import sqlite
     from sqlalchemy.types import TypeDecorator
 
-    from mappings.store.types import CalendarDate, JSONDoc, JSONText
+    from canalis.store.types import CalendarDate, JSONDoc, JSONText
 
     dialect = sqlite.dialect()
     ours = CalendarDate().dialect_impl(dialect).bind_processor(dialect)
@@ -227,7 +227,7 @@ def test_sqlite_dates_and_json_are_written_as_sqlalchemy_writes_them() -> None:
 def test_rows_convert_to_the_same_values_on_the_fast_path_and_one_by_one() -> None:
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from mappings.store.upsert import PreparedWrite
+    from canalis.store.upsert import PreparedWrite
 
     loaded = datetime(2026, 1, 1, tzinfo=UTC)
     rows = [

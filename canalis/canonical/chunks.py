@@ -1,0 +1,82 @@
+"""Mapping a chunk of raw records to canonical table rows: a pure function, so it can run in a worker process.
+
+The caller reads raw records from the store and writes what comes back; this module touches no database.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from canalis.canonical.entities import ENTITIES, TABLES, RowContext
+from canalis.mappings.declarative.engine import Mapper
+from canalis.sdk.errors import MappingError
+from canalis.store.prepared import PreparedRows, prepare_rows
+from canalis.store.store import QuarantinedRecord
+from canalis.store.types import loads
+
+PREVIEW_ROWS = 5
+
+
+@dataclass
+class ChunkResult:
+    """What mapping one chunk gave: rows per table, the records that failed, and counts for the reports."""
+
+    rows: dict[str, list[dict[str, Any]] | PreparedRows] = field(default_factory=dict)
+    failures: list[QuarantinedRecord] = field(default_factory=list)
+    succeeded: list[str] = field(default_factory=list)
+    mapped: Counter = field(default_factory=Counter)
+    previews: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    records: int = 0
+
+
+def map_chunk(
+    mapper: Mapper,
+    stream: str,
+    entities: list[str],
+    records: list[tuple[str, Any]],
+    loaded_at: datetime,
+    driver: str | None = None,
+) -> ChunkResult:
+    """Map (record_id, payload) pairs of one stream into the rows of the given entities.
+
+    A payload may be the stored JSON text or the decoded document. A record that does not map is returned as a
+    failure with the reason, never dropped. With a `driver` (such as `sqlite+pysqlite`), each table's rows come
+    back as database values for it (PreparedRows), ready to be written.
+    """
+    connection = mapper.connection
+    wanted = frozenset(entities)
+    single = entities[0] if len(entities) == 1 else None
+    by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    previews: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    result = ChunkResult(records=len(records))
+    contexts: dict[str, RowContext] = {}
+    for record_id, payload in records:
+        document = loads(payload) if isinstance(payload, str | bytes) else payload
+        try:
+            mapped = mapper.map_record(stream, document, entity=single)
+        except MappingError as error:
+            result.failures.append(
+                QuarantinedRecord(connection, stream, "map", str(error), record_id, document, error.field)
+            )
+            continue
+        result.succeeded.append(record_id)
+        for item in mapped:
+            if item.entity not in wanted:
+                continue
+            context = contexts.get(item.object)
+            if context is None:
+                context = contexts[item.object] = RowContext(source=connection, object=item.object, loaded_at=loaded_at)
+            for table_name, table_rows in ENTITIES[item.entity].to_rows(item.record, context).items():
+                by_table[table_name].extend(table_rows)
+            result.mapped[item.entity] += 1
+            if len(previews[item.entity]) < PREVIEW_ROWS:
+                previews[item.entity].append(item.record.model_dump(mode="json"))
+    if driver is None:
+        result.rows = dict(by_table)
+    else:
+        result.rows = {name: prepare_rows(driver, TABLES[name], rows) for name, rows in by_table.items() if rows}
+    result.previews = dict(previews)
+    return result

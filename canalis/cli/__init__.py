@@ -1,0 +1,5 @@
+"""The `canalis` command line."""
+
+from canalis.cli.main import main
+
+__all__ = ["main"]

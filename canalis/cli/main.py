@@ -1,0 +1,410 @@
+"""The `canalis` command: run syncs, list connectors, inspect quarantine, resolve identities, serve the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from canalis.sdk.errors import CanalisError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `canalis` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("CANALIS_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except CanalisError as error:
+        print(f"canalis: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="canalis", description="Canalis: one customer, one price, one stock across every channel."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check", help="check the connections file without reading any data, listing every problem"
+    )
+    check.add_argument("--config", type=Path, help="the connections file (default: CANALIS_CONFIG or the home's)")
+    check.add_argument("--json", action="store_true", help="print the problems as JSON")
+    check.set_defaults(handler=_check)
+
+    run = commands.add_parser(
+        "run", help="run a sync job through Dagster (recorded in DAGSTER_HOME) and print a summary"
+    )
+    run.add_argument("job", nargs="?", default="full_sync", choices=["full_sync", "incremental_sync"])
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--log-level", default="WARNING", help="run log level on the console (all events go to Dagster)")
+    run.set_defaults(handler=_run)
+
+    ui = commands.add_parser("ui", help="start the Dagster UI (and the sandbox when the connections need it)")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.set_defaults(handler=_ui)
+
+    connectors = commands.add_parser("connectors", help="connectors and connections")
+    connector_commands = connectors.add_subparsers(metavar="ACTION")
+    listing = connector_commands.add_parser("list", help="list registered connectors")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_connectors_list)
+    check = connector_commands.add_parser(
+        "check", help="test configured connections against their systems (`canalis check` reads nothing)"
+    )
+    check.add_argument("connection", nargs="?", help="one connection (default: all)")
+    check.set_defaults(handler=_connectors_check)
+    settings = connector_commands.add_parser("settings", help="settings of every connector as markdown tables")
+    settings.add_argument("--env-example", action="store_true", help="print an .env.example instead")
+    settings.add_argument("--update-readme", type=Path, metavar="README", help="rewrite the settings tables in README")
+    settings.set_defaults(handler=_connectors_settings)
+
+    db = commands.add_parser("db", help="the canonical store")
+    db_commands = db.add_subparsers(metavar="ACTION")
+    db_commands.add_parser("upgrade", help="migrate the store to the newest schema").set_defaults(handler=_db_upgrade)
+    db_commands.add_parser("current", help="show the schema revision").set_defaults(handler=_db_current)
+
+    quarantine = commands.add_parser("quarantine", help="list quarantined records")
+    quarantine.add_argument("--all", action="store_true", help="include resolved ones")
+    quarantine.add_argument("--json", action="store_true")
+    quarantine.set_defaults(handler=_quarantine)
+
+    inconsistencies = commands.add_parser("inconsistencies", help="cross-channel inconsistencies found by the rules")
+    inconsistencies.add_argument("--open", action="store_true", help="only the open ones")
+    inconsistencies.add_argument("--json", action="store_true")
+    inconsistencies.set_defaults(handler=_inconsistencies)
+
+    sandbox = commands.add_parser("sandbox", help="the local sandbox of vendor emulators")
+    sandbox_commands = sandbox.add_subparsers(metavar="ACTION")
+    serve = sandbox_commands.add_parser("serve", help="serve every emulator on one loopback port")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--imap-port", type=int, default=8143, help="port of the sandbox IMAP server (0: any free)")
+    serve.add_argument("--seed", type=int, default=42)
+    serve.add_argument("--customers", type=int, default=300)
+    serve.add_argument("--faults", help="fault spec, e.g. 'hubspot:429=0.05,500=0.02;*:latency=0.01'")
+    serve.add_argument("--data-dir", type=Path, help="where the world and emulator state live")
+    serve.add_argument("--reset", action="store_true", help="generate the world again even if one is there")
+    serve.add_argument(
+        "--shopify-plan",
+        choices=["standard", "advanced", "plus"],
+        default="standard",
+        help="query-cost budget of the sandbox shop (Shopify plans differ)",
+    )
+    serve.set_defaults(handler=_sandbox_serve)
+
+    identity = commands.add_parser("identity", help="identity resolution")
+    identity_commands = identity.add_subparsers(metavar="ACTION")
+    resolve = identity_commands.add_parser("resolve", help="resolve a JSONL file of person records offline")
+    resolve.add_argument("--input", required=True, type=Path)
+    resolve.add_argument("--output", required=True, type=Path)
+    resolve.add_argument("--explain", action="store_true", help="write the evidence behind every assignment")
+    resolve.add_argument("--config", type=Path, help="YAML file of identity settings")
+    resolve.set_defaults(handler=_identity_resolve)
+    override = identity_commands.add_parser("override", help="record a steward decision on two source records")
+    override.add_argument("kind", choices=["force_merge", "never_merge"])
+    override.add_argument("record_a", help="record key, e.g. crm_hubspot:contacts:1001")
+    override.add_argument("record_b")
+    override.add_argument("--who", required=True)
+    override.add_argument("--why", required=True)
+    override.set_defaults(handler=_identity_override)
+    split = identity_commands.add_parser("unmerge", help="split source records out of a unified customer")
+    split.add_argument("customer_id")
+    split.add_argument("record_keys", nargs="+")
+    split.add_argument("--who", required=True)
+    split.add_argument("--why", required=True)
+    split.set_defaults(handler=_identity_unmerge)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance, execute_job, reconstructable
+
+    from canalis.assets import definitions
+    from canalis.cli.sandbox import sandbox_for_run
+    from canalis.cli.summary import render_summary, summarize_run
+    from canalis.config.check import check_config
+    from canalis.store import Store
+
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(Path("dagster_home").resolve())
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    target = definitions.full_sync_job if args.job == "full_sync" else definitions.incremental_sync_job
+    with sandbox_for_run(out=sys.stdout):
+        report = check_config()
+        if not report.ok:
+            print(render_problems(report), file=sys.stderr)
+            print("canalis: no run started; fix the connections file first (`canalis check`)", file=sys.stderr)
+            return 2
+        with DagsterInstance.get() as instance:
+            run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+            result = execute_job(reconstructable(target), instance=instance, run_config=run_config)
+            with Store() as store:
+                summary = summarize_run(result, store)
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        print(render_summary(summary, args.job))
+    return 0 if result.success else 1
+
+
+def _check(args: argparse.Namespace) -> int:
+    from canalis.cli.sandbox import sandbox_placeholders
+    from canalis.config.check import check_config
+
+    with sandbox_placeholders(args.config):
+        report = check_config(args.config.resolve() if args.config else None)
+    if args.json:
+        problems = [{"where": p.where, "connection": p.connection, "problem": p.message} for p in report.problems]
+        print(json.dumps({"file": str(report.path), "ok": report.ok, "problems": problems}, indent=2))
+    elif report.ok:
+        print(f"{report.path}: ok")
+        for connection in report.connections:
+            mapping = connection.mapping.name if connection.mapping else "-"
+            print(f"  {connection.name:<20} {connection.connector:<12} {mapping:<18} {', '.join(connection.streams)}")
+    else:
+        print(render_problems(report))
+    return 0 if report.ok else 1
+
+
+def render_problems(report) -> str:
+    """The problems of a check as text, one per line."""
+    lines = [f"{report.path}: {len(report.problems)} problem(s)"]
+    lines += [f"  {problem}" for problem in report.problems]
+    return "\n".join(lines)
+
+
+def _ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from canalis.cli.sandbox import sandbox_for_run
+
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(Path("dagster_home").resolve())
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    with sandbox_for_run(out=sys.stdout):  # the UI's runs inherit the sandbox URL and credentials
+        try:
+            return subprocess.call(command)
+        except KeyboardInterrupt:
+            return 0
+
+
+def _connectors_list(args: argparse.Namespace) -> int:
+    from canalis.connectors.registry import discover
+
+    rows = []
+    for name, registered in sorted(discover().items()):
+        cls = registered.connector
+        rows.append(
+            {
+                "name": name,
+                "kind": cls.kind,
+                "streams": [stream.name for stream in cls.streams if stream.readable],
+                "write_streams": [stream.name for stream in cls.streams if stream.writable],
+                "writes": cls.can_write(),
+                "origin": registered.origin,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'NAME':<16} {'KIND':<10} {'WRITES':<7} {'ORIGIN':<16} STREAMS")
+    for row in rows:
+        writes = "yes" if row["writes"] else "no"
+        streams = ", ".join(row["streams"])
+        if row["write_streams"]:
+            streams += "  (writes: " + ", ".join(row["write_streams"]) + ")"
+        print(f"{row['name']:<16} {row['kind']:<10} {writes:<7} {row['origin']:<16} {streams}")
+    return 0
+
+
+def _connectors_check(args: argparse.Namespace) -> int:
+    from canalis.cli.sandbox import sandbox_for_run
+    from canalis.config.connections import load_config
+
+    config = load_config()
+    connections = config.enabled_connections()
+    if args.connection:
+        if args.connection not in connections:
+            raise CanalisError(f"no enabled connection '{args.connection}' in {config.path}")
+        connections = {args.connection: connections[args.connection]}
+    with sandbox_for_run(out=sys.stdout):
+        failures = _check_connections(connections)
+    return 1 if failures else 0
+
+
+def _check_connections(connections) -> int:
+    from canalis.config.wiring import build_connector
+
+    failures = 0
+    for name, connection in connections.items():
+        try:
+            with build_connector(name, connection) as connector:
+                result = connector.check()
+            print(f"{name:<20} {'ok' if result.ok else 'FAILED':<7} {result.message}")
+            failures += 0 if result.ok else 1
+        except CanalisError as error:
+            print(f"{name:<20} FAILED  {error}")
+            failures += 1
+    return failures
+
+
+def _connectors_settings(args: argparse.Namespace) -> int:
+    from canalis.connectors.registry import discover
+    from canalis.sdk.docs import env_example, settings_markdown
+
+    registry = discover(include_plugins=False)
+    if args.update_readme:
+        from canalis.sdk.docs import with_settings_tables
+
+        args.update_readme.write_text(
+            with_settings_tables(args.update_readme.read_text(encoding="utf-8"), registry), encoding="utf-8"
+        )
+        return 0
+    print(env_example(registry) if args.env_example else settings_markdown(registry))
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from canalis.store import Store
+    from canalis.store.migrate import current_revision
+
+    store = Store()
+    store.migrate()
+    print(f"{store.display_url}: schema at revision {current_revision(store.engine)}")
+    return 0
+
+
+def _db_current(args: argparse.Namespace) -> int:
+    from canalis.store import Store
+    from canalis.store.migrate import current_revision, head_revision
+
+    store = Store()
+    print(f"{store.display_url}: revision {current_revision(store.engine) or '(none)'}, newest {head_revision()}")
+    return 0
+
+
+def _quarantine(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from canalis.store import Store, tables
+
+    store = Store()
+    store.migrate()
+    q = tables.quarantine
+    query = select(
+        q.c.source,
+        q.c.stream,
+        q.c.stage,
+        q.c.record_id,
+        q.c.field,
+        q.c.error,
+        q.c.occurrences,
+        q.c.last_seen_at,
+        q.c.resolved_at,
+    ).order_by(q.c.source, q.c.stream, q.c.record_id)
+    if not args.all:
+        query = query.where(q.c.resolved_at.is_(None))
+    with store.engine.connect() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(query)]
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    for row in rows:
+        print(f"{row['source']}.{row['stream']} [{row['stage']}] {row['record_id']}: {row['error']}")
+    print(f"{len(rows)} quarantined record(s)")
+    return 0
+
+
+def _identity_store_and_config():
+    from canalis.config.connections import load_config
+    from canalis.identity import IdentityConfig
+    from canalis.store import Store
+
+    store = Store()
+    store.migrate()
+    return store, IdentityConfig.model_validate(load_config().identity or {})
+
+
+def _identity_override(args: argparse.Namespace) -> int:
+    from canalis.identity.persistence import apply_override
+
+    store, config = _identity_store_and_config()
+    report = apply_override(store.engine, args.kind, args.record_a, args.record_b, args.who, args.why, config=config)
+    print(json.dumps(report.to_dict() if hasattr(report, "to_dict") else report, indent=2, default=str))
+    return 0
+
+
+def _identity_unmerge(args: argparse.Namespace) -> int:
+    from canalis.identity.persistence import unmerge
+
+    store, config = _identity_store_and_config()
+    report = unmerge(store.engine, args.customer_id, args.record_keys, args.who, args.why, config=config)
+    print(json.dumps(report.to_dict() if hasattr(report, "to_dict") else report, indent=2, default=str))
+    return 0
+
+
+def _inconsistencies(args: argparse.Namespace) -> int:
+    from canalis.consistency import list_inconsistencies, render_table
+    from canalis.store import Store
+
+    store = Store()
+    store.migrate()
+    rows = list_inconsistencies(store, open_only=args.open)
+    print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else render_table(rows))
+    return 0
+
+
+def _sandbox_serve(args: argparse.Namespace) -> int:
+    from canalis.sandbox.serve import serve
+    from canalis.sandbox.server.faults import parse_faults
+    from canalis.store.database import canalis_home
+
+    parse_faults(args.faults)  # fail fast on a bad spec, before generating anything
+    data_dir = args.data_dir or canalis_home() / "sandbox"
+    serve(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        customers=args.customers,
+        faults=args.faults,
+        data_dir=data_dir,
+        reset=args.reset,
+        out=sys.stdout,
+        shopify_plan=args.shopify_plan,
+        imap_port=args.imap_port,
+    )
+    return 0
+
+
+def _identity_resolve(args: argparse.Namespace) -> int:
+    import yaml
+
+    if not args.input.is_file():
+        raise CanalisError(f"input file {args.input} not found")
+    from canalis.identity import IdentityConfig
+    from canalis.identity.cli import run_resolve
+
+    config = None
+    if args.config:
+        config = IdentityConfig.model_validate(yaml.safe_load(args.config.read_text(encoding="utf-8")) or {})
+    summary = run_resolve(args.input, args.output, explain=args.explain, config=config)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""The run summary printed after a sync: records read per source, quarantine, unified customers, interactions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from canalis.store import Store, tables
+
+
+@dataclass
+class RunSummary:
+    """What a sync run did, from its materializations and the store."""
+
+    run_id: str
+    success: bool
+    records_read: Counter = field(default_factory=Counter)
+    quarantined_this_run: int = 0
+    quarantined_open: int = 0
+    customer_records: int = 0
+    unified_customers: int = 0
+    interactions: int = 0
+    interactions_attached: int = 0
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    inconsistencies_found: int | None = None
+    inconsistencies_opened: int = 0
+    inconsistencies_closed: int = 0
+    writes_planned: int | None = None
+    writes_applied: int = 0
+    writes_failed: int = 0
+    write_calls: int = 0
+    minimum_write_calls: int = 0
+    publish_status: str = ""
+    failed_steps: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "success": self.success,
+            "records_read": dict(self.records_read),
+            "quarantined_this_run": self.quarantined_this_run,
+            "quarantined_open": self.quarantined_open,
+            "customer_records": self.customer_records,
+            "unified_customers": self.unified_customers,
+            "interactions": self.interactions,
+            "interactions_attached": self.interactions_attached,
+            "inconsistencies": {
+                "found": self.inconsistencies_found,
+                "opened": self.inconsistencies_opened,
+                "closed": self.inconsistencies_closed,
+            },
+            "writes": {
+                "planned": self.writes_planned,
+                "applied": self.writes_applied,
+                "failed": self.writes_failed,
+                "calls": self.write_calls,
+                "minimum_calls": self.minimum_write_calls,
+                "status": self.publish_status,
+            },
+            "checks": {name: {"passed": passed, "severity": severity} for name, passed, severity in self.checks},
+            "failed_steps": self.failed_steps,
+        }
+
+
+def summarize_run(result, store: Store) -> RunSummary:
+    """Build the summary of a finished job execution."""
+    summary = RunSummary(run_id=result.run_id, success=result.success)
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        path = materialization.asset_key.path
+        metadata = {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+        if path[0] == "raw" and len(path) == 3:
+            summary.records_read[path[1]] += int(metadata.get("records_read", 0))
+        summary.quarantined_this_run += int(metadata.get("quarantined", 0) or 0)
+        if path == ["customer_timeline"]:
+            summary.interactions_attached = int(metadata.get("attached", 0))
+        if path == ["inconsistencies"]:
+            summary.inconsistencies_found = int(metadata.get("found", 0))
+            summary.inconsistencies_opened = int(metadata.get("opened", 0)) + int(metadata.get("reopened", 0))
+            summary.inconsistencies_closed = int(metadata.get("closed", 0))
+        if path == ["publish_apply"]:
+            summary.writes_planned = int(metadata.get("writes_planned", 0))
+            summary.writes_applied = int(metadata.get("applied", 0))
+            summary.writes_failed = int(metadata.get("failed", 0))
+            summary.write_calls = int(metadata.get("write_calls", 0))
+            summary.minimum_write_calls = int(metadata.get("minimum_write_calls", 0))
+            summary.publish_status = str(metadata.get("status", ""))
+    for evaluation in result.get_asset_check_evaluations():
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        summary.checks.append((name, evaluation.passed, evaluation.severity.value))
+    summary.failed_steps = [event.step_key for event in result.all_events if event.is_step_failure and event.step_key]
+    summary.quarantined_open = store.open_quarantine_count()
+    summary.customer_records = store.count(tables.customer_records)
+    summary.unified_customers = store.count(tables.customers)
+    summary.interactions = store.count(tables.interactions)
+    return summary
+
+
+def render_summary(summary: RunSummary, job_name: str) -> str:
+    """The summary as a few lines of text."""
+    lines = [f"Canalis {job_name}: run {summary.run_id} {'succeeded' if summary.success else 'FAILED'}"]
+    lines.append("  records read per source:")
+    for source, count in sorted(summary.records_read.items()):
+        lines.append(f"    {source:<24} {count:>8}")
+    quarantined = f"{summary.quarantined_open:>8} open ({summary.quarantined_this_run} events this run)"
+    lines.append(f"  records quarantined:       {quarantined}")
+    lines.append(f"  source customer records:   {summary.customer_records:>8}")
+    lines.append(f"  unified customers:         {summary.unified_customers:>8}")
+    attached = f"({summary.interactions_attached} on a unified customer)"
+    lines.append(f"  interactions:              {summary.interactions:>8} {attached}")
+    if summary.inconsistencies_found is not None:
+        lines.append(
+            f"  inconsistencies found:     {summary.inconsistencies_found:>8} "
+            f"({summary.inconsistencies_opened} opened, {summary.inconsistencies_closed} closed this run)"
+        )
+    if summary.writes_planned is not None:
+        skipped = f" {summary.publish_status}" if summary.publish_status.startswith("skipped") else ""
+        lines.append(
+            f"  writes planned / applied:  {summary.writes_planned:>8} / {summary.writes_applied} "
+            f"({summary.writes_failed} failed; {summary.write_calls} API write calls, minimum "
+            f"{summary.minimum_write_calls}){skipped}"
+        )
+    if summary.checks:
+        failed = [name for name, passed, severity in summary.checks if not passed and severity == "ERROR"]
+        warned = [name for name, passed, severity in summary.checks if not passed and severity != "ERROR"]
+        passed = len(summary.checks) - len(failed) - len(warned)
+        lines.append(f"  asset checks:              {passed:>8} passed, {len(warned)} warning(s), {len(failed)} failed")
+        lines.extend(f"    warning: {name}" for name in warned)
+        lines.extend(f"    failed: {name}" for name in failed)
+    if summary.failed_steps:
+        lines.append("  failed steps: " + ", ".join(summary.failed_steps))
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The connections file: typed sections, loading, and the checks `canalis check` runs before anything else."""

@@ -1,0 +1,129 @@
+"""The life of an inconsistency: opened when first found, seen again on later runs, closed when gone.
+
+Each inconsistency has a stable id, a hash of (code, entity type, entity key, and the sorted channel set where the
+channels define the inconsistency, as for a price in one channel; customer-level rules leave them out). A run that no
+longer finds an open one closes it. One that comes back later reopens the same row: `first_seen_at` and the
+occurrence count keep its whole history, `opened_at`/`opened_run_id` start a new open spell and `reopened` counts
+the comebacks, so a flapping price shows as one inconsistency, not many.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from canalis.consistency.findings import Finding
+from canalis.consistency.tables import inconsistencies
+
+
+@dataclass
+class LifecycleReport:
+    """Ids of the inconsistencies a run opened (new or reopened), saw again, and closed."""
+
+    opened: list[str] = field(default_factory=list)
+    still_open: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    reopened: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """How many of each."""
+        return {
+            "opened": len(self.opened),
+            "still_open": len(self.still_open),
+            "closed": len(self.closed),
+            "reopened": len(self.reopened),
+        }
+
+
+def inconsistency_id(code: str, entity_type: str, entity_key: str, channels: Iterable[str]) -> str:
+    """The stable id of an inconsistency."""
+    text = "\x1f".join([code, entity_type, entity_key, *sorted(set(channels))])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def record_findings(
+    conn: Connection,
+    findings: Iterable[Finding],
+    run_id: str | None,
+    now: datetime,
+    *,
+    evaluated_codes: Iterable[str] | None = None,
+) -> LifecycleReport:
+    """Open, refresh and close inconsistencies from one run's findings.
+
+    Only inconsistencies of `evaluated_codes` (default: the codes of every rule in the catalogue) can be closed, so
+    a rule that was disabled or did not run leaves its open inconsistencies as they were.
+    """
+    if evaluated_codes is None:
+        from canalis.consistency.rules import RULES
+
+        evaluated_codes = RULES
+    codes = set(evaluated_codes)
+    table = inconsistencies
+    seen: dict[str, Finding] = {}
+    for finding in findings:
+        seen.setdefault(inconsistency_id(*finding.identity), finding)
+    existing = {row.inconsistency_id: row for row in conn.execute(select(table)).all()}
+    report = LifecycleReport()
+    for key, finding in sorted(seen.items()):
+        row = existing.get(key)
+        values = {
+            "severity": finding.severity,
+            "channels": sorted(set(finding.channels)),
+            "details": finding.details,
+            "last_seen_at": now,
+            "last_run_id": run_id,
+        }
+        if row is None:
+            conn.execute(
+                table.insert().values(
+                    inconsistency_id=key,
+                    code=finding.code,
+                    entity_type=finding.entity_type,
+                    entity_key=finding.entity_key,
+                    status="open",
+                    first_seen_at=now,
+                    opened_at=now,
+                    opened_run_id=run_id,
+                    occurrences=1,
+                    reopened=0,
+                    **values,
+                )
+            )
+            report.opened.append(key)
+        elif row.status == "open":
+            conn.execute(
+                table.update().where(table.c.inconsistency_id == key).values(occurrences=row.occurrences + 1, **values)
+            )
+            report.still_open.append(key)
+        else:
+            conn.execute(
+                table.update()
+                .where(table.c.inconsistency_id == key)
+                .values(
+                    status="open",
+                    opened_at=now,
+                    opened_run_id=run_id,
+                    closed_at=None,
+                    closed_run_id=None,
+                    occurrences=row.occurrences + 1,
+                    reopened=row.reopened + 1,
+                    **values,
+                )
+            )
+            report.opened.append(key)
+            report.reopened.append(key)
+    for key, row in sorted(existing.items()):
+        if row.status == "open" and key not in seen and row.code in codes:
+            conn.execute(
+                table.update()
+                .where(table.c.inconsistency_id == key)
+                .values(status="closed", closed_at=now, closed_run_id=run_id)
+            )
+            report.closed.append(key)
+    return report

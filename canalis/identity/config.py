@@ -1,0 +1,97 @@
+"""Settings of identity resolution, every one documented; the defaults suit retail customer data."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from canalis.mappings.normalize.emails import ROLE_LOCAL_PARTS
+
+DETERMINISTIC_KINDS: tuple[str, ...] = ("external_id", "loyalty_id", "email", "phone")
+
+
+class IdentityConfig(BaseModel):
+    """How records are normalised, linked, clustered and merged into golden records."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_region: str = Field(
+        "FR", description="ISO country used to read national phone numbers and postcodes of records with no country."
+    )
+    deterministic_keys: tuple[str, ...] = Field(
+        DETERMINISTIC_KINDS,
+        description="Strong keys that link records outright, strongest first: external_id, loyalty_id, email, phone.",
+    )
+    match_probability: float = Field(
+        0.95, ge=0.5, lt=1.0, description="Posterior probability above which a scored pair is linked."
+    )
+    review_probability: float = Field(
+        0.5, ge=0.0, lt=1.0, description="Pairs scored between this and match_probability are counted for review."
+    )
+    max_records_per_key: int = Field(
+        20, ge=2, description="A key value held by more records than this is no longer a deterministic key."
+    )
+    max_people_per_key: int = Field(
+        3,
+        ge=1,
+        description="A key value whose records disagree into more distinct people (names, birth dates) than this "
+        "is not used at all; with fewer, it links only records that agree with each other.",
+    )
+    max_block_size: int = Field(
+        200, ge=2, description="Blocks with more records than this are too unspecific and are not compared."
+    )
+    block_size_limits: dict[str, int] = Field(
+        default_factory=lambda: {"full_name": 15, "email_local": 30},
+        description="Smaller limits for blocking keys that gather many unrelated people when common: a full "
+        "name shared by dozens of records, or an email local part (jean.martin) used on many domains. Records "
+        "in such blocks still meet through their other blocking keys.",
+    )
+
+    def block_limits(self) -> dict[str, int]:
+        """The size limit of every blocking key kind."""
+        from canalis.identity.blocking import BLOCK_KINDS
+
+        return {kind: min(self.block_size_limits.get(kind, self.max_block_size), self.max_block_size)
+                for kind in BLOCK_KINDS}  # fmt: skip
+
+    max_cluster_size: int = Field(
+        40, ge=2, description="A link that would grow a cluster past this size is refused and the cluster flagged."
+    )
+    conflict_weight: float = Field(
+        10.0,
+        ge=0.0,
+        description="Two clusters are not joined by an email, phone or scored link when a pair of records across "
+        "them has evidence against being one person beyond this many bits (log2 odds) from contact details, "
+        "address and birth date: different emails, phones and addresses together.",
+    )
+    given_name_conflict_below: float = Field(
+        0.85,
+        ge=0.0,
+        le=1.0,
+        description="Given names with a Jaro-Winkler similarity below this (and no initial or prefix relation) "
+        "conflict: such records are merged only by external ids, loyalty numbers or a steward.",
+    )
+    role_email_local_parts: frozenset[str] = Field(
+        ROLE_LOCAL_PARTS, description="Local parts (contact, info...) of role addresses, never a person's key."
+    )
+    ignored_key_values: dict[str, frozenset[str]] = Field(
+        default_factory=dict,
+        description="Key values never used, per key kind, e.g. {'phone': {'+33100000000'}} for a store's number.",
+    )
+    external_id_systems: dict[str, str] = Field(
+        default_factory=dict,
+        description="Names used in external_ids mapped to the source name of that system, e.g. {'sfdc': 'salesforce'}.",
+    )
+    source_priority: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Golden record: sources by trust, best first, per field or field group (name, address) or '*'. "
+        "Unlisted sources come after listed ones; ties are broken by recency, then completeness.",
+    )
+    min_birth_year: int = Field(1900, description="Birth dates before this year are treated as missing.")
+    em_iterations: int = Field(30, ge=0, description="Maximum EM iterations when estimating m-probabilities.")
+    em_sample_pairs: int = Field(300_000, ge=1000, description="Candidate pairs sampled for EM.")
+    u_sample_pairs: int = Field(300_000, ge=1000, description="Random pairs sampled to estimate u-probabilities.")
+    term_frequency_names: bool = Field(
+        True, description="Weigh exact name agreement by how rare the name is (Martin counts less than Kerhervé)."
+    )
+    random_seed: int = Field(1729, description="Seed of the pair samples, so training is reproducible.")
+    workers: int = Field(1, description="Threads used by rapidfuzz for bulk comparisons (-1: all cores).")

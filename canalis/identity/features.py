@@ -1,0 +1,196 @@
+"""Comparison features of records, held column by column (a `Frame`) so that bulk steps can vectorise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import numpy as np
+
+from canalis.identity.config import IdentityConfig
+from canalis.identity.records import IdentityRecord
+from canalis.mappings.normalize import (
+    country_code,
+    email_key,
+    fold_name,
+    fold_place,
+    normalize_street,
+    phone_key,
+    phonetic_key,
+    postcode_key,
+)
+
+_TODAY = date.today()
+
+# Phone numbers of possible length that are allotted to no one carry this mark: they still compare, but never
+# reach a golden record.
+INVALID_PHONE_MARK = "~"
+# Columns of a frame: text columns hold "" when missing; `dob` holds yyyymmdd or 0; `updated` a timestamp or -1.
+COLUMNS: tuple[str, ...] = (
+    "key", "source", "email", "email_local", "phone", "loyalty", "ext", "given", "family", "family_sound",
+    "dob", "postcode", "street", "city", "country", "updated", "record",
+)  # fmt: skip
+
+
+def loyalty_key(raw: str | None) -> str:
+    """Comparison form of a loyalty number: upper-case, no spaces or dashes."""
+    if not raw:
+        return ""
+    return "".join(ch for ch in raw.upper() if ch.isalnum())
+
+
+def dob_int(value: date | None, config: IdentityConfig) -> int:
+    """A birth date as yyyymmdd, or 0 when missing or implausible."""
+    if value is None or value.year < config.min_birth_year or value >= _TODAY:
+        return 0
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+def external_keys(record: IdentityRecord, config: IdentityConfig) -> tuple[str, ...]:
+    """The record's own `source|source_id` key first, then those of the same person in other systems."""
+    own = f"{record.source}|{record.source_id.strip()}"
+    if not record.external_ids:
+        return (own,)
+    others = set()
+    for system, value in record.external_ids.items():
+        value = value.strip()
+        if value:
+            others.add(f"{config.external_id_systems.get(system, system)}|{value}")
+    return (own, *sorted(others - {own}))
+
+
+class Frame:
+    """Features of a set of records, one list per column, row i describing record i."""
+
+    __slots__ = COLUMNS
+
+    def __init__(self) -> None:
+        for name in COLUMNS:
+            setattr(self, name, [])
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+    @classmethod
+    def from_records(cls, records: Iterable[IdentityRecord], config: IdentityConfig) -> Frame:
+        """Normalise and extract the features of every record."""
+        frame = cls()
+        extractor = Extractor(config)
+        rows = [extractor(record) for record in records]
+        if rows:
+            for name, column in zip(COLUMNS, zip(*rows, strict=True), strict=True):
+                setattr(frame, name, list(column))
+        return frame
+
+    def append(self, record: IdentityRecord, config: IdentityConfig) -> int:
+        """Add one record and return its row."""
+        row = len(self.key)
+        for name, value in zip(COLUMNS, extract(record, config), strict=True):
+            getattr(self, name).append(value)
+        return row
+
+    def replace(self, row: int, record: IdentityRecord, config: IdentityConfig) -> None:
+        """Overwrite a row with a changed record."""
+        for name, value in zip(COLUMNS, extract(record, config), strict=True):
+            getattr(self, name)[row] = value
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> Frame:
+        """A new frame with the given rows, in that order."""
+        frame = Frame()
+        for name in COLUMNS:
+            column = getattr(self, name)
+            setattr(frame, name, [column[i] for i in rows])
+        return frame
+
+    def array(self, name: str) -> np.ndarray:
+        """A column as a numpy array (object dtype for text)."""
+        column = getattr(self, name)
+        if name == "dob":
+            return np.asarray(column, dtype=np.int64)
+        if name == "updated":
+            return np.asarray(column, dtype=np.float64)
+        out = np.empty(len(column), dtype=object)
+        out[:] = column
+        return out
+
+
+class Extractor:
+    """Extracts record features, remembering within a batch the values it already normalised.
+
+    Records of one person repeat their email, street and city across systems; a batch-wide memory
+    normalises each distinct spelling once and is dropped with the batch.
+    """
+
+    def __init__(self, config: IdentityConfig) -> None:
+        self.config = config
+        self.emails: dict[str, tuple[str, str]] = {}
+        self.phones: dict[tuple[str, str], str] = {}
+        self.streets: dict[str, str] = {}
+
+    def email(self, raw: str | None) -> tuple[str, str]:
+        """(normalised email, local part without +tag), or ("", "")."""
+        if not raw:
+            return "", ""
+        found = self.emails.get(raw)
+        if found is None:
+            email = email_key(raw) or ""
+            found = (email, email.rsplit("@", 1)[0].split("+", 1)[0] if email else "")
+            self.emails[raw] = found
+        return found
+
+    def phone(self, raw: str | None, region: str) -> str:
+        """E.164 phone, marked when not allotted, or ""."""
+        if not raw:
+            return ""
+        found = self.phones.get((raw, region))
+        if found is None:
+            value, valid = phone_key(raw, region)
+            found = "" if not value else value if valid else INVALID_PHONE_MARK + value
+            self.phones[(raw, region)] = found
+        return found
+
+    def street(self, raw: str | None) -> str:
+        """Street comparison key, or ""."""
+        if not raw:
+            return ""
+        found = self.streets.get(raw)
+        if found is None:
+            found = self.streets[raw] = normalize_street(raw)
+        return found
+
+    def __call__(self, record: IdentityRecord) -> tuple:
+        """The feature values of one record, in COLUMNS order."""
+        config = self.config
+        country = country_code(record.country) or "" if record.country else ""
+        region = country or config.default_region
+        email, local = self.email(record.email)
+        given = fold_name(record.given_name)
+        family = fold_name(record.family_name)
+        birth = record.birth_date
+        dob = 0
+        if birth is not None and birth.year >= config.min_birth_year and birth < _TODAY:
+            dob = birth.year * 10000 + birth.month * 100 + birth.day
+        return (
+            record.key,
+            record.source,
+            email,
+            local,
+            self.phone(record.phone, region),
+            loyalty_key(record.loyalty_id),
+            external_keys(record, config),
+            given,
+            family,
+            phonetic_key(family) if family else "",
+            dob,
+            postcode_key(record.postcode, region) or "" if record.postcode else "",
+            self.street(record.street),
+            fold_place(record.city) if record.city else "",
+            country,
+            record.updated_at.timestamp() if record.updated_at else -1.0,
+            record,
+        )
+
+
+def extract(record: IdentityRecord, config: IdentityConfig) -> tuple:
+    """The feature values of one record, in COLUMNS order."""
+    return Extractor(config)(record)

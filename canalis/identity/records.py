@@ -1,0 +1,112 @@
+"""The input of identity resolution: one person as one source system holds them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from canalis.mappings.normalize import parse_date
+
+PERSON_FIELDS: tuple[str, ...] = (
+    "given_name", "family_name", "email", "phone", "birth_date", "street", "postcode", "city", "region",
+    "country", "loyalty_id",
+)  # fmt: skip
+
+
+def record_key(source: str, source_id: str, object: str | None = None) -> str:
+    """The record key: `source:object:source_id` when the object is known, else `source:source_id`."""
+    return f"{source}:{object}:{source_id}" if object else f"{source}:{source_id}"
+
+
+@dataclass(slots=True)
+class IdentityRecord:
+    """One source record of a person; values may be raw (they are normalised by the engine)."""
+
+    source: str
+    source_id: str
+    object: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    birth_date: date | None = None
+    street: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    loyalty_id: str | None = None
+    external_ids: dict[str, str] = field(default_factory=dict)
+    updated_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """The record key, unique across sources."""
+        return record_key(self.source, self.source_id, self.object)
+
+    def fingerprint(self) -> int:
+        """A hash of every field, to notice a changed record within one process."""
+        return hash(
+            (self.given_name, self.family_name, self.email, self.phone, self.birth_date, self.street,
+             self.postcode, self.city, self.region, self.country, self.loyalty_id,
+             tuple(sorted(self.external_ids.items())), self.updated_at)
+        )  # fmt: skip
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> IdentityRecord:
+        """A record from a dict (JSON line, database row); unknown keys are ignored, text dates are parsed.
+
+        Raises ValueError when `source` or `source_id` is missing.
+        """
+        source, source_id = data.get("source"), data.get("source_id")
+        if source in (None, "") or source_id in (None, ""):
+            raise ValueError("a record needs `source` and `source_id`")
+        values: dict[str, Any] = {}
+        for name in PERSON_FIELDS:
+            value = data.get(name)
+            if value is None or value == "":
+                values[name] = None
+            elif name == "birth_date":
+                values[name] = _date(value)
+            else:
+                values[name] = value if isinstance(value, str) else str(value)
+        external = data.get("external_ids") or {}
+        if not isinstance(external, Mapping):
+            raise ValueError("`external_ids` must be an object of {system: id}")
+        return cls(
+            source=str(source),
+            source_id=str(source_id),
+            object=str(data["object"]) if data.get("object") else None,
+            external_ids={str(k): str(v) for k, v in external.items() if v not in (None, "")},
+            updated_at=_timestamp(data.get("updated_at") or data.get("source_updated_at")),
+            **values,
+        )
+
+
+def _date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    parsed = parse_date(value)
+    return parsed.value if parsed.valid else None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,245 @@
+"""Resolve one frame of records at once: keys, blocking, scoring, clustering (used by full and incremental runs)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from canalis.identity.blocking import candidate_pairs
+from canalis.identity.clusters import RULE_INDEX, RULES, Clustering, Edges, build_clusters
+from canalis.identity.compare import FIELD_NAMES, FIELDS, Comparison, compare, score_columns
+from canalis.identity.config import IdentityConfig
+from canalis.identity.features import Frame
+from canalis.identity.keys import KeyGroups, key_groups
+from canalis.identity.overrides import Overrides
+from canalis.identity.scoring import MatchModel, Scores, estimate_prior, match_weights, score, train
+
+PROBABILISTIC = RULE_INDEX["probabilistic"]
+_CHUNK = 500_000
+
+
+@dataclass
+class ScoredPairs:
+    """Candidate pairs kept after scoring (links and possible matches) with their comparison and scores."""
+
+    a: np.ndarray
+    b: np.ndarray
+    comparison: Comparison
+    scores: Scores
+    conflict: np.ndarray
+
+    def evidence(self, i: int) -> dict:
+        """Field by field agreement, similarity and weight of pair i."""
+        fields: dict[str, dict] = {}
+        for j, name in enumerate(FIELD_NAMES):
+            level = int(self.comparison.levels[i, j])
+            entry: dict = {"level": FIELDS[name][level], "weight": round(float(self.scores.field_weights[i, j]), 3)}
+            sim = self.comparison.similarity.get(name)
+            if sim is not None and level:
+                entry["similarity"] = round(float(sim[i]), 3)
+            fields[name] = entry
+        out = {
+            "probability": round(float(self.scores.probability[i]), 6),
+            "match_weight": round(float(self.scores.total[i]), 3),
+            "fields": fields,
+        }
+        if self.comparison.swapped[i]:
+            out["names_swapped"] = True
+        if self.conflict[i]:
+            out["conflict"] = str(self.conflict[i])
+        return out
+
+
+@dataclass
+class BatchResult:
+    """Everything one batch resolution decided."""
+
+    frame: Frame
+    model: MatchModel
+    groups: KeyGroups
+    edges: Edges
+    edge_group: np.ndarray
+    edge_pair: np.ndarray
+    pairs: ScoredPairs
+    clustering: Clustering
+    candidate_count: int
+    review_count: int
+    skipped_blocks: dict[str, int]
+    timings: dict[str, float] = field(default_factory=dict)
+    key_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    block_codes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def clusters(self) -> list[list[int]]:
+        """Rows of each cluster, sorted by record key, clusters ordered by their first key."""
+        labels = self.clustering.labels
+        if len(labels) == 0:
+            return []
+        order = np.lexsort((self.key_rank, labels))
+        sorted_labels = labels[order]
+        starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+        groups = np.split(order, starts[1:])
+        firsts = self.key_rank[order[starts]]
+        return [groups[i].tolist() for i in np.argsort(firsts, kind="stable").tolist()]
+
+    def edge_evidence(self, e: int) -> dict:
+        """Evidence of link e: the key group behind a deterministic link, or the field scores of a scored one."""
+        rule = RULES[int(self.edges.rule[e])]
+        if rule == "probabilistic":
+            return {"rule": rule, **self.pairs.evidence(int(self.edge_pair[e]))}
+        if rule == "steward_merge":
+            return {"rule": rule}
+        return {"rule": rule, **self.groups[int(self.edge_group[e])].evidence()}
+
+
+def key_rank(frame: Frame) -> np.ndarray:
+    """Rank of each row's record key in sorted order (ties cannot happen: keys are unique)."""
+    keys = frame.array("key")
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[np.argsort(keys, kind="stable")] = np.arange(len(keys))
+    return rank
+
+
+def _conflicts(comparison: Comparison, config: IdentityConfig) -> np.ndarray:
+    levels = comparison.levels
+    out = np.full(len(levels), "", dtype=object)
+    given = FIELD_NAMES.index("given_name")
+    out[(levels[:, given] == 4) & (comparison.similarity["given_name"] < config.given_name_conflict_below)] = (
+        "given_name"
+    )
+    out[levels[:, FIELD_NAMES.index("birth_date")] == 3] = "birth_date"
+    return out
+
+
+def resolve_frame(
+    frame: Frame,
+    config: IdentityConfig,
+    *,
+    model: MatchModel | None = None,
+    overrides: Overrides | None = None,
+    key_count: Callable[[str, str, int], int] | None = None,
+    block_size: Callable[[str, list[str]], np.ndarray] | None = None,
+) -> BatchResult:
+    """Link and cluster the records of a frame; trains a model from them when none is given.
+
+    `key_count` and `block_size` report sizes across all records when the frame is part of a larger set.
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    n = len(frame)
+    columns = score_columns(frame)
+    ranks = key_rank(frame)
+    row_of = {key: row for row, key in enumerate(frame.key)}
+
+    groups, det_a, det_b, det_group = key_groups(frame, config, key_count, ranks)
+    det = Edges(
+        det_a, det_b, np.fromiter((RULE_INDEX[k] for k in groups.kind_of(det_group)), dtype=np.int8,
+                                  count=len(det_group)),
+        np.ones(len(det_a)),
+    )  # fmt: skip
+    timings["keys"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    training = model is None
+    samples: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if training else None
+    per_rule = max(config.em_sample_pairs // 8, 1000)
+    cand_a, cand_b, skipped, block_codes = candidate_pairs(
+        frame, config.block_limits(), block_size, samples, per_rule, config.random_seed
+    )
+    flip = ranks[cand_a] > ranks[cand_b]
+    cand_a, cand_b = np.where(flip, cand_b, cand_a), np.where(flip, cand_a, cand_b)
+    timings["blocking"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    if training:
+        assert samples is not None
+        kinds = groups.kind_of(det_group)
+        rng = np.random.default_rng(config.random_seed + 2)
+        for kind in config.deterministic_keys:
+            chosen = np.flatnonzero(kinds == kind)
+            if len(chosen) > per_rule:
+                chosen = np.sort(rng.choice(chosen, per_rule, replace=False))
+            samples[kind] = (det.a[chosen], det.b[chosen])
+        model = train(columns, n, samples, config)
+    timings["training"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    # Pass 1, in chunks to bound memory: the Bayes factor of every candidate pair, and the evidence against it
+    # from contact details, address and birth date (for the confident non-match guard).
+    contact = [i for i, name in enumerate(FIELD_NAMES) if name not in ("given_name", "family_name")]
+    total_pairs = len(cand_a)
+    factors = np.zeros(total_pairs, dtype=np.float64)
+    against = np.zeros(total_pairs, dtype=np.float32)
+    levels = np.zeros((total_pairs, len(FIELD_NAMES)), dtype=np.int8)
+    similarity = {name: np.zeros(total_pairs, dtype=np.float32) for name in ("given_name", "family_name", "address")}
+    swapped = np.zeros(total_pairs, dtype=bool)
+    assert model is not None
+    for start in range(0, total_pairs, _CHUNK):
+        stop = min(start + _CHUNK, total_pairs)
+        a, b = cand_a[start:stop], cand_b[start:stop]
+        chunk = compare(columns, a, b, config.workers)
+        weights = match_weights(chunk, columns, a, model)
+        factors[start:stop] = weights.sum(axis=1)
+        against[start:stop] = weights[:, contact].sum(axis=1)
+        levels[start:stop] = chunk.levels
+        swapped[start:stop] = chunk.swapped
+        for name, values in chunk.similarity.items():
+            similarity[name][start:stop] = values
+    if training:
+        model.prior = estimate_prior(factors, n * (n - 1) / 2)
+    probability = 1.0 / (1.0 + np.exp2(-np.clip(factors + model.prior_weight(), -60, 60)))
+    kept = np.flatnonzero(probability >= min(config.review_probability, config.match_probability))
+    review_count = int(((probability >= config.review_probability) & (probability < config.match_probability)).sum())
+    # The comparisons and scores of the pairs worth keeping, as evidence.
+    comparison = Comparison(
+        levels=levels[kept],
+        similarity={name: values[kept].astype(np.float64) for name, values in similarity.items()},
+        swapped=swapped[kept],
+    )
+    del levels, similarity, swapped
+    scores = score(comparison, columns, cand_a[kept], model)
+    pairs = ScoredPairs(
+        a=cand_a[kept], b=cand_b[kept], comparison=comparison, scores=scores, conflict=_conflicts(comparison, config)
+    )
+    linked = np.flatnonzero((pairs.scores.probability >= config.match_probability) & (pairs.conflict == ""))
+    prob = Edges(
+        pairs.a[linked], pairs.b[linked], np.full(len(linked), PROBABILISTIC, dtype=np.int8),
+        pairs.scores.probability[linked],
+    )  # fmt: skip
+    timings["scoring"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    steward_a: list[int] = []
+    steward_b: list[int] = []
+    never: dict[int, set[int]] = {}
+    if overrides:
+        for ka, kb in sorted(overrides.force):
+            if ka in row_of and kb in row_of:
+                steward_a.append(row_of[ka])
+                steward_b.append(row_of[kb])
+        for ka, kb in overrides.never:
+            if ka in row_of and kb in row_of:
+                never.setdefault(row_of[ka], set()).add(row_of[kb])
+                never.setdefault(row_of[kb], set()).add(row_of[ka])
+    steward = Edges(
+        np.asarray(steward_a, dtype=np.int64), np.asarray(steward_b, dtype=np.int64),
+        np.full(len(steward_a), RULE_INDEX["steward_merge"], dtype=np.int8), np.ones(len(steward_a)),
+    )  # fmt: skip
+    edges = Edges.concat([steward, det, prob])
+    edge_group = np.concatenate([np.full(len(steward), -1), det_group, np.full(len(prob), -1)])
+    edge_pair = np.concatenate([np.full(len(steward) + len(det), -1), linked.astype(np.int64)])
+    linked_rows = np.zeros(n, dtype=bool)
+    for part in (steward, det, prob):
+        linked_rows[part.a] = True
+        linked_rows[part.b] = True
+    low = np.flatnonzero((against < -config.conflict_weight) & linked_rows[cand_a] & linked_rows[cand_b])
+    conflicts = set((cand_a[low] * n + cand_b[low]).tolist()) if config.conflict_weight > 0 else set()
+    clustering = build_clusters(frame, edges, ranks, config, never, conflicts)
+    timings["clustering"] = time.perf_counter() - clock
+    return BatchResult(
+        frame=frame, model=model, groups=groups, edges=edges, edge_group=edge_group, edge_pair=edge_pair,
+        pairs=pairs, clustering=clustering, candidate_count=len(cand_a), review_count=review_count,
+        skipped_blocks=skipped, timings=timings, key_rank=ranks, block_codes=block_codes,
+    )  # fmt: skip

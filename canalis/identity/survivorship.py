@@ -1,0 +1,234 @@
+"""Golden records: per field, the value of the most trusted source, then the most recent, then the most complete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import numpy as np
+
+from canalis.identity.config import IdentityConfig
+from canalis.identity.features import INVALID_PHONE_MARK, Frame
+
+GOLDEN_FIELDS: tuple[str, ...] = (
+    "given_name", "family_name", "email", "phone", "birth_date", "street", "postcode", "city", "region",
+    "country", "loyalty_id",
+)  # fmt: skip
+# Fields chosen together from one record, so that a golden address or name is never stitched from several.
+FIELD_GROUPS: dict[str, tuple[str, ...]] = {
+    "name": ("given_name", "family_name"),
+    "address": ("street", "postcode", "city", "region", "country"),
+}
+_GROUP_OF: dict[str, str] = {f: g for g, fields in FIELD_GROUPS.items() for f in fields}
+
+
+@dataclass
+class GoldenRecord:
+    """The unified profile of one customer, with the origin of every field."""
+
+    customer_id: str
+    values: dict[str, object]
+    lineage: dict[str, dict]
+    record_keys: list[str]
+    sources: list[str]
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def record_count(self) -> int:
+        """How many source records the customer has."""
+        return len(self.record_keys)
+
+
+def field_value(frame: Frame, row: int, name: str) -> object:
+    """The value a golden record takes from a record: normalised for keys and codes, as typed for names."""
+    record = frame.record[row]
+    match name:
+        case "email":
+            return frame.email[row] or None
+        case "phone":
+            phone = frame.phone[row]
+            return phone if phone and not phone.startswith(INVALID_PHONE_MARK) else None
+        case "birth_date":
+            d = frame.dob[row]
+            return date(d // 10000, d // 100 % 100, d % 100) if d else None
+        case "postcode":
+            return frame.postcode[row] or None
+        case "country":
+            return frame.country[row] or None
+        case "loyalty_id":
+            return record.loyalty_id.strip() if record.loyalty_id and frame.loyalty[row] else None
+    value = getattr(record, name)
+    if isinstance(value, str):
+        value = " ".join(value.split())
+    return value or None
+
+
+_PRESENCE_COLUMNS: dict[str, str] = {
+    "given_name": "given", "family_name": "family", "email": "email", "phone": "phone", "street": "street",
+    "postcode": "postcode", "city": "city", "country": "country", "loyalty_id": "loyalty",
+}  # fmt: skip
+
+
+def presence(frame: Frame) -> dict[str, np.ndarray]:
+    """Per golden field, which rows have a usable value."""
+    out = {name: frame.array(column) != "" for name, column in _PRESENCE_COLUMNS.items()}
+    out["phone"] &= np.fromiter(
+        (not p.startswith(INVALID_PHONE_MARK) for p in frame.phone), dtype=bool, count=len(frame)
+    )
+    out["birth_date"] = frame.array("dob") > 0
+    out["region"] = np.fromiter(
+        (bool(r.region and r.region.strip()) for r in frame.record), dtype=bool, count=len(frame)
+    )
+    return out
+
+
+def _priority(config: IdentityConfig, name: str, sources: np.ndarray, cache: dict) -> np.ndarray:
+    listed = tuple(
+        config.source_priority.get(name)
+        or config.source_priority.get(_GROUP_OF.get(name, ""))
+        or config.source_priority.get("*")
+        or ()
+    )
+    if listed not in cache:
+        rank = {source: i for i, source in enumerate(listed)}
+        cache[listed] = (
+            np.fromiter((rank.get(s, len(listed)) for s in sources), dtype=np.int64, count=len(sources))
+            if listed
+            else np.zeros(len(sources), dtype=np.int64)
+        )
+    return cache[listed]
+
+
+def _winners(
+    label: np.ndarray, present: np.ndarray, prio: np.ndarray, base: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cluster with a present value: the winning row and the runner-up row (-1 when none)."""
+    rows = np.flatnonzero(present)
+    if len(rows) == 0:
+        nothing = np.zeros(0, dtype=np.int64)
+        return nothing, nothing, nothing
+    order = rows[np.lexsort((base[rows], prio[rows], label[rows]))]
+    sorted_labels = label[order]
+    first = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+    second = first + 1
+    has_second = (second < len(order)) & (sorted_labels[np.minimum(second, len(order) - 1)] == sorted_labels[first])
+    runner = np.where(has_second, order[np.minimum(second, len(order) - 1)], -1)
+    return sorted_labels[first], order[first], runner
+
+
+RULE_NAMES: tuple[str, ...] = ("only_value", "source_priority", "recency", "completeness", "record_key")
+
+
+@dataclass
+class GoldenTable:
+    """Golden records of many clusters, column by column; records are built when read.
+
+    Per field: the frame row the value comes from (-1: none) and the rule that chose it.
+    """
+
+    frame: Frame
+    clusters: Sequence[Sequence[int]]
+    ids: Sequence[str]
+    flags: Sequence[Sequence[str]]
+    source_row: dict[str, np.ndarray]
+    rule: dict[str, np.ndarray]
+    filled: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self):
+        for i in range(len(self.ids)):
+            yield self[i]
+
+    def __getitem__(self, i: int) -> GoldenRecord:
+        frame = self.frame
+        values: dict[str, object] = {}
+        lineage: dict[str, dict] = {}
+        for name in GOLDEN_FIELDS:
+            row = int(self.source_row[name][i])
+            if row < 0:
+                values[name] = None
+                continue
+            values[name] = field_value(frame, row, name)
+            stamp = frame.record[row].updated_at
+            rule = RULE_NAMES[int(self.rule[name][i])] + ("_fill" if self.filled[name][i] else "")
+            lineage[name] = {
+                "record_key": frame.key[row], "source": frame.source[row], "rule": rule,
+                "updated_at": stamp.astimezone(UTC).isoformat() if isinstance(stamp, datetime) else None,
+            }  # fmt: skip
+        rows = self.clusters[i]
+        return GoldenRecord(
+            customer_id=self.ids[i], values=values, lineage=lineage,
+            record_keys=sorted(frame.key[r] for r in rows), sources=sorted({frame.source[r] for r in rows}),
+            flags=list(self.flags[i]) if self.flags else [],
+        )  # fmt: skip
+
+
+def _rules(winners: np.ndarray, runners: np.ndarray, prio: np.ndarray, updated: np.ndarray, complete: np.ndarray):
+    safe = np.maximum(runners, 0)
+    rule = np.full(len(winners), 4, dtype=np.int8)
+    rule[complete[winners] != complete[safe]] = 3
+    rule[updated[winners] != updated[safe]] = 2
+    rule[prio[winners] != prio[safe]] = 1
+    rule[runners < 0] = 0
+    return rule
+
+
+def golden_records(
+    frame: Frame,
+    clusters: Sequence[Sequence[int]],
+    ids: Sequence[str],
+    config: IdentityConfig,
+    flags: Sequence[Sequence[str]] | None = None,
+) -> GoldenTable:
+    """Golden records of clusters (rows of `frame`): per field the most trusted source, then recency, then completeness.
+
+    Fields of a group (name, address) come together from the group's best record; a field that record lacks
+    is filled from the best record holding it (rule suffixed "_fill").
+    """
+    n = len(frame)
+    count = len(clusters)
+    label = np.full(n, -1, dtype=np.int64)
+    for index, rows in enumerate(clusters):
+        label[np.asarray(rows, dtype=np.int64)] = index
+    in_cluster = label >= 0
+    keys = frame.array("key")
+    updated = frame.array("updated")
+    sources = frame.array("source")
+    values_present = presence(frame)
+    complete = sum(values_present[name].astype(np.int64) for name in GOLDEN_FIELDS)
+    key_rank = np.empty(n, dtype=np.int64)
+    key_rank[np.argsort(keys, kind="stable")] = np.arange(n)
+    base_order = np.lexsort((key_rank, -complete, -updated))
+    base = np.empty(n, dtype=np.int64)
+    base[base_order] = np.arange(n)
+    source_row = {name: np.full(count, -1, dtype=np.int64) for name in GOLDEN_FIELDS}
+    rule = {name: np.zeros(count, dtype=np.int8) for name in GOLDEN_FIELDS}
+    filled = {name: np.zeros(count, dtype=bool) for name in GOLDEN_FIELDS}
+
+    cache: dict = {}
+
+    def pick(name: str, present: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        prio = _priority(config, name, sources, cache)
+        labels, winners, runners = _winners(label, present & in_cluster, prio, base)
+        return labels, winners, _rules(winners, runners, prio, updated, complete)
+
+    for group, fields in FIELD_GROUPS.items():
+        present = np.zeros(n, dtype=bool)
+        for f in fields:
+            present |= values_present[f]
+        labels, winners, rules = pick(group, present)
+        for f in fields:
+            has = values_present[f][winners]
+            source_row[f][labels[has]] = winners[has]
+            rule[f][labels[has]] = rules[has]
+    for name in GOLDEN_FIELDS:
+        labels, winners, rules = pick(name, values_present[name])
+        empty = source_row[name][labels] < 0
+        source_row[name][labels[empty]] = winners[empty]
+        rule[name][labels[empty]] = rules[empty]
+        if name in _GROUP_OF:
+            filled[name][labels[empty]] = True
+    return GoldenTable(frame, clusters, ids, flags or [[] for _ in clusters], source_row, rule, filled)

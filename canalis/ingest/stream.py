@@ -1,0 +1,76 @@
+"""Ingest: read a connector stream page by page into the raw landing table, committing state with each group.
+
+A long stream (more than HANDOFF_RECORDS records) is stored by a writer process from there on, so the reading
+thread keeps the interpreter to itself (see `canalis.ingest.landing`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from canalis.ingest import landing
+from canalis.ingest.landing import IngestReport, Lander, StreamKeys, WriterProcess, collect_group, writer_allowed
+from canalis.sdk.base import Connector
+from canalis.sdk.prefetch import Prefetched
+from canalis.sdk.state import StreamState
+from canalis.store import Store
+
+__all__ = ["READ_AHEAD_PAGES", "IngestReport", "ingest_stream"]
+
+READ_AHEAD_PAGES = 16  # enough for the reader to go on while a group of small pages is stored
+
+
+def ingest_stream(
+    store: Store,
+    connector: Connector,
+    stream_name: str,
+    *,
+    full_refresh: bool = False,
+    run_id: str | None = None,
+) -> IngestReport:
+    """Read one stream from its stored state (or from the start) and land every record or its rejection."""
+    started = time.perf_counter()
+    stream = connector.stream(stream_name)
+    connection = connector.connection
+    report = IngestReport(connection=connection, stream=stream_name, full_refresh=full_refresh)
+    stored = None if full_refresh else store.get_state(connection, stream_name)
+    state = StreamState.from_stored(stored)
+    keys = StreamKeys(primary_key=stream.primary_key, cursor_field=stream.cursor_field)
+    lander = Lander(store, report, keys, run_id)
+    writer: WriterProcess | None = None
+    hand_off = writer_allowed(store)
+    try:
+        # Pages are requested while earlier ones are stored; at most READ_AHEAD_PAGES wait in memory.
+        with Prefetched(connector.read(stream_name, state), depth=READ_AHEAD_PAGES, name=f"read-{connection}") as pages:
+            for page in pages:
+                if writer is None and hand_off and report.records_read >= landing.HANDOFF_RECORDS:
+                    writer = WriterProcess(store, report, keys, run_id, lander.batch_id)
+                    report.writer_process = True
+                if writer is not None:
+                    writer.send(page)
+                    state = page.state
+                    continue
+                group = collect_group(page, lambda wait: next(iter(pages.ready(1, wait_seconds=wait)), None))
+                lander.land(group)
+                state = group[-1].state
+        if writer is not None:
+            stored_by_writer, lander.batch_id = writer.finish()
+            report.add(stored_by_writer)
+            writer = None
+    except Exception:
+        if writer is not None and not writer.failed:  # a failing read lands every page handed over before it
+            try:
+                stored_by_writer, lander.batch_id = writer.finish()
+                report.add(stored_by_writer)
+            except Exception as writer_error:
+                landing.log.warning("the landing writer failed too: %s", writer_error)
+            writer = None
+        raise
+    finally:
+        if writer is not None:  # interrupted: stop the writer; what it committed stays
+            lander.batch_id = writer.abandon() or lander.batch_id
+        if lander.batch_id is not None:  # the canonical pass may now go past this batch (see Store.open_batch)
+            store.finish_batch(lander.batch_id)
+    report.cursor = state.cursor
+    report.seconds = time.perf_counter() - started
+    return report

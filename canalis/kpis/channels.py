@@ -1,0 +1,71 @@
+"""Channel mix: how many channels each unified customer uses, and the share active on two or more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, case, func, select
+
+from canalis.kpis.settings import KpiSettings
+from canalis.kpis.sql import channel_counts, customer_channel_pairs, share
+from canalis.store import tables
+
+
+@dataclass
+class ChannelMix:
+    """Unified customers by number of channels used, and per channel."""
+
+    customers: int = 0
+    active_customers: int = 0
+    multichannel_customers: int = 0
+    distribution: dict[int, int] = field(default_factory=dict)
+    by_channel: dict[str, int] = field(default_factory=dict)
+    multichannel_by_channel: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def multichannel_share(self) -> float | None:
+        """Share of active customers (one channel or more) active on two channels or more."""
+        return share(self.multichannel_customers, self.active_customers)
+
+    def rows(self) -> list[dict]:
+        """The distribution as table rows: channels, customers, share of all unified customers."""
+        return [
+            {"channels": n, "customers": count, "share_of_customers": share(count, self.customers)}
+            for n, count in sorted(self.distribution.items())
+        ]
+
+    def channel_rows(self) -> list[dict]:
+        """Per channel: active customers and how many of them use another channel too."""
+        return [
+            {
+                "channel": channel,
+                "customers": count,
+                "also_on_another_channel": self.multichannel_by_channel.get(channel, 0),
+                "share_multichannel": share(self.multichannel_by_channel.get(channel, 0), count),
+            }
+            for channel, count in sorted(self.by_channel.items(), key=lambda item: (-item[1], item[0]))
+        ]
+
+
+def channel_mix(conn: Connection, settings: KpiSettings) -> ChannelMix:
+    """Count unified customers by the number of channels they used (SQL aggregates only)."""
+    counts = channel_counts(settings)
+    report = ChannelMix()
+    report.customers = conn.execute(select(func.count()).select_from(tables.customers)).scalar_one()
+    for channels, customers in conn.execute(select(counts.c.channels, func.count()).group_by(counts.c.channels)):
+        report.distribution[int(channels)] = int(customers)
+    report.active_customers = sum(report.distribution.values())
+    report.multichannel_customers = sum(count for n, count in report.distribution.items() if n >= 2)
+    if report.customers > report.active_customers:
+        report.distribution[0] = report.customers - report.active_customers
+
+    pairs = customer_channel_pairs(settings).subquery("pairs")
+    known = pairs.join(counts, counts.c.customer_id == pairs.c.customer_id)
+    for channel, customers, multichannel in conn.execute(
+        select(pairs.c.channel, func.count(), func.sum(case((counts.c.channels >= 2, 1), else_=0)))
+        .select_from(known)
+        .group_by(pairs.c.channel)
+    ):
+        report.by_channel[channel] = int(customers)
+        report.multichannel_by_channel[channel] = int(multichannel or 0)
+    return report

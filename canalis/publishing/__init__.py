@@ -1,0 +1,27 @@
+"""Publishing to channels: policies, desired and observed state, plans, suppressions and consent."""
+
+from canalis.publishing.desired import (
+    DesiredPrice,
+    DesiredPromotion,
+    DesiredStock,
+    desired_prices,
+    desired_promotions,
+    desired_stock,
+)
+from canalis.publishing.observed import observed_prices, observed_promotions, observed_stock
+from canalis.publishing.policy import ChannelPolicy, PublishConfig, load_publish_config
+
+__all__ = [
+    "ChannelPolicy",
+    "DesiredPrice",
+    "DesiredPromotion",
+    "DesiredStock",
+    "PublishConfig",
+    "desired_prices",
+    "desired_promotions",
+    "desired_stock",
+    "load_publish_config",
+    "observed_prices",
+    "observed_promotions",
+    "observed_stock",
+]

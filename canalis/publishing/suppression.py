@@ -1,0 +1,177 @@
+"""Consents across systems: opt-outs propagate (per-purpose rule) and open complaints pause promotional email."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import Column, String, Table
+from sqlalchemy.engine import Connection
+
+from canalis.publishing.policy import ConsentRule, PublishConfig
+from canalis.store import tables
+from canalis.store.schema import metadata
+from canalis.store.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from canalis.publishing.plan import Plan, Written
+
+PAUSED_PURPOSE = "marketing"
+PAUSED_MEDIUM = "email"
+PAUSE = "paused: open complaint"
+RESTORE = "restored: complaint resolved"
+DEFAULT_PAIRS = frozenset({(PAUSED_PURPOSE, PAUSED_MEDIUM)})
+
+consent_pauses = Table(
+    "consent_pauses",
+    metadata,
+    Column("channel", String(100), primary_key=True, comment="connection the pause was written to"),
+    Column("record_key", String(300), primary_key=True),
+    Column("purpose", String(50), primary_key=True),
+    Column("medium", String(30), primary_key=True, comment="email, sms..."),
+    Column("customer_id", String(64), nullable=False),
+    Column("restore_status", String(20), comment="the channel's status before the pause"),
+    Column("paused_at", UTCDateTime, nullable=False),
+    Column("run_id", String(64)),
+    comment="Consents Canalis set to denied because of an open complaint; they are not the customer's choice.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One system's consent status for a customer, purpose and medium."""
+
+    source: str
+    status: str
+    recorded_at: datetime | None
+
+
+def combine(evidence: list[Evidence], rule: ConsentRule) -> tuple[str, list[str]]:
+    """The status the rule gives from every system's evidence, and the systems it came from."""
+    known = [item for item in evidence if item.status in ("granted", "denied")]
+    if not known:
+        return "unknown", []
+    if rule == "most_recent":
+        latest = max(
+            known, key=lambda item: (item.recorded_at is not None, item.recorded_at or datetime.min, item.source)
+        )
+        return latest.status, [latest.source]
+    status = "denied" if any(item.status == "denied" for item in known) else "granted"
+    return status, sorted({item.source for item in known if item.status == status})
+
+
+def open_complaints(conn: Connection, config: PublishConfig) -> set[str]:
+    """Unified customers with a complaint in any system whose status does not close it."""
+    i = tables.interactions
+    closed = {status.lower() for status in config.complaint_closed_statuses}
+    query = sa.select(i.c.customer_id, i.c.status).where(i.c.is_complaint.is_(True), i.c.customer_id.is_not(None))
+    return {row.customer_id for row in conn.execute(query) if (row.status or "").strip().lower() not in closed}
+
+
+def active_pauses(conn: Connection) -> dict[tuple[str, str, str, str], Any]:
+    """Pauses Canalis wrote, keyed by (channel, record_key, purpose, medium)."""
+    p = consent_pauses
+    return {(row.channel, row.record_key, row.purpose, row.medium): row for row in conn.execute(sa.select(p))}
+
+
+def consent_key(record_key: str, purpose: str, medium: str) -> str:
+    """The key of a record's consent, as the consents table holds it."""
+    return f"{record_key}:{purpose}:{medium}"
+
+
+def plan_consents(plan: Plan, conn: Connection, config: PublishConfig, written: Written) -> None:
+    """Add to the plan every consent a publishing channel must change: propagated opt-outs, pauses and restores."""
+    from canalis.publishing.plan import Change
+
+    channels = config.channels_publishing("consents")
+    if not channels:
+        return
+    owner_of = {row.record_key: row.customer_id for row in conn.execute(sa.select(tables.source_identities))}
+    pauses = active_pauses(conn)
+    complaints = open_complaints(conn, config)
+    evidence: dict[tuple[str, str, str], list[Evidence]] = defaultdict(list)
+    current: dict[str, str] = {}
+    pairs: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for row in conn.execute(sa.select(tables.consents).order_by(tables.consents.c.consent_key)):
+        current[row.consent_key] = row.status
+        pairs[row.source].add((row.purpose, row.channel))
+        customer = owner_of.get(row.record_key)
+        if customer is None or (row.source, row.record_key, row.purpose, row.channel) in pauses:
+            continue  # a pause Canalis wrote is not the customer's choice
+        evidence[(customer, row.purpose, row.channel)].append(Evidence(row.source, row.status, row.recorded_at))
+    c = tables.customer_records
+    records = conn.execute(
+        sa.select(c.c.record_key, c.c.source, c.c.source_id, c.c.email)
+        .where(c.c.source.in_(list(channels)))
+        .order_by(c.c.source, c.c.record_key)
+    )
+    for record in records:
+        customer = owner_of.get(record.record_key)
+        if customer is None:
+            continue
+        for purpose, medium in sorted(pairs.get(record.source) or DEFAULT_PAIRS):
+            if medium == "email" and not record.email:
+                continue  # no address to hold an email consent
+            status, sources = combine(evidence.get((customer, purpose, medium), []), config.rule_for(purpose))
+            pause = pauses.get((record.source, record.record_key, purpose, medium))
+            paused = customer in complaints and (purpose, medium) == (PAUSED_PURPOSE, PAUSED_MEDIUM)
+            if paused:
+                status, reason, action = "denied", PAUSE, "pause"
+            elif pause is not None:
+                status = status if status != "unknown" else (pause.restore_status or "unknown")
+                reason, action = RESTORE, "restore"
+            else:
+                reason, action = f"{status} in {', '.join(sources)} ({config.rule_for(purpose)})", None
+                if status == "granted" and not config.propagate_opt_ins:
+                    continue  # only opt-outs travel between systems unless opt-ins are asked for
+            key = consent_key(record.record_key, purpose, medium)
+            old = current.get(key)
+            if (
+                status == "unknown"
+                or old == status
+                or written.pending((record.source, "consents", key, "status"), status)
+            ):
+                continue
+            change = Change(record.source, "consents", key, "status", old, status, reason)
+            plan.add(
+                [change],
+                {
+                    "key": key,
+                    "source_id": record.source_id,
+                    "email": record.email,
+                    "purpose": purpose,
+                    "channel": medium,
+                    "status": status,
+                    "_action": action,
+                    "_customer_id": customer,
+                    "_record_key": record.record_key,
+                    "_previous": old,
+                },
+            )
+
+
+def remember_pause(conn: Connection, channel: str, record: dict[str, Any], now: datetime, run_id: str | None) -> None:
+    """Note that Canalis paused a consent (after the write was applied), or forget it once restored."""
+    where = (channel, record["_record_key"], record["purpose"], record["channel"])
+    p = consent_pauses
+    condition = sa.and_(
+        p.c.channel == where[0], p.c.record_key == where[1], p.c.purpose == where[2], p.c.medium == where[3]
+    )
+    if record.get("_action") == "restore":
+        conn.execute(sa.delete(p).where(condition))
+    elif record.get("_action") == "pause" and conn.execute(sa.select(p.c.channel).where(condition)).first() is None:
+        conn.execute(
+            sa.insert(p).values(
+                channel=where[0],
+                record_key=where[1],
+                purpose=where[2],
+                medium=where[3],
+                customer_id=record["_customer_id"],
+                restore_status=record.get("_previous"),
+                paused_at=now,
+                run_id=run_id,
+            )
+        )

@@ -1,0 +1,105 @@
+"""Stream declarations, read pages and write results: the vocabulary connectors speak."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel
+
+from canalis.sdk.state import StreamState
+
+
+class Stream:
+    """A stream a connector reads (and maybe writes), declared with class attributes.
+
+    `field_paths` declares the fields its records carry, as dotted paths (`properties.email`); a list's items
+    are reached through the list's name (`line_items.sku`), and `name.*` admits any key below `name`. Mappings
+    are checked against them (`canalis check`); a stream that declares none is not checked field by field.
+    """
+
+    name: ClassVar[str]
+    primary_key: ClassVar[str]
+    cursor_field: ClassVar[str | None] = None
+    record_model: ClassVar[type[BaseModel] | None] = None
+    field_paths: ClassVar[tuple[str, ...] | None] = None
+    description: ClassVar[str] = ""
+    writable: ClassVar[bool] = False
+    readable: ClassVar[bool] = True
+    lookback: ClassVar[timedelta] = timedelta(0)
+
+    @classmethod
+    def incremental(cls) -> bool:
+        """Whether the stream can resume from a cursor."""
+        return cls.cursor_field is not None
+
+    @classmethod
+    def declared_fields(cls) -> frozenset[str] | None:
+        """The field paths the stream's records may hold, or None when the stream does not declare them."""
+        return frozenset(cls.field_paths) if cls.field_paths is not None else None
+
+
+def field_declared(path: str, declared: frozenset[str]) -> bool:
+    """Whether a record path is among the declared ones: itself, an object holding some, or under a `name.*`.
+
+    Digit segments (list positions, `addresses.0.city`) are skipped: a list's items are declared through its name.
+    """
+    parts = [part for part in path.split(".") if not part.isdigit()]
+    path = ".".join(parts)
+    if path in declared or any(known.startswith(path + ".") for known in declared):
+        return True
+    return any(".".join(parts[:size]) + ".*" in declared for size in range(len(parts)))
+
+
+class WriteOnlyStream(Stream):
+    """A canonical stream Canalis publishes to a channel (prices, stock_levels, promotions, consents, customers).
+
+    Nothing is read from it: the channel's current values come in through its ordinary streams.
+    """
+
+    primary_key = "key"
+    writable = True
+    readable = False
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record a connector could not accept, kept with the reason so it can be quarantined."""
+
+    payload: Any
+    error: str
+    record_id: str | None = None
+    field: str | None = None
+
+
+@dataclass
+class Page:
+    """Records read in one go, and the stream state that holds once they are stored."""
+
+    records: list[dict[str, Any]]
+    state: StreamState
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+WriteStatus = Literal["applied", "unchanged", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of writing one record to a channel."""
+
+    record_key: str
+    status: WriteStatus
+    vendor_id: str | None = None
+    error: str | None = None
+    retryable: bool = False
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of a connection test."""
+
+    ok: bool
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,234 @@
+"""The canonical store: one object over the database with migrations, upserts, quarantine and sync state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+
+from canalis.store import tables
+from canalis.store.database import create_store_engine, default_database_url, safe_url
+from canalis.store.migrate import upgrade_to_head
+from canalis.store.upsert import UpsertCounts, upsert
+
+log = logging.getLogger("canalis.store")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class QuarantinedRecord:
+    """A record that could not go further, with the reason; nothing is dropped silently."""
+
+    source: str
+    stream: str
+    stage: str
+    error: str
+    record_id: str | None = None
+    payload: Any = None
+    field: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}:{self.stream}:{self.stage}:{self.record_id or '?'}"[:500]
+
+
+class Store:
+    """The canonical store on SQLite (default) or PostgreSQL (`CANALIS_DATABASE_URL`)."""
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+        self.url = url or default_database_url()
+        self.engine = engine or create_store_engine(self.url)
+
+    def __repr__(self) -> str:
+        return f"Store({safe_url(self.url)!r})"
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden."""
+        return safe_url(self.url)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (creates it on an empty database)."""
+        upgrade_to_head(self.engine)
+
+    def close(self) -> None:
+        """Close the store's connection pool; connections checked out later open a new one."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection inside one transaction, committed on success."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    def upsert(self, table: Table, rows: Iterable[dict[str, Any]], **options: Any) -> UpsertCounts:
+        """Upsert rows in their own transaction."""
+        with self.begin() as connection:
+            return upsert(connection, table, rows, **options)
+
+    # --- quarantine ---------------------------------------------------------------------------
+
+    def quarantine(self, connection: Connection, records: Iterable[QuarantinedRecord]) -> int:
+        """Record failures; a record already quarantined for the same reason gets its count and last-seen bumped."""
+        now = utcnow()
+        count = 0
+        for record in records:
+            count += 1
+            key = record.key
+            existing = connection.execute(
+                select(tables.quarantine.c.occurrences).where(tables.quarantine.c.quarantine_key == key)
+            ).first()
+            if existing is None:
+                connection.execute(
+                    insert(tables.quarantine).values(
+                        quarantine_key=key,
+                        source=record.source,
+                        stream=record.stream,
+                        stage=record.stage,
+                        record_id=record.record_id,
+                        payload=record.payload,
+                        error=record.error,
+                        field=record.field,
+                        first_seen_at=now,
+                        last_seen_at=now,
+                        occurrences=1,
+                    )
+                )
+            else:
+                connection.execute(
+                    update(tables.quarantine)
+                    .where(tables.quarantine.c.quarantine_key == key)
+                    .values(
+                        payload=record.payload,
+                        error=record.error,
+                        field=record.field,
+                        last_seen_at=now,
+                        occurrences=existing.occurrences + 1,
+                        resolved_at=None,
+                    )
+                )
+        return count
+
+    def resolve_quarantine(
+        self, connection: Connection, source: str, stream: str, stage: str, record_ids: Iterable[str]
+    ) -> None:
+        """Mark quarantined records as resolved once a later version of them went through."""
+        keys = [QuarantinedRecord(source, stream, stage, "", record_id=rid).key for rid in record_ids]
+        q = tables.quarantine
+        for start in range(0, len(keys), 500):
+            connection.execute(
+                update(q)
+                .where(q.c.quarantine_key.in_(keys[start : start + 500]), q.c.resolved_at.is_(None))
+                .values(resolved_at=utcnow())
+            )
+
+    def has_open_quarantine(self, source: str, stream: str, stage: str) -> bool:
+        """Whether any record of a stream waits in quarantine at a stage (so a success may resolve it)."""
+        q = tables.quarantine
+        query = (
+            select(q.c.quarantine_key)
+            .where(q.c.source == source, q.c.stream == stream, q.c.stage == stage, q.c.resolved_at.is_(None))
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
+
+    def open_quarantine_count(self, source: str | None = None) -> int:
+        """How many quarantined records are not resolved yet."""
+        q = tables.quarantine
+        query = select(func.count()).select_from(q).where(q.c.resolved_at.is_(None))
+        if source is not None:
+            query = query.where(q.c.source == source)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    # --- sync state -----------------------------------------------------------------------------
+
+    def get_state(self, connector: str, stream: str) -> dict[str, Any] | None:
+        """The stored cursor state of a stream, or None before its first sync."""
+        s = tables.sync_state
+        with self.engine.connect() as connection:
+            row = connection.execute(select(s.c.cursor).where(s.c.connector == connector, s.c.stream == stream)).first()
+        return row.cursor if row else None
+
+    def save_state(
+        self, connection: Connection, connector: str, stream: str, cursor: dict[str, Any], run_id: str | None
+    ) -> None:
+        """Store a stream's cursor state, inside the transaction that stored the records it covers."""
+        upsert(
+            connection,
+            tables.sync_state,
+            [
+                {
+                    "connector": connector,
+                    "stream": stream,
+                    "cursor": cursor,
+                    "updated_at": utcnow(),
+                    "run_id": run_id,
+                }
+            ],
+            compare_column=None,
+        )
+
+    def clear_state(self, connector: str, stream: str | None = None) -> None:
+        """Forget cursors so the next read starts from the beginning."""
+        s = tables.sync_state
+        condition = s.c.connector == connector
+        if stream is not None:
+            condition = condition & (s.c.stream == stream)
+        with self.begin() as connection:
+            connection.execute(s.delete().where(condition))
+
+    # --- load batches ---------------------------------------------------------------------------
+
+    def new_batch(self, connection: Connection, source: str, stream: str, run_id: str | None) -> int:
+        """Open a load batch; raw records written in it carry its id so later steps read only what changed."""
+        result = connection.execute(
+            insert(tables.load_batches).values(source=source, stream=stream, run_id=run_id, started_at=utcnow())
+        )
+        return int(result.inserted_primary_key[0])
+
+    def finish_batch(self, batch_id: int) -> None:
+        """Mark a load batch as complete: no more records will be written in it."""
+        b = tables.load_batches
+        with self.begin() as connection:
+            connection.execute(update(b).where(b.c.batch_id == batch_id).values(finished_at=utcnow()))
+
+    def open_batch(self, source: str, stream: str) -> int | None:
+        """The batch a read of the stream is still writing, if any: its newest batch, when not finished.
+
+        An older unfinished batch belongs to a read that was killed; the newer read superseded it.
+        """
+        b = tables.load_batches
+        query = (
+            select(b.c.batch_id, b.c.finished_at)
+            .where(b.c.source == source, b.c.stream == stream)
+            .order_by(b.c.batch_id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            newest = connection.execute(query).first()
+        return newest.batch_id if newest is not None and newest.finished_at is None else None
+
+    def count(self, table: Table, **equals: Any) -> int:
+        """Rows in a table, optionally filtered by column equality."""
+        query = select(func.count()).select_from(table)
+        for name, value in equals.items():
+            query = query.where(table.c[name] == value)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())

@@ -1,7 +1,0 @@
-"""Emulator of Brevo's API v3 (contacts, lists, blocklist, email events) for the sandbox."""
-
-from connectors.sandbox.emulators.brevo.emulator import API_KEY, BrevoEmulator
-
-EMULATOR = BrevoEmulator
-
-__all__ = ["API_KEY", "EMULATOR", "BrevoEmulator"]

@@ -1,7 +1,0 @@
-"""The HubSpot emulator package; the sandbox loads the class named in `EMULATOR`."""
-
-from connectors.sandbox.emulators.hubspot.emulator import ACCESS_TOKEN, READ_ONLY_TOKEN, HubSpotEmulator
-
-EMULATOR = HubSpotEmulator
-
-__all__ = ["ACCESS_TOKEN", "EMULATOR", "READ_ONLY_TOKEN", "HubSpotEmulator"]

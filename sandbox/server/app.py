@@ -1,0 +1,102 @@
+"""The sandbox WSGI application: every emulator on one port under its path prefix, plus /_sandbox endpoints."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Iterable
+
+from werkzeug.wrappers import Request, Response
+
+from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.server.emulator import Emulator, json_response
+from canalis.sandbox.server.faults import FaultPlan
+
+EMULATOR_MODULES = ("salesforce", "hubspot", "shopify", "square", "odoo", "brevo")
+
+log = logging.getLogger("canalis.sandbox")
+
+
+def load_emulators() -> list[type[Emulator]]:
+    """The emulator classes shipped with the sandbox (each module names its class in `EMULATOR`)."""
+    found: list[type[Emulator]] = []
+    for name in EMULATOR_MODULES:
+        try:
+            module = importlib.import_module(f"canalis.sandbox.emulators.{name}")
+        except ModuleNotFoundError as error:
+            if error.name and error.name.endswith(name):
+                continue
+            raise
+        emulator = getattr(module, "EMULATOR", None)
+        if emulator is None:
+            log.warning("sandbox module %s names no EMULATOR; skipped", name)
+            continue
+        found.append(emulator)
+    return found
+
+
+class SandboxApp:
+    """Routes `/<prefix>/...` to the emulator with that prefix, applying injected faults first."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        faults: FaultPlan | None = None,
+        emulators: Iterable[type[Emulator]] | None = None,
+        base_url: str = "",
+    ) -> None:
+        self.store = store
+        self.faults = faults or FaultPlan()
+        self.base_url = base_url
+        classes = list(emulators) if emulators is not None else load_emulators()
+        self.emulators: dict[str, Emulator] = {cls.prefix: cls(store, self.faults) for cls in classes}
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        response = self.handle(request)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        path = request.path
+        prefix, _, rest = path.lstrip("/").partition("/")
+        if prefix == "_sandbox":
+            return self._sandbox_endpoint(request, rest)
+        emulator = self.emulators.get(prefix)
+        if emulator is None:
+            return json_response({"message": f"no emulator at /{prefix}", "emulators": sorted(self.emulators)}, 404)
+        delay = self.faults.latency(emulator.system)
+        if delay:
+            time.sleep(delay)
+        fault = self.faults.request_fault(emulator.system)
+        if fault == "drop":
+            request.get_data()  # read the body so the socket holds nothing of this request when it closes
+            return _dropped_connection()
+        if fault is not None:
+            return emulator.fault_response(fault)
+        try:
+            return emulator.dispatch(request, "/" + rest)
+        except Exception:  # an emulator bug answers 500 like a vendor would, and is logged
+            log.exception("sandbox %s failed on %s %s", prefix, request.method, request.path)
+            return emulator.fault_response("500")
+
+    def _sandbox_endpoint(self, request: Request, rest: str) -> Response:
+        if rest in ("", "health"):
+            return json_response({"status": "ok", "emulators": sorted(self.emulators)})
+        if rest == "ground-truth":
+            from canalis.sandbox.world import ground_truth_document
+
+            limit = request.args.get("limit", type=int)
+            return json_response(ground_truth_document(self.store, limit=limit))
+        if rest == "credentials":
+            return json_response({prefix: emulator.credentials() for prefix, emulator in self.emulators.items()})
+        return json_response({"message": f"unknown sandbox endpoint /{rest}"}, 404)
+
+
+def _dropped_connection() -> Response:
+    """A response that promises more bytes than it sends, so the client sees the connection break."""
+    response = Response(b'{"partial": ', status=200, content_type="application/json")
+    response.headers["Content-Length"] = "4096"
+    response.headers["Connection"] = "close"
+    return response
