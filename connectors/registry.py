@@ -6,8 +6,8 @@ import importlib
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from canalis.sdk.base import Connector
 from canalis.sdk.errors import ConfigError

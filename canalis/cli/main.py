@@ -132,7 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance, execute_job, reconstructable
 
-    from canalis.assets import definitions
     from canalis.cli.sandbox import sandbox_for_run
     from canalis.cli.summary import render_summary, summarize_run
     from canalis.config.check import check_config
@@ -141,13 +140,15 @@ def _run(args: argparse.Namespace) -> int:
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(Path("dagster_home").resolve())
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    target = definitions.full_sync_job if args.job == "full_sync" else definitions.incremental_sync_job
     with sandbox_for_run(out=sys.stdout):
         report = check_config()
         if not report.ok:
             print(render_problems(report), file=sys.stderr)
             print("canalis: no run started; fix the connections file first (`canalis check`)", file=sys.stderr)
             return 2
+        from canalis.assets import definitions  # builds the code location from the file just checked
+
+        target = definitions.full_sync_job if args.job == "full_sync" else definitions.incremental_sync_job
         with DagsterInstance.get() as instance:
             run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
             result = execute_job(reconstructable(target), instance=instance, run_config=run_config)
