@@ -53,19 +53,19 @@ def measure(base_url: str, credentials: dict[str, Any]) -> list[dict[str, Any]]:
     for name, connection in load_config(CONNECTIONS_FILE).enabled_connections().items():
         if not uses_sandbox(connection.settings):
             continue
-        connector = build_connector(name, connection, registry)
-        streams = connection.streams or type(connector).stream_names(connection.settings)
-        for stream in streams:
-            if not connector.stream(stream).readable:
-                continue
-            started = time.perf_counter()
-            records = sum(len(page.records) for page in connector.read(stream, StreamState.from_stored(None)))
-            seconds = time.perf_counter() - started
-            rate = round(records / seconds) if seconds else 0
-            results.append(
-                {"connection": name, "connector": connection.connector, "stream": stream, "records": records,
-                 "seconds": round(seconds, 2), "records_per_s": rate}
-            )  # fmt: skip
+        with build_connector(name, connection, registry) as connector:
+            streams = connection.streams or type(connector).stream_names(connection.settings)
+            for stream in streams:
+                if not connector.stream(stream).readable:
+                    continue
+                started = time.perf_counter()
+                records = sum(len(page.records) for page in connector.read(stream, StreamState.from_stored(None)))
+                seconds = time.perf_counter() - started
+                rate = round(records / seconds) if seconds else 0
+                results.append(
+                    {"connection": name, "connector": connection.connector, "stream": stream, "records": records,
+                     "seconds": round(seconds, 2), "records_per_s": rate}
+                )  # fmt: skip
     return results
 
 

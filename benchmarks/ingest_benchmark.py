@@ -124,7 +124,8 @@ def run_canalis(base_url: str, work: Path) -> dict[str, Any]:
     )
     tree = TreeMemory().start()
     started = time.perf_counter()
-    report = ingest_stream(store, connector, "contacts")
+    with connector:
+        report = ingest_stream(store, connector, "contacts")
     read_seconds = time.perf_counter() - started
     mapper = Mapper(load_mapping(shipped_mapping("hubspot")), connection="hubspot", channel="crm")
     reports = canonicalize_entities(store, {"hubspot": mapper}, ["customer_record", "consent"])

@@ -85,12 +85,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         store.migrate()
         connector = FileDropConnector.from_config({"path": str(root), "page_size": 2000}, connection="bench")
         started = time.perf_counter()
-        report = ingest_stream(store, connector, "customers")
+        with connector:
+            report = ingest_stream(store, connector, "customers")
         ingest_seconds = time.perf_counter() - started
         mapper = Mapper(load_mapping(shipped_mapping("file_drop")), connection="bench", channel="web")
         started = time.perf_counter()
         mapped = canonicalize(store, {"bench": mapper}, "customer_record")
         map_seconds = time.perf_counter() - started
+        store.close()
     figures = {
         "records": args.records,
         "ingest_records_per_s": round(report.records_read / ingest_seconds),

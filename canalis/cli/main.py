@@ -7,10 +7,15 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from canalis.sdk.errors import CanalisError
+
+if TYPE_CHECKING:
+    from canalis.store import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -283,9 +288,9 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     from canalis.store import Store
     from canalis.store.migrate import current_revision
 
-    store = Store()
-    store.migrate()
-    print(f"{store.display_url}: schema at revision {current_revision(store.engine)}")
+    with Store() as store:
+        store.migrate()
+        print(f"{store.display_url}: schema at revision {current_revision(store.engine)}")
     return 0
 
 
@@ -293,18 +298,16 @@ def _db_current(args: argparse.Namespace) -> int:
     from canalis.store import Store
     from canalis.store.migrate import current_revision, head_revision
 
-    store = Store()
-    print(f"{store.display_url}: revision {current_revision(store.engine) or '(none)'}, newest {head_revision()}")
+    with Store() as store:
+        print(f"{store.display_url}: revision {current_revision(store.engine) or '(none)'}, newest {head_revision()}")
     return 0
 
 
 def _quarantine(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from canalis.store import Store, tables
+    from canalis.store import tables
 
-    store = Store()
-    store.migrate()
     q = tables.quarantine
     query = select(
         q.c.source,
@@ -319,7 +322,7 @@ def _quarantine(args: argparse.Namespace) -> int:
     ).order_by(q.c.source, q.c.stream, q.c.record_id)
     if not args.all:
         query = query.where(q.c.resolved_at.is_(None))
-    with store.engine.connect() as conn:
+    with _migrated_store() as store, store.engine.connect() as conn:
         rows = [dict(row._mapping) for row in conn.execute(query)]
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
@@ -330,41 +333,45 @@ def _quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
-def _identity_store_and_config():
-    from canalis.config.connections import load_config
-    from canalis.identity import IdentityConfig
+@contextmanager
+def _migrated_store() -> Iterator[Store]:
+    """The configured store, brought to the newest schema, closed afterwards."""
     from canalis.store import Store
 
-    store = Store()
-    store.migrate()
-    return store, IdentityConfig.model_validate(load_config().identity or {})
+    with Store() as store:
+        store.migrate()
+        yield store
 
 
 def _identity_override(args: argparse.Namespace) -> int:
+    from canalis.config.connections import load_config
     from canalis.identity.persistence import apply_override
 
-    store, config = _identity_store_and_config()
-    report = apply_override(store.engine, args.kind, args.record_a, args.record_b, args.who, args.why, config=config)
+    config = load_config().identity
+    with _migrated_store() as store:
+        report = apply_override(
+            store.engine, args.kind, args.record_a, args.record_b, args.who, args.why, config=config
+        )
     print(json.dumps(report.to_dict() if hasattr(report, "to_dict") else report, indent=2, default=str))
     return 0
 
 
 def _identity_unmerge(args: argparse.Namespace) -> int:
+    from canalis.config.connections import load_config
     from canalis.identity.persistence import unmerge
 
-    store, config = _identity_store_and_config()
-    report = unmerge(store.engine, args.customer_id, args.record_keys, args.who, args.why, config=config)
+    config = load_config().identity
+    with _migrated_store() as store:
+        report = unmerge(store.engine, args.customer_id, args.record_keys, args.who, args.why, config=config)
     print(json.dumps(report.to_dict() if hasattr(report, "to_dict") else report, indent=2, default=str))
     return 0
 
 
 def _inconsistencies(args: argparse.Namespace) -> int:
     from canalis.consistency import list_inconsistencies, render_table
-    from canalis.store import Store
 
-    store = Store()
-    store.migrate()
-    rows = list_inconsistencies(store, open_only=args.open)
+    with _migrated_store() as store:
+        rows = list_inconsistencies(store, open_only=args.open)
     print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else render_table(rows))
     return 0
 
