@@ -49,11 +49,25 @@ PLUGIN_CODE = textwrap.dedent(
 )
 
 
+PLUGIN_MAPPING = textwrap.dedent(
+    """
+    mapping: demo_plugin
+    connector: demo_plugin
+    streams:
+      people:
+        targets:
+          - entity: customer_record
+            fields: {source_id: id, email: {from: email, transforms: [email]}}
+    """
+)
+
+
 def _build_wheel(folder: Path) -> Path:
     wheel = folder / f"{PLUGIN}-0.1-py3-none-any.whl"
     dist_info = f"{PLUGIN}-0.1.dist-info"
     files = {
         f"{PLUGIN}/__init__.py": PLUGIN_CODE,
+        f"{PLUGIN}/mapping.yaml": PLUGIN_MAPPING,
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {DIST}\nVersion: 0.1\n",
         f"{dist_info}/WHEEL": (
             "Wheel-Version: 1.0\nGenerator: canalis-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -121,8 +135,9 @@ def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_pat
         encoding="utf-8",
     )
     (tmp_path / "canalis.yaml").write_text(
-        "connections:\n  partner_crm:\n    connector: demo_plugin\n    channel: crm\n"
-        f"    mapping: {tmp_path / 'plugin_mapping.yaml'}\n",
+        "connections:\n"
+        "  partner_crm:\n    connector: demo_plugin\n    channel: crm\n    mapping: plugin_mapping.yaml\n"
+        "  partner_shop:\n    connector: demo_plugin\n    channel: web\n",  # the plugin's own mapping.yaml
         encoding="utf-8",
     )
     script = (
@@ -132,7 +147,14 @@ def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_pat
     )
     keys = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
     assert "raw/partner_crm/people" in keys.stdout.split()
+    assert "raw/partner_shop/people" in keys.stdout.split()
     assert "canonical/customer_records" in keys.stdout.split()
+    checked = subprocess.run(
+        [sys.executable, "-m", "canalis.cli.main", "check"], capture_output=True, text=True, env=env, check=False
+    )
+    assert checked.returncode == 0, checked.stdout
+    shop_line = next(line for line in checked.stdout.splitlines() if "partner_shop" in line)
+    assert "mapping.yaml" in shop_line
 
 
 def test_plugins_are_not_loaded_when_switched_off(installed_plugin, tmp_path: Path) -> None:
