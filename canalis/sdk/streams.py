@@ -15,8 +15,9 @@ class Stream:
     """A stream a connector reads (and maybe writes), declared with class attributes.
 
     `field_paths` declares the fields its records carry, as dotted paths (`properties.email`); a list's items
-    are reached through the list's name (`line_items.sku`), and `name.*` admits any key below `name`. Mappings
-    are checked against them (`canalis check`); a stream that declares none is not checked field by field.
+    are reached through the list's name (`line_items.sku`), `name.*` admits any key below `name`, and
+    `name.prefix*` any key of `name` starting with `prefix` (keys a vendor numbers per account). Mappings are
+    checked against them (`canalis check`); a stream that declares none is not checked field by field.
     """
 
     name: ClassVar[str]
@@ -41,15 +42,23 @@ class Stream:
 
 
 def field_declared(path: str, declared: frozenset[str]) -> bool:
-    """Whether a record path is among the declared ones: itself, an object holding some, or under a `name.*`.
+    """Whether a record path is among the declared ones: itself, an object holding some, or matched by a `*`.
 
     Digit segments (list positions, `addresses.0.city`) are skipped: a list's items are declared through its name.
+    A declared path ending in `*` admits every path starting with what comes before the `*` (`name.*`, or
+    `properties.hs_email_optout_*`). What a mapping's `each` gives every list item is admitted too: `_index` (the
+    item's position) below any declared path, and `value` (an item that is not an object) below a declared leaf.
     """
     parts = [part for part in path.split(".") if not part.isdigit()]
     path = ".".join(parts)
     if path in declared or any(known.startswith(path + ".") for known in declared):
         return True
-    return any(".".join(parts[:size]) + ".*" in declared for size in range(len(parts)))
+    if any(known.endswith("*") and path.startswith(known[:-1]) for known in declared):
+        return True
+    rest = ".".join(parts[:-1])
+    if rest and parts[-1] == "_index":
+        return field_declared(rest, declared)
+    return bool(rest) and parts[-1] == "value" and rest in declared
 
 
 class WriteOnlyStream(Stream):

@@ -67,6 +67,19 @@ class Contacts(BrevoStream):
     record_model = ContactRecord
     lookback = timedelta(minutes=30)
     description = "Contacts with their attributes, blocklist flags and lists; incremental on modifiedAt."
+    # `attributes` holds the account's own contact attributes (FIRSTNAME, SMS, custom ones): open by nature.
+    field_paths = (
+        "id",
+        "email",
+        "emailBlacklisted",
+        "smsBlacklisted",
+        "whatsappBlacklisted",
+        "createdAt",
+        "modifiedAt",
+        "listIds",
+        "listUnsubscribed",
+        "attributes.*",
+    )
 
 
 class Lists(BrevoStream):
@@ -74,6 +87,7 @@ class Lists(BrevoStream):
     primary_key = "id"
     record_model = ListRecord
     description = "Contact lists (read whole each time)."
+    field_paths = ("id", "name", "folderId", "totalBlacklisted", "totalSubscribers", "uniqueSubscribers")
 
 
 class BlockedContacts(BrevoStream):
@@ -83,6 +97,7 @@ class BlockedContacts(BrevoStream):
     record_model = BlockedContactRecord
     lookback = timedelta(minutes=30)
     description = "Blocked or unsubscribed addresses with the reason; incremental on blockedAt."
+    field_paths = ("email", "senderEmail", "reason.code", "reason.message", "blockedAt")
 
 
 class EmailEvents(BrevoStream):
@@ -93,6 +108,20 @@ class EmailEvents(BrevoStream):
     lookback = timedelta(minutes=30)
     description = (
         "Email events (deliveries, opens, clicks, bounces, unsubscriptions, spam); `_key` is built by Canalis."
+    )
+    field_paths = (
+        "email",
+        "date",
+        "subject",
+        "messageId",
+        "event",
+        "reason",
+        "tag",
+        "ip",
+        "link",
+        "from",
+        "templateId",
+        "_key",
     )
 
 

@@ -8,7 +8,11 @@ from canalis.sdk.streams import Stream
 
 
 class FileStream(Stream):
-    """A stream read from files; its key is built from `key_columns` into the `_key` field."""
+    """A stream read from files; its key is built from `key_columns` into the `_key` field.
+
+    Its fields are not declared (`field_paths` stays None, so mappings are not checked field by field): they are
+    the columns of whatever CSV or JSONL files a connection drops, unknown until the files are read.
+    """
 
     primary_key = "_key"
     key_columns: ClassVar[tuple[str, ...]] = ("id",)

@@ -7,7 +7,13 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from canalis.connectors.hubspot.settings import HubSpotSettings
 from canalis.sdk.streams import Stream, WriteOnlyStream
+
+# What every CRM object holds besides its properties (`archivedAt` only on archived objects).
+CRM_OBJECT_FIELDS = ("id", "createdAt", "updatedAt", "archived", "archivedAt")
+# Properties HubSpot returns whichever properties are asked for (contacts also return `lastmodifieddate`).
+ALWAYS_PROPERTIES = ("createdate", "hs_lastmodifieddate", "hs_object_id")
 
 
 class CrmObjectModel(BaseModel):
@@ -32,6 +38,9 @@ class EmailEventModel(BaseModel):
     created: int
 
 
+LINE_ITEM_PROPERTIES = ("name", "hs_product_id", "hs_sku", "quantity", "price", "amount", "hs_lastmodifieddate")
+
+
 class CrmStream(Stream):
     """A CRM object type read in full through the list API, then incrementally through search."""
 
@@ -42,6 +51,21 @@ class CrmStream(Stream):
     object_type: ClassVar[str]
     properties: ClassVar[tuple[str, ...]]
     associations: ClassVar[tuple[str, ...]] = ()
+    # Properties returned beyond those asked for, and fields the connector adds to the object.
+    extra_properties: ClassVar[tuple[str, ...]] = ALWAYS_PROPERTIES
+    added_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def declared_fields(cls) -> frozenset[str]:
+        """The object's fields, the properties read (and those always returned), associations, added fields."""
+        return frozenset(
+            (
+                *CRM_OBJECT_FIELDS,
+                *(f"properties.{name}" for name in (*cls.properties, *cls.extra_properties)),
+                *(f"associations.{to_type}.results.{key}" for to_type in cls.associations for key in ("id", "type")),
+                *cls.added_fields,
+            )
+        )
 
 
 class Contacts(CrmStream):
@@ -68,6 +92,15 @@ class Contacts(CrmStream):
         "lifecyclestage",
         "hs_lastmodifieddate",
     )
+    extra_properties = (
+        *ALWAYS_PROPERTIES,
+        "lastmodifieddate",
+        # the Canalis id property (named by the external_id_property setting; its default here) and the
+        # marketing subscription's opt-out flag, `hs_email_optout_<subscription id>`, numbered per portal
+        str(HubSpotSettings.model_fields["external_id_property"].default),
+        "hs_email_optout_*",
+    )
+    added_fields = ("_marketing_email_optout",)
 
 
 class Companies(CrmStream):
@@ -109,6 +142,11 @@ class Deals(CrmStream):
         "hs_lastmodifieddate",
     )
     associations = ("contacts", "line_items")
+    added_fields = (
+        "_currency",
+        *(f"line_items.{name}" for name in CRM_OBJECT_FIELDS),
+        *(f"line_items.properties.{name}" for name in (*LINE_ITEM_PROPERTIES, *ALWAYS_PROPERTIES)),
+    )
 
 
 class Products(CrmStream):
@@ -116,6 +154,7 @@ class Products(CrmStream):
     object_type = "products"
     description = "Products of the product library with their price."
     properties = ("name", "hs_sku", "price", "description", "hs_cost_of_goods_sold", "hs_lastmodifieddate")
+    added_fields = ("_currency",)
 
 
 class EmailEvents(Stream):
@@ -127,6 +166,53 @@ class EmailEvents(Stream):
     record_model = EmailEventModel
     lookback = timedelta(minutes=10)
     description = "Marketing email events from the email events feed, read by time window."
+    # The fields of every event, then those of each event type (SENT, DROPPED, DELIVERED, DEFERRED, BOUNCE, OPEN,
+    # CLICK, STATUSCHANGE...), as HubSpot's email events API documents them.
+    field_paths = (
+        "id",
+        "type",
+        "recipient",
+        "created",
+        "portalId",
+        "appId",
+        "appName",
+        "emailCampaignId",
+        "emailCampaignGroupId",
+        "hmid",
+        "sendId",
+        *(f"{link}.{key}" for link in ("sentBy", "causedBy", "obsoletedBy") for key in ("id", "created")),
+        "filteredEvent",
+        "smtpId",
+        "subject",
+        "from",
+        "replyTo",
+        "cc",
+        "bcc",
+        "dropReason",
+        "dropMessage",
+        "suppressedReason",
+        "suppressedMessage",
+        "response",
+        "attempt",
+        "category",
+        "status",
+        "userAgent",
+        "deviceType",
+        "duration",
+        "url",
+        "referer",
+        "linkId",
+        *(f"browser.{key}" for key in ("name", "family", "producer", "producerUrl", "type", "url", "version")),
+        *(f"location.{key}" for key in ("country", "state", "city", "zipcode", "latitude", "longitude")),
+        "source",
+        "sourceId",
+        "requestedBy",
+        "portalSubscriptionStatus",
+        "bounced",
+        "subscriptions.id",
+        "subscriptions.status",
+        *(f"subscriptions.legalBasisChange.{key}" for key in ("legalBasisType", "legalBasisExplanation", "optState")),
+    )
 
 
 class Customers(WriteOnlyStream):
@@ -143,6 +229,5 @@ class Consents(WriteOnlyStream):
     description = "Write-only: marketing email subscription status of a contact."
 
 
-LINE_ITEM_PROPERTIES = ("name", "hs_product_id", "hs_sku", "quantity", "price", "amount", "hs_lastmodifieddate")
 CRM_STREAMS: tuple[type[CrmStream], ...] = (Contacts, Companies, Tickets, Deals, Products)
 STREAMS: tuple[type[Stream], ...] = (*CRM_STREAMS, EmailEvents, Customers, Consents)

@@ -130,6 +130,17 @@ class OdooStream(Stream):
     # Read archived records too, so that archiving reaches Canalis.
     include_archived: ClassVar[bool] = True
 
+    @classmethod
+    def declared_fields(cls) -> frozenset[str]:
+        """The id and the fields read (those the database lacks are left out), the SKU added, children added."""
+        added = ("product_default_code",) if cls.product_field else ()
+        return frozenset(("id", *cls.fields, *added, *cls.added_fields()))
+
+    @classmethod
+    def added_fields(cls) -> tuple[str, ...]:
+        """Fields the connector adds from related models (order lines, rules and rewards, partners)."""
+        return ()
+
 
 class Partners(OdooStream):
     name = "partners"
@@ -193,6 +204,11 @@ class SaleOrders(OdooStream):
         "price_total",
     )  # fmt: skip
 
+    @classmethod
+    def added_fields(cls) -> tuple[str, ...]:
+        """The order's lines, each with its id, the line fields read and the SKU of its product."""
+        return tuple(f"lines.{name}" for name in ("id", *cls.line_fields, "product_default_code"))
+
 
 class LoyaltyPrograms(OdooStream):
     name = "loyalty_programs"
@@ -208,6 +224,12 @@ class LoyaltyPrograms(OdooStream):
         "program_id", "reward_type", "discount", "discount_mode", "discount_applicability", "description",
     )  # fmt: skip
 
+    @classmethod
+    def added_fields(cls) -> tuple[str, ...]:
+        """The program's code rules and rewards, each with its id and the fields read."""
+        rules = (f"rules.{name}" for name in ("id", *cls.rule_fields))
+        return (*rules, *(f"rewards.{name}" for name in ("id", *cls.reward_fields)))
+
 
 class Consents(OdooStream):
     name = "consents"
@@ -219,6 +241,11 @@ class Consents(OdooStream):
     )
     fields = ("email", "active", "create_date", "write_date")
     writable = True
+
+    @classmethod
+    def added_fields(cls) -> tuple[str, ...]:
+        """The ids of the partners holding the email (a list of integers)."""
+        return ("partner_ids",)
 
 
 STREAMS: tuple[type[OdooStream], ...] = (

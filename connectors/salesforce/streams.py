@@ -7,11 +7,14 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from canalis.connectors.salesforce.settings import SalesforceSettings
 from canalis.sdk.state import parse_cursor_datetime
 from canalis.sdk.streams import Stream, WriteOnlyStream
 
 CURSOR_FIELD = "SystemModstamp"
 SYSTEM_FIELDS = ("IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp")
+# What Salesforce puts under `attributes` of every record (Bulk API 2.0 rows get only the type).
+RECORD_ATTRIBUTES = ("attributes.type", "attributes.url")
 
 
 def _salesforce_datetime(value: Any) -> Any:
@@ -39,6 +42,11 @@ class SObjectStream(Stream):
     primary_key = "Id"
     cursor_field = CURSOR_FIELD
     record_model = SObjectRecord
+
+    @classmethod
+    def declared_fields(cls) -> frozenset[str]:
+        """The fields selected (those the org lacks are left out of the query) and the record's attributes."""
+        return frozenset((*cls.fields, *RECORD_ATTRIBUTES))
 
 
 class Accounts(SObjectStream):
@@ -87,6 +95,11 @@ class Contacts(SObjectStream):
         "OwnerId",
         *SYSTEM_FIELDS,
     )
+
+    @classmethod
+    def declared_fields(cls) -> frozenset[str]:
+        """Also the external id field holding the Canalis customer id (named by a setting: its default here)."""
+        return super().declared_fields() | {str(SalesforceSettings.model_fields["external_id_field"].default)}
 
 
 class Cases(SObjectStream):

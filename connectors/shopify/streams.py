@@ -2,15 +2,50 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from canalis.connectors.shopify import queries
 from canalis.sdk.streams import Stream, WriteOnlyStream
 
 GID_PATTERN = r"^gid://shopify/[A-Za-z]+/\d+(\?.*)?$"
+
+_ARGUMENTS = re.compile(r"\([^()]*\)")
+_TOKEN = re.compile(r"\.\.\.|[A-Za-z_]\w*|[{}:]")
+
+
+def selection_paths(selection: str) -> tuple[str, ...]:
+    """The dotted paths of the leaves a GraphQL selection returns (an alias names its field; the fields of
+    `... on Type { }` belong to the enclosing object)."""
+    tokens = _TOKEN.findall(_ARGUMENTS.sub(" ", selection))
+    paths: list[str] = []
+    outer: list[str] = []
+    prefix = ""
+    at = 0
+    while at < len(tokens):
+        word = tokens[at]
+        if word == "...":  # `... on Type {`
+            outer.append(prefix)
+            at += 4
+            continue
+        if word == "}":
+            prefix = outer.pop()
+            at += 1
+            continue
+        name, at = word, at + 1
+        if at < len(tokens) and tokens[at] == ":":  # `alias: field`
+            at += 2
+        if at < len(tokens) and tokens[at] == "{":
+            outer.append(prefix)
+            prefix = f"{prefix}{name}."
+            at += 1
+        else:
+            paths.append(prefix + name)
+    return tuple(paths)
 
 
 class _Open(BaseModel):
@@ -116,11 +151,26 @@ class DiscountModel(_Open):
 
 
 class ShopifyStream(Stream):
-    """A Shopify stream; `node_cost` is the query cost of one record, used to size pages under the limit."""
+    """A Shopify stream; `node_cost` is the query cost of one record, used to size pages under the limit.
+
+    Its fields are those of the GraphQL selection it reads (`selection`) and those the connector adds to its
+    records (`added_fields`). A connection's items (`lineItems.nodes`) are also declared through the connection's
+    name (`lineItems.sku`), the way a mapping's `each: lineItems` reaches them.
+    """
 
     node_cost: ClassVar[int] = 1
     lookback: ClassVar[timedelta] = timedelta(minutes=10)
     bulk: ClassVar[bool] = False
+    selection: ClassVar[str] = ""
+    added_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def declared_fields(cls) -> frozenset[str] | None:
+        if not cls.selection:
+            return None
+        paths = (*selection_paths(cls.selection), *cls.added_fields)
+        through = (".".join(part for part in path.split(".") if part != "nodes") for path in paths)
+        return frozenset((*paths, *through))
 
 
 class Customers(ShopifyStream):
@@ -129,7 +179,16 @@ class Customers(ShopifyStream):
     cursor_field = "updatedAt"
     record_model = CustomerModel
     bulk = True
+    selection = queries.CUSTOMER
     description = "Customers with their default address and email marketing consent."
+
+    @classmethod
+    def declared_fields(cls) -> frozenset[str] | None:
+        declared = super().declared_fields() or frozenset()
+        # NOT selected, so never in a record: declared only because the shipped mapping names them as fallbacks of
+        # given_name and family_name (fallbacks that never apply). Drop these two, and the override, once
+        # connectors/shopify/mapping.yaml stops reading them.
+        return declared | {"defaultAddress.firstName", "defaultAddress.lastName"}
 
 
 class Orders(ShopifyStream):
@@ -138,6 +197,8 @@ class Orders(ShopifyStream):
     cursor_field = "updatedAt"
     record_model = OrderModel
     bulk = True
+    # every line of the order is read (paged, or as child lines of a bulk export) into `lineItems.nodes`
+    selection = f"{queries.ORDER_HEAD} lineItems {{ nodes {{ {queries.LINE_ITEM} }} }}"
     description = "Orders with their lines (`lineItems.nodes`)."
 
 
@@ -147,6 +208,8 @@ class Variants(ShopifyStream):
     cursor_field = "updatedAt"
     record_model = VariantModel
     bulk = True
+    selection = queries.VARIANT
+    added_fields = ("_currency",)
     description = "Product variants: SKU, price, compare-at price and their product's title and status."
 
 
@@ -154,6 +217,7 @@ class Locations(ShopifyStream):
     name = "locations"
     primary_key = "id"
     record_model = LocationModel
+    selection = queries.LOCATION
     description = "Locations where stock is held (read whole on each run)."
 
 
@@ -162,6 +226,7 @@ class InventoryLevels(ShopifyStream):
     primary_key = "id"
     cursor_field = "updatedAt"
     record_model = InventoryLevelModel
+    selection = queries.INVENTORY_LEVEL
     description = "Available, on-hand and committed quantities per inventory item and location."
 
 
@@ -170,6 +235,8 @@ class Discounts(ShopifyStream):
     primary_key = "id"
     cursor_field = "codeDiscount.updatedAt"
     record_model = DiscountModel
+    selection = queries.DISCOUNT
+    added_fields = ("_percentage_points",)
     description = "Code discounts; `_percentage_points` holds a percentage discount in percent."
 
 

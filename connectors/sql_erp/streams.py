@@ -23,7 +23,11 @@ DESCRIPTIONS = {
 
 
 class SqlStream(Stream):
-    """A stream read from one table, view or query of the ERP database."""
+    """A stream read from one table, view or query of the ERP database.
+
+    Its fields are not declared (`field_paths` stays None, so mappings are not checked field by field): they are
+    the columns of the table or query the connection's settings name, unknown until the database is read.
+    """
 
     key_columns: ClassVar[tuple[str, ...]] = ("id",)
     source: ClassVar[StreamSource]
