@@ -171,6 +171,11 @@ def mapping_mismatches(spec: MappingSpec, connector: type[Connector], stream_nam
     return found
 
 
+ITEM_EXTRAS = {"item._index": None, "item.value": ""}
+"""What the mapping engine gives each item of an `each` list besides its own fields: its position (in no record)
+and, for an item that is not an object, the item itself."""
+
+
 def _source_paths(target: Any) -> list[tuple[str, str]]:
     """Every (place in the target, record path) a target reads; paths under `item.` are inside `each`."""
     paths: list[tuple[str, str]] = []
@@ -180,7 +185,11 @@ def _source_paths(target: Any) -> list[tuple[str, str]]:
         paths.append((f"when.{key}", key))
     for field_name, rule in target.fields.items():
         for source in rule.source_paths():
-            if target.each and source.startswith("item."):
+            if target.each and source in ITEM_EXTRAS:
+                if ITEM_EXTRAS[source] is None:
+                    continue
+                source = target.each
+            elif target.each and source.startswith("item."):
                 source = f"{target.each}.{source.removeprefix('item.')}"
             paths.append((f"fields.{field_name}", source))
     return paths

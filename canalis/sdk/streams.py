@@ -46,19 +46,13 @@ def field_declared(path: str, declared: frozenset[str]) -> bool:
 
     Digit segments (list positions, `addresses.0.city`) are skipped: a list's items are declared through its name.
     A declared path ending in `*` admits every path starting with what comes before the `*` (`name.*`, or
-    `properties.hs_email_optout_*`). What a mapping's `each` gives every list item is admitted too: `_index` (the
-    item's position) below any declared path, and `value` (an item that is not an object) below a declared leaf.
+    `properties.hs_email_optout_*`).
     """
     parts = [part for part in path.split(".") if not part.isdigit()]
     path = ".".join(parts)
     if path in declared or any(known.startswith(path + ".") for known in declared):
         return True
-    if any(known.endswith("*") and path.startswith(known[:-1]) for known in declared):
-        return True
-    rest = ".".join(parts[:-1])
-    if rest and parts[-1] == "_index":
-        return field_declared(rest, declared)
-    return bool(rest) and parts[-1] == "value" and rest in declared
+    return any(known.endswith("*") and path.startswith(known[:-1]) for known in declared)
 
 
 class WriteOnlyStream(Stream):

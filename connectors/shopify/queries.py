@@ -7,7 +7,7 @@ MONEY = "shopMoney { amount currencyCode }"
 CUSTOMER = """
 id legacyResourceId firstName lastName displayName email phone verifiedEmail state locale note tags
 numberOfOrders amountSpent { amount currencyCode }
-defaultAddress { address1 address2 city province zip country countryCodeV2 phone }
+defaultAddress { firstName lastName address1 address2 city province zip country countryCodeV2 phone }
 emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
 createdAt updatedAt
 """

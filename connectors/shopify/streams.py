@@ -182,14 +182,6 @@ class Customers(ShopifyStream):
     selection = queries.CUSTOMER
     description = "Customers with their default address and email marketing consent."
 
-    @classmethod
-    def declared_fields(cls) -> frozenset[str] | None:
-        declared = super().declared_fields() or frozenset()
-        # NOT selected, so never in a record: declared only because the shipped mapping names them as fallbacks of
-        # given_name and family_name (fallbacks that never apply). Drop these two, and the override, once
-        # connectors/shopify/mapping.yaml stops reading them.
-        return declared | {"defaultAddress.firstName", "defaultAddress.lastName"}
-
 
 class Orders(ShopifyStream):
     name = "orders"
