@@ -10,8 +10,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from canalis.connectors.brevo.settings import BrevoSettings
+from canalis.sdk import RateLimiter
 from canalis.sdk.http import POOL_CONNECTIONS, POOL_MAXSIZE, HttpClient
-from canalis.sdk.ratelimit import RateLimiter
 from canalis.sdk.redaction import is_sensitive_header
 
 SYSTEM = "brevo"

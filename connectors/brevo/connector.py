@@ -14,11 +14,18 @@ from canalis.connectors.brevo.readers import StreamReader
 from canalis.connectors.brevo.settings import BrevoSettings
 from canalis.connectors.brevo.streams import STREAMS, BrevoStream
 from canalis.connectors.brevo.writers import Writer
-from canalis.sdk.base import Connector
-from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
-from canalis.sdk.settings import ConnectorSettings
-from canalis.sdk.state import StreamState
-from canalis.sdk.streams import CheckResult, Page, Stream, WriteResult
+from canalis.sdk import (
+    ApiError,
+    CheckResult,
+    ConfigError,
+    Connector,
+    ConnectorError,
+    ConnectorSettings,
+    Page,
+    Stream,
+    StreamState,
+    WriteResult,
+)
 
 
 class BrevoConnector(Connector):

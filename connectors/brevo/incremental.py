@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from canalis.sdk.state import StreamState, format_cursor, parse_cursor_datetime
+from canalis.sdk import StreamState, format_cursor, parse_cursor_datetime
 
 
 @dataclass

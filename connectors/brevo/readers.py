@@ -10,8 +10,7 @@ from typing import Any
 from canalis.connectors.brevo.client import LISTS_PAGE_SIZE, BrevoClient
 from canalis.connectors.brevo.incremental import CursorFilter, WindowProgress, in_window, parse_moment, window_done
 from canalis.connectors.brevo.settings import BrevoSettings
-from canalis.sdk.state import StreamState, format_cursor
-from canalis.sdk.streams import Page, Rejected
+from canalis.sdk import Page, Rejected, StreamState, format_cursor
 
 Clock = Callable[[], datetime]
 FetchPage = Callable[[WindowProgress], list[Any]]

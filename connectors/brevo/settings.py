@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk.settings import ConnectorSettings, setting
+from canalis.sdk import ConnectorSettings, setting
 
 DEFAULT_BASE_URL = "https://api.brevo.com/v3"
 

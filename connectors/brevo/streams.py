@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 
-from canalis.sdk.streams import Stream
+from canalis.sdk import Stream
 
 
 class ContactRecord(BaseModel):

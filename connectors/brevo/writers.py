@@ -9,8 +9,7 @@ from typing import Any, TypeVar
 
 from canalis.connectors.brevo.client import MAX_LIST_MEMBERS_PER_CALL, BrevoClient
 from canalis.connectors.brevo.settings import BrevoSettings
-from canalis.sdk.errors import ApiError
-from canalis.sdk.streams import WriteResult
+from canalis.sdk import ApiError, WriteResult
 
 T = TypeVar("T")
 CHANNEL_FLAGS = {"email": "emailBlacklisted", "sms": "smsBlacklisted"}

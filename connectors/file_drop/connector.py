@@ -9,10 +9,7 @@ from typing import Any
 from canalis.connectors.file_drop.reader import file_digest, read_rows
 from canalis.connectors.file_drop.settings import FileDropSettings
 from canalis.connectors.file_drop.streams import STREAMS, FileStream
-from canalis.sdk.base import Connector
-from canalis.sdk.errors import ConfigError
-from canalis.sdk.state import StreamState
-from canalis.sdk.streams import CheckResult, Page, Rejected, Stream
+from canalis.sdk import CheckResult, ConfigError, Connector, Page, Rejected, Stream, StreamState
 
 SAMPLE_ROOT = Path(__file__).parent / "sample"
 SUFFIXES = (".csv", ".jsonl")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from canalis.sdk.streams import Rejected
+from canalis.sdk import Rejected
 
 Row = dict[str, Any] | Rejected
 

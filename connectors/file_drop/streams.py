@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from canalis.sdk.streams import Stream
+from canalis.sdk import Stream
 
 
 class FileStream(Stream):

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from canalis.connectors.hubspot.settings import HubSpotSettings
-from canalis.sdk.errors import ApiError, ConnectorError
-from canalis.sdk.http import HttpClient
-from canalis.sdk.ratelimit import RateLimiter
+from canalis.sdk import ApiError, ConnectorError, HttpClient, RateLimiter
 
 SYSTEM = "hubspot"
 SEARCH_WINDOW = 10_000  # HubSpot's search stops at 10,000 results per query

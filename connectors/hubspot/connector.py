@@ -21,12 +21,20 @@ from canalis.connectors.hubspot.streams import (
     Products,
 )
 from canalis.connectors.hubspot.writes import write_consents, write_customers
-from canalis.sdk.base import Connector
-from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
-from canalis.sdk.prefetch import prefetched
-from canalis.sdk.settings import describe_settings
-from canalis.sdk.state import StreamState, format_cursor
-from canalis.sdk.streams import CheckResult, Page, Stream, WriteResult
+from canalis.sdk import (
+    ApiError,
+    CheckResult,
+    ConfigError,
+    Connector,
+    ConnectorError,
+    Page,
+    Stream,
+    StreamState,
+    WriteResult,
+    describe_settings,
+    format_cursor,
+    prefetched,
+)
 
 
 class HubSpotConnector(Connector):

@@ -6,7 +6,7 @@ import re
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk.settings import ConnectorSettings, setting
+from canalis.sdk import ConnectorSettings, setting
 
 PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 

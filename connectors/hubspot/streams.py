@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from canalis.connectors.hubspot.settings import HubSpotSettings
-from canalis.sdk.streams import Stream, WriteOnlyStream
+from canalis.sdk import Stream, WriteOnlyStream
 
 # What every CRM object holds besides its properties (`archivedAt` only on archived objects).
 CRM_OBJECT_FIELDS = ("id", "createdAt", "updatedAt", "archived", "archivedAt")

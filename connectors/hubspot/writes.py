@@ -15,8 +15,7 @@ from typing import Any
 
 from canalis.connectors.hubspot.client import BATCH_SIZE, HubSpotClient
 from canalis.connectors.hubspot.optout import PORTAL_WIDE, marketing_optout, optout_properties
-from canalis.sdk.errors import ApiError, ConfigError
-from canalis.sdk.streams import WriteResult
+from canalis.sdk import ApiError, ConfigError, WriteResult
 
 CONTACT_FIELDS = {"given_name": "firstname", "family_name": "lastname", "phone": "phone"}
 CONSENT_STATUS = {"granted": "SUBSCRIBED", "denied": "NOT_SUBSCRIBED"}

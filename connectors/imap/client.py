@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from canalis.connectors.imap.settings import ImapSettings
-from canalis.sdk.errors import ConfigError, ConnectorError
-from canalis.sdk.redaction import redact
+from canalis.sdk import ConfigError, ConnectorError, redact
 
 SYSTEM = "imap"
 

@@ -9,9 +9,7 @@ from canalis.connectors.imap.client import session
 from canalis.connectors.imap.parser import Origin, Support, parse_message
 from canalis.connectors.imap.settings import ImapSettings
 from canalis.connectors.imap.streams import STREAMS
-from canalis.sdk.base import Connector
-from canalis.sdk.state import StreamState
-from canalis.sdk.streams import CheckResult, Page, Rejected, Stream
+from canalis.sdk import CheckResult, Connector, Page, Rejected, Stream, StreamState
 
 
 class ImapConnector(Connector):

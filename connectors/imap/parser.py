@@ -13,7 +13,7 @@ from email.parser import BytesParser
 from html.parser import HTMLParser
 from typing import Any
 
-from canalis.sdk.streams import Rejected
+from canalis.sdk import Rejected
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _SPACES = re.compile(r"[ \t\r\f\v]+")

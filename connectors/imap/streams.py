@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from canalis.sdk.streams import Stream
+from canalis.sdk import Stream
 
 
 class Messages(Stream):

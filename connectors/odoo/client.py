@@ -12,9 +12,7 @@ from typing import Any, Literal
 import requests
 
 from canalis.connectors.odoo.settings import OdooSettings
-from canalis.sdk.errors import ApiError, ConfigError
-from canalis.sdk.http import HttpClient
-from canalis.sdk.ratelimit import RateLimiter
+from canalis.sdk import ApiError, ConfigError, HttpClient, RateLimiter
 
 SYSTEM = "odoo"
 JSON2_MIN_MAJOR = 19

@@ -23,10 +23,17 @@ from canalis.connectors.odoo.streams import (
     SaleOrders,
     StockQuants,
 )
-from canalis.sdk.base import Connector
-from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
-from canalis.sdk.state import StreamState
-from canalis.sdk.streams import CheckResult, Page, Stream, WriteResult
+from canalis.sdk import (
+    ApiError,
+    CheckResult,
+    ConfigError,
+    Connector,
+    ConnectorError,
+    Page,
+    Stream,
+    StreamState,
+    WriteResult,
+)
 
 PRODUCT_MODEL = "product.product"
 CHILDREN_PARENTS_PER_CALL = 200  # order lines, rules and rewards are read for this many parents at a time

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from canalis.connectors.odoo.client import OdooCallError, OdooClient
-from canalis.sdk.errors import ApiError
-from canalis.sdk.streams import WriteResult
+from canalis.sdk import ApiError, WriteResult
 
 BLACKLIST = "mail.blacklist"
 ALL_RECORDS = {"active_test": False}

@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from canalis.sdk.errors import ConnectorError
-from canalis.sdk.state import StreamState
+from canalis.sdk import ConnectorError, StreamState
 
 ONE_SECOND = timedelta(seconds=1)
 ORDER_BY_WRITE_DATE = "write_date asc, id asc"

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk.settings import ConnectorSettings, setting
+from canalis.sdk import ConnectorSettings, setting
 
 Protocol = Literal["auto", "json2", "xmlrpc", "jsonrpc"]
 

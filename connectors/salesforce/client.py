@@ -19,9 +19,7 @@ import requests
 
 from canalis.connectors.salesforce.login import SYSTEM, Session, login
 from canalis.connectors.salesforce.settings import SalesforceSettings, auth_plan
-from canalis.sdk.errors import ApiError, ConnectorError
-from canalis.sdk.http import HttpClient
-from canalis.sdk.ratelimit import RateLimiter
+from canalis.sdk import ApiError, ConnectorError, HttpClient, RateLimiter
 
 log = logging.getLogger("canalis.connectors.salesforce")
 

@@ -14,10 +14,18 @@ from canalis.connectors.salesforce.client import SalesforceClient, bulk_row_to_r
 from canalis.connectors.salesforce.settings import SalesforceSettings, auth_plan
 from canalis.connectors.salesforce.streams import CURSOR_FIELD, STREAMS, Contacts, SObjectStream, WriteStream
 from canalis.connectors.salesforce.writes import PriceWriter, write_consents, write_customers
-from canalis.sdk.base import Connector
-from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
-from canalis.sdk.state import StreamState, parse_cursor_datetime
-from canalis.sdk.streams import CheckResult, Page, Stream, WriteResult
+from canalis.sdk import (
+    ApiError,
+    CheckResult,
+    ConfigError,
+    Connector,
+    ConnectorError,
+    Page,
+    Stream,
+    StreamState,
+    WriteResult,
+    parse_cursor_datetime,
+)
 
 
 def soql_datetime(moment: datetime) -> str:

@@ -12,8 +12,7 @@ import requests
 from simple_salesforce.util import getUniqueElementValueFromXmlString
 
 from canalis.connectors.salesforce.settings import AuthPlan, SalesforceSettings
-from canalis.sdk.errors import ApiError, ConfigError
-from canalis.sdk.http import HttpClient, error_message
+from canalis.sdk import ApiError, ConfigError, HttpClient, error_message
 
 SYSTEM = "salesforce"
 CLIENT_NAME = "canalis"

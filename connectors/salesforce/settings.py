@@ -8,8 +8,7 @@ from typing import Literal
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk.errors import ConfigError
-from canalis.sdk.settings import ConnectorSettings, setting
+from canalis.sdk import ConfigError, ConnectorSettings, setting
 
 AuthFlow = Literal["access_token", "oauth_password", "client_credentials", "soap_password"]
 _VERSION = re.compile(r"^\d{2}\.0$")

@@ -8,8 +8,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from canalis.connectors.salesforce.settings import SalesforceSettings
-from canalis.sdk.state import parse_cursor_datetime
-from canalis.sdk.streams import Stream, WriteOnlyStream
+from canalis.sdk import Stream, WriteOnlyStream, parse_cursor_datetime
 
 CURSOR_FIELD = "SystemModstamp"
 SYSTEM_FIELDS = ("IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp")

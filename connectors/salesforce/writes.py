@@ -17,8 +17,7 @@ from simple_salesforce.format import format_soql
 
 from canalis.connectors.salesforce.client import MAX_COLLECTION_RECORDS, SalesforceClient
 from canalis.connectors.salesforce.settings import SalesforceSettings
-from canalis.sdk.errors import ApiError, ConnectorError
-from canalis.sdk.streams import WriteResult
+from canalis.sdk import ApiError, ConnectorError, WriteResult
 
 RETRYABLE_STATUS_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "REQUEST_RUNNING_TOO_LONG", "SERVER_UNAVAILABLE"})
 CONTACT_FIELDS = {"given_name": "FirstName", "family_name": "LastName", "email": "Email"}

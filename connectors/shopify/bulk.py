@@ -16,10 +16,8 @@ import requests
 
 from canalis.connectors.shopify import queries
 from canalis.connectors.shopify.client import SYSTEM, ShopifyClient
-from canalis.sdk.errors import ApiError, ConnectorError
+from canalis.sdk import ApiError, ConnectorError, Rejected, redact
 from canalis.sdk.http import RETRYABLE_EXCEPTIONS, RETRYABLE_STATUSES, parse_retry_after
-from canalis.sdk.redaction import redact
-from canalis.sdk.streams import Rejected
 
 CHUNK = 256 * 1024
 FINISHED = ("COMPLETED", "FAILED", "CANCELED", "EXPIRED")

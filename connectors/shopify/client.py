@@ -11,8 +11,7 @@ from typing import Any
 import requests
 
 from canalis.connectors.shopify.settings import ShopifySettings
-from canalis.sdk.errors import ApiError
-from canalis.sdk.http import HttpClient
+from canalis.sdk import ApiError, HttpClient
 
 SYSTEM = "shopify"
 MAX_QUERY_COST = 1000

@@ -17,10 +17,18 @@ from canalis.connectors.shopify.reading import Reader, latest
 from canalis.connectors.shopify.settings import ShopifySettings
 from canalis.connectors.shopify.streams import STREAMS, ShopifyStream
 from canalis.connectors.shopify.writing import Writer
-from canalis.sdk.base import Connector
-from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
-from canalis.sdk.state import StreamState
-from canalis.sdk.streams import CheckResult, Page, Rejected, Stream, WriteResult
+from canalis.sdk import (
+    ApiError,
+    CheckResult,
+    ConfigError,
+    Connector,
+    ConnectorError,
+    Page,
+    Rejected,
+    Stream,
+    StreamState,
+    WriteResult,
+)
 
 BULK_PAGE = 250
 

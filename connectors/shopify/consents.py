@@ -14,8 +14,7 @@ from typing import Any
 from canalis.connectors.shopify import queries
 from canalis.connectors.shopify.client import ShopifyClient
 from canalis.connectors.shopify.writing import _failed, _key, _search_value, chunks
-from canalis.sdk.errors import ApiError
-from canalis.sdk.streams import WriteResult
+from canalis.sdk import ApiError, WriteResult
 
 CUSTOMERS_PER_READ = 100
 UPDATES_PER_REQUEST = 25  # each mutation costs 10 points

@@ -11,9 +11,7 @@ from canalis.connectors.shopify import queries
 from canalis.connectors.shopify.client import MAX_QUERY_COST, ShopifyClient
 from canalis.connectors.shopify.settings import ShopifySettings
 from canalis.connectors.shopify.streams import record_cursor
-from canalis.sdk.errors import ConnectorError
-from canalis.sdk.state import StreamState, parse_cursor_datetime
-from canalis.sdk.streams import Page, Stream
+from canalis.sdk import ConnectorError, Page, Stream, StreamState, parse_cursor_datetime
 
 COST_MARGIN = 10
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk.settings import ConnectorSettings, setting
+from canalis.sdk import ConnectorSettings, setting
 
 API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 SHOP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")

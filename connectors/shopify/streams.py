@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from canalis.connectors.shopify import queries
-from canalis.sdk.streams import Stream, WriteOnlyStream
+from canalis.sdk import Stream, WriteOnlyStream
 
 GID_PATTERN = r"^gid://shopify/[A-Za-z]+/\d+(\?.*)?$"
 

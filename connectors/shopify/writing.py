@@ -16,8 +16,7 @@ from typing import Any
 from canalis.connectors.shopify import queries
 from canalis.connectors.shopify.client import ShopifyClient
 from canalis.connectors.shopify.settings import ShopifySettings
-from canalis.sdk.errors import ApiError
-from canalis.sdk.streams import WriteResult
+from canalis.sdk import ApiError, WriteResult
 
 BATCH = 250  # inventorySetQuantities takes at most 250 quantities; prices are looked up 250 at a time
 SKUS_PER_SEARCH = 40

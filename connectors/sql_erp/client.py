@@ -13,8 +13,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from canalis.connectors.sql_erp.settings import SqlErpSettings, StreamSource
-from canalis.sdk.errors import ConfigError, ConnectorError
-from canalis.sdk.redaction import redact
+from canalis.sdk import ConfigError, ConnectorError, redact
 
 SYSTEM = "sql_erp"
 log = logging.getLogger("canalis.connectors.sql_erp")

@@ -12,10 +12,7 @@ from canalis.connectors.sql_erp.client import ErpDatabase
 from canalis.connectors.sql_erp.reader import KeysetReader, ReadOptions
 from canalis.connectors.sql_erp.settings import SqlErpSettings
 from canalis.connectors.sql_erp.streams import STREAMS, SqlStream, stream_class
-from canalis.sdk.base import Connector
-from canalis.sdk.errors import ConfigError
-from canalis.sdk.state import StreamState
-from canalis.sdk.streams import CheckResult, Page, Stream
+from canalis.sdk import CheckResult, ConfigError, Connector, Page, Stream, StreamState
 
 
 class SqlErpConnector(Connector):

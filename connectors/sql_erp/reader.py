@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from canalis.connectors.sql_erp.client import Source
 from canalis.connectors.sql_erp.streams import COMPOSITE_KEY
 from canalis.connectors.sql_erp.values import bind_datetime, cursor_value, key_value, record_value, restore_key
-from canalis.sdk.state import CursorKind, StreamState, format_cursor, parse_cursor_datetime
+from canalis.sdk import CursorKind, StreamState, format_cursor, parse_cursor_datetime
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from canalis.sdk.settings import ConnectorSettings, setting
+from canalis.sdk import ConnectorSettings, setting
 
 CursorKindName = Literal["datetime", "integer", "string"]
 

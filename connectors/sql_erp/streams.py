@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import ClassVar
 
 from canalis.connectors.sql_erp.settings import DEFAULT_STREAMS, StreamSource
-from canalis.sdk.streams import Stream
+from canalis.sdk import Stream
 
 COMPOSITE_KEY = "_key"
 """Record field holding a composite primary key, its column values joined with ':'."""

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from canalis.sdk.state import CursorKind, parse_cursor_datetime
+from canalis.sdk import CursorKind, parse_cursor_datetime
 
 
 def record_value(value: Any, zone: tzinfo) -> Any:

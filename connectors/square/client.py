@@ -9,9 +9,7 @@ from typing import Any
 import requests
 
 from canalis.connectors.square.settings import SquareSettings
-from canalis.sdk.http import HttpClient
-from canalis.sdk.pagination import paginate_cursor
-from canalis.sdk.ratelimit import RateLimiter
+from canalis.sdk import HttpClient, RateLimiter, paginate_cursor
 
 SYSTEM = "square"
 CUSTOMERS_MAX_PAGE = 100

@@ -14,11 +14,19 @@ from canalis.connectors.square.locations import LocationDirectory
 from canalis.connectors.square.settings import SquareSettings
 from canalis.connectors.square.streams import STREAMS, WRITE_STREAMS
 from canalis.connectors.square.writes import PriceWriter, PromotionWriter, StockWriter, rfc3339
-from canalis.sdk.base import Connector
-from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
-from canalis.sdk.settings import describe_settings
-from canalis.sdk.state import StreamState, parse_cursor_datetime
-from canalis.sdk.streams import CheckResult, Page, Stream, WriteResult
+from canalis.sdk import (
+    ApiError,
+    CheckResult,
+    ConfigError,
+    Connector,
+    ConnectorError,
+    Page,
+    Stream,
+    StreamState,
+    WriteResult,
+    describe_settings,
+    parse_cursor_datetime,
+)
 
 
 class SquareConnector(Connector):

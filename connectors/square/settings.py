@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk.settings import ConnectorSettings, setting
+from canalis.sdk import ConnectorSettings, setting
 
 PRODUCTION_URL = "https://connect.squareup.com"
 DEFAULT_SQUARE_VERSION = "2025-08-20"

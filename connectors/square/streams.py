@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from canalis.connectors.square import records
-from canalis.sdk.streams import Stream, WriteOnlyStream
+from canalis.sdk import Stream, WriteOnlyStream
 
 # The fields of the Square v2 objects read, as Square documents them, and those the connector adds (`_sku`,
 # `_location`, `_key`, `_pricing_rule`). Open by nature: `metadata` (the seller's own keys) and

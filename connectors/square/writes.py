@@ -22,9 +22,7 @@ from canalis.connectors.square.client import (
     SquareClient,
 )
 from canalis.connectors.square.locations import LocationDirectory
-from canalis.sdk.errors import ApiError
-from canalis.sdk.state import parse_cursor_datetime
-from canalis.sdk.streams import WriteResult
+from canalis.sdk import ApiError, WriteResult, parse_cursor_datetime
 
 ZERO_DECIMAL_CURRENCIES = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
