@@ -20,6 +20,7 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/canalis run full_sync
+	$(BIN)/canalis run publish
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

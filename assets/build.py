@@ -6,9 +6,9 @@ from dagster import Definitions
 
 from canalis.assets.canonical import build_canonical_assets, build_quarantine_check
 from canalis.assets.consistency import build_consistency_assets
-from canalis.assets.jobs import build_file_drop_sensor, build_jobs, build_schedules
+from canalis.assets.jobs import build_file_drop_sensor, build_jobs, build_publish_sensor, build_schedules
 from canalis.assets.kpis import build_kpi_assets
-from canalis.assets.publishing import build_publish_assets
+from canalis.assets.publishing import PUBLISH_ASSETS, build_publish_assets
 from canalis.assets.raw import build_raw_asset
 from canalis.assets.resources import connection_resource, resource_key, store_resource
 from canalis.assets.translator import CanalisTranslator
@@ -38,6 +38,7 @@ def build_definitions(
     resources: dict[str, object] = {"store": store_resource()}
     assets = []
     checks = []
+    sensors = []
     for name, connection in connections.items():
         registered = registry[connection.connector]
         resources[resource_key(name)] = connection_resource(name, connection, registered.connector)
@@ -60,19 +61,22 @@ def build_definitions(
         publish_assets, publish_checks = build_publish_assets(config, translator)
         assets.extend(publish_assets)
         checks.extend(publish_checks)
+        sensors.append(build_publish_sensor())
     if "customer_record" in feeds:
         assets.extend(build_kpi_assets(config, translator))
         consistency_assets, consistency_checks = build_consistency_assets(config, translator)
         assets.extend(consistency_assets)
         checks.extend(consistency_checks)
 
-    sensor = build_file_drop_sensor(_file_drop_folders(connections, registry))
+    file_drop_sensor = build_file_drop_sensor(_file_drop_folders(connections, registry))
+    if file_drop_sensor is not None:
+        sensors.append(file_drop_sensor)
     return Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=build_jobs(),
+        jobs=build_jobs(PUBLISH_ASSETS if connections else ()),
         schedules=build_schedules(),
-        sensors=[sensor] if sensor else [],
+        sensors=sensors,
         resources=resources,
     )
 

@@ -51,7 +51,9 @@ def build_canonical_assets(
             )
         )
 
-    @multi_asset(name="canonical", specs=specs, can_subset=True, required_resource_keys={"store"})
+    @multi_asset(
+        name="canonical", specs=specs, can_subset=True, required_resource_keys={"store"}, pool="canalis_canonical"
+    )
     def _canonical(context: AssetExecutionContext):
         store = context.resources.store.get_store()
         selected = [key_to_entity[key] for key in sorted(context.selected_asset_keys) if key in key_to_entity]

@@ -64,6 +64,7 @@ def build_consistency_assets(
         description="Cross-channel inconsistencies: prices, stock and promotions against the system of record, and "
         "conflicting customer data across systems; opened, seen again and closed run after run.",
         metadata={"table": "inconsistencies", "rules": ", ".join(codes)},
+        pool="canalis_consistency",
     )
     def _inconsistencies(context: AssetExecutionContext) -> MaterializeResult:
         store: Store = context.resources.store.get_store()

@@ -17,3 +17,8 @@ def full_sync_job():
 def incremental_sync_job():
     """The incremental-sync job, for running it through a Dagster instance from the command line."""
     return defs.resolve_job_def("incremental_sync")
+
+
+def publish_job():
+    """The publish job, for running it through a Dagster instance from the command line."""
+    return defs.resolve_job_def("publish")

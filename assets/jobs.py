@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     AssetSelection,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -24,7 +26,10 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 FULL_SYNC = "full_sync"
+PUBLISH = "publish"
 FULL_REFRESH_TAG = "canalis/full_refresh"
+RUN_KIND_TAG = "canalis/run_kind"
+"""`sync` or `publish`: the instance lets one run of each kind go at a time (dagster.yaml, tag limits)."""
 INCREMENTAL_SYNC = "incremental_sync"
 EXECUTOR_ENV = "CANALIS_EXECUTOR"
 SCHEDULE_ENV = "CANALIS_INCREMENTAL_CRON"
@@ -40,23 +45,65 @@ def _executor():
     return multiprocess_executor if os.environ.get(EXECUTOR_ENV) == "multiprocess" else in_process_executor
 
 
-def build_jobs() -> list[UnresolvedAssetJobDefinition]:
-    """The two sync jobs over every asset (and its checks)."""
-    return [
+def build_jobs(publish_assets: Sequence[AssetKey] = ()) -> list[UnresolvedAssetJobDefinition]:
+    """The two sync jobs (read, map, unify, check, plan: no write to any channel) and the publish job."""
+    sync = AssetSelection.all()
+    if publish_assets:
+        sync = sync - AssetSelection.assets(*publish_assets)
+    jobs = [
         define_asset_job(
             FULL_SYNC,
-            selection=AssetSelection.all(),
-            description="Re-read every stream from the start, re-map everything and rebuild unified customers.",
-            tags={FULL_REFRESH_TAG: "true"},
+            selection=sync,
+            description="Re-read every stream from the start, re-map everything, rebuild unified customers, check "
+            "and plan. Writes to no channel.",
+            tags={FULL_REFRESH_TAG: "true", RUN_KIND_TAG: "sync"},
             executor_def=_executor(),
         ),
         define_asset_job(
             INCREMENTAL_SYNC,
-            selection=AssetSelection.all(),
-            description="Read what changed since the stored cursors and carry it through to unified customers.",
+            selection=sync,
+            description="Read what changed since the stored cursors and carry it through to unified customers, "
+            "checks and a plan. Writes to no channel.",
+            tags={RUN_KIND_TAG: "sync"},
             executor_def=_executor(),
         ),
     ]
+    if publish_assets:
+        jobs.append(
+            define_asset_job(
+                PUBLISH,
+                selection=AssetSelection.assets(*publish_assets),
+                description="Apply one approved plan to the channels, after its gates pass (see approved_plan).",
+                tags={RUN_KIND_TAG: "publish"},
+                executor_def=in_process_executor,
+            )
+        )
+    return jobs
+
+
+def build_publish_sensor() -> SensorDefinition:
+    """A sensor that starts the publish job for each newly approved plan (stopped until turned on)."""
+
+    @sensor(
+        name="approved_plan_sensor",
+        job_name=PUBLISH,
+        minimum_interval_seconds=60,
+        default_status=DefaultSensorStatus.STOPPED,
+        required_resource_keys={"store"},
+        description="Runs the publish job once for each plan approved by a person or by the policy.",
+    )
+    def approved_plan_sensor(context: SensorEvaluationContext):
+        from canalis.publishing.plans import latest_plan
+
+        store = context.resources.store.get_store()
+        with store.engine.connect() as conn:
+            plan = latest_plan(conn, "approved")
+        if plan is None:
+            return SkipReason("no approved plan waiting")
+        config = {"ops": {"approved_plan": {"config": {"plan_id": plan.plan_id, "plan_hash": plan.short_hash}}}}
+        return RunRequest(run_key=plan.plan_id, run_config=config, tags={"canalis/plan": plan.plan_id})
+
+    return approved_plan_sensor
 
 
 def build_schedules() -> list[ScheduleDefinition]:

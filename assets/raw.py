@@ -47,6 +47,7 @@ def build_raw_asset(
             "origin": registered.origin,
         },
         op_tags={"canalis/connection": name},
+        pool=f"canalis_{name}",  # one read of a connection at a time, whichever run asks
     )
     def _raw(context: AssetExecutionContext) -> MaterializeResult:
         store = context.resources.store.get_store()

@@ -38,6 +38,7 @@ def build_unified_assets(
         required_resource_keys={"store"},
         description="One golden record per person: source customer records resolved across every channel.",
         metadata={"table": "customers"},
+        pool="canalis_identity",
     )
     def unified_customers(context: AssetExecutionContext) -> MaterializeResult:
         store = context.resources.store.get_store()
@@ -84,6 +85,7 @@ def build_unified_assets(
             required_resource_keys={"store"},
             description="Every interaction attached to its unified customer, in time order across channels.",
             metadata={"table": "interactions"},
+            pool="canalis_identity",
         )
         def customer_timeline(context: AssetExecutionContext) -> MaterializeResult:
             store = context.resources.store.get_store()

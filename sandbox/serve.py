@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -29,8 +30,12 @@ def set_shopify_plan(data_dir: Path, plan: str) -> None:
         store.close()
 
 
-def ensure_world(spec: WorldSpec, data_dir: Path, *, reset: bool = False) -> bool:
-    """Generate the world unless the data dir already holds one made from the same spec; True when generated."""
+def ensure_world(spec: WorldSpec, data_dir: Path, *, reset: bool = False, pinned: bool = True) -> bool:
+    """Generate the world unless the data dir already holds one made from the same spec; True when generated.
+
+    With `pinned=False` the world kept there may have been made at another time (its clock is then the time it
+    was made, and the ground truth it serves says what still holds at the moment it is asked).
+    """
     path = store_path(data_dir)
     if path.exists() and not reset:
         store = ObjectStore(path)
@@ -39,6 +44,8 @@ def ensure_world(spec: WorldSpec, data_dir: Path, *, reset: bool = False) -> boo
         finally:
             store.close()
         wanted = {**asdict(spec), "now": spec.now.isoformat()}
+        if stored is not None and not pinned:
+            stored, wanted = {**stored, "now": None}, {**wanted, "now": None}
         if stored == wanted:
             return False
     generate_world(spec, data_dir)
@@ -72,6 +79,7 @@ def serve(
     out: TextIO,
     shopify_plan: str = "standard",
     imap_port: int = 8143,
+    now: datetime | None = None,
 ) -> None:
     """Serve in the foreground until interrupted."""
     from canalis.sandbox.imap_server import is_loopback, start_imap_server
@@ -79,8 +87,10 @@ def serve(
     from canalis.sandbox.server.faults import FaultPlan
     from canalis.sandbox.server.runner import KeepAliveServer
 
-    spec = WorldSpec(seed=seed, customers=customers)
-    generated = ensure_world(spec, data_dir, reset=reset)
+    spec = (
+        WorldSpec(seed=seed, customers=customers) if now is None else WorldSpec(seed=seed, customers=customers, now=now)
+    )
+    generated = ensure_world(spec, data_dir, reset=reset, pinned=now is not None)
     print(
         f"world: {customers} customers, seed {seed} ({'generated' if generated else 'kept from ' + str(data_dir)})",
         file=out,

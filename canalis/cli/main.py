@@ -9,9 +9,11 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from canalis.cli.publish import add_publish_commands
 from canalis.sdk.errors import CanalisError
 
 if TYPE_CHECKING:
@@ -51,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="run a sync job through Dagster (recorded in DAGSTER_HOME) and print a summary"
     )
-    run.add_argument("job", nargs="?", default="full_sync", choices=["full_sync", "incremental_sync"])
+    run.add_argument("job", nargs="?", default="full_sync", choices=["full_sync", "incremental_sync", "publish"])
+    run.add_argument("--plan", help="publish: the plan to apply (default: the newest approved plan)")
+    run.add_argument("--hash", dest="plan_hash", help="publish: the plan's content hash as reviewed")
+    run.add_argument("--approve", action="store_true", help="publish: approve the plan (needs --plan and --hash)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--log-level", default="WARNING", help="run log level on the console (all events go to Dagster)")
     run.set_defaults(handler=_run)
@@ -103,12 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, help="where the world and emulator state live")
     serve.add_argument("--reset", action="store_true", help="generate the world again even if one is there")
     serve.add_argument(
+        "--now",
+        type=_utc_moment,
+        help="pin the world's clock (ISO 8601, e.g. 2026-01-15T09:00:00Z); default: the current hour",
+    )
+    serve.add_argument(
         "--shopify-plan",
         choices=["standard", "advanced", "plus"],
         default="standard",
         help="query-cost budget of the sandbox shop (Shopify plans differ)",
     )
     serve.set_defaults(handler=_sandbox_serve)
+
+    add_publish_commands(commands)
 
     identity = commands.add_parser("identity", help="identity resolution")
     identity_commands = identity.add_subparsers(metavar="ACTION")
@@ -135,6 +147,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.job != "publish" and (args.plan or args.plan_hash or args.approve):
+        raise CanalisError("--plan, --hash and --approve belong to the publish job")
+    return run_job(
+        args.job,
+        plan=args.plan,
+        plan_hash=args.plan_hash,
+        approve=args.approve,
+        as_json=args.json,
+        log_level=args.log_level,
+    )
+
+
+def run_job(
+    job: str,
+    *,
+    plan: str | None = None,
+    plan_hash: str | None = None,
+    approve: bool = False,
+    as_json: bool = False,
+    log_level: str = "WARNING",
+) -> int:
+    """Check the connections file, run a job through Dagster (recorded in DAGSTER_HOME) and print its summary."""
     from dagster import DagsterInstance, execute_job, reconstructable
 
     from canalis.cli.sandbox import sandbox_for_run
@@ -153,16 +187,23 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         from canalis.assets import definitions  # builds the code location from the file just checked
 
-        target = definitions.full_sync_job if args.job == "full_sync" else definitions.incremental_sync_job
+        target = {
+            "full_sync": definitions.full_sync_job,
+            "incremental_sync": definitions.incremental_sync_job,
+            "publish": definitions.publish_job,
+        }[job]
         with DagsterInstance.get() as instance:
-            run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+            run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+            if job == "publish":
+                choice = {"plan_id": plan, "plan_hash": plan_hash, "approve": approve}
+                run_config["ops"] = {"approved_plan": {"config": choice}}
             result = execute_job(reconstructable(target), instance=instance, run_config=run_config)
             with Store() as store:
                 summary = summarize_run(result, store)
-    if args.json:
+    if as_json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
-        print(render_summary(summary, args.job))
+        print(render_summary(summary, job))
     return 0 if result.success else 1
 
 
@@ -322,7 +363,7 @@ def _quarantine(args: argparse.Namespace) -> int:
     ).order_by(q.c.source, q.c.stream, q.c.record_id)
     if not args.all:
         query = query.where(q.c.resolved_at.is_(None))
-    with _migrated_store() as store, store.engine.connect() as conn:
+    with migrated_store() as store, store.engine.connect() as conn:
         rows = [dict(row._mapping) for row in conn.execute(query)]
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
@@ -334,7 +375,7 @@ def _quarantine(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _migrated_store() -> Iterator[Store]:
+def migrated_store() -> Iterator[Store]:
     """The configured store, brought to the newest schema, closed afterwards."""
     from canalis.store import Store
 
@@ -348,7 +389,7 @@ def _identity_override(args: argparse.Namespace) -> int:
     from canalis.identity.persistence import apply_override
 
     config = load_config().identity
-    with _migrated_store() as store:
+    with migrated_store() as store:
         report = apply_override(
             store.engine, args.kind, args.record_a, args.record_b, args.who, args.why, config=config
         )
@@ -361,7 +402,7 @@ def _identity_unmerge(args: argparse.Namespace) -> int:
     from canalis.identity.persistence import unmerge
 
     config = load_config().identity
-    with _migrated_store() as store:
+    with migrated_store() as store:
         report = unmerge(store.engine, args.customer_id, args.record_keys, args.who, args.why, config=config)
     print(json.dumps(report.to_dict() if hasattr(report, "to_dict") else report, indent=2, default=str))
     return 0
@@ -370,7 +411,7 @@ def _identity_unmerge(args: argparse.Namespace) -> int:
 def _inconsistencies(args: argparse.Namespace) -> int:
     from canalis.consistency import list_inconsistencies, render_table
 
-    with _migrated_store() as store:
+    with migrated_store() as store:
         rows = list_inconsistencies(store, open_only=args.open)
     print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else render_table(rows))
     return 0
@@ -394,8 +435,18 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
         out=sys.stdout,
         shopify_plan=args.shopify_plan,
         imap_port=args.imap_port,
+        now=args.now,
     )
     return 0
+
+
+def _utc_moment(text: str) -> datetime:
+    """An ISO 8601 moment; one without a time zone is read as UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 moment: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _identity_resolve(args: argparse.Namespace) -> int:

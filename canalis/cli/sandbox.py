@@ -34,7 +34,7 @@ def sandbox_for_run(*, out: TextIO | None = None) -> Iterator[str | None]:
 
     data_dir = canalis_home() / "sandbox"
     customers = int(os.environ.get(SANDBOX_CUSTOMERS_ENV, DEFAULT_CUSTOMERS))
-    ensure_world(WorldSpec(seed=DEFAULT_SEED, customers=customers), data_dir)
+    ensure_world(WorldSpec(seed=DEFAULT_SEED, customers=customers), data_dir, pinned=False)
     set_shopify_plan(data_dir, "plus")  # the demo shop has the larger query budget, so the demo does not wait
     server = SandboxServer(data_dir, imap=True).start()
     environment = sandbox_environment(server.base_url, server.credentials())

@@ -32,6 +32,10 @@ class RunSummary:
     write_calls: int = 0
     minimum_write_calls: int = 0
     publish_status: str = ""
+    plan_id: str | None = None
+    plan_status: str = ""
+    plan_changes: int = 0
+    plan_hash: str = ""
     failed_steps: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,6 +62,12 @@ class RunSummary:
                 "minimum_calls": self.minimum_write_calls,
                 "status": self.publish_status,
             },
+            "plan": {
+                "id": self.plan_id,
+                "hash": self.plan_hash,
+                "status": self.plan_status,
+                "changes": self.plan_changes,
+            },
             "checks": {name: {"passed": passed, "severity": severity} for name, passed, severity in self.checks},
             "failed_steps": self.failed_steps,
         }
@@ -79,6 +89,14 @@ def summarize_run(result, store: Store) -> RunSummary:
             summary.inconsistencies_found = int(metadata.get("found", 0))
             summary.inconsistencies_opened = int(metadata.get("opened", 0)) + int(metadata.get("reopened", 0))
             summary.inconsistencies_closed = int(metadata.get("closed", 0))
+        if path in (["price_plan"], ["approved_plan"]):
+            summary.plan_id = str(metadata.get("plan_id") or "") or None
+            summary.plan_hash = str(metadata.get("plan_hash") or "")
+            summary.plan_status = str(metadata.get("plan_status") or "")
+            decided = str(metadata.get("plan_decided_by") or "")
+            if decided and summary.plan_status in ("approved", "rejected"):
+                summary.plan_status += f" by {decided}"
+            summary.plan_changes = int(metadata.get("plan_changes") or 0)
         if path == ["publish_apply"]:
             summary.writes_planned = int(metadata.get("writes_planned", 0))
             summary.writes_applied = int(metadata.get("applied", 0))
@@ -114,12 +132,18 @@ def render_summary(summary: RunSummary, job_name: str) -> str:
             f"  inconsistencies found:     {summary.inconsistencies_found:>8} "
             f"({summary.inconsistencies_opened} opened, {summary.inconsistencies_closed} closed this run)"
         )
+    if summary.plan_id:
+        lines.append(
+            f"  publish plan:              {summary.plan_id} ({summary.plan_status}, {summary.plan_changes} "
+            f"changes, hash {summary.plan_hash})"
+        )
+    elif summary.plan_status:
+        lines.append(f"  publish plan:              {summary.plan_status}")
     if summary.writes_planned is not None:
-        skipped = f" {summary.publish_status}" if summary.publish_status.startswith("skipped") else ""
         lines.append(
             f"  writes planned / applied:  {summary.writes_planned:>8} / {summary.writes_applied} "
             f"({summary.writes_failed} failed; {summary.write_calls} API write calls, minimum "
-            f"{summary.minimum_write_calls}){skipped}"
+            f"{summary.minimum_write_calls}); plan {summary.publish_status}"
         )
     if summary.checks:
         failed = [name for name, passed, severity in summary.checks if not passed and severity == "ERROR"]

@@ -109,12 +109,14 @@ class Lander:
         keys: StreamKeys,
         run_id: str | None,
         batch_id: int | None = None,
+        state_version: int | None = None,
     ) -> None:
         self.store = store
         self.report = report
         self.keys = keys
         self.run_id = run_id
         self.batch_id = batch_id
+        self.state_version = state_version  # the stream state's version this read continues; None: not checked
 
     def land(self, pages: list[Page]) -> None:
         """Store pages' records and rejections with the stream state after the last page, in one transaction."""
@@ -146,7 +148,14 @@ class Lander:
                 )
                 report.quarantined += len(rejected)
                 report.quarantine_reasons.extend(r.error for r in rejected[:5])
-            store.save_state(conn, connection, stream_name, pages[-1].state.to_stored(), self.run_id)
+            self.state_version = store.save_state(
+                conn,
+                connection,
+                stream_name,
+                pages[-1].state.to_stored(),
+                self.run_id,
+                expected_version=self.state_version,
+            )
 
     def _raw_row(self, record: dict[str, Any], now) -> dict[str, Any]:
         text = dumps(record)
@@ -186,12 +195,20 @@ class LandingWriterError(RuntimeError):
 class WriterProcess:
     """A process storing the pages handed to it, in groups, as `Lander` does in the reading process."""
 
-    def __init__(self, store: Store, report: IngestReport, keys: StreamKeys, run_id: str | None, batch_id: int | None):
+    def __init__(
+        self,
+        store: Store,
+        report: IngestReport,
+        keys: StreamKeys,
+        run_id: str | None,
+        batch_id: int | None,
+        state_version: int | None = None,
+    ):
         context = start_context()
         self._inbox = context.Queue(maxsize=WRITER_QUEUE_PAGES)
         self._outbox = context.Queue()
         url = store.engine.url.render_as_string(hide_password=False)
-        setup = (url, report.connection, report.stream, keys, run_id, batch_id, os.getpid())
+        setup = (url, report.connection, report.stream, keys, run_id, batch_id, state_version, os.getpid())
         self._process = context.Process(
             target=_serve, args=(setup, self._inbox, self._outbox), name=f"land-{report.connection}", daemon=True
         )
@@ -282,11 +299,11 @@ class WriterProcess:
 
 def _serve(setup: tuple, inbox: Any, outbox: Any) -> None:
     """The writer process: store pages from `inbox` in groups until the end mark, then report."""
-    url, connection, stream_name, keys, run_id, batch_id, reader_pid = setup
+    url, connection, stream_name, keys, run_id, batch_id, state_version, reader_pid = setup
     lower_priority()
     store = Store(url)
     report = IngestReport(connection=connection, stream=stream_name)
-    lander = Lander(store, report, keys, run_id, batch_id)
+    lander = Lander(store, report, keys, run_id, batch_id, state_version)
     ended = False
 
     def ready(wait: float) -> Page | None:

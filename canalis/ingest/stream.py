@@ -33,10 +33,11 @@ def ingest_stream(
     stream = connector.stream(stream_name)
     connection = connector.connection
     report = IngestReport(connection=connection, stream=stream_name, full_refresh=full_refresh)
-    stored = None if full_refresh else store.get_state(connection, stream_name)
-    state = StreamState.from_stored(stored)
+    stored, version = store.read_state(connection, stream_name)
+    state = StreamState.from_stored(None if full_refresh else stored)
     keys = StreamKeys(primary_key=stream.primary_key, cursor_field=stream.cursor_field)
-    lander = Lander(store, report, keys, run_id)
+    # every save checks that no other run saved this stream's state since this read began
+    lander = Lander(store, report, keys, run_id, state_version=version)
     writer: WriterProcess | None = None
     hand_off = writer_allowed(store)
     try:
@@ -44,7 +45,7 @@ def ingest_stream(
         with Prefetched(connector.read(stream_name, state), depth=READ_AHEAD_PAGES, name=f"read-{connection}") as pages:
             for page in pages:
                 if writer is None and hand_off and report.records_read >= landing.HANDOFF_RECORDS:
-                    writer = WriterProcess(store, report, keys, run_id, lander.batch_id)
+                    writer = WriterProcess(store, report, keys, run_id, lander.batch_id, lander.state_version)
                     report.writer_process = True
                 if writer is not None:
                     writer.send(page)

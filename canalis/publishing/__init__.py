@@ -9,6 +9,17 @@ from canalis.publishing.desired import (
     desired_stock,
 )
 from canalis.publishing.observed import observed_prices, observed_promotions, observed_stock
+from canalis.publishing.plans import (
+    PlanError,
+    StoredChange,
+    StoredPlan,
+    approve_plan,
+    list_plans,
+    load_plan,
+    plan_changes,
+    propose_plan,
+    reject_plan,
+)
 from canalis.publishing.policy import ChannelPolicy, PublishConfig, load_publish_config
 
 __all__ = [
@@ -16,12 +27,21 @@ __all__ = [
     "DesiredPrice",
     "DesiredPromotion",
     "DesiredStock",
+    "PlanError",
     "PublishConfig",
+    "StoredChange",
+    "StoredPlan",
+    "approve_plan",
     "desired_prices",
     "desired_promotions",
     "desired_stock",
+    "list_plans",
+    "load_plan",
     "load_publish_config",
     "observed_prices",
     "observed_promotions",
     "observed_stock",
+    "plan_changes",
+    "propose_plan",
+    "reject_plan",
 ]

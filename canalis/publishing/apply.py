@@ -1,25 +1,43 @@
-"""Apply a publish plan: write each channel's changed records in vendor-sized batches, audit every change, verify."""
+"""Apply a stored, approved plan: exactly its changes, in vendor-sized batches, each announced before it is sent.
+
+Before writing, every pending change is compared with what its channel shows now (`observation.observe`): a
+value already at the plan's new one is not sent again (so an apply cut short by a crash and run again writes
+nothing twice), a value still at the plan's old one is written, and any other value means the channel moved
+under the plan: the plan is expired, naming what moved, and nothing is written. Each batch is marked `sending`
+with an intent row in the audit before the vendor call, and its outcome recorded after it. Afterwards the
+written fields are read back the same way and marked verified or not.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import insert
+import sqlalchemy as sa
 
-from canalis.publishing.plan import Change, Plan, build_plan, display
+from canalis.mappings.declarative.engine import Mapper
+from canalis.publishing.observation import FieldKey, observe
+from canalis.publishing.plan import DAY_FIELDS, PRICE_FIELDS, display, same
+from canalis.publishing.plans import (
+    PlanError,
+    StoredChange,
+    StoredPlan,
+    check_hash,
+    expire_plan,
+    finish_plan,
+    load_plan,
+    plan_changes,
+    plan_records,
+)
 from canalis.publishing.policy import PublishConfig
 from canalis.publishing.suppression import remember_pause
-from canalis.sdk.base import Connector
-from canalis.sdk.errors import ConnectorError
-from canalis.sdk.streams import WriteResult
+from canalis.publishing.tables import publish_plan_changes
+from canalis.sdk import Connector, ConnectorError, WriteResult
 from canalis.store import QuarantinedRecord, Store, tables
 
 # The largest batch each vendor accepts in one write call, per connector and write stream.
@@ -31,9 +49,20 @@ VENDOR_BATCH_SIZES: dict[str, dict[str, int]] = {
     "brevo": {"*": 100},
     "odoo": {"*": 100},
 }
-ENTITY_OF_STREAM = {"prices": "price", "stock_levels": "stock_level", "promotions": "promotion", "consents": "consent"}
+PENDING = ("planned", "sending", "deferred")
+MOVED_SHOWN = 10
 
-Verifier = Callable[[dict[str, set[str]]], None]
+
+class PlanMoved(PlanError):
+    """A channel changed a value the plan was about to set since the plan was made: the plan is not applied."""
+
+    def __init__(self, plan_id: str, moved: list[str]) -> None:
+        shown = "; ".join(moved[:MOVED_SHOWN]) + (f"; and {len(moved) - MOVED_SHOWN} more" if len(moved) > 10 else "")
+        super().__init__(
+            f"plan {plan_id} was not applied: {len(moved)} value(s) changed in the channels since it was made "
+            f"({shown}). The plan is expired; the next sync plans again from what the channels show now."
+        )
+        self.moved = moved
 
 
 @dataclass
@@ -56,15 +85,18 @@ class GroupReport:
 
 @dataclass
 class ApplyReport:
-    """What applying a plan did: writes per status, write calls against the minimum, and the verification."""
+    """What applying a plan did: changes per status, write calls against the minimum, and the verification."""
 
+    plan_id: str
     run_id: str | None
+    status: str = "applied"
     groups: list[GroupReport] = field(default_factory=list)
+    already_there: int = 0
     audit_rows: int = 0
     quarantined: int = 0
     retryable_failures: int = 0
     errors: list[str] = field(default_factory=list)
-    not_stuck: list[Change] = field(default_factory=list)
+    not_stuck: list[StoredChange] = field(default_factory=list)
     verified: bool | None = None
 
     @property
@@ -72,7 +104,7 @@ class ApplyReport:
         return sum(group.changes for group in self.groups)
 
     def count(self, status: str) -> int:
-        """Changes that ended with a status (applied, unchanged, failed, skipped)."""
+        """Changes that ended with a status (applied, unchanged, failed, deferred, skipped)."""
         return sum(group.statuses[status] for group in self.groups)
 
     @property
@@ -94,55 +126,165 @@ def batch_size(connector: Connector, stream: str) -> int:
     return max(1, int(sizes.get(stream) or setting or sizes.get("*") or 100))
 
 
-def idempotency_key(channel: str, entity: str, record: dict[str, Any]) -> str:
-    """A key derived from the content written, so the same write always carries the same key."""
-    body = json.dumps({"channel": channel, "entity": entity, "record": record}, sort_keys=True, default=str)
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:40]
-
-
-def apply_plan(
+def apply_stored_plan(
     store: Store,
     config: PublishConfig,
-    plan: Plan,
-    connectors: dict[str, Connector],
-    run_id: str | None,
+    plan_id: str,
+    connectors: Mapping[str, Connector],
+    mappers: Mapping[str, Mapper],
     *,
-    verify: Verifier | None = None,
+    run_id: str | None,
+    expected_hash: str | None = None,
+    now: datetime | None = None,
+    verify: bool = True,
 ) -> ApplyReport:
-    """Write the plan channel by channel and stream by stream, one batch per write call, auditing every change.
-
-    `verify`, when given, re-reads the written streams into the store (e.g. `reread_streams`); the plan is then
-    rebuilt and every applied change still differing is reported as not stuck.
-    """
-    report = ApplyReport(run_id=run_id)
-    by_group: dict[tuple[str, str], list[Change]] = {}
-    for change in plan.changes:
+    """Apply exactly the changes of an approved plan (see the module's description); PlanError when it may not."""
+    now = now or datetime.now(UTC)
+    with store.engine.connect() as conn:
+        plan = load_plan(conn, plan_id)
+        check_hash(plan, expected_hash)
+        report = ApplyReport(plan_id=plan_id, run_id=run_id, status=plan.status)
+        if plan.status == "applied":
+            return report
+        _check_applicable(plan, config)
+        changes = plan_changes(conn, plan_id)
+        records = plan_records(conn, plan_id)
+    age = now - plan.created_at
+    if age > timedelta(hours=config.plan_max_age_hours):
+        limit = f"publish.plan_max_age_hours ({config.plan_max_age_hours:g} h)"
+        with store.begin() as conn:
+            expire_plan(conn, plan_id, f"older than {limit}")
+        raise PlanError(
+            f"plan {plan_id} was made {age.total_seconds() / 3600:.1f} h ago, more than {limit}: plan again"
+        )
+    pending = [change for change in changes if change.status in PENDING]
+    observed = observe(store, config, {change.key for change in pending}, connectors, mappers, now)
+    to_write, already, moved = _classify(pending, records, observed, config)
+    if moved:
+        with store.begin() as conn:
+            expire_plan(conn, plan_id, f"moved in the channels before it was applied: {'; '.join(moved[:20])}")
+        raise PlanMoved(plan_id, moved)
+    with store.begin() as conn:
+        _settle_already_there(conn, plan_id, already, run_id, now)
+    report.already_there = len(already)
+    by_group: dict[tuple[str, str], list[StoredChange]] = {}
+    for change in to_write:
         by_group.setdefault((change.channel, change.entity), []).append(change)
-    for (channel, entity), changes in by_group.items():
-        connector = connectors.get(channel)
-        keys = list(dict.fromkeys(change.key for change in changes))
-        size = batch_size(connector, entity) if connector is not None else 1
-        group = GroupReport(channel, entity, records=len(keys), changes=len(changes), batch_size=size)
-        report.groups.append(group)
-        if connector is None:
-            _audit(store, report, group, changes, {}, plan, run_id, missing=f"no connector for {channel}")
-            continue
-        for start in range(0, len(keys), size):
-            batch_keys = keys[start : start + size]
-            records = [plan.records[(channel, entity, key)] for key in batch_keys]
-            results = _write_batch(connector, entity, records, report)
-            group.write_calls += 1
-            batch_changes = [change for change in changes if change.key in set(batch_keys)]
-            _audit(store, report, group, batch_changes, results, plan, run_id)
-    if verify is not None:
-        _verify(store, config, plan, report, verify)
+    for (channel, entity), group_changes in by_group.items():
+        _apply_group(store, plan_id, channel, entity, group_changes, records, connectors.get(channel), report, run_id)
+    if verify:
+        _verify(store, config, plan_id, records, connectors, mappers, report)
+    with store.begin() as conn:
+        left = [change for change in plan_changes(conn, plan_id) if change.status in PENDING]
+        if left:
+            report.status = "approved"
+            report.errors.append(
+                f"{len(left)} change(s) could not be written yet; applying the plan again retries them"
+            )
+        else:
+            failed = report.count("failed") + report.count("skipped")
+            note = f"{failed} change(s) refused by the channels (quarantined)" if failed else None
+            finish_plan(conn, plan_id, f"run:{run_id}" if run_id else "cli", note)
+            report.status = "applied"
     return report
+
+
+def _check_applicable(plan: StoredPlan, config: PublishConfig) -> None:
+    if plan.status == "proposed":
+        raise PlanError(f"plan {plan.plan_id} is proposed: approve it first (`canalis publish approve {plan.plan_id}`)")
+    if plan.status != "approved":
+        reason = f" ({plan.status_reason})" if plan.status_reason else ""
+        raise PlanError(f"plan {plan.plan_id} is {plan.status}{reason}: only an approved plan is applied")
+    if config.mode != "apply":
+        raise PlanError("publish.mode is `plan`: plans are stored and reviewed, never applied; set it to `apply`")
+
+
+def _classify(
+    pending: list[StoredChange],
+    records: Mapping[tuple[str, str, str], dict[str, Any]],
+    observed: Mapping[FieldKey, Any],
+    config: PublishConfig,
+) -> tuple[list[StoredChange], list[StoredChange], list[str]]:
+    """Changes to write, changes the channel already shows, and descriptions of values that moved."""
+    to_write, already, moved = [], [], []
+    for change in pending:
+        current = observed.get(change.key)
+        wanted = records[(change.channel, change.entity, change.record_key)].get(change.field)
+        tolerance = config.price_tolerance if change.field in PRICE_FIELDS else Decimal(0)
+        if same(change.field, current, wanted, tolerance):
+            already.append(change)
+        elif _shows(change.field, current, change.old_value, tolerance):
+            to_write.append(change)
+        else:
+            moved.append(
+                f"{change.channel} {change.entity} {change.record_key} {change.field}: the plan saw "
+                f"{change.old_value or '(none)'}, the channel now shows {display(current) or '(none)'}"
+            )
+    return to_write, already, moved
+
+
+def _shows(field_name: str, current: Any, text: str | None, tolerance: Decimal) -> bool:
+    """Whether a channel's current value is the one a plan stored as text."""
+    if text is None or current is None:
+        return text is None and current is None
+    if isinstance(current, Decimal):
+        try:
+            return abs(current - Decimal(text)) <= tolerance
+        except InvalidOperation:
+            return False
+    if field_name in DAY_FIELDS and isinstance(current, datetime):
+        return display(current)[:10] == text[:10]
+    return display(current) == text
+
+
+def _settle_already_there(
+    conn: sa.Connection, plan_id: str, changes: list[StoredChange], run_id: str | None, now: datetime
+) -> None:
+    """Changes the channel already shows: an earlier attempt's send landed (applied), or nothing to do."""
+    audit = []
+    for change in changes:
+        status = "applied" if change.status == "sending" else "unchanged"
+        _set_status(conn, plan_id, [change], status, now)
+        audit.append(_audit_row(change, status, run_id, now, note="read back before writing"))
+    if audit:
+        conn.execute(sa.insert(tables.write_audit), audit)
+
+
+def _apply_group(
+    store: Store,
+    plan_id: str,
+    channel: str,
+    entity: str,
+    changes: list[StoredChange],
+    records: Mapping[tuple[str, str, str], dict[str, Any]],
+    connector: Connector | None,
+    report: ApplyReport,
+    run_id: str | None,
+) -> None:
+    keys = list(dict.fromkeys(change.record_key for change in changes))
+    size = batch_size(connector, entity) if connector is not None else 1
+    group = GroupReport(channel, entity, records=len(keys), changes=len(changes), batch_size=size)
+    report.groups.append(group)
+    for start in range(0, len(keys), size):
+        batch_keys = set(keys[start : start + size])
+        batch = [change for change in changes if change.record_key in batch_keys]
+        batch_records = {key: records[(channel, entity, key)] for key in keys[start : start + size]}
+        with store.begin() as conn:  # the write-ahead: what is about to be sent, committed before the call
+            now = datetime.now(UTC)
+            _set_status(conn, plan_id, batch, "sending", now, attempt=True)
+            conn.execute(sa.insert(tables.write_audit), [_audit_row(c, "sending", run_id, now) for c in batch])
+        if connector is None:
+            results = {key: WriteResult(key, "failed", error=f"no connector for {channel}") for key in batch_records}
+        else:
+            results = _write_batch(connector, entity, list(batch_records.values()), report)
+            group.write_calls += 1
+        _record(store, plan_id, group, batch, batch_records, results, report, run_id)
 
 
 def _write_batch(
     connector: Connector, entity: str, records: list[dict[str, Any]], report: ApplyReport
 ) -> dict[str, WriteResult]:
-    """One write call; a connector error fails every record of the batch (transiently, so it is not quarantined)."""
+    """One write call; a connector error fails every record of the batch (transiently: retried on the next apply)."""
     sent = [{name: value for name, value in record.items() if not name.startswith("_")} for record in records]
     try:
         return {str(result.record_key): result for result in connector.write(entity, sent)}
@@ -154,114 +296,132 @@ def _write_batch(
         }
 
 
-def _audit(
+def _record(
     store: Store,
-    report: ApplyReport,
+    plan_id: str,
     group: GroupReport,
-    changes: list[Change],
-    results: dict[str, WriteResult],
-    plan: Plan,
+    changes: list[StoredChange],
+    records: Mapping[str, dict[str, Any]],
+    results: Mapping[str, WriteResult],
+    report: ApplyReport,
     run_id: str | None,
-    missing: str | None = None,
 ) -> None:
-    """One audit row per change, pauses remembered, permanent failures quarantined: in one transaction per batch."""
+    """Each change's outcome, its audit row, remembered pauses and quarantined refusals, in one transaction."""
     now = datetime.now(UTC)
-    rows, quarantined = [], []
-    for change in changes:
-        record = plan.records[(change.channel, change.entity, change.key)]
-        result = results.get(change.key)
-        if result is None:
-            result = WriteResult(change.key, "failed", error=missing or "the connector gave no result for this record")
-        group.statuses[result.status] += 1
-        rows.append(
-            {
-                "run_id": run_id,
-                "channel": change.channel,
-                "entity_type": change.entity,
-                "entity_key": change.key,
-                "field": change.field,
-                "old_value": display(change.old),
-                "new_value": display(change.new),
-                "status": result.status,
-                "idempotency_key": idempotency_key(change.channel, change.entity, record),
-                "vendor_response_id": result.vendor_id,
-                "error": result.error,
-                "created_at": now,
-            }
-        )
-        if result.status == "failed" and result.retryable:
-            report.retryable_failures += 1
-        elif result.status == "failed" and change.field == _first_field(changes, change.key):
-            quarantined.append(
-                QuarantinedRecord(
-                    source=change.channel,
-                    stream=change.entity,
-                    stage="write",
-                    error=result.error or "rejected by the vendor",
-                    record_id=change.key,
-                    payload=_json_safe(record),
-                )
-            )
+    audit, quarantined = [], []
     with store.begin() as conn:
-        if rows:
-            conn.execute(insert(tables.write_audit), rows)
-        for key in dict.fromkeys(change.key for change in changes):
+        for change in changes:
+            result = results.get(change.record_key) or WriteResult(
+                change.record_key, "failed", error="the connector gave no result for this record", retryable=True
+            )
+            status = "deferred" if result.status == "failed" and result.retryable else result.status
+            group.statuses[status] += 1
+            _set_status(conn, plan_id, [change], status, now, error=result.error)
+            audit.append(_audit_row(change, result.status, run_id, now, result=result))
+            report.retryable_failures += status == "deferred"
+            first_of_record = change is next(c for c in changes if c.record_key == change.record_key)
+            if status in ("failed", "skipped") and first_of_record:
+                quarantined.append(
+                    QuarantinedRecord(
+                        source=change.channel,
+                        stream=change.entity,
+                        stage="write",
+                        error=result.error or f"{result.status} by the channel",
+                        record_id=change.record_key,
+                        payload=_json_safe(records[change.record_key]),
+                    )
+                )
+        conn.execute(sa.insert(tables.write_audit), audit)
+        for key, record in records.items():
             result = results.get(key)
-            record = plan.records[(group.channel, group.entity, key)]
             if result is not None and result.status in ("applied", "unchanged") and record.get("_action"):
                 remember_pause(conn, group.channel, record, now, run_id)
         if quarantined:
             store.quarantine(conn, quarantined)
-    report.audit_rows += len(rows)
+    report.audit_rows += len(audit)
     report.quarantined += len(quarantined)
 
 
-def _first_field(changes: list[Change], key: str) -> str:
-    return next(change.field for change in changes if change.key == key)
+def _verify(
+    store: Store,
+    config: PublishConfig,
+    plan_id: str,
+    records: Mapping[tuple[str, str, str], dict[str, Any]],
+    connectors: Mapping[str, Connector],
+    mappers: Mapping[str, Mapper],
+    report: ApplyReport,
+) -> None:
+    """Read the written fields back from the channels and mark each applied change verified or not."""
+    with store.engine.connect() as conn:
+        written = [change for change in plan_changes(conn, plan_id) if change.status in ("applied", "unchanged")]
+    if not written:
+        report.verified = True
+        return
+    observed = observe(store, config, {change.key for change in written}, connectors, mappers, datetime.now(UTC))
+    stuck, not_stuck = [], []
+    for change in written:
+        wanted = records[(change.channel, change.entity, change.record_key)].get(change.field)
+        tolerance = config.price_tolerance if change.field in PRICE_FIELDS else Decimal(0)
+        (stuck if same(change.field, observed.get(change.key), wanted, tolerance) else not_stuck).append(change)
+    c = publish_plan_changes
+    with store.begin() as conn:
+        for verified, group in ((True, stuck), (False, not_stuck)):
+            if group:
+                conn.execute(
+                    sa.update(c)
+                    .where(c.c.plan_id == plan_id, c.c.seq.in_([change.seq for change in group]))
+                    .values(verified=verified)
+                )
+    report.not_stuck = not_stuck
+    report.verified = not not_stuck
+
+
+def _set_status(
+    conn: sa.Connection,
+    plan_id: str,
+    changes: list[StoredChange],
+    status: str,
+    now: datetime,
+    *,
+    attempt: bool = False,
+    error: str | None = None,
+) -> None:
+    c = publish_plan_changes
+    values: dict[str, Any] = {"status": status, "updated_at": now, "error": error}
+    if attempt:
+        values["attempts"] = c.c.attempts + 1
+    conn.execute(
+        sa.update(c).where(c.c.plan_id == plan_id, c.c.seq.in_([change.seq for change in changes])).values(**values)
+    )
+
+
+def _audit_row(
+    change: StoredChange,
+    status: str,
+    run_id: str | None,
+    now: datetime,
+    *,
+    result: WriteResult | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "channel": change.channel,
+        "entity_type": change.entity,
+        "entity_key": change.record_key,
+        "field": change.field,
+        "old_value": change.old_value,
+        "new_value": change.new_value,
+        "status": status,
+        "idempotency_key": change.idempotency_key,
+        "vendor_response_id": result.vendor_id if result else None,
+        "error": (result.error if result else None) or note,
+        "created_at": now,
+    }
 
 
 def _json_safe(record: dict[str, Any]) -> dict[str, Any]:
     def safe(value: Any) -> Any:
-        if isinstance(value, Decimal | datetime):
-            return display(value)
-        return value
+        return display(value) if isinstance(value, Decimal | datetime) else value
 
     return {name: safe(value) for name, value in record.items() if not name.startswith("_")}
-
-
-def _verify(store: Store, config: PublishConfig, plan: Plan, report: ApplyReport, verify: Verifier) -> None:
-    """Re-read the written streams, rebuild the plan and report applied changes that still differ."""
-    written: dict[str, set[str]] = {}
-    for group in report.groups:
-        if group.statuses["applied"] or group.statuses["unchanged"]:
-            written.setdefault(group.channel, set()).add(group.entity)
-    if not written:
-        report.verified = True
-        return
-    verify(written)
-    entities = tuple(sorted({entity for entities in written.values() for entity in entities}))
-    with store.begin() as conn:
-        fresh = build_plan(conn, config, plan.now, entities)
-    applied = {(c.channel, c.entity, c.key, c.field) for c in plan.changes}
-    report.not_stuck = [c for c in fresh.changes if (c.channel, c.entity, c.key, c.field) in applied]
-    report.verified = not report.not_stuck
-
-
-def reread_streams(store: Store, canalis_config: Any, connectors: dict[str, Connector], run_id: str | None) -> Verifier:
-    """A verifier that reads the written channels' streams again and maps them, so the store shows what stuck."""
-    from canalis.canonical.canonicalize import canonicalize_entities
-    from canalis.config.wiring import build_mappers
-    from canalis.connectors.registry import discover
-    from canalis.ingest.stream import ingest_stream
-
-    def reread(written: dict[str, set[str]]) -> None:
-        mappers = build_mappers(canalis_config, discover())
-        for channel, streams in sorted(written.items()):
-            mapper = mappers[channel]
-            entities = sorted(ENTITY_OF_STREAM[stream] for stream in streams)
-            read = sorted({name for entity in entities for name in mapper.streams_for(entity)})
-            for name in read:
-                ingest_stream(store, connectors[channel], name, full_refresh=True, run_id=run_id)
-            canonicalize_entities(store, {channel: mapper}, entities, run_id=run_id)
-
-    return reread

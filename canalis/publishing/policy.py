@@ -48,6 +48,13 @@ class ChannelPolicy(BaseModel):
     channel_kind: str | None = Field(
         default=None, description="customer channel of the connection (web, store...); filled from the connections"
     )
+    max_change_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="circuit breaker for this channel: largest share of its prices or stock one plan may change; "
+        "empty for the gates' default",
+    )
 
     @field_validator("publish")
     @classmethod
@@ -77,8 +84,46 @@ class ChannelPolicy(BaseModel):
         return self.promotions is None or code in self.promotions
 
 
+class PublishGates(BaseModel):
+    """Checks that must pass before a publish run writes anything (blocking asset checks of the publish job)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_quarantine_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="largest share of the plan's channels' and systems of record's records held in quarantine",
+    )
+    max_open_errors: int = Field(
+        default=1000, ge=0, description="most open inconsistencies of severity error per rule before publishing stops"
+    )
+    max_open: dict[str, int] = Field(
+        default_factory=dict, description="per rule code, the most open inconsistencies before publishing stops"
+    )
+    max_change_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="circuit breaker: largest share of a channel's prices or stock that one plan may change",
+    )
+    min_records: int = Field(
+        default=20, ge=0, description="channels holding fewer prices or stock levels than this skip the breaker"
+    )
+
+    @field_validator("max_open")
+    @classmethod
+    def _known_rules(cls, value: dict[str, int]) -> dict[str, int]:
+        from canalis.consistency.rules import RULES
+
+        unknown = sorted(set(value) - set(RULES))
+        if unknown:
+            raise ValueError(f"unknown rule code '{unknown[0]}' (known: {', '.join(sorted(RULES))})")
+        return value
+
+
 class PublishConfig(BaseModel):
-    """The `publish` section: systems of record, channel policies, consent rules and approval."""
+    """The `publish` section: systems of record, channel policies, consent rules, approval and gates."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -102,8 +147,16 @@ class PublishConfig(BaseModel):
         default_factory=lambda: ["closed", "resolved", "solved"],
         description="interaction statuses that end a complaint (any other status keeps it open)",
     )
-    mode: Literal["plan", "apply"] = Field(default="plan", description="plan only, or apply the plan")
-    require_approval: bool = Field(default=True, description="apply only when a run is approved")
+    mode: Literal["plan", "apply"] = Field(
+        default="plan", description="plan: plans are stored and shown, never applied; apply: approved plans are applied"
+    )
+    require_approval: bool = Field(
+        default=True, description="a person approves each plan; false: the policy approves every plan it stores"
+    )
+    plan_max_age_hours: float = Field(
+        default=24, gt=0, description="an approved plan older than this is expired instead of applied"
+    )
+    gates: PublishGates = Field(default_factory=PublishGates, description="checks that must pass before writing")
 
     def system_of_record(self, entity: str) -> str | None:
         """The connection owning an entity, if any."""
@@ -119,9 +172,17 @@ class PublishConfig(BaseModel):
             return self.consent_rule
         return self.consent_rule.get(purpose, self.consent_rule.get("default", "most_restrictive"))
 
-    def approved(self, requested: bool = False) -> bool:
-        """Whether a plan may be applied: apply mode, and approval given or not required."""
-        return self.mode == "apply" and (requested or not self.require_approval)
+    @property
+    def auto_approve(self) -> bool:
+        """Whether the policy approves the plans it stores (apply mode without required approval)."""
+        return self.mode == "apply" and not self.require_approval
+
+    def change_share_limit(self, channel: str) -> float:
+        """The circuit breaker's limit for a channel."""
+        policy = self.channels.get(channel)
+        if policy is not None and policy.max_change_share is not None:
+            return policy.max_change_share
+        return self.gates.max_change_share
 
 
 def publish_problems(canalis_config: CanalisConfig) -> list[ConfigProblem]:

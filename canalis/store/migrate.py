@@ -61,6 +61,7 @@ def load_all_tables() -> None:
     import canalis.consistency.tables
     import canalis.identity.tables
     import canalis.publishing.suppression
+    import canalis.publishing.tables
     import canalis.store.tables  # noqa: F401
 
 

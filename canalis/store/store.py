@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
+from canalis.sdk.errors import CanalisError
 from canalis.store import tables
 from canalis.store.database import create_store_engine, default_database_url, safe_url
 from canalis.store.migrate import upgrade_to_head
@@ -22,6 +24,18 @@ log = logging.getLogger("canalis.store")
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+class StaleStateError(CanalisError):
+    """Another run saved a stream's state while this read was going on: this read's work is not kept."""
+
+    def __init__(self, connector: str, stream: str) -> None:
+        super().__init__(
+            f"{connector}.{stream}: another run saved this stream's cursor while this one was reading; "
+            "this read stops without saving (nothing is lost: the other run's cursor stands)"
+        )
+        self.connector = connector
+        self.stream = stream
 
 
 @dataclass(frozen=True)
@@ -161,29 +175,58 @@ class Store:
 
     def get_state(self, connector: str, stream: str) -> dict[str, Any] | None:
         """The stored cursor state of a stream, or None before its first sync."""
+        return self.read_state(connector, stream)[0]
+
+    def read_state(self, connector: str, stream: str) -> tuple[dict[str, Any] | None, int]:
+        """The stored cursor state of a stream and its version (0 before the first save)."""
         s = tables.sync_state
         with self.engine.connect() as connection:
-            row = connection.execute(select(s.c.cursor).where(s.c.connector == connector, s.c.stream == stream)).first()
-        return row.cursor if row else None
+            row = connection.execute(
+                select(s.c.cursor, s.c.version).where(s.c.connector == connector, s.c.stream == stream)
+            ).first()
+        return (row.cursor, row.version) if row else (None, 0)
 
     def save_state(
-        self, connection: Connection, connector: str, stream: str, cursor: dict[str, Any], run_id: str | None
-    ) -> None:
-        """Store a stream's cursor state, inside the transaction that stored the records it covers."""
-        upsert(
-            connection,
-            tables.sync_state,
-            [
-                {
-                    "connector": connector,
-                    "stream": stream,
-                    "cursor": cursor,
-                    "updated_at": utcnow(),
-                    "run_id": run_id,
-                }
-            ],
-            compare_column=None,
-        )
+        self,
+        connection: Connection,
+        connector: str,
+        stream: str,
+        cursor: dict[str, Any],
+        run_id: str | None,
+        *,
+        expected_version: int | None = None,
+    ) -> int:
+        """Store a stream's cursor state, inside the transaction that stored the records it covers; the new version.
+
+        With `expected_version` (what `read_state` gave when the read began, then what each save returned), the
+        state is saved only if no other run saved one in between; otherwise StaleStateError, and the caller's
+        transaction, records included, is rolled back: the other run's cursor stands.
+        """
+        s = tables.sync_state
+        values = {"cursor": cursor, "updated_at": utcnow(), "run_id": run_id}
+        where = (s.c.connector == connector) & (s.c.stream == stream)
+        if expected_version is None:
+            current = connection.execute(select(s.c.version).where(where)).scalar()
+            if current is None:
+                connection.execute(insert(s).values(connector=connector, stream=stream, version=1, **values))
+                return 1
+            connection.execute(update(s).where(where).values(version=current + 1, **values))
+            return current + 1
+        if expected_version == 0:
+            exists = connection.execute(select(s.c.version).where(where)).scalar()
+            if exists is None:
+                try:
+                    connection.execute(insert(s).values(connector=connector, stream=stream, version=1, **values))
+                except IntegrityError:  # another run saved the first state in the meantime
+                    raise StaleStateError(connector, stream) from None
+                return 1
+        else:
+            result = connection.execute(
+                update(s).where(where & (s.c.version == expected_version)).values(version=s.c.version + 1, **values)
+            )
+            if result.rowcount == 1:
+                return expected_version + 1
+        raise StaleStateError(connector, stream)
 
     def clear_state(self, connector: str, stream: str | None = None) -> None:
         """Forget cursors so the next read starts from the beginning."""

@@ -317,6 +317,14 @@ sync_state = Table(
     Column("cursor", JSONDoc, comment="typed cursor state of the stream"),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("run_id", String(64)),
+    Column(
+        "version",
+        Integer,
+        nullable=False,
+        default=1,
+        server_default="1",
+        comment="bumped by every save: a read saves only its own",
+    ),
 )
 
 write_audit = Table(

@@ -296,10 +296,15 @@ def _promotions(rng: random.Random, now: datetime) -> list[Promotion]:
                 web=channels in ("both", "web"),
                 store=channels in ("both", "store"),
                 once_per_customer=rng.random() < 0.4,
-                created_at=start - timedelta(days=rng.randint(1, 20)),
+                created_at=min(start - timedelta(days=rng.randint(1, 20)), now - timedelta(hours=1)),  # not ahead
             )
         )
     return promotions
+
+
+def _window(promo: Promotion) -> dict[str, str]:
+    """When an injected promotion fault can be seen: while the promotion runs."""
+    return {"ends_at": promo.ends_at.isoformat()}
 
 
 def _inject(
@@ -346,7 +351,7 @@ def _inject(
     for n, promo in enumerate(active[:count]):
         channel = "shopify" if promo.web and (n % 2 == 0 or not promo.store) else "square"
         faults.missing_promos.add((channel, promo.code))
-        record("promo_missing", promo.code, ["odoo", channel], {"odoo_program": promo.name})
+        record("promo_missing", promo.code, ["odoo", channel], {"odoo_program": promo.name, **_window(promo)})
     for n, promo in enumerate(active[count : 2 * count]):
         channel = "shopify" if promo.web and (n % 2 == 0 or not promo.store) else "square"
         if promo.percentage is not None:
@@ -357,7 +362,12 @@ def _inject(
             wrong = promo.amount + 500
             shown, expected = money(wrong), money(promo.amount)
         faults.promo_values[(channel, promo.code)] = wrong
-        record("promo_value_mismatch", promo.code, ["odoo", channel], {"odoo_value": expected, "channel_value": shown})
+        record(
+            "promo_value_mismatch",
+            promo.code,
+            ["odoo", channel],
+            {"odoo_value": expected, "channel_value": shown, **_window(promo)},
+        )
     for n, promo in enumerate(expired[:count]):
         channel = "shopify" if promo.web and (n % 2 == 0 or not promo.store) else "square"
         faults.expired_but_active.add((channel, promo.code))

@@ -36,6 +36,12 @@ class WorldContext:
         """The world's fixed clock."""
         return self.spec.now
 
+    def joined(self, rng: random.Random, person: Any, *, days: int) -> datetime:
+        """When a person's record was made in a system: within `days` of first being seen, and before the clock."""
+        return moment_between(
+            rng, person.first_seen, min(person.first_seen + timedelta(days=days), self.now - CLOCK_MARGIN)
+        )
+
     def add(
         self,
         system: str,
@@ -68,6 +74,10 @@ class WorldContext:
         self.store.put_truth_records(self.truth)
         self.truth.clear()
         self.chunk_state.clear()
+
+
+CLOCK_MARGIN = timedelta(hours=1)
+"""How long before the world's clock its newest records were made: nothing is dated after `now`."""
 
 
 def moment_between(rng: random.Random, start: datetime, end: datetime) -> datetime:

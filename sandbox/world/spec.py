@@ -1,11 +1,22 @@
-"""What a generated world looks like: its seed, size and fixed clock, and the summary of what was made."""
+"""What a generated world looks like: its seed, size and clock, and the summary of what was made.
+
+A world is generated around its `now`: by default the latest 09:00 UTC, so what it injects (promotions running
+today, complaints still open) holds when Canalis looks at it with the real clock, and every world of a day is the
+same; give `now` to pin a world for reproducible runs (`canalis sandbox serve --now ...`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-DEFAULT_NOW = datetime(2026, 1, 15, 9, 0, 0, tzinfo=UTC)
+
+def latest_morning() -> datetime:
+    """The latest 09:00 UTC: the default clock of a world (whole days apart, so worlds differ only by their dates)."""
+    moment = datetime.now(UTC)
+    morning = moment.replace(hour=9, minute=0, second=0, microsecond=0)
+    return morning if morning <= moment else morning - timedelta(days=1)
+
 
 SYSTEMS: tuple[str, ...] = ("salesforce", "hubspot", "shopify", "square", "odoo", "brevo", "mailbox")
 
@@ -29,7 +40,7 @@ class WorldSpec:
     seed: int = 42
     customers: int = 300
     inject_inconsistencies: bool = True
-    now: datetime = DEFAULT_NOW
+    now: datetime = field(default_factory=latest_morning)
     locale: str = "fr_FR"
     history_days: int = 730
     chunk_size: int = 2000

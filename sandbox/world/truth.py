@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from canalis.sandbox.objectstore import ObjectStore
+from canalis.sandbox.objectstore import ObjectStore, TruthInconsistency
 from canalis.sandbox.world import maildir
 from canalis.sandbox.world.systems import brevo, hubspot, odoo, salesforce, shopify, square
 
@@ -53,8 +54,20 @@ def iter_identity_records(store: ObjectStore, systems: tuple[str, ...] | None = 
             yield {"source": system, "source_id": stored.object_id, **fields, "truth_person_id": person_id}
 
 
+def holds_at(item: TruthInconsistency, at: datetime) -> bool:
+    """Whether an injected inconsistency can still be found at a moment (a promotion fault ends with the promotion)."""
+    ends = item.details.get("ends_at") if isinstance(item.details, dict) else None
+    return ends is None or datetime.fromisoformat(ends) >= at
+
+
+def inconsistencies_at(store: ObjectStore, at: datetime | None = None) -> list[TruthInconsistency]:
+    """The injected inconsistencies that hold at a moment (now by default)."""
+    at = at or datetime.now(UTC)
+    return [item for item in store.truth_inconsistencies() if holds_at(item, at)]
+
+
 def ground_truth_document(store: ObjectStore, limit: int | None = None) -> dict[str, Any]:
-    """The ground truth as one JSON-ready document; `limit` caps the number of record rows."""
+    """The ground truth as one JSON-ready document, as of the moment it is asked; `limit` caps the record rows."""
     records = []
     total = store.count_truth_records()
     for n, (system, object_type, object_id, person_id) in enumerate(store.iter_truth_records()):
@@ -66,5 +79,6 @@ def ground_truth_document(store: ObjectStore, limit: int | None = None) -> dict[
         "records_total": total,
         "records_truncated": len(records) < total,
         "records": records,
-        "inconsistencies": [item.as_dict() for item in store.truth_inconsistencies()],
+        "as_of": datetime.now(UTC).isoformat(),
+        "inconsistencies": [item.as_dict() for item in inconsistencies_at(store)],
     }

@@ -13,7 +13,7 @@ from canalis.ingest import landing
 from canalis.ingest.stream import ingest_stream
 from canalis.sdk.state import StreamState
 from canalis.sdk.streams import Page, Stream
-from canalis.store import Store, tables
+from canalis.store import StaleStateError, Store, tables
 
 
 class Items(Stream):
@@ -166,3 +166,43 @@ def test_a_writer_process_stores_on_a_server_database_as_on_sqlite(tmp_path, req
         report = ingest_stream(store, PagedSource(pages=20, size=10), "items")
         assert report.writer_process and report.inserted == 200
     assert _raw_contents(on_server) == _raw_contents(reference)
+
+
+class OvertakenSource(PagedSource):
+    """A source during whose read another run saves the stream's state (its cursor is further on)."""
+
+    def __init__(self, store: Store, overtaken_after: int, **options) -> None:
+        super().__init__(**options)
+        self.store, self.overtaken_after = store, overtaken_after
+
+    def read(self, stream: str, state: StreamState) -> Iterator[Page]:
+        for number, page in enumerate(super().read(stream, state)):
+            if number == self.overtaken_after:
+                with self.store.begin() as conn:  # the other run commits while this read is going on
+                    self.store.save_state(conn, "source", "items", {"cursor": "other-run"}, "run-B")
+            yield page
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["in process", "writer process"])
+def test_a_read_overtaken_by_another_run_saves_nothing_more(store: Store, monkeypatch, early: bool) -> None:
+    if early:
+        monkeypatch.setattr(landing, "HANDOFF_RECORDS", 20)
+        monkeypatch.setenv(landing.WRITER_ENV, "1")
+    source = OvertakenSource(store, overtaken_after=5, pages=40, size=10, seconds_per_page=0.01)
+    with pytest.raises(StaleStateError, match="another run saved this stream's cursor"):
+        ingest_stream(store, source, "items", run_id="run-A")
+    assert store.get_state("source", "items") == {"cursor": "other-run"}  # the other run's cursor stands
+    stored = store.count(tables.raw_records)
+    assert stored % 10 == 0 and stored < 400  # whole groups from before the overtaking, nothing after
+
+
+def test_each_save_checks_the_version_it_continues(store: Store) -> None:
+    with store.begin() as conn:
+        assert store.save_state(conn, "crm", "contacts", {"cursor": "a"}, "r1", expected_version=0) == 1
+        assert store.save_state(conn, "crm", "contacts", {"cursor": "b"}, "r1", expected_version=1) == 2
+    assert store.read_state("crm", "contacts") == ({"cursor": "b"}, 2)
+    with pytest.raises(StaleStateError), store.begin() as conn:
+        store.save_state(conn, "crm", "contacts", {"cursor": "stale"}, "r2", expected_version=1)
+    with pytest.raises(StaleStateError), store.begin() as conn:
+        store.save_state(conn, "crm", "contacts", {"cursor": "first?"}, "r3", expected_version=0)
+    assert store.read_state("crm", "contacts") == ({"cursor": "b"}, 2)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,9 +25,8 @@ from canalis.store.schema import metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((ROOT / "dagster_home" / "canalis.yaml").read_text(encoding="utf-8"))
-# The vendor emulators judge promotion status by the real clock once a promotion is written, so the world's clock is
-# today's (to the hour) rather than the fixed demo date.
-SPEC = WorldSpec(seed=11, customers=80, now=datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
+# The world's clock is its default, this morning's: the vendor emulators judge promotion status by the real clock.
+SPEC = WorldSpec(seed=11, customers=80)
 
 
 @dataclass
@@ -66,3 +64,11 @@ def sandbox_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
         yield SandboxWorld(data_dir, config, load_publish_config(config), store, server)
     finally:
         server.stop()
+
+
+@pytest.fixture
+def shop(store: Store) -> Store:
+    """A store where the system of record and a shop disagree on two of three prices (see tests/publish/shop.py)."""
+    from tests.publish.shop import stock_shop
+
+    return stock_shop(store)

@@ -29,7 +29,7 @@ def test_defaults_on_the_demo_connections() -> None:
     assert config.channels["marketing_brevo"].publish == ["consents"]
     assert config.channels["crm_salesforce"].publish == ["prices", "consents"]
     assert "erp_odoo" not in config.channels and "web_shop_export" not in config.channels
-    assert config.mode == "plan" and config.require_approval and not config.approved()
+    assert config.mode == "plan" and config.require_approval and not config.auto_approve
 
 
 def test_errors_name_the_field() -> None:
@@ -39,12 +39,20 @@ def test_errors_name_the_field() -> None:
         load_publish_config(_demo({"systems_of_record": {"prices": "nowhere"}}))
 
 
-def test_publish_apply_writes_nothing_without_approval(tmp_path: Path) -> None:
+def test_an_empty_store_plans_nothing_and_the_publish_job_applies_nothing(tmp_path: Path) -> None:
     config = CanalisConfig.model_validate({"connections": {}, "publish": {"mode": "apply"}})
     assets, checks = build_publish_assets(config, CanalisTranslator())
     store = StoreResource(database_url=f"sqlite:///{tmp_path / 'c.db'}")
-    result = materialize(assets, resources={"store": store}, selection=["publish_apply", "price_plan"])
+    result = materialize([*assets, *checks], resources={"store": store})
     assert result.success
-    apply_event = next(e for e in result.get_asset_materialization_events() if e.asset_key.path == ["publish_apply"])
-    assert apply_event.materialization.metadata["status"].value == "skipped: approval required"
-    assert len(checks) == 1
+    metadata = {
+        e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()
+    }
+    assert metadata["price_plan"]["plan_status"].value == "nothing to change"
+    assert metadata["publish_apply"]["plan_status"].value == "nothing to apply"
+    assert {check.check_name for check in result.get_asset_check_evaluations()} == {
+        "quarantine_gate",
+        "inconsistency_gate",
+        "circuit_breaker",
+        "writes_stuck",
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -182,7 +182,8 @@ def find_customer_inconsistencies(store: ObjectStore) -> set[Finding]:
 
 
 def _found(store: ObjectStore) -> set[Finding]:
-    return find_catalog_inconsistencies(store, date(2026, 1, 15)) | find_customer_inconsistencies(store)
+    today = datetime.fromisoformat(store.kv_get("world:spec")["now"]).date()  # the world's clock
+    return find_catalog_inconsistencies(store, today) | find_customer_inconsistencies(store)
 
 
 def test_every_injected_inconsistency_is_in_the_payloads_and_nothing_else(world: ObjectStore) -> None:

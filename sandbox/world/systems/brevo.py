@@ -103,7 +103,7 @@ def emit_person(ctx: WorldContext, person: Person, rng: random.Random, scratch: 
     if not copy.email:
         return
     email = copy.email.lower()
-    created = moment_between(rng, person.first_seen, person.first_seen + timedelta(days=10))
+    created = ctx.joined(rng, person, days=10)
     blacklisted = opted_out_in(person.consent, person.faults, SYSTEM)
     lists = [] if blacklisted else [2]
     if not blacklisted:

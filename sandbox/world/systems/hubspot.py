@@ -122,7 +122,7 @@ def emit_person(ctx: WorldContext, person: Person, rng: random.Random, scratch: 
     copy = copy_for(person, SYSTEM, rng)
     if copy.email:
         copy = Copy(**{**{n: getattr(copy, n) for n in copy.__slots__}, "email": copy.email.lower()})
-    created = moment_between(rng, person.first_seen, person.first_seen + timedelta(days=45))
+    created = ctx.joined(rng, person, days=45)
     contact_id = _contact(ctx, person, rng, copy, created)
     if person.faults.get("duplicate") == SYSTEM:
         twin = copy_for(person, SYSTEM, rng)
@@ -304,7 +304,7 @@ def _email_events(ctx: WorldContext, person: Person, rng: random.Random, email: 
         at = sent
         for kind in types:
             _event(ctx, person, kind, email, campaign, sent_id, sent, at, {})
-            at += timedelta(seconds=rng.randint(2, 86400))
+            at = min(at + timedelta(seconds=rng.randint(2, 86400)), ctx.now)
         last = (campaign, sent_id, sent, at)
     if last and person.consent == "unsubscribed":
         campaign, sent_id, sent, at = last

@@ -275,7 +275,7 @@ def _company_partner(ctx: WorldContext, company: Company, created: datetime) -> 
 def emit_person(ctx: WorldContext, person: Person, rng: random.Random, scratch: dict[str, Any]) -> None:
     """The person's partner and their sale orders (web orders mirrored from Shopify, plus B2B orders)."""
     copy = copy_for(person, SYSTEM, rng)
-    created = moment_between(rng, person.first_seen, person.first_seen + timedelta(days=30))
+    created = ctx.joined(rng, person, days=30)
     parent: list[Any] | bool = _company_partner(ctx, person.company, created) if person.company else False
     pid = ctx.numeric(SYSTEM, "res.partner", PARTNER_BASE)
     name = " ".join(p for p in (copy.given_name, copy.family_name) if p)

@@ -183,7 +183,7 @@ def _company_account(ctx: WorldContext, company: Company, created: datetime) -> 
 def emit_person(ctx: WorldContext, person: Person, rng: random.Random, scratch: dict[str, Any]) -> None:
     """The person's Contact, their service Cases and call Tasks."""
     copy = copy_for(person, SYSTEM, rng)
-    created = moment_between(rng, person.first_seen, person.first_seen + timedelta(days=90))
+    created = ctx.joined(rng, person, days=90)
     if person.company:
         account_id = _company_account(ctx, person.company, created)
     else:

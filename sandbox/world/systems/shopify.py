@@ -214,7 +214,7 @@ def _address(copy: Copy, numeric: int) -> dict[str, Any] | None:
 def emit_person(ctx: WorldContext, person: Person, rng: random.Random, scratch: dict[str, Any]) -> None:
     """The person's customer record (two when a duplicate is injected) and their web orders."""
     copy = copy_for(person, SYSTEM, rng)
-    created = moment_between(rng, person.first_seen, person.first_seen + timedelta(days=20))
+    created = ctx.joined(rng, person, days=20)
     numeric = ctx.numeric(SYSTEM, "customers", CUSTOMER_BASE)
     gid = shopify_gid("Customer", numeric)
     orders = _orders(ctx, person, rng, copy, gid, created)

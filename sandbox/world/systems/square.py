@@ -215,7 +215,7 @@ def emit_person(ctx: WorldContext, person: Person, rng: random.Random, scratch: 
     copy = copy_for(person, SYSTEM, rng)
     if rng.random() < 0.05:
         copy = Copy(**{**{n: getattr(copy, n) for n in copy.__slots__}, "phone": home.phone})
-    created = moment_between(rng, person.first_seen, person.first_seen + timedelta(days=60))
+    created = ctx.joined(rng, person, days=60)
     customer = _customer(ctx, person, rng, copy, created)
     _sales(ctx, person, rng, customer, home, created)
     if person.faults.get("duplicate") == SYSTEM:
