@@ -71,7 +71,8 @@ def build_consistency_assets(
         run_settings = settings.model_copy(
             update={"disabled_rules": [*settings.disabled_rules, *(r.code for r in CATALOGUE if r.code not in codes)]}
         )
-        report = check_consistency(store, run_settings, run_id=context.run.run_id)
+        with store.lock("consistency"):
+            report = check_consistency(store, run_settings, run_id=context.run.run_id)
         counts = report.lifecycle.counts()
         context.log.info(
             f"{len(report.findings)} inconsistencies found: {counts['opened']} opened, "

@@ -194,7 +194,7 @@ def _plan_assets(
     @multi_asset(name="publish_plan", specs=specs, required_resource_keys={"store"}, pool="canalis_plans")
     def _plans(context: AssetExecutionContext):
         store: Store = context.resources.store.get_store()
-        with store.begin() as conn:
+        with store.lock("publish"), store.begin() as conn:
             plan, stored = propose_plan(conn, publish, created_by=f"run:{context.run.run_id}", now=now())
         identity = stored_plan_metadata(stored)
         context.log.info(
@@ -350,9 +350,10 @@ def _apply_asset(canalis_config: CanalisConfig, now: Callable[[], datetime]) -> 
                 for channel in needed
             }
             try:
-                report = apply_stored_plan(
-                    store, publish, plan_id, connectors, mappers, run_id=context.run.run_id, now=now()
-                )
+                with store.lock("publish"):  # plans are made and applied one at a time
+                    report = apply_stored_plan(
+                        store, publish, plan_id, connectors, mappers, run_id=context.run.run_id, now=now()
+                    )
             except PlanMoved as moved:
                 raise Failure(
                     description=str(moved), metadata={"plan_id": plan_id, "moved": len(moved.moved)}

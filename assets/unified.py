@@ -42,7 +42,8 @@ def build_unified_assets(
     )
     def unified_customers(context: AssetExecutionContext) -> MaterializeResult:
         store = context.resources.store.get_store()
-        report = resolve_customers(store.engine, config=identity, full=is_full_refresh(context))
+        with store.lock("identity"):  # one resolution at a time on a store, whichever process runs it
+            report = resolve_customers(store.engine, config=identity, full=is_full_refresh(context))
         with store.engine.connect() as conn:
             preview = [
                 dict(row._mapping)

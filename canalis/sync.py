@@ -40,6 +40,7 @@ def sync_all(store: Store, config: CanalisConfig, *, full: bool = False, run_id:
     feeds = canonical_feeds(config, registry, mappers)
     report.canonical = canonicalize_entities(store, mappers, list(feeds), full=full, run_id=run_id)
     if "customer_record" in feeds:
-        report.identity = resolve_customers(store.engine, config=config.identity, full=full)
+        with store.lock("identity"):
+            report.identity = resolve_customers(store.engine, config=config.identity, full=full)
         report.timeline = attach_interactions(store)
     return report

@@ -75,11 +75,12 @@ def canonicalize_entities(
     """Map the raw records changed since the last pass into every given entity, reading each stream once.
 
     Long passes map in worker processes (`workers`, else CANALIS_MAPPING_WORKERS) while this process writes.
+    One pass at a time on a store, whichever process runs it.
     """
     started = time.perf_counter()
     wanted = sorted(set(entities))
     reports = {entity: CanonicalReport(entity=entity) for entity in wanted}
-    with MappingWorkers(workers) as pool:
+    with store.lock("canonical"), MappingWorkers(workers) as pool:
         for connection, mapper in mappers.items():
             streams = sorted({stream for entity in wanted for stream in mapper.streams_for(entity)})
             for stream in streams:

@@ -107,7 +107,7 @@ def summarize_run(result, store: Store) -> RunSummary:
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         summary.checks.append((name, evaluation.passed, evaluation.severity.value))
-    summary.failed_steps = [event.step_key for event in result.all_events if event.is_step_failure and event.step_key]
+    summary.failed_steps = [_failure(event) for event in result.all_events if event.is_step_failure and event.step_key]
     summary.quarantined_open = store.open_quarantine_count()
     summary.customer_records = store.count(tables.customer_records)
     summary.unified_customers = store.count(tables.customers)
@@ -115,9 +115,18 @@ def summarize_run(result, store: Store) -> RunSummary:
     return summary
 
 
+def _failure(event) -> str:
+    """A failed step and the first line of why it failed."""
+    error = getattr(event.event_specific_data, "error", None)
+    message = (getattr(error, "message", "") or "").strip().splitlines()
+    return f"{event.step_key}: {message[0]}" if message else str(event.step_key)
+
+
 def render_summary(summary: RunSummary, job_name: str) -> str:
     """The summary as a few lines of text."""
     lines = [f"Canalis {job_name}: run {summary.run_id} {'succeeded' if summary.success else 'FAILED'}"]
+    if job_name == "publish":
+        return "\n".join(lines + _plan_lines(summary) + _check_lines(summary))
     lines.append("  records read per source:")
     for source, count in sorted(summary.records_read.items()):
         lines.append(f"    {source:<24} {count:>8}")
@@ -132,6 +141,11 @@ def render_summary(summary: RunSummary, job_name: str) -> str:
             f"  inconsistencies found:     {summary.inconsistencies_found:>8} "
             f"({summary.inconsistencies_opened} opened, {summary.inconsistencies_closed} closed this run)"
         )
+    return "\n".join(lines + _plan_lines(summary) + _check_lines(summary))
+
+
+def _plan_lines(summary: RunSummary) -> list[str]:
+    lines = []
     if summary.plan_id:
         lines.append(
             f"  publish plan:              {summary.plan_id} ({summary.plan_status}, {summary.plan_changes} "
@@ -145,6 +159,11 @@ def render_summary(summary: RunSummary, job_name: str) -> str:
             f"({summary.writes_failed} failed; {summary.write_calls} API write calls, minimum "
             f"{summary.minimum_write_calls}); plan {summary.publish_status}"
         )
+    return lines
+
+
+def _check_lines(summary: RunSummary) -> list[str]:
+    lines = []
     if summary.checks:
         failed = [name for name, passed, severity in summary.checks if not passed and severity == "ERROR"]
         warned = [name for name, passed, severity in summary.checks if not passed and severity != "ERROR"]
@@ -152,6 +171,5 @@ def render_summary(summary: RunSummary, job_name: str) -> str:
         lines.append(f"  asset checks:              {passed:>8} passed, {len(warned)} warning(s), {len(failed)} failed")
         lines.extend(f"    warning: {name}" for name in warned)
         lines.extend(f"    failed: {name}" for name in failed)
-    if summary.failed_steps:
-        lines.append("  failed steps: " + ", ".join(summary.failed_steps))
-    return "\n".join(lines)
+    lines.extend(f"  failed: {step}" for step in summary.failed_steps)
+    return lines

@@ -28,7 +28,15 @@ def ingest_stream(
     full_refresh: bool = False,
     run_id: str | None = None,
 ) -> IngestReport:
-    """Read one stream from its stored state (or from the start) and land every record or its rejection."""
+    """Read one stream from its stored state (or from the start) and land every record or its rejection.
+
+    One read of a connection at a time on a store, whichever process asks: a second one waits for the first.
+    """
+    with store.lock(f"read:{connector.connection}"):
+        return _ingest(store, connector, stream_name, full_refresh=full_refresh, run_id=run_id)
+
+
+def _ingest(store: Store, connector: Connector, stream_name: str, *, full_refresh: bool, run_id: str | None):
     started = time.perf_counter()
     stream = connector.stream(stream_name)
     connection = connector.connection

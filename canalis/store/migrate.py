@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from canalis.store.locks import store_lock
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -22,8 +24,9 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    """Apply every migration the database does not have yet."""
-    command.upgrade(alembic_config(engine), "head")
+    """Apply every migration the database does not have yet; processes starting together migrate one at a time."""
+    with store_lock(engine, "migrate"):
+        command.upgrade(alembic_config(engine), "head")
 
 
 def current_revision(engine: Engine) -> str | None:

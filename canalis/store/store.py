@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from canalis.sdk.errors import CanalisError
 from canalis.store import tables
 from canalis.store.database import create_store_engine, default_database_url, safe_url
+from canalis.store.locks import store_lock
 from canalis.store.migrate import upgrade_to_head
 from canalis.store.upsert import UpsertCounts, upsert
 
@@ -73,6 +74,10 @@ class Store:
     def migrate(self) -> None:
         """Bring the schema to the newest revision (creates it on an empty database)."""
         upgrade_to_head(self.engine)
+
+    def lock(self, name: str) -> AbstractContextManager[None]:
+        """A lock on this store shared by every process using it: one holder at a time (see `store_lock`)."""
+        return store_lock(self.engine, name)
 
     def close(self) -> None:
         """Close the store's connection pool; connections checked out later open a new one."""
