@@ -72,3 +72,17 @@ def shop(store: Store) -> Store:
     from tests.publish.shop import stock_shop
 
     return stock_shop(store)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shop_on_each_database(request, tmp_path: Path) -> Iterator[Store]:
+    """The `shop` store on SQLite, then on the local PostgreSQL (skipped with the reason when it is absent)."""
+    from tests.publish.shop import stock_shop
+
+    url = f"sqlite:///{tmp_path / 'shop.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    store = Store(url)
+    store.migrate()
+    try:
+        yield stock_shop(store)
+    finally:
+        store.close()

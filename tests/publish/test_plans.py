@@ -138,7 +138,8 @@ def test_a_change_the_channel_already_shows_is_not_sent(shop: Store) -> None:
 
 
 @pytest.mark.parametrize("crash", ["before the call", "after the vendor applied it"])
-def test_an_apply_killed_and_run_again_writes_nothing_twice(shop: Store, crash: str) -> None:
+def test_an_apply_killed_and_run_again_writes_nothing_twice(shop_on_each_database: Store, crash: str) -> None:
+    shop = shop_on_each_database
     _, stored = propose(shop, config(require_approval=False))
     first = Vendor(stop_after=1) if crash == "before the call" else Vendor(lose_reply_after=1)
     with pytest.raises(KeyboardInterrupt):
