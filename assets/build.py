@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from canalis.assets.broken import build_broken_connection
 from canalis.assets.canonical import build_canonical_assets, build_quarantine_check
 from canalis.assets.consistency import build_consistency_assets
 from canalis.assets.jobs import build_file_drop_sensor, build_jobs, build_publish_sensor, build_schedules
@@ -14,8 +15,9 @@ from canalis.assets.resources import connection_resource, resource_key, store_re
 from canalis.assets.translator import CanalisTranslator
 from canalis.assets.unified import build_unified_assets, build_unified_checks
 from canalis.canonical.entities import ENTITIES
+from canalis.config.check import connection_problems
 from canalis.config.connections import CanalisConfig, load_config
-from canalis.config.wiring import build_mappers, canonical_feeds, streams_of, unknown_connector
+from canalis.config.wiring import build_mappers, canonical_feeds, streams_of
 from canalis.connectors.registry import RegisteredConnector, discover
 from canalis.sdk.errors import ConfigError
 
@@ -30,15 +32,23 @@ def build_definitions(
     config = config or load_config()
     registry = registry if registry is not None else discover()
     translator = translator or CanalisTranslator()
-    connections = config.enabled_connections()
-    problems = [p for name, c in connections.items() if (p := unknown_connector(name, c, registry)) is not None]
-    if problems:
-        raise ConfigError.of(problems)
-
-    resources: dict[str, object] = {"store": store_resource()}
     assets = []
     checks = []
     sensors = []
+    broken = {
+        name: problems
+        for name, connection in config.enabled_connections().items()
+        if (problems := connection_problems(name, connection, registry, config.folder))
+    }
+    for name, problems in sorted(broken.items()):
+        connection = config.connections[name]
+        assets.append(
+            build_broken_connection(name, connection, registry.get(connection.connector), problems, translator)
+        )
+    config = without_connections(config, set(broken))
+    connections = config.enabled_connections()
+
+    resources: dict[str, object] = {"store": store_resource()}
     for name, connection in connections.items():
         registered = registry[connection.connector]
         resources[resource_key(name)] = connection_resource(name, connection, registered.connector)
@@ -79,6 +89,19 @@ def build_definitions(
         sensors=sensors,
         resources=resources,
     )
+
+
+def without_connections(config: CanalisConfig, names: set[str]) -> CanalisConfig:
+    """The configuration without some connections, and without publishing settings that name them."""
+    if not names:
+        return config
+    publish = config.publish
+    update: dict = {"systems_of_record": {e: c for e, c in publish.systems_of_record.items() if c not in names}}
+    if "channels" in publish.model_fields_set:  # left out, channels are inferred from the connections
+        update["channels"] = {c: policy for c, policy in publish.channels.items() if c not in names}
+    publish = publish.model_copy(update=update)
+    connections = {name: connection for name, connection in config.connections.items() if name not in names}
+    return config.model_copy(update={"connections": connections, "publish": publish})
 
 
 def _file_drop_folders(connections, registry: dict[str, RegisteredConnector]) -> dict:

@@ -1,4 +1,8 @@
-"""Helpers that turn reports into Dagster metadata: markdown tables and previews the UI can show."""
+"""Helpers that turn reports into Dagster metadata: markdown tables and previews the UI can show.
+
+Every table and list masks personal values (see `canalis.privacy`) unless asked not to: Dagster keeps metadata in
+its run history for good, and the store is where people's data lives.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,19 @@ from typing import Any
 
 from dagster import MetadataValue
 
+from canalis.privacy import mask_record, mask_text
+
 MAX_CELL = 60
 
 
-def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> MetadataValue:
-    """A markdown table of rows (cells shortened), for previews and breakdowns."""
+def markdown_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, *, mask: bool = True
+) -> MetadataValue:
+    """A markdown table of rows (cells shortened, personal values masked unless `mask=False`)."""
     if not rows:
         return MetadataValue.md("_no rows_")
+    if mask:
+        rows = [mask_record(row) for row in rows]
     columns = list(columns or _columns(rows))
     lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
     for row in rows:
@@ -26,8 +36,9 @@ def counter_table(counts: Mapping[str, int], key: str, value: str = "records") -
     return markdown_table([{key: name, value: count} for name, count in sorted(counts.items())], [key, value])
 
 
-def bullet_list(items: Iterable[str]) -> MetadataValue:
-    text = "\n".join(f"- {_cell(item, 300)}" for item in items)
+def bullet_list(items: Iterable[str], *, mask: bool = True) -> MetadataValue:
+    """A markdown list (emails and phone numbers masked unless `mask=False`)."""
+    text = "\n".join(f"- {_cell(mask_text(item) if mask else item, 300)}" for item in items)
     return MetadataValue.md(text or "_none_")
 
 

@@ -1,6 +1,14 @@
 """Raw assets: one per connection stream, reading it into the landing table from its stored cursor."""
 
-from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    MaterializeResult,
+    asset,
+)
 
 from canalis.assets.jobs import is_full_refresh
 from canalis.assets.metadata import bullet_list, markdown_table
@@ -9,8 +17,18 @@ from canalis.assets.translator import CanalisTranslator
 from canalis.config.connections import ConnectionConfig
 from canalis.connectors.registry import RegisteredConnector
 from canalis.ingest import ingest_stream
+from canalis.privacy import mask_text
 from canalis.sdk.streams import Stream
 from canalis.store import tables
+
+READ_CHECK = "read_succeeded"
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line for run metadata and summaries: no secret (error texts never hold one), and emails and
+    phone numbers a vendor's message may quote are masked."""
+    text = mask_text(" ".join(str(error).split())) or type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def build_raw_asset(
@@ -47,14 +65,32 @@ def build_raw_asset(
             "origin": registered.origin,
         },
         op_tags={"canalis/connection": name},
+        check_specs=[AssetCheckSpec(READ_CHECK, asset=key, description="The last read of the stream went through.")],
         pool=f"canalis_{name}",  # one read of a connection at a time, whichever run asks
     )
     def _raw(context: AssetExecutionContext) -> MaterializeResult:
         store = context.resources.store.get_store()
         connection_resource: ConnectionResource = getattr(context.resources, resource_key(name))
-        with connection_resource.build() as connector:
-            report = ingest_stream(
-                store, connector, stream_name, full_refresh=is_full_refresh(context), run_id=context.run.run_id
+        try:
+            with connection_resource.build() as connector:
+                report = ingest_stream(
+                    store, connector, stream_name, full_refresh=is_full_refresh(context), run_id=context.run.run_id
+                )
+        except Exception as error:  # one failing source must not stop the others: the check says it failed
+            reason = one_line(error)
+            context.log.error(f"{name}.{stream_name}: read failed: {reason}")
+            landed = store.count(tables.raw_records, source=name, stream=stream_name)
+            return MaterializeResult(
+                metadata={"status": "read failed", "error": reason, "dagster/row_count": landed},
+                check_results=[
+                    AssetCheckResult(
+                        check_name=READ_CHECK,
+                        passed=False,
+                        severity=AssetCheckSeverity.ERROR,
+                        description=reason,
+                        metadata={"error": reason, "error_type": type(error).__name__},
+                    )
+                ],
             )
         context.log.info(
             f"{name}.{stream_name}: read {report.records_read}, new {report.inserted}, updated {report.updated}, "
@@ -73,10 +109,11 @@ def build_raw_asset(
                 "seconds": round(report.seconds, 3),
                 "records_per_second": round(report.records_read / report.seconds, 1) if report.seconds else 0.0,
                 "stored_by": "writer process" if report.writer_process else "reading process",
-                "preview": markdown_table(report.preview),
-                "quarantine_reasons": bullet_list(report.quarantine_reasons),
+                "preview": markdown_table(report.preview, mask=not connection.full_previews),
+                "quarantine_reasons": bullet_list(report.quarantine_reasons, mask=not connection.full_previews),
                 "dagster/row_count": store.count(tables.raw_records, source=name, stream=stream_name),
-            }
+            },
+            check_results=[AssetCheckResult(check_name=READ_CHECK, passed=True)],
         )
 
     return _raw

@@ -8,6 +8,9 @@ from typing import Any
 
 from canalis.store import Store, tables
 
+SOURCE_CHECKS = ("read_succeeded", "connection_ok")
+"""The checks that say a source could not be read (a failed read, a connection that cannot be built)."""
+
 
 @dataclass
 class RunSummary:
@@ -36,6 +39,7 @@ class RunSummary:
     plan_status: str = ""
     plan_changes: int = 0
     plan_hash: str = ""
+    failed_sources: dict[str, str] = field(default_factory=dict)
     failed_steps: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,6 +73,7 @@ class RunSummary:
                 "changes": self.plan_changes,
             },
             "checks": {name: {"passed": passed, "severity": severity} for name, passed, severity in self.checks},
+            "failed_sources": self.failed_sources,
             "failed_steps": self.failed_steps,
         }
 
@@ -107,6 +112,9 @@ def summarize_run(result, store: Store) -> RunSummary:
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         summary.checks.append((name, evaluation.passed, evaluation.severity.value))
+        path = evaluation.asset_key.path
+        if not evaluation.passed and evaluation.check_name in SOURCE_CHECKS and path[0] == "raw":
+            summary.failed_sources.setdefault(path[1], f"{path[-1]}: {evaluation.description or 'failed'}")
     summary.failed_steps = [_failure(event) for event in result.all_events if event.is_step_failure and event.step_key]
     summary.quarantined_open = store.open_quarantine_count()
     summary.customer_records = store.count(tables.customer_records)
@@ -129,7 +137,11 @@ def render_summary(summary: RunSummary, job_name: str) -> str:
         return "\n".join(lines + _plan_lines(summary) + _check_lines(summary))
     lines.append("  records read per source:")
     for source, count in sorted(summary.records_read.items()):
-        lines.append(f"    {source:<24} {count:>8}")
+        failed = summary.failed_sources.get(source)
+        lines.append(f"    {source:<24} {count:>8}" + (f"  (FAILED {failed})" if failed else ""))
+    for source, failed in sorted(summary.failed_sources.items()):
+        if source not in summary.records_read:
+            lines.append(f"    {source:<24} {'-':>8}  (FAILED {failed})")
     quarantined = f"{summary.quarantined_open:>8} open ({summary.quarantined_this_run} events this run)"
     lines.append(f"  records quarantined:       {quarantined}")
     lines.append(f"  source customer records:   {summary.customer_records:>8}")

@@ -82,6 +82,17 @@ def check_config(
     return report
 
 
+def connection_problems(
+    name: str,
+    connection: ConnectionConfig,
+    registry: Registry,
+    folder: Path,
+    environ: Mapping[str, str] | None = None,
+) -> list[ConfigProblem]:
+    """Everything wrong with one connection (connector, settings and secrets, streams, mapping), without I/O."""
+    return _connection_problems(name, connection, registry, folder, environ, CheckReport(path=folder))
+
+
 def _connection_problems(
     name: str,
     connection: ConnectionConfig,

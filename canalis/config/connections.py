@@ -42,6 +42,11 @@ class ConnectionConfig(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict, description="connector settings (no secret values)")
     streams: list[str] | None = Field(default=None, description="streams to read; default all")
     enabled: bool = Field(default=True, description="false keeps the connection in the file but out of every run")
+    full_previews: bool = Field(
+        default=False,
+        description="show this connection's raw records unmasked in Dagster previews (emails, phones, names and "
+        "street addresses are masked by default: run history keeps them for good)",
+    )
 
 
 class QualitySettings(BaseModel):
