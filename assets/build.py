@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import AssetSpec, Definitions, map_asset_specs
 
+from canalis.assets.automation import build_automation_sensor, downstream_condition
 from canalis.assets.broken import build_broken_connection
 from canalis.assets.canonical import build_canonical_assets, build_quarantine_check
 from canalis.assets.consistency import build_consistency_assets
-from canalis.assets.jobs import build_file_drop_sensor, build_jobs, build_publish_sensor, build_schedules
+from canalis.assets.jobs import (
+    build_file_drop_job,
+    build_file_drop_sensor,
+    build_jobs,
+    build_publish_sensor,
+    build_schedules,
+)
 from canalis.assets.kpis import build_kpi_assets
 from canalis.assets.publishing import PUBLISH_ASSETS, build_publish_assets
 from canalis.assets.raw import build_raw_asset
@@ -52,8 +59,12 @@ def build_definitions(
     for name, connection in connections.items():
         registered = registry[connection.connector]
         resources[resource_key(name)] = connection_resource(name, connection, registered.connector)
+        schedule = connection.schedule or config.schedule
+        owners = config.owners if connection.owners is None else connection.owners
         for stream in streams_of(connection, registered):
-            assets.append(build_raw_asset(name, connection, registered, stream, translator))
+            assets.append(
+                build_raw_asset(name, connection, registered, stream, translator, schedule=schedule, owners=owners)
+            )
 
     mappers = build_mappers(config, registry)
     feeds = canonical_feeds(config, registry, mappers)
@@ -78,17 +89,34 @@ def build_definitions(
         assets.extend(consistency_assets)
         checks.extend(consistency_checks)
 
-    file_drop_sensor = build_file_drop_sensor(_file_drop_folders(connections, registry))
+    publish_keys = PUBLISH_ASSETS if connections else ()
+    jobs = build_jobs(publish_keys)
+    folders = _file_drop_folders(connections, registry)
+    file_drop_sensor = build_file_drop_sensor(folders)
     if file_drop_sensor is not None:
         sensors.append(file_drop_sensor)
+        jobs.append(build_file_drop_job([translator.raw_group(name) for name in folders], publish_keys))
+    sensors.append(build_automation_sensor(PUBLISH_ASSETS if connections else ()))
     return Definitions(
-        assets=assets,
+        assets=automate(assets, config.owners),
         asset_checks=checks,
-        jobs=build_jobs(PUBLISH_ASSETS if connections else ()),
+        jobs=jobs,
         schedules=build_schedules(),
         sensors=sensors,
         resources=resources,
     )
+
+
+def automate(assets: list, owners: list[str]) -> list:
+    """Everything downstream of the raw assets eager, except publishing to channels; the file's owners by default."""
+
+    def adjust(spec: AssetSpec) -> AssetSpec:
+        changes: dict = {"owners": spec.owners or owners}
+        if spec.key not in PUBLISH_ASSETS and spec.key.path[0] != "raw" and spec.automation_condition is None:
+            changes["automation_condition"] = downstream_condition()
+        return spec.replace_attributes(**changes)
+
+    return map_asset_specs(adjust, assets)
 
 
 def without_connections(config: CanalisConfig, names: set[str]) -> CanalisConfig:

@@ -10,10 +10,14 @@ from dagster import (
     AssetsDefinition,
     AssetSpec,
     MaterializeResult,
+    TableColumn,
+    TableColumnConstraints,
+    TableSchema,
     asset_check,
     multi_asset,
 )
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Table, func, select, tuple_
+from sqlalchemy.dialects import sqlite
 
 from canalis.assets.jobs import is_full_refresh
 from canalis.assets.metadata import bullet_list, counter_table, markdown_table
@@ -22,6 +26,27 @@ from canalis.canonical.canonicalize import canonicalize_entities
 from canalis.canonical.entities import ENTITIES, TABLES
 from canalis.mappings.declarative.engine import Mapper
 from canalis.store import tables
+
+
+def table_schema(table: Table) -> TableSchema:
+    """A store table's columns as Dagster shows them: name, type, comment, nullability and key."""
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name=column.name,
+                type=str(column.type.compile(dialect=sqlite.dialect())).lower(),
+                description=column.comment,
+                constraints=TableColumnConstraints(
+                    nullable=column.nullable, unique=column.primary_key and len(table.primary_key.columns) == 1
+                ),
+            )
+            for column in table.columns
+        ]
+    )
+
+
+def _sole_key(table: Table, column) -> bool:
+    return bool(column.primary_key) and len(table.primary_key.columns) == 1
 
 
 def build_canonical_assets(
@@ -46,6 +71,8 @@ def build_canonical_assets(
                     "table": table,
                     "entity": entity,
                     "sources": ", ".join(sorted({connection for connection, _ in entity_feeds})),
+                    "dagster/column_schema": table_schema(TABLES[table]),
+                    "dagster/table_name": table,
                 },
                 skippable=True,
             )

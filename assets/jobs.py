@@ -27,6 +27,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 FULL_SYNC = "full_sync"
 PUBLISH = "publish"
+FILE_DROP_SYNC = "file_drop_sync"
 FULL_REFRESH_TAG = "canalis/full_refresh"
 RUN_KIND_TAG = "canalis/run_kind"
 """`sync` or `publish`: the instance lets one run of each kind go at a time (dagster.yaml, tag limits)."""
@@ -119,17 +120,34 @@ def build_schedules() -> list[ScheduleDefinition]:
     ]
 
 
+def build_file_drop_job(groups: Sequence[str], publish_assets: Sequence[AssetKey]) -> UnresolvedAssetJobDefinition:
+    """The file-drop connections' raw assets and everything downstream of them, publishing excluded."""
+    selection = AssetSelection.groups(*groups).downstream()
+    if publish_assets:
+        selection = selection - AssetSelection.assets(*publish_assets)
+    return define_asset_job(
+        FILE_DROP_SYNC,
+        selection=selection,
+        description="Read the file-drop folders and carry what changed through to unified customers, checks and a "
+        "plan. Writes to no channel.",
+        tags={RUN_KIND_TAG: "sync"},
+        executor_def=_executor(),
+    )
+
+
 def build_file_drop_sensor(folders: dict[str, Path]) -> SensorDefinition | None:
-    """A sensor that starts the incremental sync when files are added to or changed in a file-drop folder."""
+    """A sensor that syncs the file-drop connections (and what they feed) when their folders change."""
     if not folders:
         return None
 
     @sensor(
         name="file_drop_sensor",
-        job_name=INCREMENTAL_SYNC,
+        job_name=FILE_DROP_SYNC,
         minimum_interval_seconds=60,
         default_status=DefaultSensorStatus.STOPPED,
-        description="Runs the incremental sync when the file-drop folders change (" + ", ".join(sorted(folders)) + ").",
+        description="Syncs the file-drop connections and what they feed when their folders change ("
+        + ", ".join(sorted(folders))
+        + ").",
     )
     def file_drop_sensor(context: SensorEvaluationContext):
         signature = folder_signature(folders)

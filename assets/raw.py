@@ -1,5 +1,7 @@
 """Raw assets: one per connection stream, reading it into the landing table from its stored cursor."""
 
+from collections.abc import Sequence
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -7,9 +9,12 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     MaterializeResult,
+    TableColumn,
+    TableSchema,
     asset,
 )
 
+from canalis.assets.automation import freshness, raw_condition
 from canalis.assets.jobs import is_full_refresh
 from canalis.assets.metadata import bullet_list, markdown_table
 from canalis.assets.resources import ConnectionResource, resource_key
@@ -37,8 +42,12 @@ def build_raw_asset(
     registered: RegisteredConnector,
     stream_name: str,
     translator: CanalisTranslator,
+    *,
+    schedule: str = "0 * * * *",
+    owners: Sequence[str] = (),
 ) -> AssetsDefinition:
-    """The raw asset of one connection stream: reads it into the landing table, resuming from its cursor."""
+    """The raw asset of one connection stream: reads it into the landing table, resuming from its cursor, on its
+    connection's schedule when automation is on."""
     connector_class = registered.connector
     stream = next((s for s in connector_class.streams if s.name == stream_name), None)
     if stream is None:  # a stream defined by the connection's settings
@@ -57,6 +66,7 @@ def build_raw_asset(
         description=translator.raw_description(name, connector_class, stream),
         required_resource_keys={"store", resource_key(name)},
         metadata={
+            **_declared_columns(stream),
             "connection": name,
             "connector": connector_class.name,
             "channel": connection.channel,
@@ -65,6 +75,10 @@ def build_raw_asset(
             "origin": registered.origin,
         },
         op_tags={"canalis/connection": name},
+        owners=list(owners),
+        tags={**connection.tags, "canalis/connector": connector_class.name},
+        automation_condition=raw_condition(schedule),
+        freshness_policy=freshness(schedule),
         check_specs=[AssetCheckSpec(READ_CHECK, asset=key, description="The last read of the stream went through.")],
         pool=f"canalis_{name}",  # one read of a connection at a time, whichever run asks
     )
@@ -117,3 +131,12 @@ def build_raw_asset(
         )
 
     return _raw
+
+
+def _declared_columns(stream: type[Stream]) -> dict:
+    """The fields a stream declares, as the asset's column schema (paths into each raw JSON record)."""
+    declared = stream.declared_fields()
+    if not declared:
+        return {}
+    columns = [TableColumn(name=path, type="json path") for path in sorted(declared)]
+    return {"dagster/column_schema": TableSchema(columns=columns)}

@@ -42,11 +42,46 @@ class ConnectionConfig(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict, description="connector settings (no secret values)")
     streams: list[str] | None = Field(default=None, description="streams to read; default all")
     enabled: bool = Field(default=True, description="false keeps the connection in the file but out of every run")
+    schedule: str | None = Field(
+        default=None, description="cron of this connection's reads (UTC); default the file's `schedule`"
+    )
+    owners: list[str] | None = Field(
+        default=None, description="owners of this connection's assets (emails or team:name); default the file's"
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="tags of this connection's assets")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value is None else valid_cron(value)
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else valid_owners(value)
+
     full_previews: bool = Field(
         default=False,
         description="show this connection's raw records unmasked in Dagster previews (emails, phones, names and "
         "street addresses are masked by default: run history keeps them for good)",
     )
+
+
+def valid_cron(value: str) -> str:
+    """A cron string Dagster accepts (five fields), else ValueError."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    if not is_valid_cron_string(value):
+        raise ValueError(f"'{value}' is not a cron schedule of five fields, e.g. '0 * * * *'")
+    return value
+
+
+def valid_owners(value: list[str]) -> list[str]:
+    """Owners as Dagster takes them: an email address, or team:<name>."""
+    for owner in value:
+        if not (re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", owner) or re.fullmatch(r"team:[\w.-]+", owner)):
+            raise ValueError(f"owner '{owner}' is neither an email address nor team:<name>")
+    return value
 
 
 class QualitySettings(BaseModel):
@@ -68,6 +103,8 @@ class CanalisConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     connections: dict[str, ConnectionConfig] = Field(default_factory=dict)
+    schedule: str = Field(default="0 * * * *", description="cron of the connections' reads (UTC), unless they set one")
+    owners: list[str] = Field(default_factory=list, description="owners of Canalis's assets (emails or team:name)")
     identity: IdentityConfig = Field(default_factory=IdentityConfig, description="identity resolution")
     quality: QualitySettings = Field(default_factory=QualitySettings, description="data-quality check limits")
     publish: PublishConfig = Field(default_factory=PublishConfig, description="systems of record, channel policies")
@@ -76,6 +113,16 @@ class CanalisConfig(BaseModel):
     )
     kpis: KpiSettings = Field(default_factory=KpiSettings, description="KPI settings")
     path: Path | None = Field(default=None, exclude=True, description="the file this was read from")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return valid_cron(value)
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: list[str]) -> list[str]:
+        return valid_owners(value)
 
     @field_validator("connections")
     @classmethod
