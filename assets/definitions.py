@@ -12,18 +12,3 @@ try:
     defs: Definitions = build_definitions()
 except ConfigError as error:  # the code location loads anyway, and says what is wrong with the file
     defs = broken_file_definitions(error)
-
-
-def full_sync_job():
-    """The full-sync job, for running it through a Dagster instance from the command line."""
-    return defs.resolve_job_def("full_sync")
-
-
-def incremental_sync_job():
-    """The incremental-sync job, for running it through a Dagster instance from the command line."""
-    return defs.resolve_job_def("incremental_sync")
-
-
-def publish_job():
-    """The publish job, for running it through a Dagster instance from the command line."""
-    return defs.resolve_job_def("publish")

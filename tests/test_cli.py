@@ -99,3 +99,26 @@ def test_identity_unmerge_from_the_command_line_holds_on_later_runs(
     assert owners()[pos] != owners()[web]
     sync_all(store, load_config(), full=True)
     assert owners()[pos] != owners()[web]
+
+
+def test_a_cli_run_is_a_run_of_the_code_location(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dagster import DagsterInstance, RunsFilter
+
+    monkeypatch.setenv("DAGSTER_HOME", str(isolated_home))
+    (isolated_home / "canalis.yaml").write_text(
+        "connections:\n  web:\n    connector: file_drop\n    channel: web\n    settings: {path: 'sample:web_shop'}\n",
+        encoding="utf-8",
+    )
+    assert main(["run", "incremental_sync"]) == 0, capsys.readouterr()
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs(
+            RunsFilter(job_name="incremental_sync", tags={".dagster/repository": "__repository__@canalis"})
+        )
+        assert len(runs) == 1
+        origin = runs[0].remote_job_origin
+    assert origin.location_name == "canalis" and origin.repository_origin.repository_name == "__repository__"
+    assert (
+        origin.repository_origin.code_location_origin.loadable_target_origin.module_name == "canalis.assets.definitions"
+    )

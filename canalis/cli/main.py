@@ -169,7 +169,7 @@ def run_job(
     log_level: str = "WARNING",
 ) -> int:
     """Check the connections file, run a job through Dagster (recorded in DAGSTER_HOME) and print its summary."""
-    from dagster import DagsterInstance, execute_job, reconstructable
+    from dagster import DagsterInstance
 
     from canalis.cli.sandbox import sandbox_for_run
     from canalis.cli.summary import render_summary, summarize_run
@@ -185,19 +185,14 @@ def run_job(
             print(render_problems(report), file=sys.stderr)
             print("canalis: no run started; fix the connections file first (`canalis check`)", file=sys.stderr)
             return 2
-        from canalis.assets import definitions  # builds the code location from the file just checked
+        from canalis.cli.launch import launch_in_process
 
-        target = {
-            "full_sync": definitions.full_sync_job,
-            "incremental_sync": definitions.incremental_sync_job,
-            "publish": definitions.publish_job,
-        }[job]
         with DagsterInstance.get() as instance:
             run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
             if job == "publish":
                 choice = {"plan_id": plan, "plan_hash": plan_hash, "approve": approve}
                 run_config["ops"] = {"approved_plan": {"config": choice}}
-            result = execute_job(reconstructable(target), instance=instance, run_config=run_config)
+            result = launch_in_process(instance, job, run_config)
             with Store() as store:
                 summary = summarize_run(result, store)
     if as_json:
@@ -234,19 +229,13 @@ def render_problems(report) -> str:
 
 
 def _ui(args: argparse.Namespace) -> int:
-    import subprocess
-
     from canalis.cli.sandbox import sandbox_for_run
+    from canalis.cli.ui import serve_ui
 
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(Path("dagster_home").resolve())
-    dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
     with sandbox_for_run(out=sys.stdout):  # the UI's runs inherit the sandbox URL and credentials
-        try:
-            return subprocess.call(command)
-        except KeyboardInterrupt:
-            return 0
+        return serve_ui(args.host, args.port)
 
 
 def _connectors_list(args: argparse.Namespace) -> int:
