@@ -98,7 +98,7 @@ def build_definitions(
         jobs.append(build_file_drop_job([translator.raw_group(name) for name in folders], publish_keys))
     sensors.append(build_automation_sensor(PUBLISH_ASSETS if connections else ()))
     return Definitions(
-        assets=automate(assets, config.owners),
+        assets=automate(assets, config.owners, translator),
         asset_checks=checks,
         jobs=jobs,
         schedules=build_schedules(),
@@ -107,14 +107,15 @@ def build_definitions(
     )
 
 
-def automate(assets: list, owners: list[str]) -> list:
-    """Everything downstream of the raw assets eager, except publishing to channels; the file's owners by default."""
+def automate(assets: list, owners: list[str], translator: CanalisTranslator) -> list:
+    """Everything downstream of the raw assets eager, except publishing to channels; the file's owners by default;
+    then the translator's last word on each spec."""
 
     def adjust(spec: AssetSpec) -> AssetSpec:
         changes: dict = {"owners": spec.owners or owners}
         if spec.key not in PUBLISH_ASSETS and spec.key.path[0] != "raw" and spec.automation_condition is None:
             changes["automation_condition"] = downstream_condition()
-        return spec.replace_attributes(**changes)
+        return translator.get_asset_spec(spec.replace_attributes(**changes))
 
     return map_asset_specs(adjust, assets)
 

@@ -5,7 +5,7 @@ Subclass `CanalisTranslator` and pass it to `build_definitions` to rename or reg
 
 from __future__ import annotations
 
-from dagster import AssetKey
+from dagster import AssetKey, AssetSpec
 
 from canalis.sdk.base import Connector
 from canalis.sdk.streams import Stream
@@ -39,3 +39,8 @@ class CanalisTranslator:
 
     def unified_group(self) -> str:
         return "unified"
+
+    def get_asset_spec(self, spec: AssetSpec) -> AssetSpec:
+        """The last word on every asset's spec: override to set groups, owners, tags, automation or descriptions
+        (keys are set by the `*_key` methods)."""
+        return spec
