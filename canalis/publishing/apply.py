@@ -22,15 +22,6 @@ from canalis.sdk.errors import ConnectorError
 from canalis.sdk.streams import WriteResult
 from canalis.store import QuarantinedRecord, Store, tables
 
-# The largest batch each vendor accepts in one write call, per connector and write stream.
-VENDOR_BATCH_SIZES: dict[str, dict[str, int]] = {
-    "shopify": {"prices": 250, "stock_levels": 250, "promotions": 1},
-    "square": {"prices": 1000, "stock_levels": 100, "promotions": 1000},
-    "salesforce": {"*": 200},
-    "hubspot": {"*": 100},
-    "brevo": {"*": 100},
-    "odoo": {"*": 100},
-}
 ENTITY_OF_STREAM = {"prices": "price", "stock_levels": "stock_level", "promotions": "promotion", "consents": "consent"}
 
 Verifier = Callable[[dict[str, set[str]]], None]
@@ -85,13 +76,11 @@ class ApplyReport:
 
 
 def batch_size(connector: Connector, stream: str) -> int:
-    """The vendor's largest write batch for a stream (a connector may declare its own `write_batch_size`)."""
-    declared = getattr(connector, "write_batch_size", None)
-    if callable(declared):
-        return max(1, int(declared(stream)))
-    sizes = VENDOR_BATCH_SIZES.get(connector.name, {})
-    setting = getattr(connector.settings, "batch_size", None) or getattr(connector.settings, "write_batch_size", None)
-    return max(1, int(sizes.get(stream) or setting or sizes.get("*") or 100))
+    """The vendor's largest write batch for a stream, as the connector declares it (`write_batch_size`)."""
+    try:
+        return max(1, int(connector.write_batch_size(stream)))
+    except ConnectorError:
+        return 1
 
 
 def idempotency_key(channel: str, entity: str, record: dict[str, Any]) -> str:

@@ -219,6 +219,7 @@ class Customers(WriteOnlyStream):
     """Canalis customers written to contacts (batch upsert by email, setting the Canalis id property)."""
 
     name = "customers"
+    batch_size = 100
     description = "Write-only: upserts contacts by email with the Canalis customer id, names and phone."
 
 
@@ -226,6 +227,7 @@ class Consents(WriteOnlyStream):
     """Marketing email subscription status, written back (unsubscribe / resubscribe)."""
 
     name = "consents"
+    batch_size = 100
     description = "Write-only: marketing email subscription status of a contact."
 
 

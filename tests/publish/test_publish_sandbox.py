@@ -49,6 +49,7 @@ class StopAfter:
     def __init__(self, inner: Connector, calls: int) -> None:
         self.inner, self.left = inner, calls
         self.name, self.connection, self.settings = inner.name, inner.connection, inner.settings
+        self.write_batch_size = inner.write_batch_size
 
     def write(self, stream: str, records: Iterable[dict[str, Any]]) -> Iterator[WriteResult]:
         if self.left == 0:
