@@ -48,7 +48,12 @@ class Stream:
 
     @classmethod
     def pages(cls, connector: Connector, state: StreamState) -> Iterator[Page]:
-        """Read the stream from `state` on (declarative streams implement this from their declaration)."""
+        """Read the stream from `state` on (declarative streams implement this from their declaration).
+
+        A stream that is not readable (write-only) reads nothing.
+        """
+        if not cls.readable:
+            return iter(())
         method = f"read_{reader_suffix(cls.name)}"
         raise ConnectorError(
             f"{connector.name}: stream '{cls.name}' has no reader: declare it as a RestStream, GraphQLStream or "
