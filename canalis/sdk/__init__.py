@@ -15,6 +15,7 @@ group; `canalis.testing` gives them their test suite. Names not listed in `__all
 """
 
 from canalis.sdk.base import Connector, ConnectorKind, dig, key_at, record_id
+from canalis.sdk.declarative import DeclarativeConnector, declarative_connector
 from canalis.sdk.errors import ApiError, CanalisError, ConfigError, ConfigProblem, ConnectorError, MappingError
 from canalis.sdk.graphql import GraphQLStream, graphql_throttle
 from canalis.sdk.http import RETRYABLE_STATUSES, HttpClient, error_message, parse_retry_after
@@ -60,6 +61,7 @@ __all__ = [
     "ConnectorSettings",
     "CursorKind",
     "CursorPagination",
+    "DeclarativeConnector",
     "GraphQLStream",
     "HttpClient",
     "HttpConnector",
@@ -85,6 +87,7 @@ __all__ = [
     "StreamState",
     "WriteOnlyStream",
     "WriteResult",
+    "declarative_connector",
     "describe_settings",
     "dig",
     "error_message",

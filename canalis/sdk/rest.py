@@ -92,11 +92,22 @@ class RestStream(Stream):
     """True when the endpoint returns records in ascending cursor order: the cursor then moves with every page.
     Otherwise it moves once the read reaches the end, to the newest value seen but not past the read's start."""
     partitions: ClassVar[Partitions | None] = None
+    start: ClassVar[str | None] = None
+    """The lower bound of a first read (`{start_date}` names a setting), for APIs that need one: without it an
+    endpoint may answer only recent records."""
 
     @classmethod
     def prepare(cls, connector: Connector, records: list[Any], partition: Partition) -> list[Any]:
         """Turn one answer's records into the stream's records (the vendor-specific part; as they are by default)."""
         return records
+
+    @classmethod
+    def first_bound(cls, connector: Connector) -> str | None:
+        """The lower bound of a read without a cursor: `start` filled from the settings, or None."""
+        if cls.start is None:
+            return None
+        value = fill(cls.start, template_values(connector, {}), connector, cls)
+        return str(value) if value not in (None, "", "None") else None
 
     @classmethod
     def pages(cls, connector: Connector, state: StreamState) -> Iterator[Page]:
@@ -133,6 +144,9 @@ def read_declared(
     since: datetime | str | None = None
     if incremental:
         since = state.since(connector.lookback_of(stream)) if kind == "datetime" else state.cursor
+        first_bound = getattr(stream, "first_bound", None)
+        if since is None and first_bound is not None:
+            since = first_bound(connector)
     paginator = getattr(stream, "paginator", None)
     first = first_position if first_position is not None else (paginator.first() if paginator else {})
     progress = ReadProgress.resume_or_start(state, since=since, now=connector.now(), position=dict(first))
