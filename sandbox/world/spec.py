@@ -7,7 +7,17 @@ from datetime import UTC, datetime
 
 DEFAULT_NOW = datetime(2026, 1, 15, 9, 0, 0, tzinfo=UTC)
 
-SYSTEMS: tuple[str, ...] = ("salesforce", "hubspot", "shopify", "square", "odoo", "brevo", "mailbox")
+SYSTEMS: tuple[str, ...] = (
+    "salesforce",
+    "hubspot",
+    "shopify",
+    "square",
+    "odoo",
+    "brevo",
+    "mailbox",
+    "freshdesk",
+    "mailchimp",
+)
 
 INCONSISTENCY_KINDS: tuple[str, ...] = (
     "price_mismatch",
