@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--env-example", action="store_true", help="print an .env.example instead")
     settings.add_argument("--update-readme", type=Path, metavar="README", help="rewrite the settings tables in README")
     settings.set_defaults(handler=_connectors_settings)
+    new = connector_commands.add_parser(
+        "new", help="write a connector plugin package (settings, streams, mapping, recorded answers, tests)"
+    )
+    new.add_argument("name", help="the connector's name: lower-case letters, digits, underscores")
+    new.add_argument("--kind", choices=["rest", "graphql", "sql", "yaml"], default="rest")
+    new.add_argument("--dir", type=Path, default=Path("."), help="where to write canalis-<name>/ (default: here)")
+    new.set_defaults(handler=_connectors_new)
 
     db = commands.add_parser("db", help="the canonical store")
     db_commands = db.add_subparsers(metavar="ACTION")
@@ -266,6 +273,16 @@ def _check_connections(connections) -> int:
             print(f"{name:<20} FAILED  {error}")
             failures += 1
     return failures
+
+
+def _connectors_new(args: argparse.Namespace) -> int:
+    from canalis.connectors.registry import discover
+    from canalis.scaffold import scaffold
+
+    root = scaffold(args.name, args.kind, args.dir, taken=set(discover()))
+    print(f"wrote {root} ({args.kind} connector '{args.name}')")
+    print(f'next: pip install -e "{root}[test]" && pytest {root}   (the conformance suite, no network)')
+    return 0
 
 
 def _connectors_settings(args: argparse.Namespace) -> int:
