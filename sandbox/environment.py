@@ -36,6 +36,9 @@ CREDENTIAL_VARIABLES: dict[str, dict[str, str]] = {
     },
 }
 
+# Stand-ins of the right shape for `canalis check`, which starts no sandbox ("sandbox" for the others).
+PLACEHOLDER_VALUES: dict[str, str] = {"CANALIS_MAILCHIMP_API_KEY": "sandbox-us21"}
+
 
 def sandbox_environment(base_url: str, credentials: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """Environment variables pointing connections at a running sandbox (credentials() of every emulator)."""

@@ -7,7 +7,8 @@ halfway stores it in the stream state and the next read asks for exactly the pag
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urljoin
 
@@ -18,6 +19,7 @@ from canalis.sdk.pagination import dig
 
 Location = Literal["params", "json"]
 Position = dict[str, Any]
+SIZE_FIELDS = ("limit", "size")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,20 @@ class Paginator:
 
     page_size: int | None = None
 
+    def resolved(self, values: Mapping[str, object]) -> Paginator:
+        """The paginator with sizes given as `{setting}` templates (`limit="{page_size}"`) filled from `values`."""
+        if not is_dataclass(self):
+            return self
+        changes = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name in SIZE_FIELDS and isinstance(value, str):
+                try:
+                    changes[item.name] = int(value.format_map(values))
+                except (KeyError, ValueError):
+                    raise ConnectorError(f"paginator {item.name} {value!r}: not a number or a numeric setting") from None
+        return replace(self, **changes) if changes else self
+
     def first(self) -> Position:
         """The position of the first page."""
         return {}
@@ -61,7 +77,7 @@ NoPagination = Paginator
 class OffsetPagination(Paginator):
     """`offset`/`limit` paging: the offset grows by the records received; a short page or `total_path` ends it."""
 
-    limit: int = 100
+    limit: int | str = 100
     offset_param: str = "offset"
     limit_param: str = "limit"
     total_path: str | None = None
@@ -92,7 +108,7 @@ class OffsetPagination(Paginator):
 class PageNumberPagination(Paginator):
     """`page`/`per_page` paging from `start`; a short page, or the page count in the body or a header, ends it."""
 
-    size: int = 100
+    size: int | str = 100
     page_param: str = "page"
     size_param: str | None = "per_page"
     start: int = 1
@@ -134,7 +150,7 @@ class CursorPagination(Paginator):
 
     cursor_path: str = "next_cursor"
     cursor_param: str = "cursor"
-    limit: int | None = None
+    limit: int | str | None = None
     limit_param: str = "limit"
     has_more_path: str | None = None
     location: Location = "params"

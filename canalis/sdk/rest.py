@@ -182,19 +182,20 @@ def read_declared(
 def _rest_fetcher(stream: type[RestStream], connector: Connector) -> Fetch:
     http: HttpClient = connector.http  # type: ignore[attr-defined]
     call = f"{stream.method} {stream.path}"
+    paginator = stream.paginator.resolved(template_values(connector, {}))
 
     def fetch(partition: Partition, position: dict[str, Any], since: str | None) -> tuple[list[Any], Any]:
         request = stream.request(connector, partition)
         if since is not None and stream.cursor_param:
             bound = format_bound(since, stream.cursor_format, stream.cursor_kind)
             request = request.with_values(stream.cursor_in, {stream.cursor_param: bound})
-        request = stream.paginator.apply(request, position)
+        request = paginator.apply(request, position)
         response = http.request(
             request.method, request.path, params=request.params or None, json=request.json, call=call
         )
         body = http.decode_json(response, call=call)
         raw = records_at(body, stream.records_path, http.system, call)
-        following = stream.paginator.next(response, body, raw, position)
+        following = paginator.next(response, body, raw, position)
         return stream.prepare(connector, raw, partition), following
 
     return fetch

@@ -160,7 +160,10 @@ class RecordedServer:
         body = exchange.body
         if self.corrupt is not None:
             body = self.corrupt(copy.deepcopy(body))
-        text = body if isinstance(body, str) else json.dumps(body)
+        if body is None or exchange.status in (204, 304):
+            text = ""
+        else:
+            text = body if isinstance(body, str) else json.dumps(body)
         return exchange.status, dict(exchange.headers), text
 
     def match(self, call: Call) -> Exchange | None:
