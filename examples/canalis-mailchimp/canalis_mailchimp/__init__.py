@@ -1,4 +1,4 @@
-"""The Mailchimp connector for Canalis."""
+"""The Mailchimp Marketing connector for Canalis: an external plugin, installed with pip."""
 
 from canalis_mailchimp.connector import MailchimpConnector
 

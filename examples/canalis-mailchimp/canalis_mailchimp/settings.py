@@ -2,23 +2,53 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from datetime import date
+
+from pydantic import SecretStr, field_validator
 
 from canalis.sdk import HttpSettings, setting
 
 
 class MailchimpSettings(HttpSettings):
-    """How to reach Mailchimp. The HTTP settings (base_url, timeout_seconds, max_attempts, requests_per_second) are
-    inherited; `setting_defaults` gives them Mailchimp's values and `env_prefix` their environment variables."""
+    """One Mailchimp audience. The HTTP settings are inherited; the base URL names the data center of the key."""
 
     env_prefix = "CANALIS_MAILCHIMP"
-    setting_defaults = {"base_url": "https://api.example.com/v1", "requests_per_second": 5.0}
+    setting_defaults = {"base_url": "https://{dc}.api.mailchimp.com/3.0", "requests_per_second": 5.0}
 
-    api_token: SecretStr = setting(
-        description="API token of Mailchimp, sent as a Bearer token.", env="CANALIS_MAILCHIMP_API_TOKEN", secret=True
+    api_key: SecretStr = setting(
+        description="Marketing API key (Profile > Extras > API keys); it ends with -<dc>, the data center of the "
+        "account, which `{dc}` in base_url stands for. Sent as the password of basic auth.",
+        env="CANALIS_MAILCHIMP_API_KEY",
+        secret=True,
+        example="0123456789abcdef0123456789abcdef-us21",
     )
-    page_size: int = setting(100, description="Records per page (the API allows at most 100).", ge=1, le=100)
+    list_id: str = setting(
+        description="Id of the audience (Audience > Settings > Audience name and defaults).",
+        env="CANALIS_MAILCHIMP_LIST_ID",
+        min_length=1,
+    )
+    page_size: int = setting(1000, description="Records per page (Mailchimp allows at most 1,000).", ge=1, le=1000)
     lookback_minutes: int = setting(
-        5, description="Incremental reads start this many minutes before the stored cursor, for late rows.", ge=0
+        10, description="Incremental reads start this many minutes before the stored cursor, for late rows.", ge=0
     )
-    batch_size: int = setting(100, description="Consents per write call (the API takes at most 100).", ge=1, le=100)
+    batch_size: int = setting(
+        500, description="Members per batch update call (Mailchimp takes at most 500).", ge=1, le=500
+    )
+    campaigns_since: date | None = setting(
+        None,
+        description="Only campaigns sent from this day on are read, with their activity and unsubscribes; "
+        "empty: every sent campaign.",
+        env="CANALIS_MAILCHIMP_CAMPAIGNS_SINCE",
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _names_its_data_center(cls, value: SecretStr) -> SecretStr:
+        key, _, center = value.get_secret_value().strip().rpartition("-")
+        if not key or not center.isalnum():
+            raise ValueError("must end with -<data center>, such as -us21 (as Mailchimp shows it)")
+        return value
+
+    def data_center(self) -> str:
+        """The data center the key belongs to (`us21` in `...-us21`)."""
+        return self.api_key.get_secret_value().strip().rpartition("-")[2]

@@ -1,19 +1,24 @@
-"""The Mailchimp connector's tests: the Canalis conformance suite over the recorded answers in responses/.
-
-Add your own edge cases below; the suite already covers settings, the connection test, full, incremental and
-resumed reads, retries, malformed records, secrets, batched and idempotent writes and the mapping.
-"""
+"""The Mailchimp connector's conformance: the Canalis suite over the recorded answers in responses/."""
 
 from pathlib import Path
 
-from canalis.testing import connector_test_class
 from canalis_mailchimp import MailchimpConnector
 
-SAMPLE_CONSENTS = [{"key": f"contact-{n}", "email": f"person{n}@example.org", "status": "denied"} for n in range(5)]
+from canalis.testing import connector_test_class
+
+SETTINGS = {
+    "api_key": "0123456789abcdef0123456789abcdef-us21",
+    "list_id": "abc123def4",
+    "page_size": 2,
+    "batch_size": 2,
+    "requests_per_second": 0,
+}
+CONSENTS = [{"key": f"member-{n}", "email": f"person{n}@example.org", "status": "denied"} for n in range(5)]
+TAGS = [{"key": f"member-{n}", "email": f"person{n}@example.org", "tags": {"VIP": n % 2 == 0}} for n in range(5)]
 
 TestMailchimpConnector = connector_test_class(
     MailchimpConnector,
-    settings={"api_token": "test-token-not-a-secret", "page_size": 2, "batch_size": 2},
+    settings=SETTINGS,
     responses=Path(__file__).parent / "responses",
-    writes={"consents": SAMPLE_CONSENTS},
+    writes={"consents": CONSENTS, "tags": TAGS},
 )
