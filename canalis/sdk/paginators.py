@@ -54,7 +54,8 @@ class Paginator:
                 try:
                     changes[item.name] = int(value.format_map(values))
                 except (KeyError, ValueError):
-                    raise ConnectorError(f"paginator {item.name} {value!r}: not a number or a numeric setting") from None
+                    reason = "not a number or a numeric setting"
+                    raise ConnectorError(f"paginator {item.name} {value!r}: {reason}") from None
         return replace(self, **changes) if changes else self
 
     def first(self) -> Position:
