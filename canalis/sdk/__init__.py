@@ -40,7 +40,14 @@ from canalis.sdk.prefetch import prefetched
 from canalis.sdk.ratelimit import RateLimiter
 from canalis.sdk.redaction import redact, redact_url
 from canalis.sdk.rest import ParentPartitions, Partitions, RestStream, SettingPartitions
-from canalis.sdk.settings import ConnectorSettings, HttpSettings, describe_settings, load_settings, setting
+from canalis.sdk.settings import (
+    ConnectorSettings,
+    HttpCallSettings,
+    HttpSettings,
+    describe_settings,
+    load_settings,
+    setting,
+)
 from canalis.sdk.sql import SqlConnector, SqlSettings, SqlStream
 from canalis.sdk.state import CursorKind, StreamState, format_cursor, parse_cursor_datetime
 from canalis.sdk.streams import CheckResult, Page, Rejected, Stream, WriteOnlyStream, WriteResult, field_declared
@@ -63,6 +70,7 @@ __all__ = [
     "CursorPagination",
     "DeclarativeConnector",
     "GraphQLStream",
+    "HttpCallSettings",
     "HttpClient",
     "HttpConnector",
     "HttpSettings",

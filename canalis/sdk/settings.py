@@ -85,20 +85,14 @@ def setting(
     return Field(default, description=description, json_schema_extra=extra, **constraints)
 
 
-class HttpSettings(ConnectorSettings):
-    """The settings every connector over an HTTP API has: where the API is, and how patiently to call it.
+class HttpCallSettings(ConnectorSettings):
+    """How patiently a connector calls an HTTP API: the read timeout, the attempts per call and the pace.
 
-    Connectors inherit them and set their own defaults through `setting_defaults`; their environment variables
-    are `<env_prefix>_BASE_URL`, `<env_prefix>_TIMEOUT_SECONDS`, `<env_prefix>_MAX_ATTEMPTS` and
-    `<env_prefix>_REQUESTS_PER_SECOND`.
+    For connectors whose address is not a plain base URL (a shop name, a login flow); the others inherit
+    `HttpSettings`. Environment variables: `<env_prefix>_TIMEOUT_SECONDS`, `<env_prefix>_MAX_ATTEMPTS` and
+    `<env_prefix>_REQUESTS_PER_SECOND`; `setting_defaults` gives a connector its own defaults.
     """
 
-    base_url: str = setting(
-        description="Base URL of the API (point it at the sandbox, e.g. http://127.0.0.1:8765/<vendor>, to use "
-        "the emulator).",
-        env="{prefix}_BASE_URL",
-        validate_default=True,
-    )
     timeout_seconds: float = setting(
         60.0, description="Read timeout of one HTTP call, in seconds.", env="{prefix}_TIMEOUT_SECONDS", gt=0, le=600
     )
@@ -115,6 +109,22 @@ class HttpSettings(ConnectorSettings):
         env="{prefix}_REQUESTS_PER_SECOND",
         ge=0,
         le=1000,
+    )
+
+
+class HttpSettings(HttpCallSettings):
+    """The settings every connector over an HTTP API has: where the API is (`base_url`), and how patiently to
+    call it (inherited from `HttpCallSettings`).
+
+    Connectors inherit them and set their own defaults through `setting_defaults`; the base URL's environment
+    variable is `<env_prefix>_BASE_URL`.
+    """
+
+    base_url: str = setting(
+        description="Base URL of the API (point it at the sandbox, e.g. http://127.0.0.1:8765/<vendor>, to use "
+        "the emulator).",
+        env="{prefix}_BASE_URL",
+        validate_default=True,
     )
 
     @field_validator("base_url")
