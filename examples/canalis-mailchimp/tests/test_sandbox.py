@@ -4,44 +4,36 @@ state Mailchimp holds to, tags, flattened campaign activity, and throttling."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from canalis_mailchimp import MailchimpConnector
 
-from canalis.sandbox.emulators.mailchimp import API_KEY, DATA_CENTER, MailchimpEmulator
-from canalis.sandbox.objectstore import ObjectStore
-from canalis.sandbox.server import SandboxServer
-from canalis.sandbox.world import WorldSpec, generate_world, store_path
 from canalis.sdk import ConfigError, StreamState, load_settings
+from canalis.testing import Sandbox, SandboxWorld
 
 LIST_ID = "a1c9e4d2f7"  # the sandbox world's audience
 
 
 @pytest.fixture(scope="module")
-def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("mailchimp-world")
-    generate_world(WorldSpec(seed=21, customers=160), folder)
-    return folder
+def world(tmp_path_factory: pytest.TempPathFactory) -> SandboxWorld:
+    return SandboxWorld.generate(tmp_path_factory.mktemp("mailchimp-world"), customers=160, seed=21)
 
 
 @pytest.fixture
-def server(world_dir: Path, tmp_path: Path) -> Iterator[SandboxServer]:
-    """The emulator over a fresh copy of the world (writes stay in the test)."""
-    shutil.copyfile(store_path(world_dir), store_path(tmp_path))
-    with SandboxServer(tmp_path, emulators=[MailchimpEmulator]) as running:
-        yield running
+def server(world: SandboxWorld) -> Iterator[Sandbox]:
+    """The Mailchimp emulator over a fresh copy of the world (writes stay in the test)."""
+    with world.serve("mailchimp") as sandbox:
+        yield sandbox
 
 
-def connect(server: SandboxServer, *, key: str = API_KEY, **values: Any) -> MailchimpConnector:
+def connect(server: Sandbox, *, key: str | None = None, **values: Any) -> MailchimpConnector:
     settings = load_settings(
         MailchimpConnector.settings_model,
         {"base_url": server.url("mailchimp") + "/{dc}/3.0", "list_id": LIST_ID, "page_size": 25, **values},
         connection="marketing_mailchimp",
-        environ={"CANALIS_MAILCHIMP_API_KEY": key},
+        environ={"CANALIS_MAILCHIMP_API_KEY": key or server.credentials("mailchimp")["api_key"]},
     )
     return MailchimpConnector(settings, connection="marketing_mailchimp", sleep=lambda seconds: None)
 
@@ -52,16 +44,16 @@ def read(connector: MailchimpConnector, stream: str, state: StreamState | None =
     return [record for page in pages for record in page.records], pages[-1].state
 
 
-def world(server: SandboxServer, object_type: str) -> list[dict[str, Any]]:
-    with ObjectStore(store_path(server.data_dir)) as store:
-        return [item.payload for item in store.iter_all("mailchimp", object_type)]
+def held(server: Sandbox, object_type: str) -> list[dict[str, Any]]:
+    return server.objects("mailchimp", object_type)
 
 
-def test_the_key_names_its_data_center_and_a_key_of_another_is_refused_by_name(server: SandboxServer) -> None:
+def test_the_key_names_its_data_center_and_a_key_of_another_is_refused_by_name(server: Sandbox) -> None:
     with connect(server) as connector:
         assert connector.check().ok
-        assert connector.api_url().endswith(f"/{DATA_CENTER}/3.0")
-    other = API_KEY.rsplit("-", 1)[0] + "-us6"
+        center = server.credentials("mailchimp")["data_center"]
+        assert connector.api_url().endswith(f"/{center}/3.0")
+    other = server.credentials("mailchimp")["api_key"].rsplit("-", 1)[0] + "-us6"
     with pytest.raises(ConfigError) as refused, connect(server, key=other) as connector:
         connector.check()
     assert refused.value.setting == "api_key" and "wrong datacenter" in str(refused.value)
@@ -70,10 +62,10 @@ def test_the_key_names_its_data_center_and_a_key_of_another_is_refused_by_name(s
         connect(server, key="no-data-center-here!")
 
 
-def test_the_whole_audience_is_read_with_tags_and_permissions_then_only_what_changed(server: SandboxServer) -> None:
+def test_the_whole_audience_is_read_with_tags_and_permissions_then_only_what_changed(server: Sandbox) -> None:
     with connect(server) as connector:
         members, state = read(connector, "members")
-        expected = {member["id"]: member for member in world(server, "members")}
+        expected = {member["id"]: member for member in held(server, "members")}
         assert len(members) == len(expected) > 25  # several pages
         assert {member["id"] for member in members} == set(expected)
         assert any(member["tags"] for member in members) and all("_links" not in member for member in members)
@@ -82,7 +74,7 @@ def test_the_whole_audience_is_read_with_tags_and_permissions_then_only_what_cha
         assert len(again) < len(members)  # the look-back window only
 
 
-def test_unsubscribes_are_written_in_batches_and_read_back_incrementally(server: SandboxServer) -> None:
+def test_unsubscribes_are_written_in_batches_and_read_back_incrementally(server: Sandbox) -> None:
     with connect(server, batch_size=3, lookback_minutes=0) as connector:
         members, state = read(connector, "members")
         subscribed = [member for member in members if member["status"] == "subscribed"][:7]
@@ -95,8 +87,8 @@ def test_unsubscribes_are_written_in_batches_and_read_back_incrementally(server:
     assert all(m["status"] == "unsubscribed" for m in changed if m["email_address"] in {r["email"] for r in records})
 
 
-def test_a_consent_reaches_the_member_read_even_when_its_canonical_email_differs(server: SandboxServer) -> None:
-    before = world(server, "members")
+def test_a_consent_reaches_the_member_read_even_when_its_canonical_email_differs(server: Sandbox) -> None:
+    before = held(server, "members")
     member = next(m for m in before if m["status"] == "subscribed")
     canonical = "Corrected." + member["email_address"].upper()  # what normalisation might have made of it
     record = {"key": "k", "source_id": member["id"], "email": canonical, "status": "denied"}
@@ -104,11 +96,11 @@ def test_a_consent_reaches_the_member_read_even_when_its_canonical_email_differs
         (result,) = list(connector.write("consents", [record]))
         after = connector.http.get_json(f"/lists/{LIST_ID}/members/{member['id']}")
     assert result.status == "applied" and after["status"] == "unsubscribed"
-    assert len(world(server, "members")) == len(before)  # no member added for the canonical address
+    assert len(held(server, "members")) == len(before)  # no member added for the canonical address
 
 
-def test_a_member_who_unsubscribed_themselves_cannot_be_subscribed_again(server: SandboxServer) -> None:
-    members = world(server, "members")
+def test_a_member_who_unsubscribed_themselves_cannot_be_subscribed_again(server: Sandbox) -> None:
+    members = held(server, "members")
     own = next(m for m in members if m["status"] == "unsubscribed" and "admin" not in str(m["unsubscribe_reason"]))
     cleaned = [m for m in members if m["status"] == "cleaned"][:1]
     records = [{"key": "own", "email": own["email_address"], "status": "granted"}]
@@ -122,8 +114,8 @@ def test_a_member_who_unsubscribed_themselves_cannot_be_subscribed_again(server:
     assert results["sms"].status == "skipped"
 
 
-def test_tags_are_set_and_removed_on_the_member(server: SandboxServer) -> None:
-    member = world(server, "members")[0]
+def test_tags_are_set_and_removed_on_the_member(server: Sandbox) -> None:
+    member = held(server, "members")[0]
     with connect(server) as connector:
         first = list(
             connector.write("tags", [{"key": "t", "email": member["email_address"], "tags": {"Lapsed": True}}])
@@ -138,22 +130,21 @@ def test_tags_are_set_and_removed_on_the_member(server: SandboxServer) -> None:
     assert unknown[0].status == "failed" and "HTTP 404" in (unknown[0].error or "")
 
 
-def test_campaign_activity_is_one_record_per_action_of_every_sent_campaign(server: SandboxServer) -> None:
+def test_campaign_activity_is_one_record_per_action_of_every_sent_campaign(server: Sandbox) -> None:
     with connect(server) as connector:
         activity, state = read(connector, "email_activity")
         unsubscribes, _ = read(connector, "unsubscribes")
         campaigns, _ = read(connector, "campaigns")
-    actions = sum(len(record["activity"]) for record in world(server, "email_activity"))
+    actions = sum(len(record["activity"]) for record in held(server, "email_activity"))
     assert len(activity) == actions and len({record["_key"] for record in activity}) == actions
     assert {record["action"] for record in activity} <= {"open", "click", "bounce"}
-    assert len(unsubscribes) == len(world(server, "unsubscribes")) and len(campaigns) == len(world(server, "campaigns"))
+    assert len(unsubscribes) == len(held(server, "unsubscribes")) and len(campaigns) == len(held(server, "campaigns"))
     assert state.cursor is not None
 
 
-def test_throttling_and_server_errors_lose_nothing(server: SandboxServer, tmp_path: Path) -> None:
-    expected = {member["id"] for member in world(server, "members")}
-    faults = "mailchimp:429=0.2,503=0.1"
-    with SandboxServer(tmp_path, faults=faults, emulators=[MailchimpEmulator]) as faulty, connect(faulty) as connector:
+def test_throttling_and_server_errors_lose_nothing(world: SandboxWorld) -> None:
+    with world.serve("mailchimp", faults="mailchimp:429=0.2,503=0.1") as faulty, connect(faulty) as connector:
+        expected = {member["id"] for member in held(faulty, "members")}
         members, _ = read(connector, "members")
         assert connector.http.stats.retries > 0
     assert {member["id"] for member in members} == expected
