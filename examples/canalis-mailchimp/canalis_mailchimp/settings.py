@@ -10,10 +10,11 @@ from canalis.sdk import HttpSettings, setting
 
 
 class MailchimpSettings(HttpSettings):
-    """One Mailchimp audience. The HTTP settings are inherited; the base URL names the data center of the key."""
+    """One Mailchimp audience. The HTTP settings are inherited; the base URL names the data center of the key.
+    Calls are not paced by default: Mailchimp limits simultaneous connections (10), not calls per second."""
 
     env_prefix = "CANALIS_MAILCHIMP"
-    setting_defaults = {"base_url": "https://{dc}.api.mailchimp.com/3.0", "requests_per_second": 5.0}
+    setting_defaults = {"base_url": "https://{dc}.api.mailchimp.com/3.0"}
 
     api_key: SecretStr = setting(
         description="Marketing API key (Profile > Extras > API keys); it ends with -<dc>, the data center of the "
