@@ -234,13 +234,14 @@ def _connectors_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'NAME':<16} {'KIND':<10} {'WRITES':<7} {'ORIGIN':<16} STREAMS")
+    origin_width = max([16, *(len(row["origin"]) + 1 for row in rows)])
+    print(f"{'NAME':<16} {'KIND':<10} {'WRITES':<7} {'ORIGIN':<{origin_width}} STREAMS")
     for row in rows:
         writes = "yes" if row["writes"] else "no"
         streams = ", ".join(row["streams"])
         if row["write_streams"]:
             streams += "  (writes: " + ", ".join(row["write_streams"]) + ")"
-        print(f"{row['name']:<16} {row['kind']:<10} {writes:<7} {row['origin']:<16} {streams}")
+        print(f"{row['name']:<16} {row['kind']:<10} {writes:<7} {row['origin']:<{origin_width}} {streams}")
     return 0
 
 
