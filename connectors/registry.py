@@ -10,10 +10,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from canalis.sdk.base import Connector
+from canalis.sdk.declarative import declarative_connector
 from canalis.sdk.errors import ConfigError
 
 ENTRY_POINT_GROUP = "canalis.connectors"
 DISABLE_PLUGINS_ENV = "CANALIS_DISABLE_PLUGINS"
+DECLARATION_FILE = "connector.yaml"
 
 log = logging.getLogger("canalis.registry")
 
@@ -36,11 +38,13 @@ BUILTIN_MODULES = (
     "brevo",
     "shopify",
     "square",
+    "freshdesk",
 )
 
 
 def builtin_connectors() -> list[type[Connector]]:
-    """The connectors that ship with Canalis (each package names its class in `CONNECTOR`).
+    """The connectors that ship with Canalis (each package names its class in `CONNECTOR`, or declares its
+    connector in a `connector.yaml` next to its `__init__.py`).
 
     A built-in that fails to import is logged and left out, like a broken plugin, so one connector cannot take
     the whole code location down; the test suite checks that every built-in loads.
@@ -58,8 +62,15 @@ def builtin_connectors() -> list[type[Connector]]:
             log.error("built-in connector %s could not be imported: %s", name, error)
             continue
         connector = getattr(module, "CONNECTOR", None)
+        declaration = Path(module.__file__ or "").parent / DECLARATION_FILE
+        if connector is None and declaration.is_file():
+            try:
+                connector = declarative_connector(declaration, module=module.__name__)
+            except ConfigError as error:
+                log.error("built-in connector %s has a wrong %s: %s", name, DECLARATION_FILE, error)
+                continue
         if connector is None:
-            log.error("built-in connector package %s names no CONNECTOR", name)
+            log.error("built-in connector package %s names no CONNECTOR and holds no %s", name, DECLARATION_FILE)
             continue
         found.append(connector)
     return found

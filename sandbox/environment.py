@@ -17,6 +17,8 @@ SANDBOX_REFERENCE = "${CANALIS_SANDBOX_"
 CREDENTIAL_VARIABLES: dict[str, dict[str, str]] = {
     "hubspot": {"CANALIS_HUBSPOT_ACCESS_TOKEN": "access_token"},
     "brevo": {"CANALIS_BREVO_API_KEY": "api_key"},
+    "freshdesk": {"CANALIS_FRESHDESK_API_KEY": "api_key"},
+    "mailchimp": {"CANALIS_MAILCHIMP_API_KEY": "api_key"},
     "square": {"CANALIS_SQUARE_ACCESS_TOKEN": "access_token"},
     "shopify": {"CANALIS_SHOPIFY_ACCESS_TOKEN": "access_token"},
     "odoo": {"CANALIS_ODOO_API_KEY": "api_key", "CANALIS_ODOO_PASSWORD": "password"},
@@ -33,6 +35,9 @@ CREDENTIAL_VARIABLES: dict[str, dict[str, str]] = {
         "CANALIS_IMAP_PASSWORD": "password",
     },
 }
+
+# Stand-ins of the right shape for `canalis check`, which starts no sandbox ("sandbox" for the others).
+PLACEHOLDER_VALUES: dict[str, str] = {"CANALIS_MAILCHIMP_API_KEY": "sandbox-us21"}
 
 
 def sandbox_environment(base_url: str, credentials: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:

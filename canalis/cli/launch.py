@@ -7,6 +7,7 @@ there, while it executes in this process like `dagster job execute` would.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Mapping
@@ -36,7 +37,9 @@ def location_name() -> str:
 def launch_in_process(
     instance: DagsterInstance, job_name: str, run_config: Mapping[str, Any], tags: Mapping[str, str] | None = None
 ) -> JobExecutionResult:
-    """Create the run as the code location's and execute it here."""
+    """Create the run as the code location's and execute it here, from the connections file as it is now."""
+    if DEFINITIONS_MODULE in sys.modules:  # built earlier in this process from another file: build it again
+        importlib.reload(sys.modules[DEFINITIONS_MODULE])
     target = LoadableTargetOrigin(
         executable_path=sys.executable, module_name=DEFINITIONS_MODULE, attribute="defs", working_directory=os.getcwd()
     )

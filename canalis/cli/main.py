@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--env-example", action="store_true", help="print an .env.example instead")
     settings.add_argument("--update-readme", type=Path, metavar="README", help="rewrite the settings tables in README")
     settings.set_defaults(handler=_connectors_settings)
+    new = connector_commands.add_parser(
+        "new", help="write a connector plugin package (settings, streams, mapping, recorded answers, tests)"
+    )
+    new.add_argument("name", help="the connector's name: lower-case letters, digits, underscores")
+    new.add_argument("--kind", choices=["rest", "graphql", "sql", "yaml"], default="rest")
+    new.add_argument("--dir", type=Path, default=Path("."), help="where to write canalis-<name>/ (default: here)")
+    new.set_defaults(handler=_connectors_new)
 
     db = commands.add_parser("db", help="the canonical store")
     db_commands = db.add_subparsers(metavar="ACTION")
@@ -257,13 +264,14 @@ def _connectors_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'NAME':<16} {'KIND':<10} {'WRITES':<7} {'ORIGIN':<16} STREAMS")
+    origin_width = max([16, *(len(row["origin"]) + 1 for row in rows)])
+    print(f"{'NAME':<16} {'KIND':<10} {'WRITES':<7} {'ORIGIN':<{origin_width}} STREAMS")
     for row in rows:
         writes = "yes" if row["writes"] else "no"
         streams = ", ".join(row["streams"])
         if row["write_streams"]:
             streams += "  (writes: " + ", ".join(row["write_streams"]) + ")"
-        print(f"{row['name']:<16} {row['kind']:<10} {writes:<7} {row['origin']:<16} {streams}")
+        print(f"{row['name']:<16} {row['kind']:<10} {writes:<7} {row['origin']:<{origin_width}} {streams}")
     return 0
 
 
@@ -296,6 +304,16 @@ def _check_connections(connections) -> int:
             print(f"{name:<20} FAILED  {error}")
             failures += 1
     return failures
+
+
+def _connectors_new(args: argparse.Namespace) -> int:
+    from canalis.connectors.registry import discover
+    from canalis.scaffold import scaffold
+
+    root = scaffold(args.name, args.kind, args.dir, taken=set(discover()))
+    print(f"wrote {root} ({args.kind} connector '{args.name}')")
+    print(f'next: pip install -e "{root}[test]" && pytest {root}   (the conformance suite, no network)')
+    return 0
 
 
 def _connectors_settings(args: argparse.Namespace) -> int:

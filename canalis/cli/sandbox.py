@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from canalis.config.connections import config_path, read_document
-from canalis.sandbox.environment import CREDENTIAL_VARIABLES, SANDBOX_URL_ENV, uses_sandbox
+from canalis.sandbox.environment import CREDENTIAL_VARIABLES, PLACEHOLDER_VALUES, SANDBOX_URL_ENV, uses_sandbox
 from canalis.store.database import canalis_home
 
 SANDBOX_CUSTOMERS_ENV = "CANALIS_SANDBOX_CUSTOMERS"
@@ -60,7 +60,7 @@ def sandbox_placeholders(path: Path | None = None) -> Iterator[None]:
         return
     placeholders = {SANDBOX_URL_ENV: "http://127.0.0.1:8765"}
     for variables in CREDENTIAL_VARIABLES.values():
-        placeholders.update({variable: "sandbox" for variable in variables})
+        placeholders.update({variable: PLACEHOLDER_VALUES.get(variable, "sandbox") for variable in variables})
     placeholders.update({"CANALIS_SANDBOX_IMAP_HOST": "127.0.0.1", "CANALIS_SANDBOX_IMAP_PORT": "8143"})
     with _environment({name: value for name, value in placeholders.items() if name not in os.environ}):
         yield

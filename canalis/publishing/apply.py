@@ -40,15 +40,6 @@ from canalis.publishing.tables import publish_plan_changes
 from canalis.sdk import Connector, ConnectorError, WriteResult
 from canalis.store import QuarantinedRecord, Store, tables
 
-# The largest batch each vendor accepts in one write call, per connector and write stream.
-VENDOR_BATCH_SIZES: dict[str, dict[str, int]] = {
-    "shopify": {"prices": 250, "stock_levels": 250, "promotions": 1},
-    "square": {"prices": 1000, "stock_levels": 100, "promotions": 1000},
-    "salesforce": {"*": 200},
-    "hubspot": {"*": 100},
-    "brevo": {"*": 100},
-    "odoo": {"*": 100},
-}
 PENDING = ("planned", "sending", "deferred")
 MOVED_SHOWN = 10
 
@@ -117,13 +108,11 @@ class ApplyReport:
 
 
 def batch_size(connector: Connector, stream: str) -> int:
-    """The vendor's largest write batch for a stream (a connector may declare its own `write_batch_size`)."""
-    declared = getattr(connector, "write_batch_size", None)
-    if callable(declared):
-        return max(1, int(declared(stream)))
-    sizes = VENDOR_BATCH_SIZES.get(connector.name, {})
-    setting = getattr(connector.settings, "batch_size", None) or getattr(connector.settings, "write_batch_size", None)
-    return max(1, int(sizes.get(stream) or setting or sizes.get("*") or 100))
+    """The vendor's largest write batch for a stream, as the connector declares it (`write_batch_size`)."""
+    try:
+        return max(1, int(connector.write_batch_size(stream)))
+    except ConnectorError:
+        return 1
 
 
 def apply_stored_plan(

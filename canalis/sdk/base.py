@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from canalis.sdk.errors import ConfigError, ConnectorError
 from canalis.sdk.settings import ConnectorSettings, load_settings
 from canalis.sdk.state import StreamState
-from canalis.sdk.streams import CheckResult, Page, Rejected, Stream, WriteResult
+from canalis.sdk.streams import CheckResult, Page, Rejected, Stream, WriteResult, reader_suffix
 
 ConnectorKind = Literal["crm", "erp", "email", "ecommerce", "pos", "marketing", "file"]
 
@@ -22,9 +23,11 @@ ConnectorKind = Literal["crm", "erp", "email", "ecommerce", "pos", "marketing", 
 class Connector:
     """A source (and maybe destination) system: typed settings, declared streams, check, read, write.
 
-    Subclasses set `name`, `kind`, `settings_model` and `streams`, and implement `check` and `read_pages`
-    (and `write` when any stream is writable). `read` wraps `read_pages` with record validation so that a
-    malformed record becomes a `Rejected` entry instead of stopping the run.
+    Subclasses set `name`, `kind`, `settings_model` and `streams`, and implement `check` and `write` when any
+    stream is writable. Streams are read by `read_pages`, which calls the connector's `read_<stream>(state)`
+    method when there is one and otherwise lets a declarative stream (`RestStream`, `GraphQLStream`,
+    `SqlStream`) read itself. `read` wraps `read_pages` with record validation so that a malformed record
+    becomes a `Rejected` entry instead of stopping the run.
 
     A connector may hold sessions and connections: use it as a context manager (`with connector: ...`), which
     calls `close()`; connectors that hold any override `close`.
@@ -114,6 +117,37 @@ class Connector:
         """Whether any stream accepts writes."""
         return any(stream.writable for stream in cls.streams)
 
+    def write_batch_size(self, stream: str) -> int:
+        """The most records one write call carries: the stream's `batch_size`, lowered by a `batch_size` or
+        `write_batch_size` setting when the connector has one; 100 when nothing is declared."""
+        declared = self.stream(stream).batch_size
+        configured = getattr(self.settings, "batch_size", None) or getattr(self.settings, "write_batch_size", None)
+        sizes = [int(size) for size in (declared, configured) if isinstance(size, int) and size > 0]
+        return min(sizes) if sizes else 100
+
+    def lookback_of(self, stream: type[Stream]) -> timedelta:
+        """How far before the stored cursor an incremental read starts: a `lookback_minutes` or
+        `lookback_seconds` setting when the connector has one, else the stream's `lookback`."""
+        minutes = getattr(self.settings, "lookback_minutes", None)
+        if isinstance(minutes, int | float):
+            return timedelta(minutes=minutes)
+        seconds = getattr(self.settings, "lookback_seconds", None)
+        if isinstance(seconds, int | float):
+            return timedelta(seconds=seconds)
+        return stream.lookback
+
+    def now(self) -> datetime:
+        """The current time, aware UTC (connectors' tests may replace it)."""
+        return datetime.now(UTC)
+
+    def setting_error(self, name: str, reason: str) -> ConfigError:
+        """A ConfigError naming the connection, the setting and its environment variable (never its value)."""
+        env = self.settings_model.env_of(name) if name in self.settings_model.model_fields else None
+        hint = f" ({env})" if env else ""
+        return ConfigError(
+            f"connection '{self.connection}': setting '{name}'{hint} {reason}", setting=name, connection=self.connection
+        )
+
     # --- to implement -----------------------------------------------------------------------------
 
     def check(self) -> CheckResult:
@@ -121,8 +155,15 @@ class Connector:
         raise NotImplementedError
 
     def read_pages(self, stream: type[Stream], state: StreamState) -> Iterator[Page]:
-        """Yield pages of raw records from `state` on, each with the state valid once it is stored."""
-        raise NotImplementedError
+        """Yield pages of raw records from `state` on, each with the state valid once it is stored.
+
+        The connector's `read_<stream>(state)` method reads the stream when it has one; otherwise the stream
+        reads itself (`stream.pages(connector, state)`), as declarative streams do.
+        """
+        reader = getattr(self, f"read_{reader_suffix(stream.name)}", None)
+        if callable(reader):
+            return reader(state)
+        return stream.pages(self, state)
 
     def write(self, stream: str, records: Iterable[dict[str, Any]]) -> Iterator[WriteResult]:
         """Write records to a writable stream, yielding one result per record."""
@@ -133,8 +174,7 @@ class Connector:
     def read(self, stream_name: str, state: StreamState | None = None) -> Iterator[Page]:
         """Read a stream from `state` (from the start when None), validating every record."""
         stream = self.stream(stream_name)
-        kind = state.cursor_kind if state else "datetime"
-        state = state or StreamState.empty(kind)
+        state = state or StreamState.empty(stream.cursor_kind)
         for page in self.read_pages(stream, state):
             yield validate_page(stream, page)
 

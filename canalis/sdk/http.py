@@ -26,7 +26,7 @@ from tenacity import (
 
 from canalis.sdk import jsoncodec
 from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
-from canalis.sdk.ratelimit import RateLimiter
+from canalis.sdk.ratelimit import RateLimiter, sleep_now
 from canalis.sdk.redaction import header_secrets, is_sensitive_header, redact, url_secrets
 
 logger = logging.getLogger("canalis.http")
@@ -263,7 +263,7 @@ class HttpClient:
         rate_limiter: RateLimiter | None = None,
         secrets: Iterable[str] = (),
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = sleep_now,
         user_agent: str = DEFAULT_USER_AGENT,
         throttle_detector: ThrottleDetector | None = None,
     ) -> None:

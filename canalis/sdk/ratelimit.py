@@ -9,6 +9,36 @@ from collections.abc import Callable
 from canalis.sdk.errors import ConfigError
 
 _EPSILON = 1e-9  # float slack so a refill of exactly one token is not short by a rounding error
+_REAL_SLEEP = time.sleep
+
+
+def sleep_now(seconds: float) -> None:
+    """`time.sleep`, looked up when called, so that a test replacing `time.sleep` also replaces the SDK's waits."""
+    time.sleep(seconds)
+
+
+class Pace:
+    """One sleep shared by retries and a rate limiter; a sleep that does not really wait moves the limiter's clock.
+
+    With the real `time.sleep` the clock is `time.monotonic`. With a replaced sleep (given here, or a test's
+    replacement of `time.sleep`), the seconds it was asked to wait are added to the clock, so the rate limiter
+    refills as if the time had passed and nobody spins.
+    """
+
+    def __init__(self, sleep: Callable[[float], None] | None = None) -> None:
+        self._given = sleep
+        self._slept = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        """Wait (or pretend to wait) this long."""
+        sleep = self._given or time.sleep
+        sleep(seconds)
+        if sleep is not _REAL_SLEEP:
+            self._slept += seconds
+
+    def clock(self) -> float:
+        """Monotonic seconds, including the waits a replaced sleep only pretended."""
+        return time.monotonic() + self._slept
 
 
 class RateLimiter:
@@ -24,7 +54,7 @@ class RateLimiter:
         rate_per_second: float,
         burst: int = 1,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = sleep_now,
     ) -> None:
         if rate_per_second <= 0:
             raise ConfigError(f"rate_per_second must be positive, got {rate_per_second}")

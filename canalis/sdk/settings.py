@@ -8,22 +8,63 @@ or exception text.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, get_args, get_origin
+from typing import Any, ClassVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from canalis.sdk.errors import ConfigError, ConfigProblem
 
+ENV_PREFIX_PLACEHOLDER = "{prefix}"
+
 
 class ConnectorSettings(BaseModel):
-    """Base of every connector's settings model."""
+    """Base of every connector's settings model.
+
+    Two class attributes serve settings a connector inherits rather than declares (such as `HttpSettings`'):
+    `env_prefix` names the environment variables of settings declared with `env="{prefix}_NAME"`
+    (`CANALIS_ACME` gives `CANALIS_ACME_BASE_URL`; without a prefix they have none), and `setting_defaults`
+    changes the default of inherited settings (`{"base_url": "https://api.acme.com", "requests_per_second": 5}`).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    env_prefix: ClassVar[str] = ""
+    setting_defaults: ClassVar[Mapping[str, Any]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Apply the subclass's own `setting_defaults` to the settings it inherits."""
+        super().__pydantic_init_subclass__(**kwargs)
+        own = cls.__dict__.get("setting_defaults") or {}
+        if not own:
+            return
+        unknown = sorted(set(own) - set(cls.__pydantic_fields__))
+        if unknown:
+            raise TypeError(f"{cls.__name__}.setting_defaults names no setting: {', '.join(unknown)}")
+        for name, value in own.items():
+            field = copy.copy(cls.__pydantic_fields__[name])
+            field.default = value
+            field.default_factory = None
+            cls.__pydantic_fields__[name] = field
+        cls.model_rebuild(force=True)
+
+    @classmethod
+    def env_of(cls, name: str) -> str | None:
+        """The environment variable a setting is read from, or None."""
+        field = cls.model_fields.get(name)
+        extra = field.json_schema_extra if field is not None and isinstance(field.json_schema_extra, dict) else {}
+        env = extra.get("env")
+        if not isinstance(env, str) or not env:
+            return None
+        if ENV_PREFIX_PLACEHOLDER in env:
+            return env.replace(ENV_PREFIX_PLACEHOLDER, cls.env_prefix) if cls.env_prefix else None
+        return env
 
 
 def setting(
@@ -42,6 +83,56 @@ def setting(
     if example is not None:
         extra["example"] = example
     return Field(default, description=description, json_schema_extra=extra, **constraints)
+
+
+class HttpCallSettings(ConnectorSettings):
+    """How patiently a connector calls an HTTP API: the read timeout, the attempts per call and the pace.
+
+    For connectors whose address is not a plain base URL (a shop name, a login flow); the others inherit
+    `HttpSettings`. Environment variables: `<env_prefix>_TIMEOUT_SECONDS`, `<env_prefix>_MAX_ATTEMPTS` and
+    `<env_prefix>_REQUESTS_PER_SECOND`; `setting_defaults` gives a connector its own defaults.
+    """
+
+    timeout_seconds: float = setting(
+        60.0, description="Read timeout of one HTTP call, in seconds.", env="{prefix}_TIMEOUT_SECONDS", gt=0, le=600
+    )
+    max_attempts: int = setting(
+        6,
+        description="Attempts per call on throttling (429), 5xx answers and dropped connections.",
+        env="{prefix}_MAX_ATTEMPTS",
+        ge=1,
+        le=20,
+    )
+    requests_per_second: float = setting(
+        0.0,
+        description="Client-side cap on calls per second; 0 for none (429 answers are waited out either way).",
+        env="{prefix}_REQUESTS_PER_SECOND",
+        ge=0,
+        le=1000,
+    )
+
+
+class HttpSettings(HttpCallSettings):
+    """The settings every connector over an HTTP API has: where the API is (`base_url`), and how patiently to
+    call it (inherited from `HttpCallSettings`).
+
+    Connectors inherit them and set their own defaults through `setting_defaults`; the base URL's environment
+    variable is `<env_prefix>_BASE_URL`.
+    """
+
+    base_url: str = setting(
+        description="Base URL of the API (point it at the sandbox, e.g. http://127.0.0.1:8765/<vendor>, to use "
+        "the emulator).",
+        env="{prefix}_BASE_URL",
+        validate_default=True,
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -66,7 +157,7 @@ def describe_settings(model: type[ConnectorSettings]) -> list[SettingDoc]:
         rows.append(
             SettingDoc(
                 name=name,
-                env=extra.get("env"),  # type: ignore[arg-type]
+                env=model.env_of(name),
                 default=default,
                 required=required,
                 secret=bool(extra.get("secret")),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
-from canalis.sdk.state import StreamState
+from canalis.sdk.errors import ConnectorError
+from canalis.sdk.state import CursorKind, StreamState
+
+if TYPE_CHECKING:
+    from canalis.sdk.base import Connector
 
 
 class Stream:
@@ -18,17 +23,42 @@ class Stream:
     are reached through the list's name (`line_items.sku`), `name.*` admits any key below `name`, and
     `name.prefix*` any key of `name` starting with `prefix` (keys a vendor numbers per account). Mappings are
     checked against them (`canalis check`); a stream that declares none is not checked field by field.
+
+    A writable stream declares `batch_size`, the most records one write call to the vendor carries, and
+    `batch_path`, where those records sit in the call's JSON body (`members`; empty for a body that is the
+    list itself); publishing batches by it and the conformance suite holds the connector to it.
+
+    How a stream is read: the connector's `read_<name>(state)` method when it has one, else the stream's own
+    `pages(connector, state)`, which the declarative streams (`RestStream`, `GraphQLStream`, `SqlStream`)
+    implement from their declaration.
     """
 
     name: ClassVar[str]
     primary_key: ClassVar[str]
     cursor_field: ClassVar[str | None] = None
+    cursor_kind: ClassVar[CursorKind] = "datetime"
     record_model: ClassVar[type[BaseModel] | None] = None
     field_paths: ClassVar[tuple[str, ...] | None] = None
     description: ClassVar[str] = ""
     writable: ClassVar[bool] = False
     readable: ClassVar[bool] = True
     lookback: ClassVar[timedelta] = timedelta(0)
+    batch_size: ClassVar[int | None] = None
+    batch_path: ClassVar[str | None] = None
+
+    @classmethod
+    def pages(cls, connector: Connector, state: StreamState) -> Iterator[Page]:
+        """Read the stream from `state` on (declarative streams implement this from their declaration).
+
+        A stream that is not readable (write-only) reads nothing.
+        """
+        if not cls.readable:
+            return iter(())
+        method = f"read_{reader_suffix(cls.name)}"
+        raise ConnectorError(
+            f"{connector.name}: stream '{cls.name}' has no reader: declare it as a RestStream, GraphQLStream or "
+            f"SqlStream, or give the connector a {method}(state) method"
+        )
 
     @classmethod
     def incremental(cls) -> bool:
@@ -39,6 +69,11 @@ class Stream:
     def declared_fields(cls) -> frozenset[str] | None:
         """The field paths the stream's records may hold, or None when the stream does not declare them."""
         return frozenset(cls.field_paths) if cls.field_paths is not None else None
+
+
+def reader_suffix(stream_name: str) -> str:
+    """The stream name as it appears in a connector's reader method: `read_<suffix>`."""
+    return "".join(char if char.isalnum() else "_" for char in stream_name)
 
 
 def field_declared(path: str, declared: frozenset[str]) -> bool:

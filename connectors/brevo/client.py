@@ -1,101 +1,30 @@
-"""Calls to the Brevo API v3: the session, paging parameters and the write endpoints Canalis uses."""
+"""Calls to the Brevo API v3: paging parameters and the write endpoints Canalis uses.
+
+Brevo tells the wait of a 429 in `x-sib-ratelimit-reset`, which the SDK's HttpClient reads like Retry-After.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from canalis.connectors.brevo.settings import BrevoSettings
-from canalis.sdk import RateLimiter
-from canalis.sdk.http import POOL_CONNECTIONS, POOL_MAXSIZE, HttpClient
-from canalis.sdk.redaction import is_sensitive_header
+from canalis.sdk import HttpClient
 
-SYSTEM = "brevo"
-RESET_HEADER = "x-sib-ratelimit-reset"
 MAX_LIST_MEMBERS_PER_CALL = 150
 LISTS_PAGE_SIZE = 50
 BLOCKED_PAGE_SIZE = 100
 
 
-class BrevoSession(requests.Session):
-    """A pooled session that reads Brevo's 429 reset header as Retry-After and keeps the key on Brevo's host."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        adapter = HTTPAdapter(pool_connections=POOL_CONNECTIONS, pool_maxsize=POOL_MAXSIZE, max_retries=0)
-        self.mount("https://", adapter)
-        self.mount("http://", adapter)
-        self.hooks["response"].append(_retry_after_from_reset)
-
-    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
-        """Drop the api-key header (and any other credential) when a redirect leaves the original host."""
-        super().rebuild_auth(prepared_request, response)
-        if self.should_strip_auth(response.request.url, prepared_request.url):
-            for name in [name for name in prepared_request.headers if is_sensitive_header(name)]:
-                del prepared_request.headers[name]
-
-
-def _retry_after_from_reset(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-    """Brevo tells the wait of a 429 in `x-sib-ratelimit-reset` (seconds); expose it as Retry-After."""
-    if response.status_code == 429 and "Retry-After" not in response.headers:
-        reset = response.headers.get(RESET_HEADER)
-        if reset is not None and reset.strip().isdigit():
-            response.headers["Retry-After"] = reset.strip()
-    return response
-
-
-class _Pace:
-    """One sleep for retries and the rate limiter; an injected sleep also moves the limiter's clock."""
-
-    def __init__(self, sleep: Callable[[float], None]) -> None:
-        self._sleep = sleep
-        self._slept = 0.0
-        self._virtual = sleep is not time.sleep
-
-    def sleep(self, seconds: float) -> None:
-        self._sleep(seconds)
-        if self._virtual:
-            self._slept += seconds
-
-    def clock(self) -> float:
-        return time.monotonic() + self._slept
-
-
 class BrevoClient:
     """The Brevo endpoints Canalis reads and writes, over the SDK's HttpClient (retries, pacing, redaction)."""
 
-    def __init__(
-        self,
-        settings: BrevoSettings,
-        *,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        key = settings.api_key.get_secret_value()
-        pace = _Pace(sleep)
-        burst = max(1, int(settings.requests_per_second))
-        self.http = HttpClient(
-            SYSTEM,
-            settings.base_url,
-            headers={"api-key": key},
-            timeout=(10.0, settings.timeout_seconds),
-            max_attempts=settings.max_attempts,
-            rate_limiter=RateLimiter(settings.requests_per_second, burst, clock=pace.clock, sleep=pace.sleep),
-            secrets=[key],
-            session=session if session is not None else BrevoSession(),
-            sleep=pace.sleep,
-        )
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
 
     def __repr__(self) -> str:
         return f"BrevoClient(http={self.http!r})"
-
-    def close(self) -> None:
-        """Close pooled connections."""
-        self.http.close()
 
     # -- reads -------------------------------------------------------------------------------------
 

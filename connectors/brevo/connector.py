@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
-
 from canalis.connectors.brevo.client import BrevoClient
 from canalis.connectors.brevo.readers import StreamReader
 from canalis.connectors.brevo.settings import BrevoSettings
-from canalis.connectors.brevo.streams import STREAMS, BrevoStream
+from canalis.connectors.brevo.streams import STREAMS
 from canalis.connectors.brevo.writers import Writer
 from canalis.sdk import (
     ApiError,
     CheckResult,
-    ConfigError,
-    Connector,
     ConnectorError,
     ConnectorSettings,
+    HttpConnector,
     Page,
-    Stream,
     StreamState,
     WriteResult,
 )
 
 
-class BrevoConnector(Connector):
+class BrevoConnector(HttpConnector):
     """Brevo (email marketing) through its API v3, authenticated with an API key."""
 
     name = "brevo"
@@ -44,70 +39,66 @@ class BrevoConnector(Connector):
         self,
         settings: ConnectorSettings,
         *,
-        connection: str | None = None,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(settings, connection=connection)
-        self._session = session
-        self._sleep = sleep
+        """`clock` replaces the current time read windows start at; `session` and `sleep` options replace the HTTP
+        session and the waiting (tests, embedding)."""
+        super().__init__(settings, **options)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._client: BrevoClient | None = None
 
+    def auth_headers(self) -> dict[str, str]:
+        return {"api-key": self.settings.api_key.get_secret_value()}
+
+    def now(self) -> datetime:
+        return self._clock()
+
     @property
     def client(self) -> BrevoClient:
-        """The API client, built on first use (no network I/O happens before a read, write or check)."""
+        """The Brevo calls, over the connector's HTTP client (no network I/O before a read, write or check)."""
         if self._client is None:
-            self._client = BrevoClient(self.settings, session=self._session, sleep=self._sleep)
+            self._client = BrevoClient(self.http)
         return self._client
-
-    def close(self) -> None:
-        """Close the client's connections."""
-        if self._client is not None:
-            self._client.close()
 
     def check(self) -> CheckResult:
         """Read the account behind the key, and check the configured promotional lists exist."""
         try:
             account = self.client.account()
         except ApiError as error:
-            raise self._setting_error(error) from None
+            raise self.check_error(error) from None
         lists = {record.get("id") for page in self.client_lists() for record in page}
         missing = [list_id for list_id in self.settings.promotional_list_ids if list_id not in lists]
         if missing:
-            raise ConfigError(
-                f"connection '{self.connection}': setting 'promotional_list_ids': list {missing[0]} does not exist "
-                f"in this Brevo account (lists: {', '.join(str(item) for item in sorted(lists, key=str))})",
-                setting="promotional_list_ids",
-                connection=self.connection,
+            known = ", ".join(str(item) for item in sorted(lists, key=str))
+            raise self.setting_error(
+                "promotional_list_ids", f"names list {missing[0]}, which does not exist in this Brevo account ({known})"
             )
         if self.settings.suppression == "lists" and not self.settings.promotional_list_ids:
-            raise ConfigError(
-                f"connection '{self.connection}': setting 'promotional_list_ids' is required "
-                "when suppression is 'lists'",
-                setting="promotional_list_ids",
-                connection=self.connection,
-            )
+            raise self.setting_error("promotional_list_ids", "is required when suppression is 'lists'")
         company = account.get("companyName") or account.get("email") or "Brevo account"
         return CheckResult(ok=True, message=f"connected to {company}", details={"lists": len(lists)})
 
     def client_lists(self) -> Iterator[list[dict[str, Any]]]:
         """Every contact list, page by page."""
-        for page in StreamReader(self.client, self.settings, self._clock).lists(StreamState.empty()):
+        for page in self.reader().lists(StreamState.empty()):
             yield page.records
 
-    def read_pages(self, stream: type[Stream], state: StreamState) -> Iterator[Page]:
-        if not issubclass(stream, BrevoStream) or not stream.readable:
-            return
-        reader = StreamReader(self.client, self.settings, self._clock)
-        readers: dict[str, Callable[[StreamState], Iterator[Page]]] = {
-            "contacts": reader.contacts,
-            "lists": reader.lists,
-            "blocked_contacts": reader.blocked_contacts,
-            "email_events": reader.email_events,
-        }
-        yield from readers[stream.name](state)
+    def reader(self) -> StreamReader:
+        """The readers of Brevo's windowed streams, over this connection's client and settings."""
+        return StreamReader(self.client, self.settings, self._clock)
+
+    def read_contacts(self, state: StreamState) -> Iterator[Page]:
+        return self.reader().contacts(state)
+
+    def read_lists(self, state: StreamState) -> Iterator[Page]:
+        return self.reader().lists(state)
+
+    def read_blocked_contacts(self, state: StreamState) -> Iterator[Page]:
+        return self.reader().blocked_contacts(state)
+
+    def read_email_events(self, state: StreamState) -> Iterator[Page]:
+        return self.reader().email_events(state)
 
     def write(self, stream: str, records: Iterable[dict[str, Any]]) -> Iterator[WriteResult]:
         declared = self.stream(stream)
@@ -115,21 +106,3 @@ class BrevoConnector(Connector):
             raise ConnectorError(f"{self.name}: stream '{stream}' is read-only")
         writer = Writer(self.client, self.settings)
         yield from writer.customers(records) if stream == "customers" else writer.consents(records)
-
-    def _setting_error(self, error: ApiError) -> Exception:
-        """The setting a failed connection test points to, or the API error itself."""
-        if error.status in (401, 403):
-            setting, env, why = (
-                "api_key",
-                "CANALIS_BREVO_API_KEY",
-                f"was refused by Brevo ({error.detail or error.status})",
-            )
-        elif error.status is None or error.status == 404:
-            setting, env, why = "base_url", "CANALIS_BREVO_BASE_URL", f"does not reach the Brevo API ({error})"
-        else:
-            return error
-        return ConfigError(
-            f"connection '{self.connection}': setting '{setting}' ({env}) {why}",
-            setting=setting,
-            connection=self.connection,
-        )

@@ -7,24 +7,25 @@ from typing import Literal
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk import ConnectorSettings, setting
+from canalis.sdk import HttpSettings, setting
 
 DEFAULT_BASE_URL = "https://api.brevo.com/v3"
 
 
-class BrevoSettings(ConnectorSettings):
-    """How to reach a Brevo account and how to read and write it."""
+class BrevoSettings(HttpSettings):
+    """How to reach a Brevo account (API v3; the sandbox serves it under /brevo/v3) and how to read and write it.
+
+    The default pace of 8 calls per second stays under Brevo's limits, which vary by plan and endpoint.
+    """
+
+    env_prefix = "CANALIS_BREVO"
+    setting_defaults = {"base_url": DEFAULT_BASE_URL, "requests_per_second": 8.0}
 
     api_key: SecretStr = setting(
         description="Brevo API v3 key (SMTP & API > API keys), sent in the `api-key` header.",
         env="CANALIS_BREVO_API_KEY",
         secret=True,
         example="xkeysib-...",
-    )
-    base_url: str = setting(
-        DEFAULT_BASE_URL,
-        description="Base URL of the Brevo API v3 (the sandbox serves it under /brevo/v3).",
-        env="CANALIS_BREVO_BASE_URL",
     )
     page_size: int = setting(1000, description="Contacts per page (Brevo allows at most 1000).", gt=0, le=1000)
     events_page_size: int = setting(2500, description="Email events per page (Brevo's default 2500).", gt=0, le=5000)
@@ -59,18 +60,6 @@ class BrevoSettings(ConnectorSettings):
         "in `lists` mode).",
     )
     batch_size: int = setting(100, description="Contacts per batch update call (POST /contacts/batch).", ge=1, le=1000)
-    requests_per_second: float = setting(
-        8.0, description="Client-side pace of API calls (Brevo limits vary by plan and endpoint).", gt=0
-    )
-    timeout_seconds: float = setting(60.0, description="Read timeout of one API call, in seconds.", gt=0)
-    max_attempts: int = setting(6, description="Attempts per call on throttling, 5xx and network errors.", ge=1)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
 
     @field_validator("api_key")
     @classmethod

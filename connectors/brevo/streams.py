@@ -129,6 +129,7 @@ class CustomersOut(BrevoStream):
     name = "customers"
     primary_key = "key"
     writable = True
+    batch_size = 1000  # lowered by the batch_size setting
     readable = False
     description = "Write-only: create or update contacts (names, phone, Canalis id as ext_id)."
 
@@ -137,6 +138,7 @@ class ConsentsOut(BrevoStream):
     name = "consents"
     primary_key = "key"
     writable = True
+    batch_size = 1000  # lowered by the batch_size setting
     readable = False
     description = "Write-only: email/SMS marketing consent as blocklist flags or promotional list membership."
 

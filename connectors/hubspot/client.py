@@ -8,13 +8,11 @@ client's typed models for each record, which matters for portals with hundreds o
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from canalis.connectors.hubspot.settings import HubSpotSettings
-from canalis.sdk import ApiError, ConnectorError, HttpClient, RateLimiter
+from canalis.sdk import ApiError, ConnectorError, HttpClient
 
 SYSTEM = "hubspot"
 SEARCH_WINDOW = 10_000  # HubSpot's search stops at 10,000 results per query
@@ -44,29 +42,11 @@ class EventsPage:
 class HubSpotClient:
     """The HubSpot calls the connector makes, one method per endpoint."""
 
-    def __init__(self, settings: HubSpotSettings, *, sleep: Callable[[float], None] = time.sleep) -> None:
-        token = settings.access_token.get_secret_value()
-        limiter = None
-        if settings.requests_per_second > 0:
-            burst = max(1, int(settings.requests_per_second))
-            limiter = RateLimiter(settings.requests_per_second, burst=burst, sleep=sleep)
-        self.http = HttpClient(
-            SYSTEM,
-            settings.base_url,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            timeout=(5.0, settings.timeout_seconds),
-            max_attempts=settings.max_attempts,
-            rate_limiter=limiter,
-            secrets=[token],
-            sleep=sleep,
-        )
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
 
     def __repr__(self) -> str:
         return f"HubSpotClient({self.http!r})"
-
-    def close(self) -> None:
-        """Close pooled connections."""
-        self.http.close()
 
     # -- CRM objects -------------------------------------------------------------------------------
 

@@ -17,27 +17,23 @@ from canalis.connectors.hubspot.streams import (
     Contacts,
     CrmStream,
     Deals,
-    EmailEvents,
     Products,
 )
 from canalis.connectors.hubspot.writes import write_consents, write_customers
 from canalis.sdk import (
     ApiError,
     CheckResult,
-    ConfigError,
-    Connector,
     ConnectorError,
+    HttpConnector,
     Page,
-    Stream,
     StreamState,
     WriteResult,
-    describe_settings,
     format_cursor,
     prefetched,
 )
 
 
-class HubSpotConnector(Connector):
+class HubSpotConnector(HttpConnector):
     """Reads a HubSpot portal's CRM objects and marketing email events; writes contacts and subscriptions."""
 
     name = "hubspot"
@@ -53,28 +49,29 @@ class HubSpotConnector(Connector):
         self,
         settings: HubSpotSettings,
         *,
-        connection: str | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        **options: Any,
     ) -> None:
-        super().__init__(settings, connection=connection)
-        self._sleep = sleep
+        """`clock` (epoch seconds) replaces the time email event windows end at; `session` and `sleep` options
+        replace the HTTP session and the waiting (tests, embedding)."""
+        super().__init__(settings, **options)
         self._clock = clock
         self._client: HubSpotClient | None = None
         self._subscription_id: str | None = settings.marketing_subscription_id
         self._subscription_looked_up = settings.marketing_subscription_id is not None
 
+    def auth_headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.settings.access_token.get_secret_value()}",
+            "Content-Type": "application/json",
+        }
+
     @property
     def client(self) -> HubSpotClient:
-        """The API client, made on first use (building the connector does no I/O)."""
+        """The HubSpot calls, over the connector's HTTP client (building the connector does no I/O)."""
         if self._client is None:
-            self._client = HubSpotClient(self.settings, sleep=self._sleep)
+            self._client = HubSpotClient(self.http)
         return self._client
-
-    def close(self) -> None:
-        """Release pooled connections."""
-        if self._client is not None:
-            self._client.close()
 
     # -- check -------------------------------------------------------------------------------------
 
@@ -82,43 +79,23 @@ class HubSpotConnector(Connector):
         try:
             self.client.list_page("contacts", ["email"], after=None, limit=1)
         except ApiError as error:
-            if error.status in (401, 403):
-                raise self._setting_error("access_token", f"HubSpot refused the token ({error})") from None
-            if error.status is None or error.status == 404:
-                raise self._setting_error("base_url", f"no HubSpot API answers at {self.settings.base_url}") from None
-            raise
+            raise self.check_error(error) from None
         details: dict[str, Any] = {"base_url": self.settings.base_url}
         if self.settings.marketing_subscription_id is not None:
             known = {str(item.get("id")) for item in self.client.subscription_definitions()}
             if self.settings.marketing_subscription_id not in known:
-                raise self._setting_error(
+                raise self.setting_error(
                     "marketing_subscription_id",
-                    f"no subscription type {self.settings.marketing_subscription_id} in the portal",
+                    f"names no subscription type of the portal ({self.settings.marketing_subscription_id})",
                 )
             details["marketing_subscription_id"] = self.settings.marketing_subscription_id
         return CheckResult(ok=True, message=f"HubSpot answered at {self.settings.base_url}", details=details)
 
-    def _setting_error(self, name: str, reason: str) -> ConfigError:
-        env = {row.name: row.env for row in describe_settings(HubSpotSettings)}.get(name)
-        hint = f" (environment variable {env})" if env else ""
-        return ConfigError(
-            f"connection '{self.connection}': setting '{name}'{hint}: {reason}",
-            setting=name,
-            connection=self.connection,
-        )
-
     # -- reads -------------------------------------------------------------------------------------
 
-    def read_pages(self, stream: type[Stream], state: StreamState) -> Iterator[Page]:
-        if stream is EmailEvents or stream.name == EmailEvents.name:
-            yield from self._read_events(state)
-        elif issubclass(stream, CrmStream):
-            if state.cursor is None:
-                yield from self._read_full(stream, state)
-            else:
-                yield from self._read_changes(stream, state)
-        else:
-            raise ConnectorError(f"{self.name}: stream '{stream.name}' is write-only")
+    def read_crm_objects(self, stream: type[CrmStream], state: StreamState) -> Iterator[Page]:
+        """A CRM object type: every object through the list API, then the changed ones through search."""
+        return self._read_full(stream, state) if state.cursor is None else self._read_changes(stream, state)
 
     def _read_full(self, stream: type[CrmStream], state: StreamState) -> Iterator[Page]:
         """Every object through the list API; the cursor becomes the time the listing started."""
@@ -163,7 +140,7 @@ class HubSpotConnector(Connector):
                 state = state.advanced(max(stamps))
             yield Page(records=records, state=state)
 
-    def _read_events(self, state: StreamState) -> Iterator[Page]:
+    def read_email_events(self, state: StreamState) -> Iterator[Page]:
         """The email events of one time window (from the cursor less the look-back to now), page by page."""
         window = state.extra.get("window")
         offset = state.extra.get("offset")
@@ -219,7 +196,9 @@ class HubSpotConnector(Connector):
             self._subscription_id = str(marketing[0]["id"]) if marketing else None
             self._subscription_looked_up = True
         if required and self._subscription_id is None:
-            raise self._setting_error("marketing_subscription_id", "the portal has no active Marketing subscription")
+            raise self.setting_error(
+                "marketing_subscription_id", "is unset and the portal has no active Marketing subscription"
+            )
         return self._subscription_id
 
     def _enrich(self, stream: type[CrmStream], results: list[dict[str, Any]], *, listed: bool) -> list[dict[str, Any]]:

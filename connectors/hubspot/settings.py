@@ -6,35 +6,28 @@ import re
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk import ConnectorSettings, setting
+from canalis.sdk import HttpSettings, setting
 
 PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class HubSpotSettings(ConnectorSettings):
-    """A HubSpot portal reached with a private app's access token."""
+class HubSpotSettings(HttpSettings):
+    """A HubSpot portal reached with a private app's access token (HubSpot private apps get 100-190 calls per
+    10 s: the default rate stays under that)."""
+
+    env_prefix = "CANALIS_HUBSPOT"
+    setting_defaults = {"base_url": "https://api.hubapi.com", "requests_per_second": 10.0}
 
     access_token: SecretStr = setting(
         description="Private app access token (Settings > Integrations > Private apps); sent as a Bearer token.",
         env="CANALIS_HUBSPOT_ACCESS_TOKEN",
         secret=True,
     )
-    base_url: str = setting(
-        "https://api.hubapi.com",
-        description="API root; point it at the sandbox (e.g. http://127.0.0.1:8765/hubspot) to use the emulator.",
-        env="CANALIS_HUBSPOT_BASE_URL",
-    )
     page_size: int = setting(100, description="Records per list or search call (HubSpot allows 100).", ge=1, le=100)
     lookback_minutes: int = setting(
         10,
         description="Look-back window: incremental reads start this long before the stored cursor.",
         env="CANALIS_HUBSPOT_LOOKBACK_MINUTES",
-        ge=0,
-    )
-    requests_per_second: float = setting(
-        10.0,
-        description="Client-side request rate (HubSpot private apps get 100-190 calls per 10 s); 0 turns it off.",
-        env="CANALIS_HUBSPOT_REQUESTS_PER_SECOND",
         ge=0,
     )
     external_id_property: str = setting(
@@ -65,15 +58,6 @@ class HubSpotSettings(ConnectorSettings):
         ge=0,
         le=10,
     )
-    timeout_seconds: float = setting(60.0, description="Read timeout of one HTTP call.", gt=0)
-    max_attempts: int = setting(6, description="Attempts per call, retries on 429, 5xx and dropped connections.", ge=1)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     @field_validator("external_id_property")
     @classmethod

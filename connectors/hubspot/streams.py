@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from canalis.connectors.hubspot.settings import HubSpotSettings
-from canalis.sdk import Stream, WriteOnlyStream
+from canalis.sdk import Page, Stream, StreamState, WriteOnlyStream
 
 # What every CRM object holds besides its properties (`archivedAt` only on archived objects).
 CRM_OBJECT_FIELDS = ("id", "createdAt", "updatedAt", "archived", "archivedAt")
@@ -54,6 +55,11 @@ class CrmStream(Stream):
     # Properties returned beyond those asked for, and fields the connector adds to the object.
     extra_properties: ClassVar[tuple[str, ...]] = ALWAYS_PROPERTIES
     added_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def pages(cls, connector: Any, state: StreamState) -> Iterator[Page]:
+        """Read by the connector: the list API on a first read, search from the cursor afterwards."""
+        return connector.read_crm_objects(cls, state)
 
     @classmethod
     def declared_fields(cls) -> frozenset[str]:
@@ -219,6 +225,7 @@ class Customers(WriteOnlyStream):
     """Canalis customers written to contacts (batch upsert by email, setting the Canalis id property)."""
 
     name = "customers"
+    batch_size = 100
     description = "Write-only: upserts contacts by email with the Canalis customer id, names and phone."
 
 
@@ -226,6 +233,7 @@ class Consents(WriteOnlyStream):
     """Marketing email subscription status, written back (unsubscribe / resubscribe)."""
 
     name = "consents"
+    batch_size = 100
     description = "Write-only: marketing email subscription status of a contact."
 
 

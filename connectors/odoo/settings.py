@@ -6,13 +6,15 @@ from typing import Literal
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk import ConnectorSettings, setting
+from canalis.sdk import HttpCallSettings, setting
 
 Protocol = Literal["auto", "json2", "xmlrpc", "jsonrpc"]
 
 
-class OdooSettings(ConnectorSettings):
+class OdooSettings(HttpCallSettings):
     """Where the Odoo server is, how to sign in, and how to read it."""
+
+    env_prefix = "CANALIS_ODOO"
 
     url: str = setting(
         description="Base URL of the Odoo server (scheme and host, no path to an endpoint).",
@@ -67,11 +69,6 @@ class OdooSettings(ConnectorSettings):
         env="CANALIS_ODOO_ALLOW_WRITES",
     )
     write_batch_size: int = setting(100, description="Records per write call.", gt=0, le=1000)
-    timeout_seconds: float = setting(60.0, description="Read timeout of one call, in seconds.", gt=0, le=600)
-    max_attempts: int = setting(6, description="Attempts per call on throttling, 5xx or network errors.", ge=1, le=20)
-    requests_per_second: float = setting(
-        0.0, description="Client-side cap on calls per second (0 for none).", ge=0, le=1000
-    )
 
     @field_validator("url")
     @classmethod

@@ -241,6 +241,7 @@ class Consents(OdooStream):
     )
     fields = ("email", "active", "create_date", "write_date")
     writable = True
+    batch_size = 1000  # lowered by the write_batch_size setting
 
     @classmethod
     def added_fields(cls) -> tuple[str, ...]:

@@ -46,9 +46,8 @@ class SalesforceClient:
         self._requests_session = session
         self._sleep = sleep
         self._clock = clock
-        self._limiter = RateLimiter(
-            settings.requests_per_second, burst=max(1, int(settings.requests_per_second)), clock=clock, sleep=sleep
-        )
+        rate = settings.requests_per_second
+        self._limiter = RateLimiter(rate, burst=max(1, int(rate)), clock=clock, sleep=sleep) if rate > 0 else None
         self._lock = threading.Lock()
         self._session: Session | None = None
         self._http: HttpClient | None = None

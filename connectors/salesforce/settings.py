@@ -8,15 +8,18 @@ from typing import Literal
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk import ConfigError, ConnectorSettings, setting
+from canalis.sdk import ConfigError, HttpCallSettings, setting
 
 AuthFlow = Literal["access_token", "oauth_password", "client_credentials", "soap_password"]
 _VERSION = re.compile(r"^\d{2}\.0$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 
 
-class SalesforceSettings(ConnectorSettings):
+class SalesforceSettings(HttpCallSettings):
     """Login (username/password/security token, OAuth connected app, or an access token) and read/write tuning."""
+
+    env_prefix = "CANALIS_SALESFORCE"
+    setting_defaults = {"timeout_seconds": 120.0, "requests_per_second": 20.0}
 
     instance_url: str | None = setting(
         None,
@@ -125,22 +128,6 @@ class SalesforceSettings(ConnectorSettings):
         env="CANALIS_SALESFORCE_DEFAULT_PHONE_REGION",
         min_length=2,
         max_length=2,
-    )
-    requests_per_second: float = setting(
-        20.0,
-        description="Client-side cap on API requests per second.",
-        env="CANALIS_SALESFORCE_REQUESTS_PER_SECOND",
-        gt=0,
-    )
-    timeout_seconds: float = setting(
-        120.0, description="Read timeout of one HTTP request.", env="CANALIS_SALESFORCE_TIMEOUT_SECONDS", gt=0
-    )
-    max_attempts: int = setting(
-        6,
-        description="Attempts per request on throttling, 5xx and network errors.",
-        env="CANALIS_SALESFORCE_MAX_ATTEMPTS",
-        ge=1,
-        le=20,
     )
 
     @field_validator("api_version")

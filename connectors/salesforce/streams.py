@@ -172,6 +172,8 @@ class PricebookEntries(SObjectStream):
 class WriteStream(WriteOnlyStream):
     """A canonical stream Canalis publishes to Salesforce; it has nothing to read."""
 
+    batch_size = 200  # sObject Collections take 200 records per call
+
 
 class CustomersOut(WriteStream):
     name = "customers"

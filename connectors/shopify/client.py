@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from canalis.connectors.shopify.settings import ShopifySettings
-from canalis.sdk import ApiError, HttpClient
+from canalis.sdk import ApiError, HttpClient, RateLimiter
 
 SYSTEM = "shopify"
 MAX_QUERY_COST = 1000
@@ -121,6 +121,7 @@ class ShopifyClient:
             headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"},
             timeout=(10.0, settings.timeout_seconds),
             max_attempts=settings.max_attempts,
+            rate_limiter=_limiter(settings.requests_per_second, clock, sleep),
             secrets=[token],
             session=session,
             sleep=sleep,
@@ -176,3 +177,8 @@ class ShopifyClient:
         if not isinstance(data, dict):
             raise ApiError(system=SYSTEM, call=call, status=response.status_code, detail="answer has no data")
         return data
+
+
+def _limiter(rate: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> RateLimiter | None:
+    """A client-side pace on top of Shopify's own query cost budget, when the requests_per_second setting asks."""
+    return RateLimiter(rate, burst=max(1, int(rate)), clock=clock, sleep=sleep) if rate > 0 else None

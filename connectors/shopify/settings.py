@@ -7,15 +7,17 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk import ConnectorSettings, setting
+from canalis.sdk import HttpCallSettings, setting
 
 API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 SHOP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-class ShopifySettings(ConnectorSettings):
+class ShopifySettings(HttpCallSettings):
     """How to reach one shop's GraphQL Admin API."""
+
+    env_prefix = "CANALIS_SHOPIFY"
 
     shop: str = setting(
         description=(
@@ -67,8 +69,6 @@ class ShopifySettings(ConnectorSettings):
     bulk_timeout_seconds: float = setting(
         6 * 3600.0, description="Give up (and cancel) a bulk operation still running after this long.", gt=0
     )
-    timeout_seconds: float = setting(60.0, description="Read timeout of one HTTP request, in seconds.", gt=0)
-    max_attempts: int = setting(6, description="Attempts per request before a transient failure is reported.", ge=1)
     inventory_reason: str = setting(
         "correction", description="Reason recorded with stock writes (one of Shopify's inventory reasons)."
     )

@@ -238,21 +238,25 @@ class WriteOnly(WriteOnlyStream):
 
 class Prices(WriteOnly):
     name = "prices"
+    batch_size = 250
     description = "Write-only: variant prices by SKU (read them from `variants`)."
 
 
 class StockLevels(WriteOnly):
     name = "stock_levels"
+    batch_size = 250
     description = "Write-only: available quantity by SKU and location (read it from `inventory_levels`)."
 
 
 class Promotions(WriteOnly):
     name = "promotions"
+    batch_size = 1
     description = "Write-only: amount-off and percentage-off code discounts (read them from `discounts`)."
 
 
 class Consents(WriteOnly):
     name = "consents"
+    batch_size = 100
     description = "Write-only: customers' email marketing consent (read it from `customers`)."
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import requests
-
 from canalis.connectors.square.settings import SquareSettings
-from canalis.sdk import HttpClient, RateLimiter, paginate_cursor
+from canalis.sdk import HttpClient, paginate_cursor
 
 SYSTEM = "square"
 CUSTOMERS_MAX_PAGE = 100
@@ -24,43 +21,14 @@ INVENTORY_MAX_CHANGES = 100
 
 
 class SquareClient:
-    """The Square API calls Canalis makes; every list call yields one parsed page at a time."""
+    """The Square API calls Canalis makes over the connector's HttpClient; every list call yields one page at a time."""
 
-    def __init__(
-        self,
-        settings: SquareSettings,
-        *,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, http: HttpClient, settings: SquareSettings) -> None:
+        self.http = http
         self.settings = settings
-        token = settings.access_token.get_secret_value()
-        self.http = HttpClient(
-            SYSTEM,
-            settings.base_url,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Square-Version": settings.square_version,
-            },
-            timeout=(10.0, settings.timeout_seconds),
-            max_attempts=settings.max_attempts,
-            rate_limiter=RateLimiter(
-                settings.requests_per_second,
-                burst=max(1, int(settings.requests_per_second)),
-                clock=clock,
-                sleep=sleep,
-            ),
-            secrets=[token],
-            session=session,
-            sleep=sleep,
-        )
 
     def __repr__(self) -> str:
         return f"SquareClient(base_url={self.http.redact(self.settings.base_url)!r})"
-
-    def close(self) -> None:
-        self.http.close()
 
     # --- reads --------------------------------------------------------------------------------------
 

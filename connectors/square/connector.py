@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import requests
 
 from canalis.connectors.square.client import ORDERS_MAX_LOCATIONS, SquareClient
 from canalis.connectors.square.locations import LocationDirectory
 from canalis.connectors.square.settings import SquareSettings
-from canalis.connectors.square.streams import STREAMS, WRITE_STREAMS
+from canalis.connectors.square.streams import STREAMS
 from canalis.connectors.square.writes import PriceWriter, PromotionWriter, StockWriter, rfc3339
 from canalis.sdk import (
     ApiError,
     CheckResult,
-    ConfigError,
-    Connector,
-    ConnectorError,
+    HttpConnector,
     Page,
-    Stream,
     StreamState,
     WriteResult,
-    describe_settings,
     parse_cursor_datetime,
 )
 
 
-class SquareConnector(Connector):
+class SquareConnector(HttpConnector):
     """Square's v2 REST API: incremental reads on updated_at with a look-back window, batched writes."""
 
     name = "square"
@@ -41,35 +34,23 @@ class SquareConnector(Connector):
 
     settings: SquareSettings
 
-    def __init__(
-        self,
-        settings: SquareSettings,
-        *,
-        connection: str | None = None,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        """`session`, `sleep` and `clock` replace the HTTP session and the waiting (tests, embedding)."""
-        super().__init__(settings, connection=connection)
-        self._session = session
-        self._sleep = sleep
-        self._clock = clock
+    def __init__(self, settings: SquareSettings, **options: Any) -> None:
+        """`session` and `sleep` options replace the HTTP session and the waiting (tests, embedding)."""
+        super().__init__(settings, **options)
         self._client: SquareClient | None = None
         self._directory: LocationDirectory | None = None
         self._skus: dict[str, str | None] = {}
 
+    def auth_headers(self) -> dict[str, str]:
+        token = self.settings.access_token.get_secret_value()
+        return {"Authorization": f"Bearer {token}", "Square-Version": self.settings.square_version}
+
     @property
     def client(self) -> SquareClient:
-        """The API client, made on first use (no network I/O at construction)."""
+        """The Square calls, over the connector's HTTP client (no network I/O at construction)."""
         if self._client is None:
-            self._client = SquareClient(self.settings, session=self._session, sleep=self._sleep, clock=self._clock)
+            self._client = SquareClient(self.http, self.settings)
         return self._client
-
-    def close(self) -> None:
-        """Close the HTTP connections."""
-        if self._client is not None:
-            self._client.close()
 
     # --- check ----------------------------------------------------------------------------------------
 
@@ -77,7 +58,7 @@ class SquareConnector(Connector):
         try:
             locations = self.client.locations()
         except ApiError as error:
-            raise self._config_error_for(error) from None
+            raise self.check_error(error) from None
         directory = LocationDirectory(locations, self.settings.location_map)
         known = {location.get("id") for location in locations}
         for setting_name, ids in (
@@ -86,11 +67,7 @@ class SquareConnector(Connector):
         ):
             unknown = [location_id for location_id in ids if location_id not in known]
             if unknown:
-                raise ConfigError(
-                    f"connection '{self.connection}': setting '{setting_name}': Square has no location '{unknown[0]}'",
-                    setting=setting_name,
-                    connection=self.connection,
-                )
+                raise self.setting_error(setting_name, f"names no Square location: '{unknown[0]}'")
         self._directory = directory
         active = directory.ids(self.settings.location_ids)
         return CheckResult(
@@ -103,54 +80,19 @@ class SquareConnector(Connector):
             },
         )
 
-    def _config_error_for(self, error: ApiError) -> Exception:
-        where = f"connection '{self.connection}'"
-        if error.status in (401, 403):
-            env = next(row.env for row in describe_settings(SquareSettings) if row.name == "access_token")
-            return ConfigError(
-                f"{where}: setting 'access_token' ({env}) was refused by Square, HTTP {error.status}: {error.detail}",
-                setting="access_token",
-                connection=self.connection,
-            )
+    def check_error(self, error: ApiError) -> Exception:
         if error.status == 400 and "SQUARE_VERSION" in error.detail:
-            return ConfigError(
-                f"{where}: setting 'square_version' was refused by Square: {error.detail}",
-                setting="square_version",
-                connection=self.connection,
-            )
-        if error.status is None or error.status == 404:
-            return ConfigError(
-                f"{where}: setting 'base_url': no Square API answered there ({error})",
-                setting="base_url",
-                connection=self.connection,
-            )
-        return error
+            return self.setting_error("square_version", f"was refused by Square: {error.detail}")
+        return super().check_error(error)
 
     # --- reads ----------------------------------------------------------------------------------------
-
-    def read_pages(self, stream: type[Stream], state: StreamState) -> Iterator[Page]:
-        readers: dict[str, Callable[[StreamState], Iterator[Page]]] = {
-            "customers": self._read_customers,
-            "orders": self._read_orders,
-            "catalog": self._read_catalog,
-            "inventory_counts": self._read_counts,
-            "discounts": self._read_discounts,
-            "locations": self._read_locations,
-        }
-        if stream in WRITE_STREAMS:
-            yield Page(records=[], state=state)
-            return
-        reader = readers.get(stream.name)
-        if reader is None:
-            raise ConnectorError(f"{self.name}: no reader for stream '{stream.name}'")
-        yield from reader(state)
 
     def _since(self, state: StreamState) -> str | None:
         """The lower bound of an incremental read: the cursor minus the look-back window."""
         since = state.since(timedelta(minutes=self.settings.lookback_minutes))
         return rfc3339(since) if since else None
 
-    def _read_customers(self, state: StreamState) -> Iterator[Page]:
+    def read_customers(self, state: StreamState) -> Iterator[Page]:
         # Square sorts customer searches by creation, not update: the cursor moves once the window is read.
         until = rfc3339(datetime.now(UTC))
         newest: datetime | None = None
@@ -159,7 +101,7 @@ class SquareConnector(Connector):
             newest = _latest(newest, records, "updated_at")
             yield Page(records=records, state=state if page.get("cursor") else state.advanced(newest))
 
-    def _read_orders(self, state: StreamState) -> Iterator[Page]:
+    def read_orders(self, state: StreamState) -> Iterator[Page]:
         ids = self.directory.ids(self.settings.location_ids)
         groups = [ids[start : start + ORDERS_MAX_LOCATIONS] for start in range(0, len(ids), ORDERS_MAX_LOCATIONS)]
         if not groups:
@@ -179,7 +121,7 @@ class SquareConnector(Connector):
                 moves = finished or len(groups) == 1
                 yield Page(records=records, state=state.advanced(newest) if moves else state)
 
-    def _read_catalog(self, state: StreamState) -> Iterator[Page]:
+    def read_catalog(self, state: StreamState) -> Iterator[Page]:
         newest: datetime | None = None
         for page in self.client.catalog_pages(["ITEM"], begin_time=self._since(state)):
             records = page.get("objects") or []
@@ -190,7 +132,7 @@ class SquareConnector(Connector):
             newest = _latest(newest, records, "updated_at")
             yield Page(records=records, state=state if page.get("cursor") else state.advanced(newest))
 
-    def _read_counts(self, state: StreamState) -> Iterator[Page]:
+    def read_inventory_counts(self, state: StreamState) -> Iterator[Page]:
         newest: datetime | None = None
         pages = self.client.count_pages(
             updated_after=self._since(state), location_ids=self.settings.location_ids or None, states=["IN_STOCK"]
@@ -205,7 +147,7 @@ class SquareConnector(Connector):
             newest = _latest(newest, records, "calculated_at")
             yield Page(records=records, state=state if page.get("cursor") else state.advanced(newest))
 
-    def _read_discounts(self, state: StreamState) -> Iterator[Page]:
+    def read_discounts(self, state: StreamState) -> Iterator[Page]:
         since = self._since(state)
         rules: dict[str, dict[str, Any]] = {}
         newest: datetime | None = None
@@ -234,7 +176,7 @@ class SquareConnector(Connector):
             record["_pricing_rule"] = rules.get(str(record.get("id")))
         yield Page(records=records, state=state.advanced(newest))
 
-    def _read_locations(self, state: StreamState) -> Iterator[Page]:
+    def read_locations(self, state: StreamState) -> Iterator[Page]:
         locations = self.client.locations()
         self._directory = LocationDirectory(locations, self.settings.location_map)
         for location in locations:

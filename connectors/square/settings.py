@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from pydantic import SecretStr, field_validator
 
-from canalis.sdk import ConnectorSettings, setting
+from canalis.sdk import HttpSettings, setting
 
 PRODUCTION_URL = "https://connect.squareup.com"
 DEFAULT_SQUARE_VERSION = "2025-08-20"
 
 
-class SquareSettings(ConnectorSettings):
-    """How to reach a Square seller account and how to read and write it."""
+class SquareSettings(HttpSettings):
+    """How to reach a Square seller account (production, https://connect.squareupsandbox.com or the Canalis
+    sandbox) and how to read and write it."""
+
+    env_prefix = "CANALIS_SQUARE"
+    setting_defaults = {"base_url": PRODUCTION_URL, "requests_per_second": 10.0}
 
     access_token: SecretStr = setting(
         description="Square access token (personal or OAuth) with the read scopes, plus ITEMS_WRITE and "
         "INVENTORY_WRITE for writes.",
         env="CANALIS_SQUARE_ACCESS_TOKEN",
         secret=True,
-    )
-    base_url: str = setting(
-        PRODUCTION_URL,
-        description="API base URL: production, https://connect.squareupsandbox.com, or a Canalis sandbox URL.",
-        env="CANALIS_SQUARE_BASE_URL",
     )
     square_version: str = setting(
         DEFAULT_SQUARE_VERSION,
@@ -51,21 +50,6 @@ class SquareSettings(ConnectorSettings):
         ge=1,
         le=1000,
     )
-    requests_per_second: float = setting(
-        10.0,
-        description="Client-side request rate limit (Square publishes no fixed quota; 429s are retried).",
-        gt=0,
-        le=100,
-    )
-    timeout_seconds: float = setting(60.0, description="Read timeout of one HTTP request.", gt=0, le=600)
-    max_attempts: int = setting(6, description="Attempts per request on 429, 5xx and network errors.", ge=1, le=20)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
 
     @field_validator("location_ids")
     @classmethod

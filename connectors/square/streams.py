@@ -214,16 +214,19 @@ class Locations(Stream):
 
 class Prices(WriteOnlyStream):
     name = "prices"
+    batch_size = 1000
     description = "Write-only: set variation prices by SKU (read prices from `catalog`)."
 
 
 class StockLevels(WriteOnlyStream):
     name = "stock_levels"
+    batch_size = 100
     description = "Write-only: set IN_STOCK physical counts by SKU and location (read from `inventory_counts`)."
 
 
 class Promotions(WriteOnlyStream):
     name = "promotions"
+    batch_size = 1000
     description = "Write-only: create or update DISCOUNT objects and their pricing rules (read from `discounts`)."
 
 

@@ -13,7 +13,7 @@ from canalis.sandbox.objectstore import ObjectStore
 from canalis.sandbox.server.emulator import Emulator, json_response
 from canalis.sandbox.server.faults import FaultPlan
 
-EMULATOR_MODULES = ("salesforce", "hubspot", "shopify", "square", "odoo", "brevo")
+EMULATOR_MODULES = ("salesforce", "hubspot", "shopify", "square", "odoo", "brevo", "freshdesk", "mailchimp")
 
 log = logging.getLogger("canalis.sandbox")
 

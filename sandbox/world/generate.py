@@ -18,7 +18,7 @@ from canalis.sandbox.world.catalog import build_catalog
 from canalis.sandbox.world.context import WorldContext
 from canalis.sandbox.world.people import Person, PersonFactory, Pools, stable_rng
 from canalis.sandbox.world.spec import WorldSpec, WorldSummary
-from canalis.sandbox.world.systems import brevo, hubspot, odoo, salesforce, shopify, square
+from canalis.sandbox.world.systems import brevo, freshdesk, hubspot, mailchimp, odoo, salesforce, shopify, square
 from canalis.sandbox.world.truth import ground_truth_document
 
 STORE_FILE = "world.db"
@@ -36,7 +36,13 @@ PERSON_EMITTERS: tuple[tuple[str, PersonEmitter], ...] = (
     ("hubspot", hubspot.emit_person),
     ("brevo", brevo.emit_person),
     ("mailbox", maildir.emit_person),
+    # Last, and drawing from their own seeded generators: adding them changed no other system's copy.
+    ("freshdesk", freshdesk.emit_person),
+    ("mailchimp", mailchimp.emit_person),
 )
+# Systems whose members are chosen apart from the shared draw of systems, each from the person's own generator.
+LATE_JOINERS: tuple[Callable[[Person, int], bool], ...] = (freshdesk.joins, mailchimp.joins)
+LATE_SYSTEMS: tuple[str, ...] = ("freshdesk", "mailchimp")
 CATALOG_EMITTERS: tuple[Callable[[WorldContext], None], ...] = (
     odoo.emit_catalog,
     shopify.emit_catalog,
@@ -44,6 +50,7 @@ CATALOG_EMITTERS: tuple[Callable[[WorldContext], None], ...] = (
     salesforce.emit_catalog,
     hubspot.emit_catalog,
     brevo.emit_catalog,
+    mailchimp.emit_catalog,
 )
 
 
@@ -136,6 +143,9 @@ def generate_world(spec: WorldSpec, data_dir: Path) -> WorldSummary:
                 inconsistencies += _inject_person_faults(spec, people, ctx)
             rng = stable_rng(spec.seed, "systems", people[0].index)
             for person in people:
+                for system, joins in zip(LATE_SYSTEMS, LATE_JOINERS, strict=True):
+                    if joins(person, spec.seed):
+                        person.systems.add(system)
                 scratch: dict[str, Any] = {}
                 for system, emit_person in PERSON_EMITTERS:
                     if system in person.systems:

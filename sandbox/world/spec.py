@@ -18,7 +18,17 @@ def latest_morning() -> datetime:
     return morning if morning <= moment else morning - timedelta(days=1)
 
 
-SYSTEMS: tuple[str, ...] = ("salesforce", "hubspot", "shopify", "square", "odoo", "brevo", "mailbox")
+SYSTEMS: tuple[str, ...] = (
+    "salesforce",
+    "hubspot",
+    "shopify",
+    "square",
+    "odoo",
+    "brevo",
+    "mailbox",
+    "freshdesk",
+    "mailchimp",
+)
 
 INCONSISTENCY_KINDS: tuple[str, ...] = (
     "price_mismatch",

@@ -8,7 +8,7 @@ from typing import Any
 
 from canalis.sandbox.objectstore import ObjectStore, TruthInconsistency
 from canalis.sandbox.world import maildir
-from canalis.sandbox.world.systems import brevo, hubspot, odoo, salesforce, shopify, square
+from canalis.sandbox.world.systems import brevo, freshdesk, hubspot, mailchimp, odoo, salesforce, shopify, square
 
 Extractor = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -20,6 +20,8 @@ IDENTITY_SOURCES: dict[str, tuple[str, Extractor]] = {
     "odoo": (odoo.IDENTITY_TYPE, odoo.identity),
     "brevo": (brevo.IDENTITY_TYPE, brevo.identity),
     "mailbox": (maildir.IDENTITY_TYPE, maildir.identity),
+    "freshdesk": (freshdesk.IDENTITY_TYPE, freshdesk.identity),
+    "mailchimp": (mailchimp.IDENTITY_TYPE, mailchimp.identity),
 }
 
 IDENTITY_FIELDS: tuple[str, ...] = (

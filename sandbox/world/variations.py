@@ -133,6 +133,24 @@ HABITS: dict[str, Habits] = {
         missing_phone=1.0,
         missing_address=1.0,
     ),
+    "freshdesk": Habits(
+        ("intl_spaced", "national_spaced", "national_compact"),
+        email_case=0.04,
+        plus_tag=0.02,
+        nickname=0.1,
+        lower_names=0.05,
+        missing_email=0.03,
+        missing_phone=0.4,
+        missing_address=0.8,
+    ),
+    "mailchimp": Habits(
+        ("national_spaced", "intl_compact"),
+        email_case=0.0,
+        upper_family=0.05,
+        missing_phone=0.6,
+        missing_address=0.7,
+        stale_address=0.2,
+    ),
 }
 
 

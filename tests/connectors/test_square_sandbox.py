@@ -61,7 +61,7 @@ class VirtualTime:
 def connector_for(server: SandboxServer, time: VirtualTime | None = None, **settings: Any) -> SquareConnector:
     values = {"access_token": ACCESS_TOKEN, "base_url": server.url("square"), **settings}
     time = time or VirtualTime()
-    return SquareConnector(SquareSettings(**values), connection=CONNECTION, sleep=time.sleep, clock=time.clock)
+    return SquareConnector(SquareSettings(**values), connection=CONNECTION, sleep=time.sleep)
 
 
 def read_all(connector: SquareConnector, stream: str, state: StreamState | None = None) -> tuple[list, list, Any]:

@@ -59,6 +59,10 @@ def test_the_wheel_holds_only_canalis(wheel: Path) -> None:
         "canalis/assets/definitions.py",
         "canalis/mappings/declarative/engine.py",
         "canalis/sandbox/emulators/shopify/schema.graphql",
+        "canalis/connectors/freshdesk/connector.yaml",
+        "canalis/testing/suite.py",
+        "canalis/scaffold/templates/rest/package/connector.py.tmpl",
+        "canalis/scaffold/templates/sql/plugin_tests/sample_database.py.tmpl",
     ):
         assert expected in names, f"{expected} missing from the wheel"
     assert not any("/tests/" in name or name.startswith("tests/") for name in names)

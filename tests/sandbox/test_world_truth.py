@@ -258,7 +258,17 @@ def test_identity_records_have_the_resolver_format(world: ObjectStore) -> None:
         "truth_person_id",
     }
     assert all(set(r) == keys for r in records)
-    assert {r["source"] for r in records} == {"salesforce", "hubspot", "shopify", "square", "odoo", "brevo", "mailbox"}
+    assert {r["source"] for r in records} == {
+        "salesforce",
+        "hubspot",
+        "shopify",
+        "square",
+        "odoo",
+        "brevo",
+        "mailbox",
+        "freshdesk",
+        "mailchimp",
+    }
     people = defaultdict(set)
     for r in records:
         people[r["truth_person_id"]].add(r["source"])

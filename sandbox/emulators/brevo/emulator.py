@@ -20,7 +20,6 @@ from canalis.sandbox.emulators.brevo.contacts import (
     valid_email,
 )
 from canalis.sandbox.emulators.brevo.limits import FixedWindowLimiter
-from canalis.sandbox.emulators.brevo.paging import OffsetPager, Query
 from canalis.sandbox.emulators.brevo.wire import (
     EVENT_FILTERS,
     contact_detail,
@@ -39,6 +38,7 @@ from canalis.sandbox.emulators.brevo.wire import (
 from canalis.sandbox.objectstore import ObjectStore
 from canalis.sandbox.server.emulator import Emulator, json_response, read_json
 from canalis.sandbox.server.faults import FaultPlan
+from canalis.sandbox.server.paging import OffsetPager, Query
 
 API_KEY = "xkeysib-0c0a11500000000000000000000000000000000000000000000000000000sandbox-Cana1isBrevo01"
 MAX_CONTACTS_PAGE = 1000

@@ -1,4 +1,5 @@
-"""Offset paging over the object store, ascending or descending, with an optional payload filter."""
+"""Offset paging over the object store, ascending or descending, with an optional payload filter (shared by the
+emulators of APIs that page by offset or page number)."""
 
 from __future__ import annotations
 
