@@ -292,7 +292,8 @@ def main(argv: list[str] | None = None) -> None:
             handle.write(json.dumps(row) + "\n")
     if args.truth:
         args.truth.write_text(json.dumps(truth))
-    print(json.dumps({"records": len(rows), "people": spec.people, "true_pairs": pairwise_quality(truth, truth)["true_pairs"]}))
+    pairs = pairwise_quality(truth, truth)["true_pairs"]
+    print(json.dumps({"records": len(rows), "people": spec.people, "true_pairs": pairs}))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from canalis.identity.compare import dob_compatible, names_compatible
+from canalis.identity.compare import NAME_DIFFERENT_BELOW, dob_compatible, names_compatible
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
 from canalis.identity.keys import name_codes
@@ -152,6 +152,39 @@ def _dirty_components(
     return dirty
 
 
+def _identity_conflict(
+    da: set[int], db: set[int], na: list, nb: list, rule: int, name_proof: set[int], probabilistic: int,
+    threshold: float,
+) -> str | None:  # fmt: skip
+    """Why two clusters cannot be one person, or None.
+
+    Key links (email, phone) need birth dates that may be one (no pair further apart than two edits) and names
+    that may be one. A scored link already weighed both: it is refused only when neither the birth dates nor
+    the given names of the two clusters have anything in common (one of them may have been replaced).
+    """
+    dob_ok = not da or not db or da == db or any(dob_compatible(x, y) for x in da for y in db)
+    if rule == probabilistic:
+        if dob_ok:
+            return None
+        names_ok = (
+            not na
+            or not nb
+            or any(
+                names_compatible(ga, fa, gb, fb, NAME_DIFFERENT_BELOW, given_only=True)
+                for ga, fa in na
+                for gb, fb in nb
+            )
+        )
+        return None if names_ok else "birth_date_conflict"
+    if not dob_ok:
+        return "birth_date_conflict"
+    if rule in name_proof or not na or not nb:
+        return None
+    if not any(names_compatible(ga, fa, gb, fb, threshold) for ga, fa in na for gb, fb in nb):
+        return "name_conflict"
+    return None
+
+
 def build_clusters(
     frame: Frame,
     edges: Edges,
@@ -232,6 +265,7 @@ def _constrained_union(
     threshold = config.given_name_conflict_below
     limit = config.max_cluster_size
     steward = RULE_INDEX["steward_merge"]
+    probabilistic = RULE_INDEX["probabilistic"]
     name_proof = {RULE_INDEX[r] for r in NAME_PROOF}
 
     def find(x: int) -> int:
@@ -280,13 +314,9 @@ def _constrained_union(
         if reason is None and rule != steward and size[ra] + size[rb] > limit:
             reason = "size_limit"
         if reason is None and rule != steward:
-            da, db = dob_set(ra), dob_set(rb)
-            if da and db and da != db and not all(dob_compatible(x, y) for x in da for y in db):
-                reason = "birth_date_conflict"
-        if reason is None and rule not in name_proof:
-            na, nb = name_list(ra), name_list(rb)
-            if na and nb and not any(names_compatible(ga, fa, gb, fb, threshold) for ga, fa in na for gb, fb in nb):
-                reason = "name_conflict"
+            reason = _identity_conflict(
+                dob_set(ra), dob_set(rb), name_list(ra), name_list(rb), rule, name_proof, probabilistic, threshold
+            )
         if (
             reason is None
             and conflicts

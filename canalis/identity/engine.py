@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from canalis.identity.blocking import BLOCK_KINDS, block_values
+from canalis.identity.blocking import BLOCK_KINDS, block_codes
 from canalis.identity.clusters import ACCEPTED, REFUSED, RULES, STATUS_NAMES, IdEvent
 from canalis.identity.compare import compare, score_columns
 from canalis.identity.config import IdentityConfig
@@ -473,8 +473,7 @@ class IdentityEngine:
         for kind in BLOCK_KINDS:
             codes = batch.block_codes.get(kind)
             if codes is None:
-                values = block_values(frame, kind)
-                codes = np.fromiter(map(hash, values), dtype=np.int64, count=n)
+                codes = block_codes(frame, [kind])[kind]
             self.block_codes[kind] = codes
             present = np.flatnonzero(codes != 0)
             self.block_index[kind] = HashIndex(codes[present], present)
@@ -493,11 +492,10 @@ class IdentityEngine:
                     codes = np.concatenate([codes, np.zeros(n - len(codes), dtype=np.int64)])
                 table[kind] = codes
         live = [r for r in rows if self.alive[r]]
-        sub = self.frame.take(live)
+        sub_codes = block_codes(self.frame.take(live))
         for kind in BLOCK_KINDS:
             index = self.block_index.setdefault(kind, HashIndex())
-            for row, value in zip(live, block_values(sub, kind), strict=True):
-                code = hash(value) if value else 0
+            for row, code in zip(live, sub_codes[kind].tolist(), strict=True):
                 self.block_codes[kind][row] = code
                 if code:
                     index.add(code, row)
@@ -541,9 +539,8 @@ class IdentityEngine:
     def _key_count(self, kind: str, value: str, local: int) -> int:
         return len(self._key_members(kind, value))
 
-    def _block_size(self, kind: str, values: list[str]) -> np.ndarray:
+    def _block_size(self, kind: str, codes: np.ndarray) -> np.ndarray:
         alive = np.fromiter(self.alive, dtype=bool, count=len(self.alive))
-        codes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
         return self._members_many(self.block_index[kind], self.block_codes[kind], codes, alive)[2]
 
     def _seeds(self, changed: list[int], before: dict) -> set[int]:

@@ -16,7 +16,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, func, select, tuple_
 
-from canalis.identity.blocking import BLOCK_KINDS, block_values
+from canalis.identity.blocking import block_codes
 from canalis.identity.clusters import ACCEPTED, REFUSED, RULES, STATUS_NAMES
 from canalis.identity.compare import compare, score_columns
 from canalis.identity.config import IdentityConfig
@@ -131,10 +131,10 @@ def _key_rows(frame: Frame, config: IdentityConfig) -> dict[str, set[tuple[str, 
     for kind in config.deterministic_keys:
         for row, key in enumerate(frame.key):
             out[key].update((kind, value) for value in row_values(frame, kind, row))
-    for kind in BLOCK_KINDS:
-        for key, value in zip(frame.key, block_values(frame, kind), strict=True):
-            if value:
-                out[key].add((kind, value[:400]))
+    for kind, codes in block_codes(frame).items():
+        for key, code in zip(frame.key, codes.tolist(), strict=True):
+            if code:
+                out[key].add((kind, str(code)))
     return out
 
 
@@ -625,7 +625,7 @@ def _incremental(
         model=model,
         overrides=overrides,
         key_count=lambda kind, value, local: counts.get((kind, value), local),
-        block_size=lambda kind, values: np.asarray([counts.get((kind, v[:400]), 0) for v in values]),
+        block_size=lambda kind, codes: np.asarray([counts.get((kind, str(c)), 0) for c in codes.tolist()]),
     )
     previous = _previous(connection, sorted(closure))
     outcome = conclude(batch, previous, _ages(connection, previous.values()), _IssuedIds(connection), config)

@@ -102,14 +102,28 @@ def key_rank(frame: Frame) -> np.ndarray:
     return rank
 
 
+_GIVEN = FIELD_NAMES.index("given_name")
+_DOB = FIELD_NAMES.index("birth_date")
+_GIVEN_DIFFERENT = FIELDS["given_name"].index("different")
+_GIVEN_CONFIRMS = (FIELDS["given_name"].index("exact"), FIELDS["given_name"].index("close"))
+_DOB_DIFFERENT = FIELDS["birth_date"].index("different")
+_DOB_CONFIRMS = (FIELDS["birth_date"].index("exact"), FIELDS["birth_date"].index("typo"))
+
+
 def _conflicts(comparison: Comparison, config: IdentityConfig) -> np.ndarray:
+    """Pairs a score never links: given names that share nothing unless the birth dates agree, and birth dates
+    more than two edits apart unless the given names agree.
+
+    One of the two may be wrong in a record (a name or a date replaced), not both: this keeps apart members of
+    one household (other given name, other birth date) and namesakes (other birth date) whom family name,
+    address and shared contact details would otherwise join. Twins (one birth date, other given names at one
+    address) can only be told apart by contact details or stewards.
+    """
     levels = comparison.levels
     out = np.full(len(levels), "", dtype=object)
-    given = FIELD_NAMES.index("given_name")
-    out[(levels[:, given] == 4) & (comparison.similarity["given_name"] < config.given_name_conflict_below)] = (
-        "given_name"
-    )
-    out[levels[:, FIELD_NAMES.index("birth_date")] == 3] = "birth_date"
+    given, dob = levels[:, _GIVEN], levels[:, _DOB]
+    out[(given == _GIVEN_DIFFERENT) & ~np.isin(dob, _DOB_CONFIRMS)] = "given_name"
+    out[(dob == _DOB_DIFFERENT) & ~np.isin(given, _GIVEN_CONFIRMS)] = "birth_date"
     return out
 
 
