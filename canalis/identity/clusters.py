@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from canalis.identity.compare import NAME_DIFFERENT_BELOW, dob_compatible, names_compatible
+from canalis.identity.compare import dob_compatible, dob_distance, names_compatible
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
 from canalis.identity.keys import name_codes
@@ -164,18 +164,17 @@ def _identity_conflict(
     """
     dob_ok = not da or not db or da == db or any(dob_compatible(x, y) for x in da for y in db)
     if rule == probabilistic:
-        if dob_ok:
-            return None
         names_ok = (
             not na
             or not nb
-            or any(
-                names_compatible(ga, fa, gb, fb, NAME_DIFFERENT_BELOW, given_only=True)
-                for ga, fa in na
-                for gb, fb in nb
-            )
+            or any(names_compatible(ga, fa, gb, fb, threshold, given_only=True) for ga, fa in na for gb, fb in nb)
         )
-        return None if names_ok else "birth_date_conflict"
+        dob_confirms = bool(da & db) or any(dob_distance(x, y) <= 1 for x in da for y in db)
+        if not names_ok and not dob_confirms:
+            return "name_conflict"
+        if not dob_ok and not any(ga and ga == gb for ga, _ in na for gb, _ in nb):
+            return "birth_date_conflict"
+        return None
     if not dob_ok:
         return "birth_date_conflict"
     if rule in name_proof or not na or not nb:

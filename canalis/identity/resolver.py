@@ -10,7 +10,7 @@ import numpy as np
 
 from canalis.identity.blocking import candidate_pairs
 from canalis.identity.clusters import RULE_INDEX, RULES, Clustering, Edges, build_clusters
-from canalis.identity.compare import FIELD_NAMES, FIELDS, Comparison, compare, score_columns
+from canalis.identity.compare import FIELD_NAMES, FIELDS, NAME_WEAK_BELOW, Comparison, compare, score_columns
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
 from canalis.identity.keys import KeyGroups, key_groups
@@ -104,25 +104,29 @@ def key_rank(frame: Frame) -> np.ndarray:
 
 _GIVEN = FIELD_NAMES.index("given_name")
 _DOB = FIELD_NAMES.index("birth_date")
-_GIVEN_DIFFERENT = FIELDS["given_name"].index("different")
+_GIVEN_COMPATIBLE = FIELDS["given_name"].index("compatible")
 _GIVEN_CONFIRMS = (FIELDS["given_name"].index("exact"), FIELDS["given_name"].index("close"))
 _DOB_DIFFERENT = FIELDS["birth_date"].index("different")
 _DOB_CONFIRMS = (FIELDS["birth_date"].index("exact"), FIELDS["birth_date"].index("typo"))
 
 
 def _conflicts(comparison: Comparison, config: IdentityConfig) -> np.ndarray:
-    """Pairs a score never links: given names that share nothing unless the birth dates agree, and birth dates
+    """Pairs a score never links: given names that conflict unless the birth dates agree, and birth dates
     more than two edits apart unless the given names agree.
 
-    One of the two may be wrong in a record (a name or a date replaced), not both: this keeps apart members of
-    one household (other given name, other birth date) and namesakes (other birth date) whom family name,
-    address and shared contact details would otherwise join. Twins (one birth date, other given names at one
-    address) can only be told apart by contact details or stewards.
+    Given names conflict below `given_name_conflict_below` (Jaro-Winkler) when neither is an initial, prefix or
+    token of the other. One of the two may be wrong in a record (a name or a date replaced), not both: this
+    keeps apart members of one household (other given name, other or no birth date) and namesakes (other
+    birth date) whom family name, address and shared contact details would otherwise join. Twins (one birth
+    date, other given names at one address) can only be told apart by contact details or stewards.
     """
     levels = comparison.levels
     out = np.full(len(levels), "", dtype=object)
     given, dob = levels[:, _GIVEN], levels[:, _DOB]
-    out[(given == _GIVEN_DIFFERENT) & ~np.isin(dob, _DOB_CONFIRMS)] = "given_name"
+    similarity = comparison.similarity["given_name"]
+    related = (given == _GIVEN_COMPATIBLE) & (similarity < NAME_WEAK_BELOW)
+    given_conflict = (given >= _GIVEN_COMPATIBLE) & ~related & (similarity < config.given_name_conflict_below)
+    out[given_conflict & ~np.isin(dob, _DOB_CONFIRMS)] = "given_name"
     out[(dob == _DOB_DIFFERENT) & ~np.isin(given, _GIVEN_CONFIRMS)] = "birth_date"
     return out
 
