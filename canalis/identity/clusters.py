@@ -154,7 +154,7 @@ def _dirty_components(
 
 def _identity_conflict(
     da: set[int], db: set[int], na: list, nb: list, rule: int, name_proof: set[int], probabilistic: int,
-    threshold: float,
+    threshold: float, dob_errors_common: bool,
 ) -> str | None:  # fmt: skip
     """Why two clusters cannot be one person, or None.
 
@@ -172,7 +172,7 @@ def _identity_conflict(
         dob_confirms = bool(da & db) or any(dob_distance(x, y) <= 1 for x in da for y in db)
         if not names_ok and not dob_confirms:
             return "name_conflict"
-        if not dob_ok and not any(ga and ga == gb for ga, _ in na for gb, _ in nb):
+        if not dob_ok and not (dob_errors_common and any(ga and ga == gb for ga, _ in na for gb, _ in nb)):
             return "birth_date_conflict"
         return None
     if not dob_ok:
@@ -191,6 +191,7 @@ def build_clusters(
     config: IdentityConfig,
     never: dict[int, set[int]] | None = None,
     conflicts: set[int] | None = None,
+    dob_errors_common: bool = False,
 ) -> Clustering:
     """Clusters from the links, refusing links that would break a guard.
 
@@ -213,7 +214,9 @@ def build_clusters(
     flags: dict[int, set[str]] = {}
     if dirty.any():
         dirty_order = order[dirty[comp[edges.a[order]]]]
-        roots, reasons, flags = _constrained_union(frame, edges, dirty_order, config, never, conflicts)
+        roots, reasons, flags = _constrained_union(
+            frame, edges, dirty_order, config, never, conflicts, dob_errors_common
+        )
         rows = np.flatnonzero(dirty[comp])
         labels[rows] = np.asarray(roots, dtype=np.int64)[rows]
     same = labels[edges.a] == labels[edges.b] if len(edges) else np.zeros(0, dtype=bool)
@@ -240,6 +243,7 @@ def _constrained_union(
     config: IdentityConfig,
     never: dict[int, set[int]] | None = None,
     conflicts: set[int] | None = None,
+    dob_errors_common: bool = False,
 ) -> tuple[list[int], dict[int, str], dict[int, set[str]]]:
     """Union-find over the given links in order, refusing a union that would break a guard.
 
@@ -314,7 +318,15 @@ def _constrained_union(
             reason = "size_limit"
         if reason is None and rule != steward:
             reason = _identity_conflict(
-                dob_set(ra), dob_set(rb), name_list(ra), name_list(rb), rule, name_proof, probabilistic, threshold
+                dob_set(ra),
+                dob_set(rb),
+                name_list(ra),
+                name_list(rb),
+                rule,
+                name_proof,
+                probabilistic,
+                threshold,
+                dob_errors_common,
             )
         if (
             reason is None

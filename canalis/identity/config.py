@@ -70,6 +70,14 @@ class IdentityConfig(BaseModel):
         description="Given names with a Jaro-Winkler similarity below this (and no initial or prefix relation) "
         "conflict: such records are merged only by external ids, loyalty numbers or a steward.",
     )
+    birth_date_error_rate: float = Field(
+        0.03,
+        ge=0.0,
+        le=1.0,
+        description="When EM learns that more than this share of matching pairs hold unrelated birth dates (a date "
+        "replaced, as in some legacy or keyed-in data), a birth date conflict no longer vetoes a scored link whose "
+        "given names agree; below it (customer data, where such a conflict means a namesake) it does.",
+    )
     role_email_local_parts: frozenset[str] = Field(
         ROLE_LOCAL_PARTS, description="Local parts (contact, info...) of role addresses, never a person's key."
     )

@@ -18,6 +18,7 @@ from canalis.identity.overrides import Overrides
 from canalis.identity.scoring import MatchModel, Scores, estimate_prior, match_weights, score, train
 
 PROBABILISTIC = RULE_INDEX["probabilistic"]
+MIN_RECORDS_TO_RELAX = 1000
 _CHUNK = 500_000
 
 
@@ -110,9 +111,17 @@ _DOB_DIFFERENT = FIELDS["birth_date"].index("different")
 _DOB_CONFIRMS = (FIELDS["birth_date"].index("exact"), FIELDS["birth_date"].index("typo"))
 
 
-def _conflicts(comparison: Comparison, config: IdentityConfig) -> np.ndarray:
+def birth_date_errors_common(model: MatchModel, config: IdentityConfig) -> bool:
+    """Whether the data's own matches often carry unrelated birth dates (a date replaced), as EM learned it
+    from at least MIN_RECORDS_TO_RELAX records (a handful of records cannot tell)."""
+    learned_from = int(model.trained_on.get("records", 0))
+    return learned_from >= MIN_RECORDS_TO_RELAX and model.m["birth_date"][_DOB_DIFFERENT] > config.birth_date_error_rate
+
+
+def _conflicts(comparison: Comparison, config: IdentityConfig, dob_errors_common: bool = False) -> np.ndarray:
     """Pairs a score never links: given names that conflict unless the birth dates agree, and birth dates
-    more than two edits apart unless the given names agree.
+    more than two edits apart (unless the given names agree and the data shows that matches often carry
+    unrelated birth dates: `birth_date_errors_common`).
 
     Given names conflict below `given_name_conflict_below` (Jaro-Winkler) when neither is an initial, prefix or
     token of the other. One of the two may be wrong in a record (a name or a date replaced), not both: this
@@ -127,7 +136,10 @@ def _conflicts(comparison: Comparison, config: IdentityConfig) -> np.ndarray:
     related = (given == _GIVEN_COMPATIBLE) & (similarity < NAME_WEAK_BELOW)
     given_conflict = (given >= _GIVEN_COMPATIBLE) & ~related & (similarity < config.given_name_conflict_below)
     out[given_conflict & ~np.isin(dob, _DOB_CONFIRMS)] = "given_name"
-    out[(dob == _DOB_DIFFERENT) & ~np.isin(given, _GIVEN_CONFIRMS)] = "birth_date"
+    dob_conflict = dob == _DOB_DIFFERENT
+    if dob_errors_common:
+        dob_conflict &= ~np.isin(given, _GIVEN_CONFIRMS)
+    out[dob_conflict] = "birth_date"
     return out
 
 
@@ -218,8 +230,13 @@ def resolve_frame(
     )
     del levels, similarity, swapped
     scores = score(comparison, columns, cand_a[kept], model)
+    dob_common = birth_date_errors_common(model, config)
     pairs = ScoredPairs(
-        a=cand_a[kept], b=cand_b[kept], comparison=comparison, scores=scores, conflict=_conflicts(comparison, config)
+        a=cand_a[kept],
+        b=cand_b[kept],
+        comparison=comparison,
+        scores=scores,
+        conflict=_conflicts(comparison, config, dob_common),
     )
     linked = np.flatnonzero((pairs.scores.probability >= config.match_probability) & (pairs.conflict == ""))
     prob = Edges(
@@ -254,7 +271,7 @@ def resolve_frame(
         linked_rows[part.b] = True
     low = np.flatnonzero((against < -config.conflict_weight) & linked_rows[cand_a] & linked_rows[cand_b])
     conflicts = set((cand_a[low] * n + cand_b[low]).tolist()) if config.conflict_weight > 0 else set()
-    clustering = build_clusters(frame, edges, ranks, config, never, conflicts)
+    clustering = build_clusters(frame, edges, ranks, config, never, conflicts, dob_common)
     timings["clustering"] = time.perf_counter() - clock
     return BatchResult(
         frame=frame, model=model, groups=groups, edges=edges, edge_group=edge_group, edge_pair=edge_pair,
