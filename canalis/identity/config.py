@@ -17,6 +17,12 @@ class IdentityConfig(BaseModel):
     default_region: str = Field(
         "FR", description="ISO country used to read national phone numbers and postcodes of records with no country."
     )
+    infer_region: bool = Field(
+        True,
+        description="When most records with no country have postcodes that are not valid in default_region as "
+        "written, read them as of an unknown country: postcodes compared as written, national phone numbers by "
+        "their digits. The choice is made on a full run and kept with the model for incremental runs.",
+    )
     deterministic_keys: tuple[str, ...] = Field(
         DETERMINISTIC_KINDS,
         description="Strong keys that link records outright, strongest first: external_id, loyalty_id, email, phone.",

@@ -161,7 +161,8 @@ class IdentityEngine:
         latest: dict[str, IdentityRecord] = {}
         for record in records:
             latest[record.key] = record
-        frame = Frame.from_records([latest[key] for key in sorted(latest)], self.config)
+        region = self.model.region if self.model is not None and not retrain else None
+        frame = Frame.from_records([latest[key] for key in sorted(latest)], self.config, region)
         seen = {key: row for row, key in enumerate(frame.key)}
         extract_seconds = time.perf_counter() - started
         removed = sorted(set(previous) - set(seen))
@@ -208,7 +209,7 @@ class IdentityEngine:
             if row is not None and self.alive[row] and self.frame.record[row].fingerprint() == record.fingerprint():
                 continue
             if row is None:
-                row = self.frame.append(record, self.config)
+                row = self.frame.append(record, self.config, self.model.region)
                 self.row_of[key] = row
                 self.alive.append(True)
                 self.customer.append(None)
@@ -216,7 +217,7 @@ class IdentityEngine:
                 self.confidence.append(1.0)
             else:
                 before[row] = self._snapshot(row)
-                self.frame.replace(row, record, self.config)
+                self.frame.replace(row, record, self.config, self.model.region)
                 self.alive[row] = True
             changed.append(row)
         removed_keys: list[str] = []

@@ -290,9 +290,9 @@ def _seeds(
     others = sorted({k for found in candidates.values() for k in found} - set(changed.key))
     if not others:
         return seeds
-    frame = Frame.from_records((r for r, _, _ in _load_records(connection, others)), config)
+    frame = Frame.from_records((r for r, _, _ in _load_records(connection, others)), config, model.region)
     for key, row in zip(changed.key, range(len(changed)), strict=True):
-        frame.append(changed.record[row], config)
+        frame.append(changed.record[row], config, model.region)
         assert frame.key[-1] == key
     local = {key: row for row, key in enumerate(frame.key)}
     pairs = sorted(
@@ -602,7 +602,7 @@ def _incremental(
     if not changed_rows and not removed and not extra_seeds:
         total = connection.execute(select(func.count()).select_from(customers)).scalar_one()
         return ResolutionReport(mode=mode, customers_total=int(total))
-    changed = Frame.from_records((record_from_row(row) for row in changed_rows), config)
+    changed = Frame.from_records((record_from_row(row) for row in changed_rows), config, model.region)
     hashes = {row.record_key: row.content_hash for row in changed_rows}
     old_keys = _stored_keys(connection, list(changed.key) + removed)
     new_keys = _key_rows(changed, config)
@@ -616,7 +616,7 @@ def _incremental(
     records = {key: record for record, key, _ in loaded}
     for _, key, content in loaded:
         hashes.setdefault(key, content)
-    frame = Frame.from_records((records[k] for k in sorted(records)), config)
+    frame = Frame.from_records((records[k] for k in sorted(records)), config, model.region)
     all_keys = _key_rows(frame, config)
     counts = _counts(connection, {pair for pairs in all_keys.values() for pair in pairs})
     batch = resolve_frame(

@@ -193,6 +193,7 @@ def resolve_frame(
                 chosen = np.sort(rng.choice(chosen, per_rule, replace=False))
             samples[kind] = (det.a[chosen], det.b[chosen])
         model = train(columns, n, samples, config)
+        model.region = frame.region
     timings["training"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

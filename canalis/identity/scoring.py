@@ -48,6 +48,7 @@ class MatchModel:
     term_frequencies: dict[str, dict[str, float]] = field(default_factory=dict)
     default_frequency: dict[str, float] = field(default_factory=dict)
     trained_on: dict[str, int] = field(default_factory=dict)
+    region: str | None = None
 
     def weights(self) -> np.ndarray:
         """log2(m/u) per field (rows) and level (columns); 0 for "missing" and unused levels."""
@@ -68,7 +69,7 @@ class MatchModel:
         """A JSON-ready copy."""
         return {
             "m": self.m, "u": self.u, "prior": self.prior, "term_frequencies": self.term_frequencies,
-            "default_frequency": self.default_frequency, "trained_on": self.trained_on,
+            "default_frequency": self.default_frequency, "trained_on": self.trained_on, "region": self.region,
         }  # fmt: skip
 
     @classmethod
@@ -81,6 +82,7 @@ class MatchModel:
             term_frequencies=data.get("term_frequencies", {}),
             default_frequency=data.get("default_frequency", {}),
             trained_on=data.get("trained_on", {}),
+            region=data.get("region"),
         )
 
     def describe(self) -> dict:
