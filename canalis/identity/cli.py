@@ -107,6 +107,7 @@ def run_resolve(
         "errors": errors,
         "links_by_rule": report.links_by_rule,
         "refused_links": report.refused_links,
+        "proposed_merges": report.proposed_merges,
         "flagged_clusters": len(report.flagged_clusters),
         "largest_cluster": report.largest_cluster,
         "singleton_share": report.singleton_share,

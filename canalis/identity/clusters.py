@@ -112,6 +112,15 @@ def _dirty_components(
         x, y = codes // n, codes % n
         same = comp[x] == comp[y]
         dirty[comp[x[same]]] = True
+    if config.large_profile_records:
+        dirty[sizes >= 2 * config.large_profile_records] = True
+    if config.one_record_per_source:
+        source = frame.array("source")
+        rows = np.flatnonzero(np.isin(source, list(config.one_record_per_source)))
+        if len(rows):
+            codes = np.fromiter(map(hash, source[rows].tolist()), dtype=np.int64, count=len(rows))
+            held, counts = np.unique(np.stack([comp[rows], codes], axis=1), axis=0, return_counts=True)
+            dirty[held[counts > 1, 0]] = True
     multi = sizes[comp] > 1
     dob = frame.array("dob")
     has_dob = multi & (dob > 0)
@@ -184,6 +193,44 @@ def _identity_conflict(
     return None
 
 
+def weak_bridges(edges: Edges, accepted: np.ndarray, below: float, min_side: int = 2) -> np.ndarray:
+    """Accepted scored links under `below` that alone hold a cluster together, with `min_side` records or more
+    on each side: a cluster joined by one doubtful link is split there (the link goes up for review)."""
+    probabilistic = RULE_INDEX["probabilistic"]
+    weak = np.flatnonzero(accepted & (edges.rule == probabilistic) & (edges.score < below))
+    if not len(weak):
+        return weak
+    used = np.flatnonzero(accepted)
+    neighbours: dict[int, list[tuple[int, int]]] = {}
+    for e, x, y in zip(used.tolist(), edges.a[used].tolist(), edges.b[used].tolist(), strict=True):
+        neighbours.setdefault(x, []).append((y, e))
+        neighbours.setdefault(y, []).append((x, e))
+    out: list[int] = []
+    removed: set[int] = set()
+    for e in weak.tolist():
+        start, goal = int(edges.a[e]), int(edges.b[e])
+        seen, stack = {start}, [start]
+        while stack and goal not in seen:
+            node = stack.pop()
+            for other, via in neighbours.get(node, ()):
+                if via != e and via not in removed and other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        if goal in seen or len(seen) < min_side:
+            continue
+        other_side, stack = {goal}, [goal]
+        while stack and len(other_side) < min_side:
+            node = stack.pop()
+            for other, via in neighbours.get(node, ()):
+                if via != e and via not in removed and other not in other_side:
+                    other_side.add(other)
+                    stack.append(other)
+        if len(other_side) >= min_side:
+            out.append(e)
+            removed.add(e)
+    return np.asarray(out, dtype=np.int64)
+
+
 def build_clusters(
     frame: Frame,
     edges: Edges,
@@ -220,6 +267,13 @@ def build_clusters(
         rows = np.flatnonzero(dirty[comp])
         labels[rows] = np.asarray(roots, dtype=np.int64)[rows]
     same = labels[edges.a] == labels[edges.b] if len(edges) else np.zeros(0, dtype=bool)
+    if config.split_weak_bridges and len(edges):
+        bridges = weak_bridges(edges, same, config.bridge_probability)
+        if len(bridges):
+            same[bridges] = False
+            labels = connected_components(n, edges.a[same], edges.b[same])
+            same = labels[edges.a] == labels[edges.b]
+            reasons.update({int(e): "weak_bridge" for e in bridges.tolist()})
     status = np.where(same, ACCEPTED, REFUSED).astype(np.int8)
     reasons = {e: r for e, r in reasons.items() if not same[e]}
     position = np.empty(len(edges), dtype=np.int64)
@@ -279,6 +333,14 @@ def _constrained_union(
             parent[x], x = root, parent[x]
         return root
 
+    single_sources = frozenset(config.one_record_per_source)
+    large = config.large_profile_records
+    sources: dict[int, set[str]] = {}
+    source = frame.source
+
+    def source_set(root: int) -> set[str]:
+        return sources.get(root) or {source[root]}
+
     def dob_set(root: int) -> set[int]:
         found = dobs.get(root)
         if found is None:
@@ -316,6 +378,12 @@ def _constrained_union(
                 reason = "never_merge"
         if reason is None and rule != steward and size[ra] + size[rb] > limit:
             reason = "size_limit"
+        if reason is None and single_sources and rule != steward:
+            shared = source_set(ra) & source_set(rb) & single_sources
+            if shared:
+                reason = "same_source"
+        if reason is None and rule == probabilistic and large and min(size[ra], size[rb]) >= large:
+            reason = "large_profiles"
         if reason is None and rule != steward:
             reason = _identity_conflict(
                 dob_set(ra),
@@ -348,6 +416,9 @@ def _constrained_union(
         if conflicts:
             members[ra] = member_list(ra) + member_list(rb)
             members.pop(rb, None)
+        if single_sources:
+            sources[ra] = source_set(ra) | source_set(rb)
+            sources.pop(rb, None)
         merged_dobs = dob_set(ra) | dob_set(rb)
         if merged_dobs:
             dobs[ra] = merged_dobs

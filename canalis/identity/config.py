@@ -31,7 +31,44 @@ class IdentityConfig(BaseModel):
         0.95, ge=0.5, lt=1.0, description="Posterior probability above which a scored pair is linked."
     )
     review_probability: float = Field(
-        0.5, ge=0.0, lt=1.0, description="Pairs scored between this and match_probability are counted for review."
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="Pairs scored between this and match_probability are not linked but proposed for review "
+        "(identity_proposed_merges, `canalis identity review`).",
+    )
+    large_profile_records: int = Field(
+        10,
+        ge=0,
+        description="A scored link that would join two profiles of at least this many records each is not "
+        "applied but proposed for review (0: never).",
+    )
+    split_weak_bridges: bool = Field(
+        True,
+        description="Split a cluster held together by a single scored link below bridge_probability, with two or "
+        "more records on each side; the link is proposed for review.",
+    )
+    bridge_probability: float = Field(
+        0.99, ge=0.0, le=1.0, description="Scored links below this may be split off as weak bridges."
+    )
+    one_record_per_source: tuple[str, ...] = Field(
+        (),
+        description="Sources that never hold two records of one person (a register with unique customers): "
+        "their records are never merged with each other, except by a steward.",
+    )
+    auto_accept_probability: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Review policy: proposed merges scored at or above this are accepted automatically "
+        "(recorded as decided by `policy`). None: left to stewards.",
+    )
+    auto_reject_below: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Review policy: proposed merges scored below this are rejected automatically. None: left to "
+        "stewards.",
     )
     max_records_per_key: int = Field(
         20, ge=2, description="A key value held by more records than this is no longer a deterministic key."

@@ -24,6 +24,7 @@ from canalis.identity.overrides import FORCE_MERGE, NEVER_MERGE, Override, Overr
 from canalis.identity.records import IdentityRecord
 from canalis.identity.report import ResolutionReport
 from canalis.identity.resolver import BatchResult, resolve_frame
+from canalis.identity.resolver import proposal_reasons as _proposal_reasons
 from canalis.identity.scoring import MatchModel, score
 from canalis.identity.survivorship import GoldenRecord, GoldenTable, golden_records
 
@@ -437,6 +438,7 @@ class IdentityEngine:
             links_by_rule=dict(sorted(links.items())),
             refused_links=dict(sorted(refused.items())),
             review_pairs=batch.review_count,
+            proposed_merges=_proposal_reasons(batch),
             demoted_keys=dict(demoted),
             flagged_clusters=sorted(flagged, key=lambda f: (-f["size"], f["customer_id"])),
             largest_cluster=max(all_sizes, default=0),

@@ -27,7 +27,7 @@ from canalis.identity.outcome import Outcome, conclude
 from canalis.identity.overrides import FORCE_MERGE, KINDS, NEVER_MERGE, Override, Overrides
 from canalis.identity.records import IdentityRecord
 from canalis.identity.report import ResolutionReport
-from canalis.identity.resolver import BatchResult, resolve_frame
+from canalis.identity.resolver import BatchResult, proposal_reasons, resolve_frame
 from canalis.identity.scoring import MatchModel, score
 from canalis.identity.survivorship import GOLDEN_FIELDS
 from canalis.identity.tables import (
@@ -37,12 +37,14 @@ from canalis.identity.tables import (
     identity_links,
     identity_models,
     identity_overrides,
+    identity_proposed_merges,
     identity_records,
     identity_runs,
 )
 from canalis.store.tables import customer_records, customers, source_identities
 
 _CHUNK = 500
+PENDING, ACCEPTED_PROPOSAL, REJECTED_PROPOSAL = "pending", "accepted", "rejected"
 _PERSON_COLUMNS = (
     "given_name",
     "family_name",
@@ -454,6 +456,42 @@ def _write_outcome(
     )
 
 
+def _write_proposals(connection: Connection, batch: BatchResult, outcome: Outcome, now: datetime, full: bool) -> None:
+    """Replace the pending proposed merges of the resolved records with the batch's; decided pairs stay as they are."""
+    table = identity_proposed_merges
+    keys = batch.frame.key
+    if full:
+        connection.execute(sa.delete(table).where(table.c.status == PENDING))
+    else:
+        for chunk in _chunks(sorted(keys)):
+            connection.execute(
+                sa.delete(table).where(
+                    table.c.status == PENDING, sa.or_(table.c.record_a.in_(chunk), table.c.record_b.in_(chunk))
+                )
+            )
+    proposals = batch.proposals
+    if proposals is None or not len(proposals):
+        return
+    customer = {a.record_key: a.customer_id for a in outcome.assignments}
+    rows: dict[tuple[str, str], dict] = {}
+    for i in range(len(proposals)):
+        a, b = sorted((keys[int(proposals.a[i])], keys[int(proposals.b[i])]))
+        rows.setdefault(
+            (a, b),
+            {
+                "record_a": a, "record_b": b, "reason": str(proposals.reason[i]),
+                "probability": round(float(proposals.probability[i]), 6), "customer_a": customer.get(a),
+                "customer_b": customer.get(b), "status": PENDING,
+                "evidence": batch.pairs.evidence(int(proposals.pair[i])), "proposed_at": now,
+            },
+        )  # fmt: skip
+    decided: set[tuple[str, str]] = set()
+    for chunk in _chunks(sorted({a for a, _ in rows})):
+        query = select(table.c.record_a, table.c.record_b).where(table.c.record_a.in_(chunk))
+        decided.update((a, b) for a, b in connection.execute(query))
+    _insert(connection, table, [row for pair, row in rows.items() if pair not in decided])
+
+
 def _created(connection: Connection, ids: Sequence[str]) -> dict[str, datetime]:
     out: dict[str, datetime] = {}
     for chunk in _chunks(sorted(set(ids))):
@@ -504,6 +542,7 @@ def _report(
         links_by_rule=dict(sorted(links.items())),
         refused_links=dict(sorted(refused.items())),
         review_pairs=batch.review_count,
+        proposed_merges=proposal_reasons(batch),
         demoted_keys=demoted,
         flagged_clusters=outcome.flagged(),
         largest_cluster=int(largest),
@@ -561,6 +600,7 @@ def _full(connection: Connection, config: IdentityConfig, now: datetime, run_id:
     connection.execute(sa.delete(identity_records))
     previous_for_write = {k: v for k, v in previous.items() if k in hashes}
     _write_outcome(connection, batch, outcome, hashes, previous_for_write, removed, run_id, now)
+    _write_proposals(connection, batch, outcome, now, full=True)
     _delete_in(connection, customers.c.customer_id, stale)
     return _report(connection, batch, outcome, "full", len(frame), len(removed))
 
@@ -630,6 +670,7 @@ def _incremental(
     previous = _previous(connection, sorted(closure))
     outcome = conclude(batch, previous, _ages(connection, previous.values()), _IssuedIds(connection), config)
     _write_outcome(connection, batch, outcome, hashes, previous, removed, run_id, now)
+    _write_proposals(connection, batch, outcome, now, full=False)
     return _report(connection, batch, outcome, mode, len(changed_rows), len(removed))
 
 
@@ -652,6 +693,10 @@ def resolve_customers(
             report = _incremental(connection, config, model, moment, run_id, mode)
         report.duration_seconds = round(time.perf_counter() - started, 4)
         _finish_run(connection, run_id, report)
+    if config.auto_accept_probability is not None or config.auto_reject_below is not None:
+        from canalis.identity.review import apply_policy
+
+        report.policy_decisions = apply_policy(engine, config, now=moment)
     return report
 
 

@@ -54,6 +54,56 @@ class ScoredPairs:
         return out
 
 
+REVIEW_REASONS: tuple[str, ...] = ("uncertain", "large_profiles", "weak_bridge")
+
+
+@dataclass
+class Proposals:
+    """Merges not applied but put up for review: rows, reason, match probability, and the scored pair behind."""
+
+    a: np.ndarray
+    b: np.ndarray
+    reason: np.ndarray
+    probability: np.ndarray
+    pair: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
+def _proposals(
+    pairs: ScoredPairs, edges: Edges, edge_pair: np.ndarray, clustering: Clustering, config: IdentityConfig,
+    never: dict[int, set[int]],
+) -> Proposals:  # fmt: skip
+    """Scored pairs in the review band whose records ended apart, and scored links refused for review reasons."""
+    labels = clustering.labels
+    p = pairs.scores.probability
+    band = (p >= config.review_probability) & (p < config.match_probability) & (pairs.conflict == "")
+    band &= labels[pairs.a] != labels[pairs.b]
+    chosen = [np.flatnonzero(band)]
+    reasons = [np.full(len(chosen[0]), "uncertain", dtype=object)]
+    for reason in REVIEW_REASONS[1:]:
+        refused = [e for e, r in clustering.reasons.items() if r == reason and edge_pair[e] >= 0]
+        chosen.append(edge_pair[np.asarray(refused, dtype=np.int64)])
+        reasons.append(np.full(len(refused), reason, dtype=object))
+    index = np.concatenate(chosen).astype(np.int64)
+    reason = np.concatenate(reasons)
+    keep = np.fromiter(
+        (int(pairs.b[i]) not in never.get(int(pairs.a[i]), ()) for i in index.tolist()), dtype=bool, count=len(index)
+    )
+    index, reason = index[keep], reason[keep]
+    return Proposals(pairs.a[index], pairs.b[index], reason, p[index], index)
+
+
+def proposal_reasons(batch: BatchResult) -> dict[str, int]:
+    """Number of proposed merges by reason."""
+    proposals = batch.proposals
+    if proposals is None or not len(proposals):
+        return {}
+    reasons, counts = np.unique(proposals.reason.astype(str), return_counts=True)
+    return {str(r): int(c) for r, c in zip(reasons, counts, strict=True)}
+
+
 @dataclass
 class BatchResult:
     """Everything one batch resolution decided."""
@@ -72,6 +122,7 @@ class BatchResult:
     timings: dict[str, float] = field(default_factory=dict)
     key_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     block_codes: dict[str, np.ndarray] = field(default_factory=dict)
+    proposals: Proposals | None = None
 
     def clusters(self) -> list[list[int]]:
         """Rows of each cluster, sorted by record key, clusters ordered by their first key."""
@@ -273,9 +324,11 @@ def resolve_frame(
     low = np.flatnonzero((against < -config.conflict_weight) & linked_rows[cand_a] & linked_rows[cand_b])
     conflicts = set((cand_a[low] * n + cand_b[low]).tolist()) if config.conflict_weight > 0 else set()
     clustering = build_clusters(frame, edges, ranks, config, never, conflicts, dob_common)
+    proposals = _proposals(pairs, edges, edge_pair, clustering, config, never)
+    review_count = len(proposals)
     timings["clustering"] = time.perf_counter() - clock
     return BatchResult(
         frame=frame, model=model, groups=groups, edges=edges, edge_group=edge_group, edge_pair=edge_pair,
         pairs=pairs, clustering=clustering, candidate_count=len(cand_a), review_count=review_count,
-        skipped_blocks=skipped, timings=timings, key_rank=ranks, block_codes=block_codes,
+        skipped_blocks=skipped, timings=timings, key_rank=ranks, block_codes=block_codes, proposals=proposals,
     )  # fmt: skip

@@ -110,3 +110,25 @@ identity_runs = Table(
     Column("report", JSONDoc),
     comment="Resolution runs and their reports.",
 )
+
+identity_proposed_merges = Table(
+    "identity_proposed_merges",
+    metadata,
+    Column("proposal_id", Integer, primary_key=True, autoincrement=True),
+    Column("record_a", String(300), nullable=False, comment="the smaller record key"),
+    Column("record_b", String(300), nullable=False),
+    Column("reason", String(40), nullable=False, comment="uncertain, large_profiles or weak_bridge"),
+    Column("probability", Float, nullable=False, comment="match probability of the pair"),
+    Column("customer_a", String(64), comment="customer of record_a when proposed"),
+    Column("customer_b", String(64), comment="customer of record_b when proposed"),
+    Column("status", String(20), nullable=False, comment="pending, accepted or rejected"),
+    Column("evidence", JSONDoc, comment="per-field levels, similarities and weights"),
+    Column("proposed_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime),
+    Column("decided_by", String(200), comment="the steward, or `policy` for an automatic decision"),
+    Column("note", Text, comment="why the steward decided so"),
+    UniqueConstraint("record_a", "record_b", name="uq_identity_proposed_merges_pair"),
+    comment="Merges identity resolution did not apply on its own: uncertain scores, two large profiles, weak "
+    "bridges. Accepting records a force_merge, rejecting a never_merge, so that decisions survive rebuilds.",
+)
+Index("ix_identity_proposed_merges_status", identity_proposed_merges.c.status)
