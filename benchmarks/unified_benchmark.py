@@ -154,7 +154,12 @@ def main(argv: list[str] | None = None) -> None:
             url = f"{url}?options=-csearch_path%3D{schema}"
         world = args.world_dir or Path(scratch) / "world"
         try:
-            print(json.dumps({"unified_customers": run(url, args.records, args.changed, args.seed, world, args.world_customers)}, indent=2))
+            print(
+                json.dumps(
+                    {"unified_customers": run(url, args.records, args.changed, args.seed, world, args.world_customers)},
+                    indent=2,
+                )
+            )
         finally:
             if args.database == "postgresql":
                 with engine.begin() as connection:

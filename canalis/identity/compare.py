@@ -306,7 +306,11 @@ def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray
     s_present = (sa != 0) & (sb != 0)
     s_equal = s_present & (sa == sb)
     sim = np.zeros(n, dtype=np.float64)
-    idx = np.flatnonzero(s_present & ~s_equal)
+    na, nb = columns["h_street_number"][a], columns["h_street_number"][b]
+    other_number = (na != 0) & (nb != 0) & (na != nb)
+    area = same_pc & same_city
+    # Street similarity decides a level only when the numbers agree (or are missing) or the area agrees.
+    idx = np.flatnonzero(s_present & ~s_equal & (~other_number | area))
     if len(idx):
         xa, xb = columns["street"][a[idx]], columns["street"][b[idx]]
         found = np.maximum(
@@ -318,9 +322,6 @@ def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray
             found[long] = np.maximum(found[long], _cpdist(xa[long], xb[long], fuzz.token_set_ratio, workers))
         sim[idx] = found / 100
     sim[s_equal] = 1.0
-    na, nb = columns["h_street_number"][a], columns["h_street_number"][b]
-    other_number = (na != 0) & (nb != 0) & (na != nb)
-    area = same_pc & same_city
     some_area = same_pc | same_city | pc_typo
     level = np.full(n, 5, dtype=np.int8)
     level[some_area] = 4

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Float, Index, Integer, LargeBinary, String, Table, Text, UniqueConstraint
 
 from canalis.store.schema import metadata
 from canalis.store.types import JSONDoc, UTCDateTime
@@ -15,16 +15,6 @@ identity_records = Table(
     Column("resolved_at", UTCDateTime, nullable=False),
     comment="The version of each customer record that identity resolution last saw.",
 )
-
-identity_keys = Table(
-    "identity_keys",
-    metadata,
-    Column("record_key", String(300), primary_key=True),
-    Column("kind", String(40), primary_key=True, comment="email, phone, loyalty_id, external_id or a block kind"),
-    Column("value", String(400), primary_key=True, comment="normalised key or block value"),
-    comment="Deterministic keys and blocking keys of every record: the indexes incremental resolution looks up.",
-)
-Index("ix_identity_keys_kind_value", identity_keys.c.kind, identity_keys.c.value)
 
 identity_links = Table(
     "identity_links",
@@ -132,3 +122,13 @@ identity_proposed_merges = Table(
     "bridges. Accepting records a force_merge, rejecting a never_merge, so that decisions survive rebuilds.",
 )
 Index("ix_identity_proposed_merges_status", identity_proposed_merges.c.status)
+
+identity_state = Table(
+    "identity_state",
+    metadata,
+    Column("part", Integer, primary_key=True, autoincrement=False, comment="parts of at most 64 MiB, in order"),
+    Column("run_id", Integer, comment="the run that saved it"),
+    Column("data", LargeBinary, nullable=False),
+    comment="The engine's resolved state after the last run (features, block codes, assignments, link graph, "
+    "ids, model), from which incremental runs start; see canalis.identity.state.",
+)

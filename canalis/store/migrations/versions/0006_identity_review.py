@@ -1,4 +1,4 @@
-"""proposed merges for review
+"""proposed merges for review, the saved engine state instead of the key index
 
 Revision ID: 0006
 Revises: 0005
@@ -7,6 +7,9 @@ Create Date: 2026-12-07 08:40:00
 Identity resolution no longer applies uncertain links, merges of two large profiles or weak bridges on its own:
 it proposes them in identity_proposed_merges, where a steward (or the configured policy) accepts or rejects
 them. Decisions are recorded as steward overrides, so they survive full rebuilds.
+
+Incremental runs now start from the engine's saved state (identity_state) instead of looking records up in the
+key and block index (identity_keys, dropped). A store migrated from 0005 has no state yet: its next run is full.
 """
 
 from collections.abc import Sequence
@@ -54,8 +57,38 @@ def upgrade() -> None:
         "bridges. Accepting records a force_merge, rejecting a never_merge, so that decisions survive rebuilds.",
     )
     op.create_index("ix_identity_proposed_merges_status", "identity_proposed_merges", ["status"], unique=False)
+    op.create_table(
+        "identity_state",
+        sa.Column(
+            "part", sa.Integer(), autoincrement=False, nullable=False, comment="parts of at most 64 MiB, in order"
+        ),
+        sa.Column("run_id", sa.Integer(), nullable=True, comment="the run that saved it"),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("part"),
+        comment="The engine's resolved state after the last run (features, block codes, assignments, link graph, "
+        "ids, model), from which incremental runs start; see canalis.identity.state.",
+    )
+    with op.batch_alter_table("identity_keys", schema=None) as batch_op:
+        batch_op.drop_index("ix_identity_keys_kind_value")
+    op.drop_table("identity_keys")
 
 
 def downgrade() -> None:
+    op.create_table(
+        "identity_keys",
+        sa.Column("record_key", sa.String(length=300), nullable=False),
+        sa.Column(
+            "kind",
+            sa.String(length=40),
+            nullable=False,
+            comment="email, phone, loyalty_id, external_id or a block kind",
+        ),
+        sa.Column("value", sa.String(length=400), nullable=False, comment="normalised key or block value"),
+        sa.PrimaryKeyConstraint("record_key", "kind", "value", name=op.f("pk_identity_keys")),
+        comment="Deterministic keys and blocking keys of every record: the indexes incremental resolution looks up.",
+    )
+    with op.batch_alter_table("identity_keys", schema=None) as batch_op:
+        batch_op.create_index("ix_identity_keys_kind_value", ["kind", "value"], unique=False)
+    op.drop_table("identity_state")
     op.drop_index("ix_identity_proposed_merges_status", table_name="identity_proposed_merges")
     op.drop_table("identity_proposed_merges")
