@@ -33,6 +33,7 @@ def _converted(rows: list[Sequence[Any]], processors: list) -> list[tuple]:
         if process is None:
             continue
         memo: dict[Any, Any] = {}
+        documents: dict[int, Any] = {}  # JSON documents shared by several rows, by identity
         out = []
         for value in columns[i]:
             if value is None:
@@ -40,8 +41,11 @@ def _converted(rows: list[Sequence[Any]], processors: list) -> list[tuple]:
                 continue
             try:
                 found = memo.get(value, memo)
-            except TypeError:  # unhashable (a JSON document)
-                out.append(process(value))
+            except TypeError:  # unhashable: a JSON document
+                found = documents.get(id(value), memo)
+                if found is memo:
+                    found = documents[id(value)] = process(value)
+                out.append(found)
                 continue
             if found is memo:
                 found = memo[value] = process(value)

@@ -54,13 +54,13 @@ def dob_swapped(a: int, b: int) -> bool:
 
 
 def dob_distance(a: int, b: int) -> int:
-    """Edits between two yyyymmdd dates (optimal string alignment: a swap of neighbours is one); 1 for a day and
+    """Edits between two yyyymmdd dates (digits changed, a swap of neighbours counting as one); 1 for a day and
     month swap."""
     if a == b:
         return 0
     if dob_swapped(a, b):
         return 1
-    return int(OSA.distance(f"{a:08d}", f"{b:08d}"))
+    return int(digit_edits(np.asarray([a], dtype=np.int64), np.asarray([b], dtype=np.int64))[0])
 
 
 _NOT_LETTERS = str.maketrans("", "", "0123456789.-_+'!#$%&*/=?^`{|}~")
@@ -184,6 +184,7 @@ def score_columns(frame) -> dict[str, np.ndarray]:
     dobs = columns["dob"]
     columns["dob_text"] = np.array([f"{d:08d}" if d else "" for d in dobs.tolist()], dtype=object)
     streets = frame.street
+    columns["city_first"] = np.fromiter((ord(c[0]) if c else 0 for c in frame.city), dtype=np.int64, count=n)
     columns["street_compact"] = np.array([s.replace(" ", "") for s in streets], dtype=object)
     columns["street_tokens"] = np.fromiter((s.count(" ") + 1 if s else 0 for s in streets), dtype=np.int64, count=n)
     columns["h_street_number"] = np.fromiter(
@@ -285,6 +286,22 @@ def _levels(equal: np.ndarray, sim: np.ndarray, present: np.ndarray, related: np
     return level
 
 
+_POWERS = 10 ** np.arange(7, -1, -1, dtype=np.int64)
+
+
+def digit_edits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Edits between yyyymmdd dates digit by digit: digits changed, a swap of two neighbours counting as one."""
+    dx = (x[:, None] // _POWERS[None, :]) % 10
+    dy = (y[:, None] // _POWERS[None, :]) % 10
+    differ = dx != dy
+    swaps = differ[:, :-1] & differ[:, 1:] & (dx[:, :-1] == dy[:, 1:]) & (dx[:, 1:] == dy[:, :-1])
+    # Count non-overlapping swaps from the left (a run such as 3 swapped positions counts one swap).
+    taken = np.zeros_like(swaps)
+    for i in range(swaps.shape[1]):
+        taken[:, i] = swaps[:, i] & ~(taken[:, i - 1] if i else False)
+    return differ.sum(axis=1) - taken.sum(axis=1)
+
+
 def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, workers: int
                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Address level of each pair, and the street similarity behind it."""
@@ -299,7 +316,7 @@ def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray
         pc_typo[idx] = _cpdist(columns["postcode"][a[idx]], columns["postcode"][b[idx]], OSA.distance, workers) <= 1
     city_present = (ca != 0) & (cb != 0)
     same_city = city_present & (ca == cb)
-    idx = np.flatnonzero(city_present & ~same_city)
+    idx = np.flatnonzero(city_present & ~same_city & (columns["city_first"][a] == columns["city_first"][b]))
     if len(idx):
         same_city[idx] = _cpdist(columns["city"][a[idx]], columns["city"][b[idx]], JaroWinkler.normalized_similarity,
                                  workers) >= 0.9  # fmt: skip
@@ -312,14 +329,16 @@ def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray
     # Street similarity decides a level only when the numbers agree (or are missing) or the area agrees.
     idx = np.flatnonzero(s_present & ~s_equal & (~other_number | area))
     if len(idx):
-        xa, xb = columns["street"][a[idx]], columns["street"][b[idx]]
-        found = np.maximum(
-            _cpdist(xa, xb, fuzz.token_sort_ratio, workers),
-            _cpdist(columns["street_compact"][a[idx]], columns["street_compact"][b[idx]], fuzz.ratio, workers),
-        )
-        long = np.flatnonzero((columns["street_tokens"][a[idx]] >= 3) & (columns["street_tokens"][b[idx]] >= 3))
+        # The best of: spelling with spaces ignored, words in any order, and (long lines) one line holding the
+        # other's words; each computed only where the cheaper ones left the pair below 90.
+        found = _cpdist(columns["street_compact"][a[idx]], columns["street_compact"][b[idx]], fuzz.ratio, workers)
+        low = np.flatnonzero(found < 90)
+        xa, xb = columns["street"][a[idx[low]]], columns["street"][b[idx[low]]]
+        found[low] = np.maximum(found[low], _cpdist(xa, xb, fuzz.token_sort_ratio, workers))
+        long = (columns["street_tokens"][a[idx[low]]] >= 3) & (columns["street_tokens"][b[idx[low]]] >= 3)
+        long = np.flatnonzero(long & (found[low] < 90))
         if len(long):
-            found[long] = np.maximum(found[long], _cpdist(xa[long], xb[long], fuzz.token_set_ratio, workers))
+            found[low[long]] = np.maximum(found[low[long]], _cpdist(xa[long], xb[long], fuzz.token_set_ratio, workers))
         sim[idx] = found / 100
     sim[s_equal] = 1.0
     some_area = same_pc | same_city | pc_typo
@@ -356,7 +375,10 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
     swapped = np.zeros(n, dtype=bool)
     # Given and family names swapped by one system, also when that system holds only one of them.
     cross_g_ok, cross_f_ok = (ga != 0) & (hf[b] != 0), (fa != 0) & (hg[b] != 0)
-    cross = np.flatnonzero((cross_g_ok | cross_f_ok) & ~(g_equal & f_equal))
+    # Only pairs whose names may be swapped: a name of one starts like the other kind of name of the other.
+    first_g, first_f = columns["h_given_first"], columns["h_family_first"]
+    maybe_swapped = (cross_g_ok & (first_g[a] == first_f[b])) | (cross_f_ok & (first_f[a] == first_g[b]))
+    cross = np.flatnonzero(maybe_swapped & ~(g_equal & f_equal) & (sim_g + sim_f < 1.84))
     if len(cross):
         ca, cb = a[cross], b[cross]
         ok_g, ok_f = cross_g_ok[cross], cross_f_ok[cross]
@@ -402,7 +424,7 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
     differ = np.flatnonzero((da != db) & (da > 0) & (db > 0))
     if len(differ):
         x, y = da[differ], db[differ]
-        edits = _cpdist(columns["dob_text"][a[differ]], columns["dob_text"][b[differ]], OSA.distance, workers)
+        edits = digit_edits(x, y)
         swapped_dm = (x // 10000 == y // 10000) & ((x // 100) % 100 == y % 100) & (x % 100 == (y // 100) % 100)
         edits[swapped_dm] = 1
         dob[differ[edits <= 2]] = 3

@@ -7,6 +7,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from canalis.mappings.normalize.emails import ROLE_LOCAL_PARTS
 
 DETERMINISTIC_KINDS: tuple[str, ...] = ("external_id", "loyalty_id", "email", "phone")
+BLOCK_SIZE_LIMITS: dict[str, int] = {
+    "full_name": 15, "email_local": 30, "names": 40, "given_city": 25, "family_city": 25, "street_city": 25,
+    "given_street": 30, "family_street": 30, "given_postcode": 30, "number_street": 30,
+}  # fmt: skip
 
 
 class IdentityConfig(BaseModel):
@@ -83,10 +87,10 @@ class IdentityConfig(BaseModel):
         200, ge=2, description="Blocks with more records than this are too unspecific and are not compared."
     )
     block_size_limits: dict[str, int] = Field(
-        default_factory=lambda: {"full_name": 15, "email_local": 30},
+        default_factory=lambda: dict(BLOCK_SIZE_LIMITS),
         description="Smaller limits for blocking keys that gather many unrelated people when common: a full "
-        "name shared by dozens of records, or an email local part (jean.martin) used on many domains. Records "
-        "in such blocks still meet through their other blocking keys.",
+        "name shared by dozens of records, an email local part (jean.martin) used on many domains, a given name "
+        "or a street name in a large city. Records in such blocks still meet through their other blocking keys.",
     )
 
     def block_limits(self) -> dict[str, int]:
@@ -145,4 +149,4 @@ class IdentityConfig(BaseModel):
         True, description="Weigh exact name agreement by how rare the name is (Martin counts less than Kerhervé)."
     )
     random_seed: int = Field(1729, description="Seed of the pair samples, so training is reproducible.")
-    workers: int = Field(1, description="Threads used by rapidfuzz for bulk comparisons (-1: all cores).")
+    workers: int = Field(-1, description="Threads used by rapidfuzz for bulk comparisons (-1: all cores).")

@@ -196,6 +196,7 @@ def _link_rows(batch: BatchResult, now: datetime) -> Iterable[tuple]:
     """One row per (pair, rule): the first link of the batch, with its evidence."""
     keys = batch.frame.key
     scored = _scored_evidence(batch)
+    by_group: dict[int, dict] = {}  # links of one key group share its evidence
     status = batch.clustering.status.tolist()
     rules = batch.edges.rule.tolist()
     scores = np.round(batch.edges.score, 6).tolist()
@@ -209,7 +210,12 @@ def _link_rows(batch: BatchResult, now: datetime) -> Iterable[tuple]:
         if marker in seen:
             continue
         seen.add(marker)
-        evidence = scored.get(e) or batch.edge_evidence(e)
+        evidence = scored.get(e)
+        if evidence is None:
+            group = int(batch.edge_group[e])
+            evidence = by_group.get(group)
+            if evidence is None:
+                evidence = by_group[group] = batch.edge_evidence(e)
         yield ka, kb, RULES[rules[e]], scores[e], STATUS_NAMES[status[e]], reasons.get(e), evidence, now
 
 
