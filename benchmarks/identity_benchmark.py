@@ -297,6 +297,23 @@ def run_emailless(people: int, levels: list[str], seed: int, config: IdentityCon
     return out
 
 
+def run_cli_speed(rows: list[dict[str, Any]], total: int, seed: int, config: IdentityConfig) -> dict:
+    """`canalis identity resolve` on `total` cloned records: JSONL written, read, resolved and written back."""
+    from canalis.identity.cli import run_resolve
+
+    with tempfile.TemporaryDirectory(prefix="canalis-cli-bench-") as scratch:
+        source, target = Path(scratch) / "in.jsonl", Path(scratch) / "out.jsonl"
+        with source.open("w", encoding="utf-8") as handle:
+            for row in clone_population(rows, total, seed):
+                handle.write(json.dumps({k: v for k, v in row.items() if k != "truth_person_id"}, default=str) + "\n")
+        gc.collect()
+        started = time.perf_counter()
+        summary = run_resolve(source, target, config=config)
+        seconds = time.perf_counter() - started
+    return {"records": summary["records"], "seconds": round(seconds, 2),
+            "records_per_second": round(summary["records"] / seconds), "peak_rss_mb": round(peak_rss_mb())}  # fmt: skip
+
+
 def run_quality(
     world_dir: Path, customers: int, seed: int, config: IdentityConfig, no_contacts: set[str] | None = None
 ) -> dict:
@@ -380,6 +397,7 @@ def main(argv: list[str] | None = None) -> None:
         default="",
         help="comma-separated systems whose records lose email and phone in the quality world (e.g. square,odoo)",
     )
+    parser.add_argument("--cli-records", type=int, default=0, help="records for the CLI speed run (0: skip)")
     parser.add_argument("--emailless-people", type=int, default=3000, help="people per generated email-less set")
     parser.add_argument(
         "--levels", default="low,medium,high,extreme", help="corruption levels of the email-less sets (empty: skip)"
@@ -407,6 +425,8 @@ def main(argv: list[str] | None = None) -> None:
         if levels:
             for line in run_emailless(args.emailless_people, levels, args.seed, config):
                 print(json.dumps({"emailless": line}))
+        if args.cli_records:
+            print(json.dumps({"cli_speed": run_cli_speed(rows, args.cli_records, args.seed, config)}, indent=2))
         if args.records:
             if args.speed_world is not None:
                 store = ObjectStore(store_path(args.speed_world))
