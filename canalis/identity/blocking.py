@@ -56,10 +56,10 @@ def stable_codes(values: Sequence[str]) -> np.ndarray:
 
 
 def _street_parts(street: str) -> tuple[str, str]:
-    """(house number, sound-alike key of the street name) of a normalised street line."""
+    """(house number, sound-alike key of the street name's words in sorted order) of a normalised street line."""
     tokens = street.split()
     number = next((t for t in tokens if t[:1].isdigit()), "")
-    name = "".join(t for t in tokens if not t[:1].isdigit())
+    name = "".join(sorted(t for t in tokens if not t[:1].isdigit()))  # word order does not matter
     return number, phonetic_key(name, 5) if name else ""
 
 

@@ -393,9 +393,10 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
         maybe = ok_g & (columns["h_given_first"][ca] == columns["h_family_first"][cb])
         related = related_names(columns, "given", ca, "family", cb, maybe & (cross_g < 0.92))
         cross_g = np.where(related, np.maximum(cross_g, 0.92), cross_g)
+        # Swapped when the crossed names agree clearly better than the names in place: both crossed names close,
+        # or one of them the same (the other may be replaced or mistyped: its own level says so).
         better = (
-            (~ok_g | (cross_g >= 0.85))
-            & (~ok_f | (cross_f >= 0.85))
+            (((~ok_g | (cross_g >= 0.85)) & (~ok_f | (cross_f >= 0.85))) | (np.maximum(cross_g, cross_f) >= 0.92))
             & (cross_g + cross_f > sim_g[cross] + sim_f[cross] + 0.2)
         )
         chosen = cross[better]
