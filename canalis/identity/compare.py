@@ -396,9 +396,8 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
         # Swapped when the crossed names agree clearly better than the names in place: both crossed names close,
         # or one of them the same (the other may be replaced or mistyped: its own level says so).
         better = (
-            (((~ok_g | (cross_g >= 0.85)) & (~ok_f | (cross_f >= 0.85))) | (np.maximum(cross_g, cross_f) >= 0.92))
-            & (cross_g + cross_f > sim_g[cross] + sim_f[cross] + 0.2)
-        )
+            ((~ok_g | (cross_g >= 0.85)) & (~ok_f | (cross_f >= 0.85))) | (np.maximum(cross_g, cross_f) >= 0.92)
+        ) & (cross_g + cross_f > sim_g[cross] + sim_f[cross] + 0.2)
         chosen = cross[better]
         swapped[chosen] = True
         sim_g[chosen], sim_f[chosen] = cross_g[better], cross_f[better]
