@@ -146,3 +146,50 @@ def test_one_record_per_source_keeps_its_records_apart() -> None:
     result = strict.resolve(twins + background)
     assert strict.customer_of("register:1") != strict.customer_of("register:2")
     assert result.report.refused_links.get("same_source", 0) >= 1
+
+
+def _two_pairs_and_a_bridge() -> list[IdentityRecord]:
+    """Two pairs of records held by shared emails, and a record of each pair matching by name, birth date and
+    address only."""
+    address = {"street": "12 rue des Lilas", "postcode": "31000", "city": "Toulouse"}
+    return [
+        person("crm", "a1", given_name="Solène", family_name="Abadie", email="solene.abadie@free.fr"),
+        person("shop", "a2", given_name="Solène", family_name="Abadie", email="solene.abadie@free.fr",
+               birth_date=date(1988, 8, 8), **address),
+        person("pos", "b1", given_name="Solene", family_name="ABADIE", email="s.abadie@orange.fr",
+               birth_date=date(1988, 8, 8), **address),
+        person("erp", "b2", given_name="Solene", family_name="Abadie", email="s.abadie@orange.fr"),
+    ]  # fmt: skip
+
+
+def _background_people() -> list[IdentityRecord]:
+    return [
+        person("erp", f"bg{r['source_id']}", given_name=r["given_name"], family_name=r["family_name"],
+               birth_date=r["birth_date"], street=r["street"], postcode=r["postcode"], city=r["city"])
+        for r in BACKGROUND
+    ]  # fmt: skip
+
+
+def test_a_single_weak_link_between_two_groups_is_split_and_proposed() -> None:
+    records = _two_pairs_and_a_bridge() + _background_people()
+    joined = IdentityEngine(IdentityConfig(split_weak_bridges=False, large_profile_records=0))
+    joined.resolve(records)
+    assert joined.customer_of("crm:a1") == joined.customer_of("erp:b2"), "the scored link joins the two pairs"
+    strict = IdentityEngine(IdentityConfig(bridge_probability=1.0, large_profile_records=0))
+    result = strict.resolve(records)
+    assert strict.customer_of("crm:a1") == strict.customer_of("shop:a2")
+    assert strict.customer_of("pos:b1") == strict.customer_of("erp:b2")
+    assert strict.customer_of("crm:a1") != strict.customer_of("erp:b2")
+    assert result.report.proposed_merges.get("weak_bridge") == 1
+    assert result.report.refused_links.get("weak_bridge") == 1
+
+
+def test_a_scored_link_between_two_large_profiles_is_proposed() -> None:
+    records = _two_pairs_and_a_bridge() + _background_people()
+    engine = IdentityEngine(IdentityConfig(large_profile_records=2, split_weak_bridges=False))
+    result = engine.resolve(records)
+    assert engine.customer_of("crm:a1") != engine.customer_of("erp:b2")
+    assert result.report.proposed_merges.get("large_profiles") == 1
+    small = IdentityEngine(IdentityConfig(large_profile_records=3, split_weak_bridges=False))
+    small.resolve(records)
+    assert small.customer_of("crm:a1") == small.customer_of("erp:b2")
