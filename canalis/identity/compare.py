@@ -452,7 +452,7 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
         if len(typo_local):
             ta, tb = xa[typo_local], xb[typo_local]
             local = columns["email_local"]
-            close = np.flatnonzero(_cpdist(local[ta], local[tb], OSA.distance, workers) <= 2)
+            close = np.flatnonzero(_cpdist(local[ta], local[tb], OSA.distance, workers) <= 1)
             real = np.fromiter(
                 (email_typo(x, y) for x, y in zip(local[ta[close]], local[tb[close]], strict=True)),
                 dtype=bool,
