@@ -106,7 +106,8 @@ def load_decisions(connection: Connection) -> list[Override]:
 def _read_records(connection: Connection, query: sa.Select) -> tuple[list[IdentityRecord], dict[str, str]]:
     records: list[IdentityRecord] = []
     hashes: dict[str, str] = {}
-    for record, content in _records(connection.execute(query)):
+    # Streamed (a server-side cursor where the database has one), so the rows are never all held twice.
+    for record, content in _records(connection.execute(query.execution_options(yield_per=20_000))):
         records.append(record)
         hashes[record.key] = content
     return records, hashes
