@@ -54,7 +54,7 @@ _RECORD_COLUMNS = [
     for name in ("record_key", "source", "object", "source_id", *_PERSON_COLUMNS, "external_ids", "source_updated_at",
                  "content_hash")
 ]  # fmt: skip
-_STATE_PART = 64 * 1024 * 1024
+_STATE_PART = 16 * 1024 * 1024  # below MySQL's default max_allowed_packet
 
 
 def _now(now: datetime | None) -> datetime:

@@ -126,9 +126,9 @@ Index("ix_identity_proposed_merges_status", identity_proposed_merges.c.status)
 identity_state = Table(
     "identity_state",
     metadata,
-    Column("part", Integer, primary_key=True, autoincrement=False, comment="parts of at most 64 MiB, in order"),
+    Column("part", Integer, primary_key=True, autoincrement=False, comment="parts of at most 16 MiB, in order"),
     Column("run_id", Integer, comment="the run that saved it"),
-    Column("data", LargeBinary, nullable=False),
+    Column("data", LargeBinary(length=2**32 - 1), nullable=False, comment="LONGBLOB on MySQL"),
     comment="The engine's resolved state after the last run (features, block codes, assignments, link graph, "
     "ids, model), from which incremental runs start; see canalis.identity.state.",
 )

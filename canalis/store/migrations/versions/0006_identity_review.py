@@ -60,10 +60,10 @@ def upgrade() -> None:
     op.create_table(
         "identity_state",
         sa.Column(
-            "part", sa.Integer(), autoincrement=False, nullable=False, comment="parts of at most 64 MiB, in order"
+            "part", sa.Integer(), autoincrement=False, nullable=False, comment="parts of at most 16 MiB, in order"
         ),
         sa.Column("run_id", sa.Integer(), nullable=True, comment="the run that saved it"),
-        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("data", sa.LargeBinary(length=2**32 - 1), nullable=False, comment="LONGBLOB on MySQL"),
         sa.PrimaryKeyConstraint("part"),
         comment="The engine's resolved state after the last run (features, block codes, assignments, link graph, "
         "ids, model), from which incremental runs start; see canalis.identity.state.",
