@@ -8,8 +8,10 @@ from canalis.mappings.normalize.emails import ROLE_LOCAL_PARTS
 
 DETERMINISTIC_KINDS: tuple[str, ...] = ("external_id", "loyalty_id", "email", "phone")
 BLOCK_SIZE_LIMITS: dict[str, int] = {
-    "full_name": 15, "email_local": 30, "names": 40, "given_city": 25, "family_city": 25, "street_city": 25,
-    "given_street": 30, "family_street": 30, "given_postcode": 30, "number_street": 30,
+    "full_name": 15, "email_local": 20, "names": 25, "family_given_postcode": 30, "birth_given": 50,
+    "birth_family": 50, "birth_postcode": 50, "birth_city": 50, "given_postcode": 20, "given_city": 15,
+    "family_city": 15, "given_street": 20, "family_street": 20, "number_postcode": 25, "number_street": 20,
+    "street_city": 15, "street_postcode": 30,
 }  # fmt: skip
 
 
