@@ -220,6 +220,10 @@ def _link_rows(batch: BatchResult, now: datetime) -> Iterable[tuple]:
         yield ka, kb, RULES[rules[e]], scores[e], STATUS_NAMES[status[e]], reasons.get(e), evidence, now
 
 
+def _pair_rule(row: tuple) -> tuple:
+    return row[0], row[1], row[2]
+
+
 def _golden_rows(golden: GoldenTable, created: dict[str, datetime], now: datetime) -> Iterable[tuple]:
     for record in golden:
         values = record.values
@@ -253,7 +257,8 @@ def _write(
         delete_where_in(connection, identity_links, ("record_a", "record_b"), touched)
         delete_where_in(connection, source_identities, ("record_key",), touched)
         delete_where_in(connection, identity_records, ("record_key",), list(hashes) + removed)
-    insert_rows(connection, identity_links, _LINK_COLUMNS, _link_rows(batch, now))
+    # Rows go in in key order: index pages then fill one after the other instead of at random.
+    insert_rows(connection, identity_links, _LINK_COLUMNS, sorted(_link_rows(batch, now), key=_pair_rule))
     frame, ids = batch.frame, outcome.ids
     rows, clusters, rules, confidence = (outcome.rows.tolist(), outcome.cluster_index.tolist(),
                                          outcome.rule_index.tolist(), outcome.confidence.tolist())  # fmt: skip
@@ -261,7 +266,7 @@ def _write(
         connection,
         source_identities,
         ("record_key", "source", "object", "source_id", "customer_id", "match_rule", "confidence", "updated_at"),
-        (
+        sorted(
             (frame.key[r], frame.record[r].source, frame.record[r].object or "", frame.record[r].source_id, ids[c],
              RULES[rule] if rule >= 0 else "singleton", conf, now)
             for r, c, rule, conf in zip(rows, clusters, rules, confidence, strict=True)
@@ -275,7 +280,7 @@ def _write(
         connection.execute(sa.delete(customers))
     else:
         delete_where_in(connection, customers, ("customer_id",), old_ids | set(ids))
-    insert_rows(connection, customers, _CUSTOMER_COLUMNS, _golden_rows(resolution.golden, created, now))
+    insert_rows(connection, customers, _CUSTOMER_COLUMNS, sorted(_golden_rows(resolution.golden, created, now)))
     insert_rows(
         connection,
         identity_customer_ids,
@@ -306,7 +311,7 @@ def _write(
         connection,
         identity_records,
         ("record_key", "content_hash", "resolved_at"),
-        ((key, content, now) for key, content in hashes.items() if key in engine.row_of),
+        sorted((key, content, now) for key, content in hashes.items() if key in engine.row_of),
     )
     _write_proposals(connection, batch, outcome.assignments, now, full)
 
