@@ -43,6 +43,12 @@ class IdentityConfig(BaseModel):
         description="Pairs scored between this and match_probability are not linked but proposed for review "
         "(identity_proposed_merges, `canalis identity review`).",
     )
+    link_on_names_alone: bool = Field(
+        False,
+        description="Always link scored pairs whose only evidence is the names (every other field missing on one "
+        "side). Off: such a pair is linked only when its records meet a single group of records that way; a record "
+        "whose names match two groups nothing else joins (namesakes) is proposed for review instead.",
+    )
     large_profile_records: int = Field(
         10,
         ge=0,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from canalis.identity.blocking import candidate_pairs
-from canalis.identity.clusters import RULE_INDEX, RULES, Clustering, Edges, build_clusters
+from canalis.identity.clusters import RULE_INDEX, RULES, Clustering, Edges, build_clusters, connected_components
 from canalis.identity.compare import FIELD_NAMES, FIELDS, NAME_WEAK_BELOW, Comparison, compare, score_columns
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
@@ -31,6 +31,7 @@ class ScoredPairs:
     comparison: Comparison
     scores: Scores
     conflict: np.ndarray
+    names_only: np.ndarray | None = None
 
     def evidence(self, i: int) -> dict:
         """Field by field agreement, similarity and weight of pair i."""
@@ -54,7 +55,16 @@ class ScoredPairs:
         return out
 
 
-REVIEW_REASONS: tuple[str, ...] = ("uncertain", "large_profiles", "weak_bridge")
+REVIEW_REASONS: tuple[str, ...] = ("uncertain", "names_only", "large_profiles", "weak_bridge")
+_NAMES = (FIELD_NAMES.index("given_name"), FIELD_NAMES.index("family_name"))
+
+
+def names_only(comparison: Comparison) -> np.ndarray:
+    """Pairs compared on their names alone (every other field missing on one side): however rare the name,
+    such a pair cannot tell a person from a namesake."""
+    others = np.ones(comparison.levels.shape[1], dtype=bool)
+    others[list(_NAMES)] = False
+    return ~(comparison.levels[:, others] > 0).any(axis=1)
 
 
 @dataclass
@@ -78,11 +88,12 @@ def _proposals(
     """Scored pairs in the review band whose records ended apart, and scored links refused for review reasons."""
     labels = clustering.labels
     p = pairs.scores.probability
-    band = (p >= config.review_probability) & (p < config.match_probability) & (pairs.conflict == "")
-    band &= labels[pairs.a] != labels[pairs.b]
-    chosen = [np.flatnonzero(band)]
-    reasons = [np.full(len(chosen[0]), "uncertain", dtype=object)]
-    for reason in REVIEW_REASONS[1:]:
+    apart = (labels[pairs.a] != labels[pairs.b]) & (pairs.conflict == "")
+    band = apart & (p >= config.review_probability) & (p < config.match_probability)
+    alone = apart & (p >= config.match_probability) & pairs.names_only
+    chosen = [np.flatnonzero(band), np.flatnonzero(alone)]
+    reasons = [np.full(len(chosen[0]), "uncertain", dtype=object), np.full(len(chosen[1]), "names_only", dtype=object)]
+    for reason in REVIEW_REASONS[2:]:
         refused = [e for e, r in clustering.reasons.items() if r == reason and edge_pair[e] >= 0]
         chosen.append(edge_pair[np.asarray(refused, dtype=np.int64)])
         reasons.append(np.full(len(refused), reason, dtype=object))
@@ -194,6 +205,30 @@ def _conflicts(comparison: Comparison, config: IdentityConfig, dob_errors_common
     return out
 
 
+def _unambiguous_names(
+    pairs: ScoredPairs, others: Edges, prob: Edges, linked: np.ndarray, config: IdentityConfig, n: int
+) -> tuple[Edges, np.ndarray]:
+    """Link the pairs scored on names alone whose records meet only one group of records that way.
+
+    A record whose names match records of two groups that nothing else joins (namesakes) is not linked to
+    either: those pairs stay proposed for review. Returns the scored links and their pair indexes.
+    """
+    sure = np.flatnonzero((pairs.scores.probability >= config.match_probability) & (pairs.conflict == "")
+                          & pairs.names_only)  # fmt: skip
+    if not len(sure):
+        return prob, linked
+    group = connected_components(n, others.a, others.b)
+    a, b = pairs.a[sure], pairs.b[sure]
+    met = np.unique(np.concatenate([a * n + group[b], b * n + group[a]]))
+    groups_met = np.bincount(met // n, minlength=n)
+    clear = sure[(groups_met[a] == 1) & (groups_met[b] == 1)]
+    pairs.names_only[clear] = False
+    linked = np.sort(np.concatenate([linked, clear]))
+    prob = Edges(pairs.a[linked], pairs.b[linked], np.full(len(linked), PROBABILISTIC, dtype=np.int8),
+                 pairs.scores.probability[linked])  # fmt: skip
+    return prob, linked
+
+
 def resolve_frame(
     frame: Frame,
     config: IdentityConfig,
@@ -290,7 +325,12 @@ def resolve_frame(
         scores=scores,
         conflict=_conflicts(comparison, config, dob_common),
     )
-    linked = np.flatnonzero((pairs.scores.probability >= config.match_probability) & (pairs.conflict == ""))
+    pairs.names_only = (
+        names_only(comparison) if not config.link_on_names_alone else np.zeros(len(comparison.levels), dtype=bool)
+    )
+    linked = np.flatnonzero(
+        (pairs.scores.probability >= config.match_probability) & (pairs.conflict == "") & ~pairs.names_only
+    )
     prob = Edges(
         pairs.a[linked], pairs.b[linked], np.full(len(linked), PROBABILISTIC, dtype=np.int8),
         pairs.scores.probability[linked],
@@ -314,6 +354,7 @@ def resolve_frame(
         np.asarray(steward_a, dtype=np.int64), np.asarray(steward_b, dtype=np.int64),
         np.full(len(steward_a), RULE_INDEX["steward_merge"], dtype=np.int8), np.ones(len(steward_a)),
     )  # fmt: skip
+    prob, linked = _unambiguous_names(pairs, Edges.concat([steward, det, prob]), prob, linked, config, n)
     edges = Edges.concat([steward, det, prob])
     edge_group = np.concatenate([np.full(len(steward), -1), det_group, np.full(len(prob), -1)])
     edge_pair = np.concatenate([np.full(len(steward) + len(det), -1), linked.astype(np.int64)])

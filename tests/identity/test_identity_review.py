@@ -15,6 +15,7 @@ from canalis.identity.persistence import resolve_customers
 from canalis.identity.review import apply_policy, decide, list_proposals, proposal_counts
 from canalis.identity.tables import identity_overrides, identity_proposed_merges
 from canalis.store.tables import customer_records
+from tests.identity.identity_synth import make_world
 from tests.identity.test_identity_persistence import T0, create, customer_of, row
 
 # Two pairs of records that a score links with high probability: with match_probability at its maximum and a
@@ -193,3 +194,24 @@ def test_a_scored_link_between_two_large_profiles_is_proposed() -> None:
     small = IdentityEngine(IdentityConfig(large_profile_records=3, split_weak_bridges=False))
     small.resolve(records)
     assert small.customer_of("crm:a1") == small.customer_of("erp:b2")
+
+
+def test_a_record_known_by_name_only_is_not_given_to_one_of_two_namesakes() -> None:
+    namesakes = [
+        person("crm", "n1", given_name="Aurèle", family_name="Quéméner", birth_date=date(1961, 2, 3),
+               street="4 rue de Siam", postcode="29200", city="Brest"),
+        person("shop", "n1", given_name="Aurele", family_name="Quemener", birth_date=date(1961, 2, 3),
+               street="4 r. de Siam", postcode="29200", city="Brest"),
+        person("crm", "n2", given_name="Aurèle", family_name="Quéméner", birth_date=date(1994, 9, 30),
+               street="70 cours Lafayette", postcode="69003", city="Lyon"),
+    ]  # fmt: skip
+    name_only = person("pos", "n3", given_name="Aurèle", family_name="QUÉMÉNER")
+    background = make_world(120, seed=5).records  # enough people for a rare name to weigh what it should
+    engine = IdentityEngine()
+    result = engine.resolve([*namesakes, name_only, *background])
+    assert engine.customer_of("crm:n1") == engine.customer_of("shop:n1") != engine.customer_of("crm:n2")
+    assert engine.customer_of("pos:n3") not in {engine.customer_of("crm:n1"), engine.customer_of("crm:n2")}
+    assert result.report.proposed_merges.get("names_only", 0) >= 2
+    single = IdentityEngine()
+    single.resolve([*namesakes[:2], name_only, *background])
+    assert single.customer_of("pos:n3") == single.customer_of("crm:n1"), "one group met by name only: linked"
