@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from canalis.identity.blocking import candidate_pairs
+from canalis.identity.blocking import BLOCK_KINDS, candidate_pairs
 from canalis.identity.clusters import RULE_INDEX, RULES, Clustering, Edges, build_clusters, connected_components
 from canalis.identity.compare import FIELD_NAMES, FIELDS, NAME_WEAK_BELOW, Comparison, compare, score_columns
 from canalis.identity.config import IdentityConfig
@@ -260,7 +260,8 @@ def resolve_frame(
     clock = time.perf_counter()
     training = model is None
     samples: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if training else None
-    per_rule = max(config.em_sample_pairs // 8, 1000)
+    # The EM sample is shared among the rules (blocking keys and deterministic keys).
+    per_rule = max(config.em_sample_pairs // (len(BLOCK_KINDS) + len(config.deterministic_keys)), 1000)
     cand_a, cand_b, skipped, block_codes = candidate_pairs(
         frame, config.block_limits(), block_size, samples, per_rule, config.random_seed
     )
