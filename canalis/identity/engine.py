@@ -153,6 +153,8 @@ class IdentityEngine:
         self.adjacency = Adjacency()
         # Reads records by key (a restored engine keeps features, not records): {record_key: IdentityRecord}.
         self.record_loader: Callable[[list[str]], dict[str, IdentityRecord]] | None = None
+        self._alive_cache: tuple | None = None
+        self._alive_version = 0  # bumped whenever `alive` changes
 
     # --- public API ------------------------------------------------------------------------------
 
@@ -239,6 +241,7 @@ class IdentityEngine:
             self.alive[row] = False
             removed_keys.append(key)
             changed.append(row)
+        self._alive_version += 1
         if not changed:
             report = ResolutionReport(mode="incremental", records_read=read)
             report.customers_total = len(self.members)
@@ -573,6 +576,14 @@ class IdentityEngine:
         engine.adjacency = Adjacency.from_compact(parts["adjacency.indptr"], parts["adjacency.indices"])
         return engine
 
+    def _alive_array(self) -> np.ndarray:
+        """`alive` as a numpy array, made once per state of `alive` (it is read many times per update)."""
+        cached = self._alive_cache
+        if cached is None or cached[0] is not self.alive or cached[1] != self._alive_version:
+            cached = (self.alive, self._alive_version, np.fromiter(self.alive, dtype=bool, count=len(self.alive)))
+            self._alive_cache = cached
+        return cached[2]
+
     def _ensure_records(self, rows: Iterable[int]) -> None:
         """Read back the records of rows restored from a saved state (golden records need their raw values)."""
         records = self.frame.record
@@ -642,14 +653,14 @@ class IdentityEngine:
         return len(self._key_members(kind, value))
 
     def _block_size(self, kind: str, codes: np.ndarray) -> np.ndarray:
-        alive = np.fromiter(self.alive, dtype=bool, count=len(self.alive))
+        alive = self._alive_array()
         return self._members_many(self.block_index[kind], self.block_codes[kind], codes, alive)[2]
 
     def _seeds(self, changed: list[int], before: dict) -> set[int]:
         """Rows whose links may change: the changed rows, key-mates, and block-mates that now score as links."""
         config = self.config
         limits = config.block_limits()
-        alive = np.fromiter(self.alive, dtype=bool, count=len(self.alive))
+        alive = self._alive_array()
         seeds: set[int] = set(changed)
         changed_arr = np.asarray(changed, dtype=np.int64)
         for kind in config.deterministic_keys:
@@ -734,7 +745,7 @@ class IdentityEngine:
         """Every row connected to the seeds through links, shared keys, steward merges or current clusters."""
         config = self.config
         partners = self.overrides.partners() if self.overrides else {}
-        alive = np.fromiter(self.alive, dtype=bool, count=len(self.alive))
+        alive = self._alive_array()
         seen = np.zeros(len(self.alive), dtype=bool)
         frontier = np.asarray(sorted(seeds), dtype=np.int64)
         seen[frontier] = True
