@@ -75,7 +75,11 @@ def build_unified_assets(
         )
         return MaterializeResult(metadata=metadata)
 
-    assets_built: list[AssetsDefinition] = [unified_customers, build_identity_links_asset(translator)]
+    assets_built: list[AssetsDefinition] = [
+        unified_customers,
+        build_identity_links_asset(translator),
+        build_proposed_merges_asset(translator),
+    ]
     if has_interactions:
 
         @asset(
@@ -170,7 +174,27 @@ def build_unified_checks(max_cluster_size: int, max_unresolved_share: float) -> 
             },
         )
 
-    return [cluster_size_alarm, unresolved_share]
+    @asset_check(
+        asset=PROPOSED_MERGES,
+        name="proposed_merges_reviewed",
+        required_resource_keys={"store"},
+        description="No proposed merge waits for review (`canalis identity review list`).",
+    )
+    def proposed_merges_reviewed(context) -> AssetCheckResult:
+        from canalis.identity.review import proposal_counts
+
+        counts = proposal_counts(context.resources.store.get_store().engine)
+        pending = sum(counts.get("pending", {}).values())
+        return AssetCheckResult(
+            passed=pending == 0,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "pending": pending,
+                "pending_by_reason": counter_table(counts.get("pending", {}), "reason", "proposals"),
+            },
+        )
+
+    return [cluster_size_alarm, unresolved_share, proposed_merges_reviewed]
 
 
 IDENTITY_LINKS = AssetKey("identity_links")
@@ -227,3 +251,44 @@ def build_identity_links_asset(translator: CanalisTranslator) -> AssetsDefinitio
         )
 
     return identity_links_asset
+
+
+PROPOSED_MERGES = AssetKey("identity_proposed_merges")
+
+
+def build_proposed_merges_asset(translator: CanalisTranslator) -> AssetsDefinition:
+    """The merges identity resolution did not apply on its own, waiting for a steward or the review policy."""
+    from canalis.identity.review import list_proposals, proposal_counts
+
+    @asset(
+        key=PROPOSED_MERGES,
+        group_name=translator.unified_group(),
+        kinds={"sql"},
+        deps=[UNIFIED_CUSTOMERS],
+        required_resource_keys={"store"},
+        description=(
+            "Proposed merges: uncertain scores, links joining two large profiles and weak bridges, not applied "
+            "until accepted (`canalis identity review accept|reject`); decisions survive full rebuilds."
+        ),
+        metadata={"table": "identity_proposed_merges"},
+    )
+    def identity_proposed_merges(context: AssetExecutionContext) -> MaterializeResult:
+        engine = context.resources.store.get_store().engine
+        counts = proposal_counts(engine)
+        top = [
+            {k: row[k] for k in ("proposal_id", "reason", "probability", "customer_a", "customer_b")}
+            for row in list_proposals(engine, limit=10)
+        ]
+        totals = {status: sum(by_reason.values()) for status, by_reason in counts.items()}
+        return MaterializeResult(
+            metadata={
+                "pending": totals.get("pending", 0),
+                "accepted": totals.get("accepted", 0),
+                "rejected": totals.get("rejected", 0),
+                "pending_by_reason": counter_table(counts.get("pending", {}), "reason", "proposals"),
+                "most_probable_pending": markdown_table(top),
+                "dagster/row_count": sum(totals.values()),
+            }
+        )
+
+    return identity_proposed_merges

@@ -150,6 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--who", required=True)
     split.add_argument("--why", required=True)
     split.set_defaults(handler=_identity_unmerge)
+    review = identity_commands.add_parser("review", help="list, accept or reject proposed merges")
+    review_commands = review.add_subparsers(metavar="DECISION")
+    listing = review_commands.add_parser("list", help="proposed merges, most probable first")
+    listing.add_argument("--status", choices=["pending", "accepted", "rejected", "all"], default="pending")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(handler=_identity_review_list)
+    for name, text in (("accept", "merge the records of proposed merges"), ("reject", "keep them apart for good")):
+        decision = review_commands.add_parser(name, help=text)
+        decision.add_argument("proposal_ids", nargs="+", type=int)
+        decision.add_argument("--who", required=True)
+        decision.add_argument("--why", required=True)
+        decision.set_defaults(handler=_identity_review_decide, accept=name == "accept")
     return parser
 
 
@@ -412,6 +424,30 @@ def _identity_unmerge(args: argparse.Namespace) -> int:
     with migrated_store() as store:
         report = unmerge(store.engine, args.customer_id, args.record_keys, args.who, args.why, config=config)
     print(json.dumps(report.to_dict() if hasattr(report, "to_dict") else report, indent=2, default=str))
+    return 0
+
+
+def _identity_review_list(args: argparse.Namespace) -> int:
+    from canalis.identity.review import list_proposals, proposal_counts
+
+    with _migrated_store() as store:
+        rows = list_proposals(store.engine, None if args.status == "all" else args.status, args.limit)
+        counts = proposal_counts(store.engine)
+    print(json.dumps({"counts": counts, "proposals": rows}, indent=2, default=str))
+    return 0
+
+
+def _identity_review_decide(args: argparse.Namespace) -> int:
+    from canalis.config.connections import load_config
+    from canalis.identity.review import decide
+
+    config = load_config().identity
+    with _migrated_store() as store:
+        try:
+            report = decide(store.engine, args.proposal_ids, args.accept, args.who, args.why, config=config)
+        except (KeyError, ValueError) as error:
+            raise CanalisError(str(error.args[0] if error.args else error)) from None
+    print(json.dumps(report.to_dict(), indent=2, default=str))
     return 0
 
 

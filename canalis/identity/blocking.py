@@ -2,48 +2,123 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 import numpy as np
 
 from canalis.identity.features import Frame
+from canalis.mappings.normalize import phonetic_key
 
-BLOCK_KINDS: tuple[str, ...] = (
-    "family_given_postcode", "full_name", "birth_given", "birth_family", "email_local", "street_postcode",
-)  # fmt: skip
+# Blocking keys: each joins two or three signals of a record (sound-alike names, birth date, postcode, city,
+# street number and street name), so that two records of one person meet when any such pair survived the
+# typos, missing values and swaps between them. Pairs of signals rather than single ones keep blocks small.
+# `names` is symmetric (given and family names swapped meet); `full_name`, `street_postcode` and `email_local`
+# use the exact normalised values.
+BLOCK_SIGNALS: dict[str, tuple[str, ...]] = {
+    "names": ("given_sound", "family_sound"),
+    "full_name": ("given", "family"),
+    "family_given_postcode": ("family_sound", "given_initial", "postcode"),
+    "birth_given": ("dob", "given_initial"),
+    "birth_family": ("dob", "family_sound"),
+    "birth_postcode": ("dob", "postcode"),
+    "birth_city": ("dob", "city"),
+    "given_postcode": ("given_sound", "postcode"),
+    "given_city": ("given_sound", "city"),
+    "family_city": ("family_sound", "city"),
+    "given_street": ("given_sound", "street_sound"),
+    "family_street": ("family_sound", "street_sound"),
+    "number_postcode": ("street_number", "postcode"),
+    "number_street": ("street_number", "street_sound"),
+    "street_city": ("street_sound", "city"),
+    "street_postcode": ("street", "postcode"),
+    "email_local": ("email_local",),
+}
+BLOCK_KINDS: tuple[str, ...] = tuple(BLOCK_SIGNALS)
+SYMMETRIC: frozenset[str] = frozenset({"names", "full_name"})
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def block_values(frame: Frame, kind: str) -> list[str]:
-    """The block key of every row for one kind ("" when the row has no such key)."""
+@lru_cache(maxsize=1_000_000)
+def stable_code(value: str) -> int:
+    """A 64-bit code of a text, the same in every process (Python's hash() is not); 0 only for ""."""
+    if not value:
+        return 0
+    code = int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little", signed=True)
+    return code or 1
+
+
+def stable_codes(values: Sequence[str]) -> np.ndarray:
+    """stable_code of every value, computed once per distinct value."""
+    table = {value: stable_code(value) for value in set(values)}
+    return np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values))
+
+
+def _street_parts(street: str) -> tuple[str, str]:
+    """(house number, sound-alike key of the street name's words in sorted order) of a normalised street line."""
+    tokens = street.split()
+    number = next((t for t in tokens if t[:1].isdigit()), "")
+    name = "".join(sorted(t for t in tokens if not t[:1].isdigit()))  # word order does not matter
+    return number, phonetic_key(name, 5) if name else ""
+
+
+def signal_codes(frame: Frame, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Stable codes of the wanted signals of every row (0: missing)."""
     f = frame
-    match kind:
-        case "family_given_postcode":
-            return [
-                f"{s}|{g[:1]}|{p}" if s and p else ""
-                for s, g, p in zip(f.family_sound, f.given, f.postcode, strict=True)
-            ]
-        case "full_name":
-            return ["|".join(sorted((g, n))) if g and n else "" for g, n in zip(f.given, f.family, strict=True)]
-        case "birth_given":
-            return [f"{d}|{g[:1]}" if d and g else "" for d, g in zip(f.dob, f.given, strict=True)]
-        case "birth_family":
-            return [f"{d}|{s[:2]}" if d and s else "" for d, s in zip(f.dob, f.family_sound, strict=True)]
-        case "email_local":
-            return [e if len(e) >= 5 else "" for e in f.email_local]
-        case "street_postcode":
-            return [f"{s}|{p}" if s and p else "" for s, p in zip(f.street, f.postcode, strict=True)]
-    raise ValueError(f"unknown block kind {kind!r}")
-
-
-def row_block_values(frame: Frame, row: int) -> dict[str, str]:
-    """The block keys of one row, by kind (only the non-empty ones)."""
-    single = frame.take([row])
-    out = {}
-    for kind in BLOCK_KINDS:
-        value = block_values(single, kind)[0]
-        if value:
-            out[kind] = value
+    wanted = set(names)
+    out: dict[str, np.ndarray] = {}
+    texts: dict[str, Callable[[], list[str]]] = {
+        "given": lambda: f.given,
+        "family": lambda: f.family,
+        "given_sound": lambda: [phonetic_key(g) if g else "" for g in f.given],
+        "family_sound": lambda: f.family_sound,
+        "given_initial": lambda: [g[:1] for g in f.given],
+        "dob": lambda: [str(d) if d else "" for d in f.dob],
+        "postcode": lambda: f.postcode,
+        "city": lambda: f.city,
+        "street": lambda: f.street,
+        "email_local": lambda: [e if len(e) >= 5 else "" for e in f.email_local],
+    }
+    if wanted & {"street_number", "street_sound"}:
+        parts = [_street_parts(s) if s else ("", "") for s in f.street]
+        out["street_number"] = stable_codes([p[0] for p in parts])
+        out["street_sound"] = stable_codes([p[1] for p in parts])
+    for name in wanted - set(out):
+        out[name] = stable_codes(texts[name]())
     return out
+
+
+def _combine(kind: str, parts: list[np.ndarray]) -> np.ndarray:
+    """One code per row from its signal codes: 0 when any signal is missing; order-free for symmetric kinds."""
+    if len(parts) == 1:
+        return parts[0]
+    if kind in SYMMETRIC:
+        parts = [np.minimum(parts[0], parts[1]), np.maximum(parts[0], parts[1])]
+    with np.errstate(over="ignore"):
+        code = np.full(len(parts[0]), stable_code(kind), dtype=np.int64).view(np.uint64)
+        present = np.ones(len(parts[0]), dtype=bool)
+        for part in parts:
+            present &= part != 0
+            code = (code ^ part.view(np.uint64)) * _MIX
+            code ^= code >> np.uint64(29)
+    code = code.view(np.int64)
+    code[code == 0] = 1
+    code[~present] = 0
+    return code
+
+
+def block_codes(frame: Frame, kinds: Iterable[str] = BLOCK_KINDS) -> dict[str, np.ndarray]:
+    """The block code of every row for each kind (0 when the row has no such key), stable across processes."""
+    kinds = list(kinds)
+    signals = signal_codes(frame, {s for kind in kinds for s in BLOCK_SIGNALS[kind]})
+    return {kind: _combine(kind, [signals[s] for s in BLOCK_SIGNALS[kind]]) for kind in kinds}
+
+
+def row_block_codes(frame: Frame, row: int) -> dict[str, int]:
+    """The block codes of one row, by kind (only the non-empty ones)."""
+    codes = block_codes(frame.take([row]))
+    return {kind: int(values[0]) for kind, values in codes.items() if values[0]}
 
 
 def pairs_within_groups(codes: np.ndarray, valid: np.ndarray, keep_group: Callable | None = None):
@@ -81,36 +156,34 @@ def pairs_within_groups(codes: np.ndarray, valid: np.ndarray, keep_group: Callab
 def candidate_pairs(
     frame: Frame,
     max_block_size: int | dict[str, int],
-    block_size: Callable[[str, list[str]], np.ndarray] | None = None,
+    block_size: Callable[[str, np.ndarray], np.ndarray] | None = None,
     samples: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     sample_size: int = 0,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int], dict[str, np.ndarray]]:
     """Distinct pairs (a < b) of rows sharing a block key; blocks larger than `max_block_size` are skipped.
 
-    `max_block_size` may be given per kind. `block_size(kind, values)` gives the blocks' sizes across all
+    `max_block_size` may be given per kind. `block_size(kind, codes)` gives the blocks' sizes across all
     records (defaults to their size in the frame).
     When `samples` is a dict, up to `sample_size` pairs of each kind are put in it (to train the model).
-    Returns the pairs, per kind how many blocks were skipped as too large, and per kind the hash of each
-    row's block value (0 when the row has none), which the incremental indexes reuse.
+    Returns the pairs, per kind how many blocks were skipped as too large, and per kind the code of each
+    row's block (0 when the row has none), which the incremental indexes reuse.
     """
     n = len(frame)
     parts: list[np.ndarray] = []
     skipped: dict[str, int] = {}
     rng = np.random.default_rng(seed)
-    all_codes: dict[str, np.ndarray] = {}
+    all_codes = block_codes(frame)
     for kind in BLOCK_KINDS:
-        values = block_values(frame, kind)
-        codes = np.fromiter(map(hash, values), dtype=np.int64, count=n)  # hash("") is 0: no block
+        codes = all_codes[kind]
         valid = codes != 0
-        all_codes[kind] = codes
 
         limit = max_block_size.get(kind, 0) if isinstance(max_block_size, dict) else max_block_size
 
         def keep(
-            first_rows: np.ndarray, sizes: np.ndarray, kind: str = kind, values: list[str] = values, limit: int = limit
+            first_rows: np.ndarray, sizes: np.ndarray, kind: str = kind, codes: np.ndarray = codes, limit: int = limit
         ) -> np.ndarray:
-            total = sizes if block_size is None else block_size(kind, [values[r] for r in first_rows])
+            total = sizes if block_size is None else block_size(kind, codes[first_rows])
             ok = np.asarray(total) <= limit
             skipped[kind] = int((~ok).sum())
             return ok

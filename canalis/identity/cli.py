@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from canalis.identity.clusters import ACCEPTED, RULES
 from canalis.identity.config import IdentityConfig
@@ -20,13 +20,13 @@ MAX_REPORTED_ERRORS = 100
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, IdentityRecord | None, str | None]]:
     """(line number, record or None, error or None) for every non-blank line."""
-    with path.open(encoding="utf-8") as handle:
+    with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-            except json.JSONDecodeError as error:
+                data = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
                 yield number, None, f"invalid JSON: {error.msg}"
                 continue
             if not isinstance(data, dict):
@@ -83,7 +83,7 @@ def run_resolve(
     evidence = _evidence(resolution) if explain else {}
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    with output_path.open("w", encoding="utf-8") as handle:
+    with output_path.open("wb") as handle:
         for key, record in records.items():
             row = engine.row_of[key]
             line: dict[str, Any] = {
@@ -97,7 +97,7 @@ def run_resolve(
                 line["match_rule"] = engine.rule[row]
                 line["confidence"] = engine.confidence[row]
                 line["links"] = evidence.get(key, [])
-            handle.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            handle.write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
     report = resolution.report
     return {
         "records": len(records),
@@ -107,6 +107,7 @@ def run_resolve(
         "errors": errors,
         "links_by_rule": report.links_by_rule,
         "refused_links": report.refused_links,
+        "proposed_merges": report.proposed_merges,
         "flagged_clusters": len(report.flagged_clusters),
         "largest_cluster": report.largest_cluster,
         "singleton_share": report.singleton_share,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from canalis.identity.compare import dob_compatible, names_compatible
+from canalis.identity.compare import dob_compatible, dob_distance, names_compatible
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
 from canalis.identity.keys import name_codes
@@ -112,6 +112,15 @@ def _dirty_components(
         x, y = codes // n, codes % n
         same = comp[x] == comp[y]
         dirty[comp[x[same]]] = True
+    if config.large_profile_records:
+        dirty[sizes >= 2 * config.large_profile_records] = True
+    if config.one_record_per_source:
+        source = frame.array("source")
+        rows = np.flatnonzero(np.isin(source, list(config.one_record_per_source)))
+        if len(rows):
+            codes = np.fromiter(map(hash, source[rows].tolist()), dtype=np.int64, count=len(rows))
+            held, counts = np.unique(np.stack([comp[rows], codes], axis=1), axis=0, return_counts=True)
+            dirty[held[counts > 1, 0]] = True
     multi = sizes[comp] > 1
     dob = frame.array("dob")
     has_dob = multi & (dob > 0)
@@ -152,6 +161,76 @@ def _dirty_components(
     return dirty
 
 
+def _identity_conflict(
+    da: set[int], db: set[int], na: list, nb: list, rule: int, name_proof: set[int], probabilistic: int,
+    threshold: float, dob_errors_common: bool,
+) -> str | None:  # fmt: skip
+    """Why two clusters cannot be one person, or None.
+
+    Key links (email, phone) need birth dates that may be one (no pair further apart than two edits) and names
+    that may be one. A scored link already weighed both: it is refused only when neither the birth dates nor
+    the given names of the two clusters have anything in common (one of them may have been replaced).
+    """
+    dob_ok = not da or not db or da == db or any(dob_compatible(x, y) for x in da for y in db)
+    if rule == probabilistic:
+        names_ok = (
+            not na
+            or not nb
+            or any(names_compatible(ga, fa, gb, fb, threshold, given_only=True) for ga, fa in na for gb, fb in nb)
+        )
+        dob_confirms = bool(da & db) or any(dob_distance(x, y) <= 1 for x in da for y in db)
+        if not names_ok and not dob_confirms:
+            return "name_conflict"
+        if not dob_ok and not (dob_errors_common and any(ga and ga == gb for ga, _ in na for gb, _ in nb)):
+            return "birth_date_conflict"
+        return None
+    if not dob_ok:
+        return "birth_date_conflict"
+    if rule in name_proof or not na or not nb:
+        return None
+    if not any(names_compatible(ga, fa, gb, fb, threshold) for ga, fa in na for gb, fb in nb):
+        return "name_conflict"
+    return None
+
+
+def weak_bridges(edges: Edges, accepted: np.ndarray, below: float, min_side: int = 2) -> np.ndarray:
+    """Accepted scored links under `below` that alone hold a cluster together, with `min_side` records or more
+    on each side: a cluster joined by one doubtful link is split there (the link goes up for review)."""
+    probabilistic = RULE_INDEX["probabilistic"]
+    weak = np.flatnonzero(accepted & (edges.rule == probabilistic) & (edges.score < below))
+    if not len(weak):
+        return weak
+    used = np.flatnonzero(accepted)
+    neighbours: dict[int, list[tuple[int, int]]] = {}
+    for e, x, y in zip(used.tolist(), edges.a[used].tolist(), edges.b[used].tolist(), strict=True):
+        neighbours.setdefault(x, []).append((y, e))
+        neighbours.setdefault(y, []).append((x, e))
+    out: list[int] = []
+    removed: set[int] = set()
+    for e in weak.tolist():
+        start, goal = int(edges.a[e]), int(edges.b[e])
+        seen, stack = {start}, [start]
+        while stack and goal not in seen:
+            node = stack.pop()
+            for other, via in neighbours.get(node, ()):
+                if via != e and via not in removed and other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        if goal in seen or len(seen) < min_side:
+            continue
+        other_side, stack = {goal}, [goal]
+        while stack and len(other_side) < min_side:
+            node = stack.pop()
+            for other, via in neighbours.get(node, ()):
+                if via != e and via not in removed and other not in other_side:
+                    other_side.add(other)
+                    stack.append(other)
+        if len(other_side) >= min_side:
+            out.append(e)
+            removed.add(e)
+    return np.asarray(out, dtype=np.int64)
+
+
 def build_clusters(
     frame: Frame,
     edges: Edges,
@@ -159,6 +238,7 @@ def build_clusters(
     config: IdentityConfig,
     never: dict[int, set[int]] | None = None,
     conflicts: set[int] | None = None,
+    dob_errors_common: bool = False,
 ) -> Clustering:
     """Clusters from the links, refusing links that would break a guard.
 
@@ -181,10 +261,19 @@ def build_clusters(
     flags: dict[int, set[str]] = {}
     if dirty.any():
         dirty_order = order[dirty[comp[edges.a[order]]]]
-        roots, reasons, flags = _constrained_union(frame, edges, dirty_order, config, never, conflicts)
+        roots, reasons, flags = _constrained_union(
+            frame, edges, dirty_order, config, never, conflicts, dob_errors_common
+        )
         rows = np.flatnonzero(dirty[comp])
         labels[rows] = np.asarray(roots, dtype=np.int64)[rows]
     same = labels[edges.a] == labels[edges.b] if len(edges) else np.zeros(0, dtype=bool)
+    if config.split_weak_bridges and len(edges):
+        bridges = weak_bridges(edges, same, config.bridge_probability)
+        if len(bridges):
+            same[bridges] = False
+            labels = connected_components(n, edges.a[same], edges.b[same])
+            same = labels[edges.a] == labels[edges.b]
+            reasons.update({int(e): "weak_bridge" for e in bridges.tolist()})
     status = np.where(same, ACCEPTED, REFUSED).astype(np.int8)
     reasons = {e: r for e, r in reasons.items() if not same[e]}
     position = np.empty(len(edges), dtype=np.int64)
@@ -208,6 +297,7 @@ def _constrained_union(
     config: IdentityConfig,
     never: dict[int, set[int]] | None = None,
     conflicts: set[int] | None = None,
+    dob_errors_common: bool = False,
 ) -> tuple[list[int], dict[int, str], dict[int, set[str]]]:
     """Union-find over the given links in order, refusing a union that would break a guard.
 
@@ -232,6 +322,7 @@ def _constrained_union(
     threshold = config.given_name_conflict_below
     limit = config.max_cluster_size
     steward = RULE_INDEX["steward_merge"]
+    probabilistic = RULE_INDEX["probabilistic"]
     name_proof = {RULE_INDEX[r] for r in NAME_PROOF}
 
     def find(x: int) -> int:
@@ -241,6 +332,14 @@ def _constrained_union(
         while parent[x] != root:
             parent[x], x = root, parent[x]
         return root
+
+    single_sources = frozenset(config.one_record_per_source)
+    large = config.large_profile_records
+    sources: dict[int, set[str]] = {}
+    source = frame.source
+
+    def source_set(root: int) -> set[str]:
+        return sources.get(root) or {source[root]}
 
     def dob_set(root: int) -> set[int]:
         found = dobs.get(root)
@@ -279,14 +378,24 @@ def _constrained_union(
                 reason = "never_merge"
         if reason is None and rule != steward and size[ra] + size[rb] > limit:
             reason = "size_limit"
+        if reason is None and single_sources and rule != steward:
+            shared = source_set(ra) & source_set(rb) & single_sources
+            if shared:
+                reason = "same_source"
+        if reason is None and rule == probabilistic and large and min(size[ra], size[rb]) >= large:
+            reason = "large_profiles"
         if reason is None and rule != steward:
-            da, db = dob_set(ra), dob_set(rb)
-            if da and db and da != db and not all(dob_compatible(x, y) for x in da for y in db):
-                reason = "birth_date_conflict"
-        if reason is None and rule not in name_proof:
-            na, nb = name_list(ra), name_list(rb)
-            if na and nb and not any(names_compatible(ga, fa, gb, fb, threshold) for ga, fa in na for gb, fb in nb):
-                reason = "name_conflict"
+            reason = _identity_conflict(
+                dob_set(ra),
+                dob_set(rb),
+                name_list(ra),
+                name_list(rb),
+                rule,
+                name_proof,
+                probabilistic,
+                threshold,
+                dob_errors_common,
+            )
         if (
             reason is None
             and conflicts
@@ -307,6 +416,9 @@ def _constrained_union(
         if conflicts:
             members[ra] = member_list(ra) + member_list(rb)
             members.pop(rb, None)
+        if single_sources:
+            sources[ra] = source_set(ra) | source_set(rb)
+            sources.pop(rb, None)
         merged_dobs = dob_set(ra) | dob_set(rb)
         if merged_dobs:
             dobs[ra] = merged_dobs

@@ -9,15 +9,23 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler
 
 # Comparison fields and the names of their levels; level 0 of every field means "missing on one side".
+# Names: exact, Jaro-Winkler >= 0.92 (close), >= 0.8 or related by initial, prefix or token (compatible),
+# >= 0.65 (weak), below (different). Birth dates: exact, one edit of the yyyymmdd digits or day and month
+# swapped (typo), two edits (close), different. Address: the street (number and name), postcode and city
+# judged together, because they are not independent: same street in the same area, close street (a typo, an
+# abbreviation, a missing line, or the area mistyped), same area (postcode and city), part of the area
+# (postcode, possibly mistyped, or city), different.
 FIELDS: dict[str, tuple[str, ...]] = {
-    "given_name": ("missing", "exact", "close", "compatible", "different"),
-    "family_name": ("missing", "exact", "close", "compatible", "different"),
-    "birth_date": ("missing", "exact", "typo", "different"),
+    "given_name": ("missing", "exact", "close", "compatible", "weak", "different"),
+    "family_name": ("missing", "exact", "close", "compatible", "weak", "different"),
+    "birth_date": ("missing", "exact", "typo", "close", "different"),
     "email": ("missing", "exact", "domain_typo", "local_typo", "different"),
     "phone": ("missing", "exact", "different"),
-    "address": ("missing", "same_street", "close_street", "same_postcode", "same_city", "different"),
+    "address": ("missing", "same_street", "close_street", "same_area", "partial_area", "different"),
     "loyalty_id": ("missing", "exact", "different"),
 }
+NAME_WEAK_BELOW = 0.8
+NAME_DIFFERENT_BELOW = 0.65
 FIELD_NAMES: tuple[str, ...] = tuple(FIELDS)
 MAX_LEVELS = max(len(levels) for levels in FIELDS.values())
 
@@ -28,21 +36,31 @@ def jaro_winkler(a: str, b: str) -> float:
 
 
 def dob_compatible(a: int, b: int) -> bool:
-    """Birth dates (yyyymmdd, 0 = missing) that may be the same: equal, one digit apart, or day and month swapped."""
+    """Birth dates (yyyymmdd, 0 = missing) that may be the same: equal, or up to two digit edits apart
+    (a digit changed, two swapped, the year off by one), or day and month swapped."""
     if not a or not b or a == b:
         return True
-    return dob_typo(a, b)
+    return dob_distance(a, b) <= 2
 
 
 def dob_typo(a: int, b: int) -> bool:
     """Two different birth dates that look like one typed wrongly (one digit, swapped day/month or digits)."""
-    sa, sb = f"{a:08d}", f"{b:08d}"
-    diffs = [i for i in range(8) if sa[i] != sb[i]]
-    if len(diffs) == 1:
-        return True
-    if len(diffs) == 2 and diffs[1] == diffs[0] + 1 and sa[diffs[0]] == sb[diffs[1]] and sa[diffs[1]] == sb[diffs[0]]:
-        return True
-    return sa[:4] == sb[:4] and sa[4:6] == sb[6:8] and sa[6:8] == sb[4:6]
+    return dob_distance(a, b) <= 1
+
+
+def dob_swapped(a: int, b: int) -> bool:
+    """Same year, day and month swapped."""
+    return a // 10000 == b // 10000 and (a // 100) % 100 == b % 100 and a % 100 == (b // 100) % 100
+
+
+def dob_distance(a: int, b: int) -> int:
+    """Edits between two yyyymmdd dates (digits changed, a swap of neighbours counting as one); 1 for a day and
+    month swap."""
+    if a == b:
+        return 0
+    if dob_swapped(a, b):
+        return 1
+    return int(digit_edits(np.asarray([a], dtype=np.int64), np.asarray([b], dtype=np.int64))[0])
 
 
 _NOT_LETTERS = str.maketrans("", "", "0123456789.-_+'!#$%&*/=?^`{|}~")
@@ -100,10 +118,20 @@ def family_compatible(a: str, b: str) -> bool:
     return jaro_winkler(a, b) >= 0.8
 
 
-def names_compatible(ga: str, fa: str, gb: str, fb: str, threshold: float) -> bool:
-    """Names that may belong to one person, also when given and family names were swapped in one system."""
+def names_compatible(ga: str, fa: str, gb: str, fb: str, threshold: float, given_only: bool = False) -> bool:
+    """Names that may belong to one person, also when given and family names were swapped in one system.
+
+    With `given_only`, the family names are not required to agree (a scored link already weighed them: people
+    change family names); the given names still must, in place or swapped.
+    """
     if ga == gb and fa == fb:
         return True
+    if given_only:
+        return (
+            given_compatible(ga, gb, threshold)
+            or (bool(ga and fb) and given_compatible(ga, fb, threshold))
+            or (bool(gb and fa) and given_compatible(fa, gb, threshold))
+        )
     if given_compatible(ga, gb, threshold) and family_compatible(fa, fb):
         return True
     return bool(ga and fb and gb and fa) and given_compatible(ga, fb, threshold) and family_compatible(fa, gb)
@@ -153,6 +181,17 @@ def score_columns(frame) -> dict[str, np.ndarray]:
     for name in SCORE_COLUMNS:
         if name != "dob":
             columns[f"h_{name}"] = np.fromiter(map(hash, getattr(frame, name)), dtype=np.int64, count=n)
+    dobs = columns["dob"]
+    columns["dob_text"] = np.array([f"{d:08d}" if d else "" for d in dobs.tolist()], dtype=object)
+    streets = frame.street
+    columns["city_first"] = np.fromiter((ord(c[0]) if c else 0 for c in frame.city), dtype=np.int64, count=n)
+    columns["street_compact"] = np.array([s.replace(" ", "") for s in streets], dtype=object)
+    columns["street_tokens"] = np.fromiter((s.count(" ") + 1 if s else 0 for s in streets), dtype=np.int64, count=n)
+    columns["h_street_number"] = np.fromiter(
+        (hash(next((t for t in s.split() if t[:1].isdigit()), "")) if s else 0 for s in streets),
+        dtype=np.int64,
+        count=n,
+    )
     domains = [e[e.index("@") + 1 :] if e else "" for e in frame.email]
     columns["email_domain"] = np.array(domains, dtype=object)
     columns["h_email_domain"] = np.fromiter(map(hash, domains), dtype=np.int64, count=n)
@@ -213,15 +252,6 @@ def _cpdist(a: np.ndarray, b: np.ndarray, scorer, workers: int) -> np.ndarray:
     return np.asarray(process.cpdist(a, b, scorer=scorer, workers=workers), dtype=np.float64)
 
 
-def _name_levels(a: np.ndarray, b: np.ndarray, sim: np.ndarray, present: np.ndarray, related: np.ndarray) -> np.ndarray:
-    level = np.full(len(a), 4, dtype=np.int8)
-    level[related | (sim >= 0.8)] = 3
-    level[sim >= 0.92] = 2
-    level[a == b] = 1
-    level[~present] = 0
-    return level
-
-
 def _related(x: np.ndarray, y: np.ndarray, sim: np.ndarray, todo: np.ndarray, family: bool) -> np.ndarray:
     """Name pairs related beyond similarity: shared token (family) or initial/prefix/first token (given).
 
@@ -247,12 +277,81 @@ def _similarity(columns: dict[str, np.ndarray], name: str, a: np.ndarray, b: np.
 
 
 def _levels(equal: np.ndarray, sim: np.ndarray, present: np.ndarray, related: np.ndarray) -> np.ndarray:
-    level = np.full(len(equal), 4, dtype=np.int8)
-    level[related | (sim >= 0.8)] = 3
+    level = np.full(len(equal), 5, dtype=np.int8)
+    level[sim >= NAME_DIFFERENT_BELOW] = 4
+    level[related | (sim >= NAME_WEAK_BELOW)] = 3
     level[sim >= 0.92] = 2
     level[equal] = 1
     level[~present] = 0
     return level
+
+
+_POWERS = 10 ** np.arange(7, -1, -1, dtype=np.int64)
+
+
+def digit_edits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Edits between yyyymmdd dates digit by digit: digits changed, a swap of two neighbours counting as one."""
+    dx = (x[:, None] // _POWERS[None, :]) % 10
+    dy = (y[:, None] // _POWERS[None, :]) % 10
+    differ = dx != dy
+    swaps = differ[:, :-1] & differ[:, 1:] & (dx[:, :-1] == dy[:, 1:]) & (dx[:, 1:] == dy[:, :-1])
+    # Count non-overlapping swaps from the left (a run such as 3 swapped positions counts one swap).
+    taken = np.zeros_like(swaps)
+    for i in range(swaps.shape[1]):
+        taken[:, i] = swaps[:, i] & ~(taken[:, i - 1] if i else False)
+    return differ.sum(axis=1) - taken.sum(axis=1)
+
+
+def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, workers: int
+                    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Address level of each pair, and the street similarity behind it."""
+    n = len(a)
+    hs, hpc, hc = columns["h_street"], columns["h_postcode"], columns["h_city"]
+    sa, sb, pca, pcb, ca, cb = hs[a], hs[b], hpc[a], hpc[b], hc[a], hc[b]
+    pc_present = (pca != 0) & (pcb != 0)
+    same_pc = pc_present & (pca == pcb)
+    pc_typo = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(pc_present & ~same_pc)
+    if len(idx):
+        pc_typo[idx] = _cpdist(columns["postcode"][a[idx]], columns["postcode"][b[idx]], OSA.distance, workers) <= 1
+    city_present = (ca != 0) & (cb != 0)
+    same_city = city_present & (ca == cb)
+    idx = np.flatnonzero(city_present & ~same_city & (columns["city_first"][a] == columns["city_first"][b]))
+    if len(idx):
+        same_city[idx] = _cpdist(columns["city"][a[idx]], columns["city"][b[idx]], JaroWinkler.normalized_similarity,
+                                 workers) >= 0.9  # fmt: skip
+    s_present = (sa != 0) & (sb != 0)
+    s_equal = s_present & (sa == sb)
+    sim = np.zeros(n, dtype=np.float64)
+    na, nb = columns["h_street_number"][a], columns["h_street_number"][b]
+    other_number = (na != 0) & (nb != 0) & (na != nb)
+    area = same_pc & same_city
+    # Street similarity decides a level only when the numbers agree (or are missing) or the area agrees.
+    idx = np.flatnonzero(s_present & ~s_equal & (~other_number | area))
+    if len(idx):
+        # The best of: spelling with spaces ignored, words in any order, and (long lines) one line holding the
+        # other's words; each computed only where the cheaper ones left the pair below 90.
+        found = _cpdist(columns["street_compact"][a[idx]], columns["street_compact"][b[idx]], fuzz.ratio, workers)
+        low = np.flatnonzero(found < 90)
+        xa, xb = columns["street"][a[idx[low]]], columns["street"][b[idx[low]]]
+        found[low] = np.maximum(found[low], _cpdist(xa, xb, fuzz.token_sort_ratio, workers))
+        long = (columns["street_tokens"][a[idx[low]]] >= 3) & (columns["street_tokens"][b[idx[low]]] >= 3)
+        long = np.flatnonzero(long & (found[low] < 90))
+        if len(long):
+            found[low[long]] = np.maximum(found[low[long]], _cpdist(xa[long], xb[long], fuzz.token_set_ratio, workers))
+        sim[idx] = found / 100
+    sim[s_equal] = 1.0
+    some_area = same_pc | same_city | pc_typo
+    level = np.full(n, 5, dtype=np.int8)
+    level[some_area] = 4
+    level[area] = 3
+    close = s_present & ~other_number & ((sim >= 0.9) | ((sim >= 0.75) & some_area))
+    level[close | (s_present & other_number & (sim >= 0.9) & area)] = 2
+    level[s_present & ~other_number & (sim >= 0.9) & some_area] = 1
+    a_none = (sa == 0) & (pca == 0) & (ca == 0)
+    b_none = (sb == 0) & (pcb == 0) & (cb == 0)
+    level[a_none | b_none] = 0
+    return level, sim
 
 
 def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, workers: int = 1) -> Comparison:
@@ -274,26 +373,37 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
     sim_f = _similarity(columns, "family", a, b, f_present & ~f_equal, jw, workers)
     sim_g[g_equal], sim_f[f_equal] = 1.0, 1.0
     swapped = np.zeros(n, dtype=bool)
-    cross = np.flatnonzero(g_present & f_present & ~(g_equal & f_equal))
+    # Given and family names swapped by one system, also when that system holds only one of them.
+    cross_g_ok, cross_f_ok = (ga != 0) & (hf[b] != 0), (fa != 0) & (hg[b] != 0)
+    # Only pairs whose names may be swapped: a name of one starts like the other kind of name of the other.
+    first_g, first_f = columns["h_given_first"], columns["h_family_first"]
+    maybe_swapped = (cross_g_ok & (first_g[a] == first_f[b])) | (cross_f_ok & (first_f[a] == first_g[b]))
+    cross = np.flatnonzero(maybe_swapped & ~(g_equal & f_equal) & (sim_g + sim_f < 1.84))
     if len(cross):
         ca, cb = a[cross], b[cross]
-        cross_equal_g, cross_equal_f = hg[ca] == hf[cb], hf[ca] == hg[cb]
+        ok_g, ok_f = cross_g_ok[cross], cross_f_ok[cross]
+        cross_equal_g, cross_equal_f = ok_g & (hg[ca] == hf[cb]), ok_f & (hf[ca] == hg[cb])
         cross_g = np.where(cross_equal_g, 1.0, 0.0)
         cross_f = np.where(cross_equal_f, 1.0, 0.0)
-        need_g, need_f = np.flatnonzero(~cross_equal_g), np.flatnonzero(~cross_equal_f)
+        need_g, need_f = np.flatnonzero(ok_g & ~cross_equal_g), np.flatnonzero(ok_f & ~cross_equal_f)
         if len(need_g):
             cross_g[need_g] = _cpdist(columns["given"][ca[need_g]], columns["family"][cb[need_g]], jw, workers)
         if len(need_f):
             cross_f[need_f] = _cpdist(columns["family"][ca[need_f]], columns["given"][cb[need_f]], jw, workers)
-        maybe = columns["h_given_first"][ca] == columns["h_family_first"][cb]
+        maybe = ok_g & (columns["h_given_first"][ca] == columns["h_family_first"][cb])
         related = related_names(columns, "given", ca, "family", cb, maybe & (cross_g < 0.92))
         cross_g = np.where(related, np.maximum(cross_g, 0.92), cross_g)
-        better = (cross_g >= 0.92) & (cross_f >= 0.92) & (cross_g + cross_f > sim_g[cross] + sim_f[cross] + 0.2)
+        # Swapped when the crossed names agree clearly better than the names in place: both crossed names close,
+        # or one of them the same (the other may be replaced or mistyped: its own level says so).
+        better = (
+            ((~ok_g | (cross_g >= 0.85)) & (~ok_f | (cross_f >= 0.85))) | (np.maximum(cross_g, cross_f) >= 0.92)
+        ) & (cross_g + cross_f > sim_g[cross] + sim_f[cross] + 0.2)
         chosen = cross[better]
         swapped[chosen] = True
         sim_g[chosen], sim_f[chosen] = cross_g[better], cross_f[better]
-        g_equal[chosen] = ga[chosen] == hf[b[chosen]]
-        f_equal[chosen] = fa[chosen] == hg[b[chosen]]
+        g_present[chosen], f_present[chosen] = cross_g_ok[chosen], cross_f_ok[chosen]
+        g_equal[chosen] = cross_equal_g[better]
+        f_equal[chosen] = cross_equal_f[better]
     first_b = np.where(swapped, columns["h_family_first"][b], columns["h_given_first"][b])
     given_todo = g_present & ~g_equal & (columns["h_given_first"][a] == first_b) & (sim_g < 0.8)
     given_related_ = related_names(columns, "given", a, "given", b, given_todo & ~swapped)
@@ -310,11 +420,15 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
     sims["given_name"], sims["family_name"] = sim_g, sim_f
 
     da, db = columns["dob"][a], columns["dob"][b]
-    dob = np.full(n, 3, dtype=np.int8)
+    dob = np.full(n, 4, dtype=np.int8)
     differ = np.flatnonzero((da != db) & (da > 0) & (db > 0))
-    typo = np.fromiter((dob_typo(int(x), int(y)) for x, y in zip(da[differ], db[differ], strict=True)),
-                       dtype=bool, count=len(differ))  # fmt: skip
-    dob[differ[typo]] = 2
+    if len(differ):
+        x, y = da[differ], db[differ]
+        edits = digit_edits(x, y)
+        swapped_dm = (x // 10000 == y // 10000) & ((x // 100) % 100 == y % 100) & (x % 100 == (y // 100) % 100)
+        edits[swapped_dm] = 1
+        dob[differ[edits <= 2]] = 3
+        dob[differ[edits <= 1]] = 2
     dob[da == db] = 1
     dob[(da == 0) | (db == 0)] = 0
     levels[:, 2] = dob
@@ -338,7 +452,7 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
         if len(typo_local):
             ta, tb = xa[typo_local], xb[typo_local]
             local = columns["email_local"]
-            close = np.flatnonzero(_cpdist(local[ta], local[tb], OSA.distance, workers) <= 2)
+            close = np.flatnonzero(_cpdist(local[ta], local[tb], OSA.distance, workers) <= 1)
             real = np.fromiter(
                 (email_typo(x, y) for x, y in zip(local[ta[close]], local[tb[close]], strict=True)),
                 dtype=bool,
@@ -356,23 +470,7 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
     phone[(pa == 0) | (pb == 0)] = 0
     levels[:, 4] = phone
 
-    hs, hpc, hc = columns["h_street"], columns["h_postcode"], columns["h_city"]
-    sa, sb, pca, pcb, ca_, cb_ = hs[a], hs[b], hpc[a], hpc[b], hc[a], hc[b]
-    s_present = (sa != 0) & (sb != 0)
-    same_pc = (pca == pcb) & (pca != 0)
-    s_equal = s_present & (sa == sb)
-    sim_s = _similarity(columns, "street", a, b, s_present & ~s_equal & same_pc, fuzz.token_sort_ratio, workers) / 100
-    sim_s[s_equal] = 1.0
-    address = np.full(n, 5, dtype=np.int8)
-    address[(ca_ == cb_) & (ca_ != 0)] = 4
-    address[same_pc] = 3
-    address[same_pc & s_present & (sim_s >= 0.85)] = 2
-    address[same_pc & s_equal] = 1
-    a_none = (sa == 0) & (pca == 0) & (ca_ == 0)
-    b_none = (sb == 0) & (pcb == 0) & (cb_ == 0)
-    address[a_none | b_none] = 0
-    levels[:, 5] = address
-    sims["address"] = sim_s
+    levels[:, 5], sims["address"] = _address_levels(columns, a, b, workers)
 
     hy = columns["h_loyalty"]
     ya, yb = hy[a], hy[b]

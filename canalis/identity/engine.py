@@ -5,14 +5,14 @@ from __future__ import annotations
 import gc
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
-from canalis.identity.blocking import BLOCK_KINDS, block_values
+from canalis.identity.blocking import BLOCK_KINDS, block_codes
 from canalis.identity.clusters import ACCEPTED, REFUSED, RULES, STATUS_NAMES, IdEvent
 from canalis.identity.compare import compare, score_columns
 from canalis.identity.config import IdentityConfig
@@ -24,6 +24,7 @@ from canalis.identity.overrides import FORCE_MERGE, NEVER_MERGE, Override, Overr
 from canalis.identity.records import IdentityRecord
 from canalis.identity.report import ResolutionReport
 from canalis.identity.resolver import BatchResult, resolve_frame
+from canalis.identity.resolver import proposal_reasons as _proposal_reasons
 from canalis.identity.scoring import MatchModel, score
 from canalis.identity.survivorship import GoldenRecord, GoldenTable, golden_records
 
@@ -82,6 +83,12 @@ class Resolution:
                 )
             )
         return out
+
+
+_TEXT_COLUMNS: tuple[str, ...] = (
+    "key", "source", "email", "email_local", "phone", "loyalty", "given", "family", "family_sound", "postcode",
+    "street", "city", "country",
+)  # fmt: skip
 
 
 class _Taken:
@@ -144,6 +151,10 @@ class IdentityEngine:
         self.key_codes: dict[str, np.ndarray] = {}
         self.referenced: set[str] = set()
         self.adjacency = Adjacency()
+        # Reads records by key (a restored engine keeps features, not records): {record_key: IdentityRecord}.
+        self.record_loader: Callable[[list[str]], dict[str, IdentityRecord]] | None = None
+        self._alive_cache: tuple | None = None
+        self._alive_version = 0  # bumped whenever `alive` changes
 
     # --- public API ------------------------------------------------------------------------------
 
@@ -161,7 +172,8 @@ class IdentityEngine:
         latest: dict[str, IdentityRecord] = {}
         for record in records:
             latest[record.key] = record
-        frame = Frame.from_records([latest[key] for key in sorted(latest)], self.config)
+        region = self.model.region if self.model is not None and not retrain else None
+        frame = Frame.from_records([latest[key] for key in sorted(latest)], self.config, region)
         seen = {key: row for row, key in enumerate(frame.key)}
         extract_seconds = time.perf_counter() - started
         removed = sorted(set(previous) - set(seen))
@@ -205,10 +217,11 @@ class IdentityEngine:
             read += 1
             key = record.key
             row = self.row_of.get(key)
-            if row is not None and self.alive[row] and self.frame.record[row].fingerprint() == record.fingerprint():
+            known = self.frame.record[row] if row is not None else None
+            if known is not None and self.alive[row] and known.fingerprint() == record.fingerprint():
                 continue
             if row is None:
-                row = self.frame.append(record, self.config)
+                row = self.frame.append(record, self.config, self.model.region)
                 self.row_of[key] = row
                 self.alive.append(True)
                 self.customer.append(None)
@@ -216,7 +229,7 @@ class IdentityEngine:
                 self.confidence.append(1.0)
             else:
                 before[row] = self._snapshot(row)
-                self.frame.replace(row, record, self.config)
+                self.frame.replace(row, record, self.config, self.model.region)
                 self.alive[row] = True
             changed.append(row)
         removed_keys: list[str] = []
@@ -228,6 +241,7 @@ class IdentityEngine:
             self.alive[row] = False
             removed_keys.append(key)
             changed.append(row)
+        self._alive_version += 1
         if not changed:
             report = ResolutionReport(mode="incremental", records_read=read)
             report.customers_total = len(self.members)
@@ -243,6 +257,7 @@ class IdentityEngine:
         for row in closure:
             if not self.alive[row]:
                 self._forget(row)
+        self._ensure_records(live.tolist())
         sub = self.frame.take(live)
         batch = resolve_frame(
             sub,
@@ -348,6 +363,7 @@ class IdentityEngine:
         closure = self._closure(set(rows))
         live = np.asarray(sorted(r for r in closure if self.alive[r]), dtype=np.int64)
         previous = {self.frame.key[r]: self.customer[r] for r in closure if self.customer[r]}
+        self._ensure_records(live.tolist())
         batch = resolve_frame(
             self.frame.take(live),
             self.config,
@@ -436,6 +452,7 @@ class IdentityEngine:
             links_by_rule=dict(sorted(links.items())),
             refused_links=dict(sorted(refused.items())),
             review_pairs=batch.review_count,
+            proposed_merges=_proposal_reasons(batch),
             demoted_keys=dict(demoted),
             flagged_clusters=sorted(flagged, key=lambda f: (-f["size"], f["customer_id"])),
             largest_cluster=max(all_sizes, default=0),
@@ -455,9 +472,24 @@ class IdentityEngine:
             codes[row] = 0
 
     def _build_indexes(self, batch: BatchResult) -> None:
+        n = len(self.frame)
+        self._build_key_index()
+        for kind in BLOCK_KINDS:
+            codes = batch.block_codes.get(kind)
+            if codes is None:
+                codes = block_codes(self.frame, [kind])[kind]
+            self.block_codes[kind] = codes
+        self._build_block_index()
+        status = batch.clustering.status
+        prob = batch.edges.rule == len(RULES) - 1
+        keep = prob | (status == REFUSED)
+        self.adjacency = Adjacency(n, batch.edges.a[keep], batch.edges.b[keep])
+
+    def _build_key_index(self) -> None:
         frame = self.frame
         n = len(frame)
         self.referenced = {value for values in frame.ext for value in values[1:]}
+        alive = np.fromiter(self.alive, dtype=bool, count=n) if len(self.alive) == n else np.ones(n, dtype=bool)
         for kind in self.config.deterministic_keys:
             column = getattr(frame, KEY_COLUMNS[kind])
             if kind == "external_id":
@@ -466,22 +498,102 @@ class IdentityEngine:
                 rows = np.fromiter((r for _, r in pairs), dtype=np.int64, count=len(pairs))
             else:
                 codes = np.fromiter(map(hash, column), dtype=np.int64, count=n)
+                codes[~alive] = 0
                 self.key_codes[kind] = codes
                 rows = np.flatnonzero(codes != 0)
                 hashes = codes[rows]
             self.key_index[kind] = HashIndex(hashes, rows)
+
+    def _build_block_index(self) -> None:
         for kind in BLOCK_KINDS:
-            codes = batch.block_codes.get(kind)
-            if codes is None:
-                values = block_values(frame, kind)
-                codes = np.fromiter(map(hash, values), dtype=np.int64, count=n)
-            self.block_codes[kind] = codes
+            codes = self.block_codes[kind]
             present = np.flatnonzero(codes != 0)
             self.block_index[kind] = HashIndex(codes[present], present)
-        status = batch.clustering.status
-        prob = batch.edges.rule == len(RULES) - 1
-        keep = prob | (status == REFUSED)
-        self.adjacency = Adjacency(n, batch.edges.a[keep], batch.edges.b[keep])
+
+    # --- saved state -----------------------------------------------------------------------------
+
+    def to_state(self) -> bytes:
+        """The engine's resolved state as bytes (see canalis.identity.state); records themselves are not kept."""
+        from canalis.identity.state import encode
+
+        frame = self.frame
+        parts: dict = {"region": frame.region, "model": self.model.to_dict() if self.model else None}
+        for name in _TEXT_COLUMNS:
+            parts[f"frame.{name}"] = getattr(frame, name)
+        parts["frame.ext"] = frame.ext
+        parts["frame.dob"] = np.asarray(frame.dob, dtype=np.int64)
+        parts["frame.updated"] = np.asarray(frame.updated, dtype=np.float64)
+        parts["alive"] = np.fromiter(self.alive, dtype=bool, count=len(self.alive))
+        parts["customer"] = [c or "" for c in self.customer]
+        parts["rule"] = self.rule
+        parts["confidence"] = np.asarray(self.confidence, dtype=np.float64)
+        parts["id_age.ids"] = list(self.id_age)
+        parts["id_age.at"] = np.fromiter((age[0] for age in self.id_age.values()), dtype=np.float64)
+        parts["aliases"] = self.aliases
+        parts["flags"] = self.flags
+        for kind in BLOCK_KINDS:
+            parts[f"block.{kind}"] = self.block_codes[kind]
+        indptr, indices = self.adjacency.compact(len(frame))
+        parts["adjacency.indptr"], parts["adjacency.indices"] = indptr, indices
+        return encode(parts)
+
+    @classmethod
+    def from_state(
+        cls, data: bytes, config: IdentityConfig | None = None, *, overrides: Iterable[Override] = ()
+    ) -> IdentityEngine:
+        """An engine in the state `to_state` saved; records are read back through `record_loader` when needed."""
+        from canalis.identity.state import decode
+
+        parts = decode(data)
+        model = MatchModel.from_dict(parts["model"]) if parts["model"] else None
+        engine = cls(config, model=model, overrides=overrides)
+        frame = Frame(parts["region"])
+        for name in _TEXT_COLUMNS:
+            setattr(frame, name, parts[f"frame.{name}"])
+        n = len(frame.key)
+        frame.ext = parts["frame.ext"] if n else []
+        frame.dob = parts["frame.dob"].tolist()
+        frame.updated = parts["frame.updated"].tolist()
+        frame.record = [None] * n
+        engine.frame = frame
+        engine.row_of = {key: row for row, key in enumerate(frame.key)}
+        engine.alive = parts["alive"].tolist()
+        engine.customer = [c or None for c in parts["customer"]] if n else []
+        engine.rule = parts["rule"] if n else []
+        engine.confidence = parts["confidence"].tolist()
+        engine.id_age = {cid: (at, cid) for cid, at in zip(parts["id_age.ids"], parts["id_age.at"].tolist(),
+                                                           strict=True)}  # fmt: skip
+        engine.aliases = parts["aliases"]
+        engine.flags = parts["flags"]
+        members: dict[str, list[int]] = {}
+        for row, (cid, alive) in enumerate(zip(engine.customer, engine.alive, strict=True)):
+            if cid and alive:
+                members.setdefault(cid, []).append(row)
+        engine.members = members
+        engine.block_codes = {kind: parts[f"block.{kind}"] for kind in BLOCK_KINDS}
+        engine._build_key_index()
+        engine._build_block_index()
+        engine.adjacency = Adjacency.from_compact(parts["adjacency.indptr"], parts["adjacency.indices"])
+        return engine
+
+    def _alive_array(self) -> np.ndarray:
+        """`alive` as a numpy array, made once per state of `alive` (it is read many times per update)."""
+        cached = self._alive_cache
+        if cached is None or cached[0] is not self.alive or cached[1] != self._alive_version:
+            cached = (self.alive, self._alive_version, np.fromiter(self.alive, dtype=bool, count=len(self.alive)))
+            self._alive_cache = cached
+        return cached[2]
+
+    def _ensure_records(self, rows: Iterable[int]) -> None:
+        """Read back the records of rows restored from a saved state (golden records need their raw values)."""
+        records = self.frame.record
+        missing = [self.frame.key[r] for r in rows if records[r] is None]
+        if not missing:
+            return
+        if self.record_loader is None:
+            raise RuntimeError("records of a restored engine need a record_loader")
+        for key, record in self.record_loader(missing).items():
+            records[self.row_of[key]] = record
 
     def _index_rows(self, rows: list[int]) -> None:
         n = len(self.frame)
@@ -493,11 +605,10 @@ class IdentityEngine:
                     codes = np.concatenate([codes, np.zeros(n - len(codes), dtype=np.int64)])
                 table[kind] = codes
         live = [r for r in rows if self.alive[r]]
-        sub = self.frame.take(live)
+        sub_codes = block_codes(self.frame.take(live))
         for kind in BLOCK_KINDS:
             index = self.block_index.setdefault(kind, HashIndex())
-            for row, value in zip(live, block_values(sub, kind), strict=True):
-                code = hash(value) if value else 0
+            for row, code in zip(live, sub_codes[kind].tolist(), strict=True):
                 self.block_codes[kind][row] = code
                 if code:
                     index.add(code, row)
@@ -541,16 +652,15 @@ class IdentityEngine:
     def _key_count(self, kind: str, value: str, local: int) -> int:
         return len(self._key_members(kind, value))
 
-    def _block_size(self, kind: str, values: list[str]) -> np.ndarray:
-        alive = np.fromiter(self.alive, dtype=bool, count=len(self.alive))
-        codes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
+    def _block_size(self, kind: str, codes: np.ndarray) -> np.ndarray:
+        alive = self._alive_array()
         return self._members_many(self.block_index[kind], self.block_codes[kind], codes, alive)[2]
 
     def _seeds(self, changed: list[int], before: dict) -> set[int]:
         """Rows whose links may change: the changed rows, key-mates, and block-mates that now score as links."""
         config = self.config
         limits = config.block_limits()
-        alive = np.fromiter(self.alive, dtype=bool, count=len(self.alive))
+        alive = self._alive_array()
         seeds: set[int] = set(changed)
         changed_arr = np.asarray(changed, dtype=np.int64)
         for kind in config.deterministic_keys:
@@ -635,7 +745,7 @@ class IdentityEngine:
         """Every row connected to the seeds through links, shared keys, steward merges or current clusters."""
         config = self.config
         partners = self.overrides.partners() if self.overrides else {}
-        alive = np.fromiter(self.alive, dtype=bool, count=len(self.alive))
+        alive = self._alive_array()
         seen = np.zeros(len(self.alive), dtype=bool)
         frontier = np.asarray(sorted(seeds), dtype=np.int64)
         seen[frontier] = True

@@ -12,7 +12,7 @@ from canalis.identity.compare import FIELD_NAMES, FIELDS, compare, score_columns
 from canalis.identity.config import IdentityConfig
 from canalis.identity.keys import DEMOTED, judge, row_values
 from canalis.identity.records import IdentityRecord
-from canalis.identity.resolver import ScoredPairs, _conflicts, resolve_frame
+from canalis.identity.resolver import ScoredPairs, _conflicts, birth_date_errors_common, resolve_frame
 from canalis.identity.scoring import MatchModel, default_model, score
 
 if TYPE_CHECKING:
@@ -42,8 +42,10 @@ def _pair_evidence(engine: IdentityEngine, ra: int, rb: int) -> dict:
     columns = score_columns(sub)
     a, b = np.array([0]), np.array([1])
     comparison = compare(columns, a, b)
-    scores = score(comparison, columns, a, engine.model or default_model())
-    pairs = ScoredPairs(a, b, comparison, scores, _conflicts(comparison, engine.config))
+    model = engine.model or default_model()
+    scores = score(comparison, columns, a, model)
+    common = birth_date_errors_common(model, engine.config)
+    pairs = ScoredPairs(a, b, comparison, scores, _conflicts(comparison, engine.config, common))
     return pairs.evidence(0)
 
 

@@ -19,6 +19,7 @@ from canalis.mappings.normalize import (
     phonetic_key,
     postcode_key,
 )
+from canalis.mappings.normalize.addresses import postcode_fits
 
 _TODAY = date.today()
 
@@ -62,41 +63,48 @@ def external_keys(record: IdentityRecord, config: IdentityConfig) -> tuple[str, 
 class Frame:
     """Features of a set of records, one list per column, row i describing record i."""
 
-    __slots__ = COLUMNS
+    __slots__ = (*COLUMNS, "region")
 
-    def __init__(self) -> None:
+    def __init__(self, region: str | None = None) -> None:
         for name in COLUMNS:
             setattr(self, name, [])
+        self.region = region
 
     def __len__(self) -> int:
         return len(self.key)
 
     @classmethod
-    def from_records(cls, records: Iterable[IdentityRecord], config: IdentityConfig) -> Frame:
-        """Normalise and extract the features of every record."""
-        frame = cls()
-        extractor = Extractor(config)
+    def from_records(
+        cls, records: Iterable[IdentityRecord], config: IdentityConfig, region: str | None = None
+    ) -> Frame:
+        """Normalise and extract the features of every record.
+
+        Records with no country are read in `region` (see `infer_region`; by default inferred from these records).
+        """
+        records = list(records)
+        frame = cls(infer_region(records, config) if region is None else region)
+        extractor = Extractor(config, frame.region)
         rows = [extractor(record) for record in records]
         if rows:
             for name, column in zip(COLUMNS, zip(*rows, strict=True), strict=True):
                 setattr(frame, name, list(column))
         return frame
 
-    def append(self, record: IdentityRecord, config: IdentityConfig) -> int:
+    def append(self, record: IdentityRecord, config: IdentityConfig, region: str | None = None) -> int:
         """Add one record and return its row."""
         row = len(self.key)
-        for name, value in zip(COLUMNS, extract(record, config), strict=True):
+        for name, value in zip(COLUMNS, extract(record, config, region), strict=True):
             getattr(self, name).append(value)
         return row
 
-    def replace(self, row: int, record: IdentityRecord, config: IdentityConfig) -> None:
+    def replace(self, row: int, record: IdentityRecord, config: IdentityConfig, region: str | None = None) -> None:
         """Overwrite a row with a changed record."""
-        for name, value in zip(COLUMNS, extract(record, config), strict=True):
+        for name, value in zip(COLUMNS, extract(record, config, region), strict=True):
             getattr(self, name)[row] = value
 
     def take(self, rows: Sequence[int] | np.ndarray) -> Frame:
         """A new frame with the given rows, in that order."""
-        frame = Frame()
+        frame = Frame(self.region)
         for name in COLUMNS:
             column = getattr(self, name)
             setattr(frame, name, [column[i] for i in rows])
@@ -121,8 +129,9 @@ class Extractor:
     normalises each distinct spelling once and is dropped with the batch.
     """
 
-    def __init__(self, config: IdentityConfig) -> None:
+    def __init__(self, config: IdentityConfig, region: str | None = None) -> None:
         self.config = config
+        self.region = config.default_region if region is None else region
         self.emails: dict[str, tuple[str, str]] = {}
         self.phones: dict[tuple[str, str], str] = {}
         self.streets: dict[str, str] = {}
@@ -143,6 +152,10 @@ class Extractor:
         if not raw:
             return ""
         found = self.phones.get((raw, region))
+        if found is None and not region:
+            digits = "".join(ch for ch in raw if ch.isdigit())
+            value, valid = phone_key(raw, "ZZ") if raw.lstrip().startswith(("+", "00")) else (digits, True)
+            found = self.phones[(raw, region)] = (value or "") if valid else INVALID_PHONE_MARK + (value or digits)
         if found is None:
             value, valid = phone_key(raw, region)
             found = "" if not value else value if valid else INVALID_PHONE_MARK + value
@@ -162,7 +175,7 @@ class Extractor:
         """The feature values of one record, in COLUMNS order."""
         config = self.config
         country = country_code(record.country) or "" if record.country else ""
-        region = country or config.default_region
+        region = country or self.region
         email, local = self.email(record.email)
         given = fold_name(record.given_name)
         family = fold_name(record.family_name)
@@ -182,7 +195,7 @@ class Extractor:
             family,
             phonetic_key(family) if family else "",
             dob,
-            postcode_key(record.postcode, region) or "" if record.postcode else "",
+            postcode_key(record.postcode, region or None) or "" if record.postcode else "",
             self.street(record.street),
             fold_place(record.city) if record.city else "",
             country,
@@ -191,6 +204,26 @@ class Extractor:
         )
 
 
-def extract(record: IdentityRecord, config: IdentityConfig) -> tuple:
+def extract(record: IdentityRecord, config: IdentityConfig, region: str | None = None) -> tuple:
     """The feature values of one record, in COLUMNS order."""
-    return Extractor(config)(record)
+    return Extractor(config, region)(record)
+
+
+_REGION_SAMPLE = 5000
+
+
+def infer_region(records: list[IdentityRecord], config: IdentityConfig) -> str:
+    """The country in which to read the postcodes and phones of records that name none.
+
+    `default_region` unless `infer_region` is on and most postcodes of such records (a sample) are not valid
+    postcodes of that country as written: then "" (unknown), and postcodes are compared as written, national
+    phone numbers by their digits (international ones still in E.164). French data keeps reading in France;
+    Australian or British data is not forced into French postcodes and numbers.
+    """
+    if not config.infer_region or not config.default_region:
+        return config.default_region
+    written = [r.postcode for r in records[: _REGION_SAMPLE * 4] if r.postcode and not r.country][:_REGION_SAMPLE]
+    if len(written) < 20:
+        return config.default_region
+    fits = sum(1 for p in written if postcode_fits(p, config.default_region))
+    return config.default_region if fits * 2 >= len(written) else ""

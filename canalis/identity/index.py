@@ -100,6 +100,31 @@ class Adjacency:
             found.append(np.asarray(extra, dtype=np.int64))
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
+    def compact(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indptr, indices) of all n rows, with the replaced rows folded in."""
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        bulk = min(len(self.indptr), n + 1)
+        indptr[:bulk] = self.indptr[:bulk]
+        indptr[bulk:] = self.indptr[bulk - 1] if bulk else 0
+        if not self.replaced:
+            return indptr, self.indices
+        counts = np.diff(indptr)
+        src = np.repeat(np.arange(n), counts)
+        keep = np.fromiter((r not in self.replaced for r in src.tolist()), dtype=bool, count=len(src))
+        extra_src = [r for r, found in self.replaced.items() if r < n for _ in found]
+        extra_dst = [x for r, found in self.replaced.items() if r < n for x in found]
+        src = np.concatenate([src[keep], np.asarray(extra_src, dtype=np.int64)])
+        dst = np.concatenate([self.indices[keep], np.asarray(extra_dst, dtype=np.int64)])
+        order = np.argsort(src, kind="stable")
+        return np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))]), dst[order]
+
+    @classmethod
+    def from_compact(cls, indptr: np.ndarray, indices: np.ndarray) -> Adjacency:
+        """An adjacency from `compact`'s arrays."""
+        out = cls()
+        out.indptr, out.indices = indptr.astype(np.int64), indices.astype(np.int64)
+        return out
+
     def replace(self, row: int, neighbours: list[int]) -> None:
         """Set the neighbours of a row after it was resolved again."""
         self.replaced[row] = neighbours

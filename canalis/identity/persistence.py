@@ -1,74 +1,60 @@
 """Identity resolution against the store: read customer_records, write source_identities, customers and state.
 
-A full run resolves every record and learns a new model. An incremental run reads only records whose
-content_hash changed since they were last resolved, finds through the stored key, block and link indexes
-the part of the link graph they touch, and resolves that part again with the stored model.
+The store path runs the same engine as the offline command. A full run reads every record, resolves them in
+memory (learning a new model) and writes every assignment, link and golden record in bulk. It also saves the
+engine's resolved state (identity_state: features, block codes, assignments, link graph, ids, model). An
+incremental run restores that state, reads only the records whose content_hash changed since they were last
+resolved (and the removed ones), lets the engine resolve the part of the link graph they touch, and writes
+what changed. Steward decisions and reviewed merges go through the same incremental path. Without a saved
+state (a store written by an older version), a run is full.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy import Connection, Engine, func, select, tuple_
+from sqlalchemy import Connection, Engine, func, select
 
-from canalis.identity.blocking import BLOCK_KINDS, block_values
-from canalis.identity.clusters import ACCEPTED, REFUSED, RULES, STATUS_NAMES
-from canalis.identity.compare import compare, score_columns
+from canalis.identity.bulk import delete_where_in, insert_rows
+from canalis.identity.clusters import RULES, STATUS_NAMES
+from canalis.identity.compare import FIELD_NAMES, FIELDS
 from canalis.identity.config import IdentityConfig
-from canalis.identity.engine import bulk_work
-from canalis.identity.features import Frame
-from canalis.identity.keys import row_values
-from canalis.identity.outcome import Outcome, conclude
+from canalis.identity.engine import IdentityEngine, Resolution, bulk_work
 from canalis.identity.overrides import FORCE_MERGE, KINDS, NEVER_MERGE, Override, Overrides
 from canalis.identity.records import IdentityRecord
 from canalis.identity.report import ResolutionReport
-from canalis.identity.resolver import BatchResult, resolve_frame
-from canalis.identity.scoring import MatchModel, score
-from canalis.identity.survivorship import GOLDEN_FIELDS
+from canalis.identity.resolver import BatchResult
+from canalis.identity.scoring import MatchModel
+from canalis.identity.survivorship import GOLDEN_FIELDS, GoldenTable
 from canalis.identity.tables import (
     identity_customer_ids,
     identity_id_events,
-    identity_keys,
     identity_links,
     identity_models,
     identity_overrides,
+    identity_proposed_merges,
     identity_records,
     identity_runs,
+    identity_state,
 )
 from canalis.store.tables import customer_records, customers, source_identities
 
-_CHUNK = 500
+PENDING, ACCEPTED_PROPOSAL, REJECTED_PROPOSAL = "pending", "accepted", "rejected"
 _PERSON_COLUMNS = (
-    "given_name",
-    "family_name",
-    "email",
-    "phone",
-    "birth_date",
-    "street",
-    "postcode",
-    "city",
-    "region",
-    "country",
+    "given_name", "family_name", "email", "phone", "birth_date", "street", "postcode", "city", "region", "country",
     "loyalty_id",
-)
+)  # fmt: skip
 _RECORD_COLUMNS = [
     customer_records.c[name]
-    for name in (
-        "record_key",
-        "source",
-        "object",
-        "source_id",
-        *_PERSON_COLUMNS,
-        "external_ids",
-        "source_updated_at",
-        "content_hash",
-    )
-]
+    for name in ("record_key", "source", "object", "source_id", *_PERSON_COLUMNS, "external_ids", "source_updated_at",
+                 "content_hash")
+]  # fmt: skip
+_STATE_PART = 16 * 1024 * 1024  # below MySQL's default max_allowed_packet
 
 
 def _now(now: datetime | None) -> datetime:
@@ -76,11 +62,6 @@ def _now(now: datetime | None) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return moment.astimezone(UTC)
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def record_from_row(row: Any) -> IdentityRecord:
@@ -96,11 +77,16 @@ def record_from_row(row: Any) -> IdentityRecord:
     )
 
 
-def _record_key(row: Any) -> str:
-    return row._mapping["record_key"]
+def _records(rows: Iterable[tuple]) -> Iterable[tuple[IdentityRecord, str]]:
+    """(record, content_hash) from tuples in _RECORD_COLUMNS order."""
+    for _key, source, obj, source_id, *person, external, updated, content in rows:
+        record = IdentityRecord(source, source_id, obj or None, *person, updated_at=updated)
+        if external:
+            record.external_ids = {str(k): str(v) for k, v in external.items() if v not in (None, "")}
+        yield record, content
 
 
-# --- reading state -------------------------------------------------------------------------------
+# --- reading -------------------------------------------------------------------------------------
 
 
 def load_model(connection: Connection) -> MatchModel | None:
@@ -117,348 +103,263 @@ def load_decisions(connection: Connection) -> list[Override]:
     return [Override(r.kind, r.record_a, r.record_b, r.who, r.why, r.at, bool(r.active)) for r in rows]
 
 
-def _load_records(connection: Connection, keys: Sequence[str]) -> list[tuple[IdentityRecord, str, str]]:
-    out = []
-    for chunk in _chunks(sorted(keys)):
-        for row in connection.execute(select(*_RECORD_COLUMNS).where(customer_records.c.record_key.in_(chunk))):
-            out.append((record_from_row(row), row.record_key, row.content_hash))
-    return out
+def _read_records(connection: Connection, query: sa.Select) -> tuple[list[IdentityRecord], dict[str, str]]:
+    records: list[IdentityRecord] = []
+    hashes: dict[str, str] = {}
+    # Streamed (a server-side cursor where the database has one), so the rows are never all held twice.
+    for record, content in _records(connection.execute(query.execution_options(yield_per=20_000))):
+        records.append(record)
+        hashes[record.key] = content
+    return records, hashes
 
 
-def _key_rows(frame: Frame, config: IdentityConfig) -> dict[str, set[tuple[str, str]]]:
-    """Deterministic and block keys of every row of a frame, by record key."""
-    out: dict[str, set[tuple[str, str]]] = {key: set() for key in frame.key}
-    for kind in config.deterministic_keys:
-        for row, key in enumerate(frame.key):
-            out[key].update((kind, value) for value in row_values(frame, kind, row))
-    for kind in BLOCK_KINDS:
-        for key, value in zip(frame.key, block_values(frame, kind), strict=True):
-            if value:
-                out[key].add((kind, value[:400]))
-    return out
+def _record_loader(connection: Connection):
+    """Reads records back by key for a restored engine."""
+
+    def load(keys: list[str]) -> dict[str, IdentityRecord]:
+        out: dict[str, IdentityRecord] = {}
+        for start in range(0, len(keys), 500):
+            query = select(*_RECORD_COLUMNS).where(customer_records.c.record_key.in_(keys[start : start + 500]))
+            for record, _ in _records(connection.execute(query)):
+                out[record.key] = record
+        return out
+
+    return load
 
 
-def _counts(connection: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    out: dict[tuple[str, str], int] = {}
-    items = sorted(set(pairs))
-    for chunk in _chunks(items, 300):
-        query = (
-            select(identity_keys.c.kind, identity_keys.c.value, func.count())
-            .where(tuple_(identity_keys.c.kind, identity_keys.c.value).in_(chunk))
-            .group_by(identity_keys.c.kind, identity_keys.c.value)
+def _load_state(connection: Connection) -> bytes | None:
+    parts = connection.execute(select(identity_state.c.data).order_by(identity_state.c.part)).all()
+    if not parts:
+        return None
+    return b"".join(bytes(part) for (part,) in parts)
+
+
+def _save_state(connection: Connection, engine: IdentityEngine, run_id: int) -> None:
+    data = engine.to_state()
+    connection.execute(sa.delete(identity_state))
+    rows = [
+        {"part": i, "run_id": run_id, "data": data[start : start + _STATE_PART]}
+        for i, start in enumerate(range(0, len(data), _STATE_PART))
+    ]
+    for row in rows:
+        connection.execute(sa.insert(identity_state), row)
+
+
+def _primed_engine(connection: Connection, config: IdentityConfig, decisions: list[Override]) -> IdentityEngine:
+    """An engine that knows the stored assignments and ids (for a first full run after an older version)."""
+    engine = IdentityEngine(config, overrides=decisions)
+    stored = connection.execute(select(source_identities.c.record_key, source_identities.c.customer_id)).all()
+    engine.row_of = {key: row for row, (key, _) in enumerate(stored)}
+    engine.customer = [cid for _, cid in stored]
+    engine.alive = [True] * len(stored)
+    for cid, status, merged_into, created in connection.execute(
+        select(
+            identity_customer_ids.c.customer_id, identity_customer_ids.c.status,
+            identity_customer_ids.c.merged_into, identity_customer_ids.c.created_at,
         )
-        for kind, value, count in connection.execute(query):
-            out[(kind, value)] = int(count)
-    return out
-
-
-def _members(connection: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
-    out: dict[tuple[str, str], list[str]] = {}
-    for chunk in _chunks(sorted(set(pairs)), 300):
-        query = select(identity_keys.c.kind, identity_keys.c.value, identity_keys.c.record_key).where(
-            tuple_(identity_keys.c.kind, identity_keys.c.value).in_(chunk)
-        )
-        for kind, value, key in connection.execute(query):
-            out.setdefault((kind, value), []).append(key)
-    return out
-
-
-def _stored_keys(connection: Connection, keys: Sequence[str]) -> dict[str, set[tuple[str, str]]]:
-    out: dict[str, set[tuple[str, str]]] = {}
-    for chunk in _chunks(sorted(keys)):
-        query = select(identity_keys.c.record_key, identity_keys.c.kind, identity_keys.c.value).where(
-            identity_keys.c.record_key.in_(chunk)
-        )
-        for key, kind, value in connection.execute(query):
-            out.setdefault(key, set()).add((kind, value))
-    return out
-
-
-def _previous(connection: Connection, keys: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for chunk in _chunks(sorted(keys)):
-        query = select(source_identities.c.record_key, source_identities.c.customer_id).where(
-            source_identities.c.record_key.in_(chunk)
-        )
-        out.update({k: c for k, c in connection.execute(query)})
-    return out
-
-
-def _ages(connection: Connection, ids: Iterable[str]) -> dict[str, tuple]:
-    out: dict[str, tuple] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        query = select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at).where(
-            identity_customer_ids.c.customer_id.in_(chunk)
-        )
-        out.update({cid: (created.timestamp(), cid) for cid, created in connection.execute(query)})
-    return out
-
-
-class _IssuedIds:
-    """Ids already issued, looked up in identity_customer_ids."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def __contains__(self, customer_id: object) -> bool:
-        query = select(identity_customer_ids.c.customer_id).where(identity_customer_ids.c.customer_id == customer_id)
-        return self.connection.execute(query).first() is not None
-
-
-# --- finding what a change touches ---------------------------------------------------------------
-
-
-def _closure(connection: Connection, seeds: set[str], overrides: Overrides, config: IdentityConfig) -> set[str]:
-    """Every record connected to the seeds by stored links, shared deterministic keys, clusters or stewards."""
-    partners = overrides.partners()
-    det_kinds = list(config.deterministic_keys)
-    seen = set(seeds)
-    frontier = sorted(seeds)
-    while frontier:
-        found: set[str] = set()
-        for chunk in _chunks(frontier):
-            links = select(identity_links.c.record_a, identity_links.c.record_b).where(
-                sa.or_(identity_links.c.record_a.in_(chunk), identity_links.c.record_b.in_(chunk)),
-                sa.or_(identity_links.c.rule == "probabilistic", identity_links.c.status == "refused"),
-            )
-            for a, b in connection.execute(links):
-                found.update((a, b))
-            ids = select(source_identities.c.customer_id).where(source_identities.c.record_key.in_(chunk))
-            members = select(source_identities.c.record_key).where(source_identities.c.customer_id.in_(ids))
-            found.update(k for (k,) in connection.execute(members))
-            values = {
-                (kind, value)
-                for kind, value in connection.execute(
-                    select(identity_keys.c.kind, identity_keys.c.value).where(
-                        identity_keys.c.record_key.in_(chunk), identity_keys.c.kind.in_(det_kinds)
-                    )
-                )
-            }
-            counts = _counts(connection, values)
-            usable = [pair for pair in values if 1 < counts.get(pair, 0) <= config.max_records_per_key]
-            for keys in _members(connection, usable).values():
-                found.update(keys)
-            for key in chunk:
-                found.update(partners.get(key, ()))
-        frontier = sorted(found - seen)
-        seen.update(frontier)
-    return seen
-
-
-def _seeds(
-    connection: Connection,
-    changed: Frame,
-    old_keys: dict[str, set[tuple[str, str]]],
-    new_keys: dict[str, set[tuple[str, str]]],
-    removed: Sequence[str],
-    model: MatchModel,
-    config: IdentityConfig,
-) -> set[str]:
-    """Changed records, their key-mates, members of blocks that crossed the size limit, and scored mates."""
-    seeds = set(changed.key) | set(removed)
-    delta: dict[tuple[str, str], int] = {}
-    for key in set(old_keys) | set(new_keys):
-        for pair in new_keys.get(key, set()) - old_keys.get(key, set()):
-            delta[pair] = delta.get(pair, 0) + 1
-        for pair in old_keys.get(key, set()) - new_keys.get(key, set()):
-            delta[pair] = delta.get(pair, 0) - 1
-    touched = {pair for keys in (*old_keys.values(), *new_keys.values()) for pair in keys}
-    counts = _counts(connection, touched)
-    det = set(config.deterministic_keys)
-    limits = config.block_limits()
-    wanted: list[tuple[str, str]] = []
-    mates_of: list[tuple[str, str]] = []
-    for pair in touched:
-        now_count = counts.get(pair, 0)
-        was = now_count - delta.get(pair, 0)
-        if pair[0] in det:
-            if min(now_count, was) <= config.max_records_per_key:
-                wanted.append(pair)
-        elif (was <= limits[pair[0]]) != (now_count <= limits[pair[0]]):
-            wanted.append(pair)
-        elif now_count <= limits[pair[0]]:
-            mates_of.append(pair)
-    members = _members(connection, wanted + mates_of)
-    for pair in wanted:
-        seeds.update(members.get(pair, ()))
-    candidates: dict[str, set[str]] = {}
-    for pair in mates_of:
-        holders = members.get(pair, [])
-        for key in holders:
-            if pair in new_keys.get(key, set()):
-                candidates.setdefault(key, set()).update(holders)
-    others = sorted({k for found in candidates.values() for k in found} - set(changed.key))
-    if not others:
-        return seeds
-    frame = Frame.from_records((r for r, _, _ in _load_records(connection, others)), config)
-    for key, row in zip(changed.key, range(len(changed)), strict=True):
-        frame.append(changed.record[row], config)
-        assert frame.key[-1] == key
-    local = {key: row for row, key in enumerate(frame.key)}
-    pairs = sorted(
-        {
-            (local[a], local[b]) if a < b else (local[b], local[a])
-            for a, found in candidates.items()
-            for b in found
-            if a != b and b in local
-        }
-    )
-    if not pairs:
-        return seeds
-    a = np.asarray([p[0] for p in pairs], dtype=np.int64)
-    b = np.asarray([p[1] for p in pairs], dtype=np.int64)
-    columns = score_columns(frame)
-    probability = score(compare(columns, a, b, config.workers), columns, a, model).probability
-    for i in np.flatnonzero(probability >= config.match_probability).tolist():
-        seeds.update((frame.key[int(a[i])], frame.key[int(b[i])]))
-    return seeds
+    ):  # fmt: skip
+        engine.id_age[cid] = (created.timestamp(), cid)
+        if status == "merged" and merged_into:
+            engine.aliases[cid] = merged_into
+    return engine
 
 
 # --- writing -------------------------------------------------------------------------------------
 
-
-def _delete_in(connection: Connection, column: sa.Column, keys: Sequence[str]) -> None:
-    for chunk in _chunks(sorted(set(keys))):
-        connection.execute(sa.delete(column.table).where(column.in_(chunk)))
-
-
-def _insert(connection: Connection, table: sa.Table, rows: list[dict]) -> None:
-    for start in range(0, len(rows), 5000):
-        connection.execute(sa.insert(table), rows[start : start + 5000])
+_LINK_COLUMNS = ("record_a", "record_b", "rule", "confidence", "status", "reason", "evidence", "updated_at")
+_CUSTOMER_COLUMNS = (
+    "customer_id", *GOLDEN_FIELDS, "lineage", "record_count", "sources", "flags", "created_at", "updated_at",
+)  # fmt: skip
 
 
-def _write_keys(connection: Connection, keys: dict[str, set[tuple[str, str]]]) -> None:
-    _delete_in(connection, identity_keys.c.record_key, list(keys))
-    rows = [{"record_key": k, "kind": kind, "value": value} for k, pairs in keys.items() for kind, value in pairs]
-    _insert(connection, identity_keys, rows)
+def _scored_evidence(batch: BatchResult) -> dict[int, dict]:
+    """Compact evidence of the scored links, by edge: probability, match weight and each field's level (the
+    weights and similarities behind them are in `canalis identity explain`)."""
+    scored = np.flatnonzero(batch.edge_pair >= 0)
+    pairs = batch.pairs
+    index = batch.edge_pair[scored]
+    levels = pairs.comparison.levels[index].tolist()
+    probability = np.round(pairs.scores.probability[index], 6).tolist()
+    weight = np.round(pairs.scores.total[index], 3).tolist()
+    swapped = pairs.comparison.swapped[index].tolist()
+    names = [(name, FIELDS[name]) for name in FIELD_NAMES]
+    out: dict[int, dict] = {}
+    for e, row, p, w, swap in zip(scored.tolist(), levels, probability, weight, swapped, strict=True):
+        found = {"rule": "probabilistic", "probability": p, "match_weight": w,
+                 "levels": {name: level[j] for (name, level), j in zip(names, row, strict=True) if j}}  # fmt: skip
+        if swap:
+            found["names_swapped"] = True
+        out[e] = found
+    return out
 
 
-def _link_rows(batch: BatchResult, now: datetime) -> list[dict]:
+def _link_rows(batch: BatchResult, now: datetime) -> Iterable[tuple]:
+    """One row per (pair, rule): the first link of the batch, with its evidence."""
     keys = batch.frame.key
-    status = batch.clustering.status
-    best: dict[tuple[str, str, str], dict] = {}
-    for e in range(len(batch.edges)):
-        a, b = sorted((keys[int(batch.edges.a[e])], keys[int(batch.edges.b[e])]))
-        rule = RULES[int(batch.edges.rule[e])]
-        row = {
-            "record_a": a,
-            "record_b": b,
-            "rule": rule,
-            "confidence": round(float(batch.edges.score[e]), 6),
-            "status": STATUS_NAMES[int(status[e])],
-            "reason": batch.clustering.reasons.get(e),
-            "evidence": batch.edge_evidence(e),
-            "updated_at": now,
-        }
-        best.setdefault((a, b, rule), row)
-    return list(best.values())
+    scored = _scored_evidence(batch)
+    by_group: dict[int, dict] = {}  # links of one key group share its evidence
+    status = batch.clustering.status.tolist()
+    rules = batch.edges.rule.tolist()
+    scores = np.round(batch.edges.score, 6).tolist()
+    reasons = batch.clustering.reasons
+    seen: set[tuple[str, str, int]] = set()
+    for e, (a, b) in enumerate(zip(batch.edges.a.tolist(), batch.edges.b.tolist(), strict=True)):
+        ka, kb = keys[a], keys[b]
+        if ka > kb:
+            ka, kb = kb, ka
+        marker = (ka, kb, rules[e])
+        if marker in seen:
+            continue
+        seen.add(marker)
+        evidence = scored.get(e)
+        if evidence is None:
+            group = int(batch.edge_group[e])
+            evidence = by_group.get(group)
+            if evidence is None:
+                evidence = by_group[group] = batch.edge_evidence(e)
+        yield ka, kb, RULES[rules[e]], scores[e], STATUS_NAMES[status[e]], reasons.get(e), evidence, now
 
 
-def _golden_row(golden: Any, created: datetime, now: datetime) -> dict:
-    values = golden.values
-    return {
-        "customer_id": golden.customer_id,
-        **{name: values.get(name) for name in GOLDEN_FIELDS},
-        "lineage": golden.lineage,
-        "record_count": golden.record_count,
-        "sources": golden.sources,
-        "flags": golden.flags or None,
-        "created_at": created,
-        "updated_at": now,
-    }
+def _pair_rule(row: tuple) -> tuple:
+    return row[0], row[1], row[2]
 
 
-def _write_outcome(
+def _golden_rows(golden: GoldenTable, created: dict[str, datetime], now: datetime) -> Iterable[tuple]:
+    for record in golden:
+        values = record.values
+        yield (
+            record.customer_id, *(values.get(name) for name in GOLDEN_FIELDS), record.lineage, record.record_count,
+            record.sources, record.flags or None, created.get(record.customer_id, now), now,
+        )  # fmt: skip
+
+
+def _write(
     connection: Connection,
-    batch: BatchResult,
-    outcome: Outcome,
+    resolution: Resolution,
+    engine: IdentityEngine,
     hashes: dict[str, str],
     previous: dict[str, str],
-    removed: Sequence[str],
     run_id: int,
     now: datetime,
+    full: bool,
 ) -> None:
-    """Replace the links, assignments and golden records of the resolved records with the batch's."""
-    frame = batch.frame
-    resolved = list(frame.key)
-    gone = sorted(set(previous) - set(resolved)) + list(removed)
-    everyone = sorted(set(resolved) | set(gone))
-    for chunk in _chunks(everyone):
-        connection.execute(
-            sa.delete(identity_links).where(
-                sa.or_(identity_links.c.record_a.in_(chunk), identity_links.c.record_b.in_(chunk))
-            )
-        )
-    _insert(connection, identity_links, _link_rows(batch, now))
-    _delete_in(connection, source_identities.c.record_key, everyone)
-    source = {
-        key: (frame.record[row].source, frame.record[row].object or "", frame.record[row].source_id)
-        for row, key in enumerate(resolved)
-    }
-    _insert(
+    """Replace what the run resolved: links, assignments, golden records, ids, events, hashes, proposals."""
+    batch, outcome = resolution.batch, resolution.outcome
+    if batch is None or outcome is None:
+        return
+    resolved = list(batch.frame.key)
+    removed = list(resolution.removed_records)
+    touched = sorted(set(resolved) | set(removed))
+    if full:
+        for table in (identity_links, source_identities, identity_records):
+            connection.execute(sa.delete(table))
+    else:
+        delete_where_in(connection, identity_links, ("record_a", "record_b"), touched)
+        delete_where_in(connection, source_identities, ("record_key",), touched)
+        delete_where_in(connection, identity_records, ("record_key",), list(hashes) + removed)
+    # Rows go in in key order: index pages then fill one after the other instead of at random.
+    insert_rows(connection, identity_links, _LINK_COLUMNS, sorted(_link_rows(batch, now), key=_pair_rule))
+    frame, ids = batch.frame, outcome.ids
+    rows, clusters, rules, confidence = (outcome.rows.tolist(), outcome.cluster_index.tolist(),
+                                         outcome.rule_index.tolist(), outcome.confidence.tolist())  # fmt: skip
+    insert_rows(
         connection,
         source_identities,
-        [
-            {
-                "record_key": a.record_key,
-                "source": source[a.record_key][0],
-                "object": source[a.record_key][1],
-                "source_id": source[a.record_key][2],
-                "customer_id": a.customer_id,
-                "match_rule": a.match_rule,
-                "confidence": a.confidence,
-                "updated_at": now,
-            }
-            for a in outcome.assignments
-        ],
-    )
-    old_ids = sorted(set(previous.values()))
-    created = _created(connection, old_ids + outcome.ids)
-    _delete_in(connection, customers.c.customer_id, old_ids + outcome.ids)
-    _insert(connection, customers, [_golden_row(g, created.get(g.customer_id, now), now) for g in outcome.golden])
-    new_ids = [cid for cid in outcome.ids if cid not in created]
-    _insert(
+        ("record_key", "source", "object", "source_id", "customer_id", "match_rule", "confidence", "updated_at"),
+        sorted(
+            (frame.key[r], frame.record[r].source, frame.record[r].object or "", frame.record[r].source_id, ids[c],
+             RULES[rule] if rule >= 0 else "singleton", conf, now)
+            for r, c, rule, conf in zip(rows, clusters, rules, confidence, strict=True)
+        ),
+    )  # fmt: skip
+    old_ids = set(previous.values())
+    created = dict(
+        connection.execute(select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at)).all()
+    ) if full else _created(connection, sorted(old_ids | set(ids)))  # fmt: skip
+    if full:
+        connection.execute(sa.delete(customers))
+    else:
+        delete_where_in(connection, customers, ("customer_id",), old_ids | set(ids))
+    insert_rows(connection, customers, _CUSTOMER_COLUMNS, sorted(_golden_rows(resolution.golden, created, now)))
+    insert_rows(
         connection,
         identity_customer_ids,
-        [
-            {"customer_id": cid, "status": "active", "merged_into": None, "created_at": now, "updated_at": now}
-            for cid in new_ids
-        ],
+        ("customer_id", "status", "merged_into", "created_at", "updated_at"),
+        ((cid, "active", None, now, now) for cid in ids if cid not in created),
     )
     for event in outcome.events:
         if event.kind in ("merged", "retired"):
+            ids_table = identity_customer_ids
             connection.execute(
-                sa.update(identity_customer_ids)
-                .where(identity_customer_ids.c.customer_id == event.customer_id)
+                sa.update(ids_table)
+                .where(ids_table.c.customer_id == event.customer_id)
                 .values(status=event.kind, merged_into=event.other_id, updated_at=now)
             )
             if event.kind == "merged":
                 connection.execute(
-                    sa.update(identity_customer_ids)
-                    .where(identity_customer_ids.c.merged_into == event.customer_id)
+                    sa.update(ids_table)
+                    .where(ids_table.c.merged_into == event.customer_id)
                     .values(merged_into=event.other_id, updated_at=now)
                 )
-    _insert(
+    insert_rows(
         connection,
         identity_id_events,
-        [
-            {"run_id": run_id, "kind": e.kind, "customer_id": e.customer_id, "other_id": e.other_id, "at": now}
-            for e in outcome.events
-        ],
+        ("run_id", "kind", "customer_id", "other_id", "at"),
+        ((run_id, e.kind, e.customer_id, e.other_id, now) for e in outcome.events),
     )
-    _delete_in(connection, identity_records.c.record_key, list(hashes) + list(removed))
-    _insert(
+    insert_rows(
         connection,
         identity_records,
-        [{"record_key": k, "content_hash": h, "resolved_at": now} for k, h in hashes.items()],
+        ("record_key", "content_hash", "resolved_at"),
+        sorted((key, content, now) for key, content in hashes.items() if key in engine.row_of),
     )
+    _write_proposals(connection, batch, outcome.assignments, now, full)
+
+
+def _write_proposals(connection: Connection, batch: BatchResult, assignments: list, now: datetime, full: bool) -> None:
+    """Replace the pending proposed merges of the resolved records with the batch's; decided pairs stay as they are."""
+    table = identity_proposed_merges
+    keys = batch.frame.key
+    if full:
+        connection.execute(sa.delete(table).where(table.c.status == PENDING))
+    else:
+        pending = table.c.status == PENDING
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            connection.execute(
+                sa.delete(table).where(pending, sa.or_(table.c.record_a.in_(chunk), table.c.record_b.in_(chunk)))
+            )
+    proposals = batch.proposals
+    if proposals is None or not len(proposals):
+        return
+    customer = {a.record_key: a.customer_id for a in assignments}
+    rows: dict[tuple[str, str], tuple] = {}
+    for i in range(len(proposals)):
+        a, b = sorted((keys[int(proposals.a[i])], keys[int(proposals.b[i])]))
+        rows.setdefault(
+            (a, b),
+            (a, b, str(proposals.reason[i]), round(float(proposals.probability[i]), 6), customer.get(a),
+             customer.get(b), PENDING, batch.pairs.evidence(int(proposals.pair[i])), now),
+        )  # fmt: skip
+    decided: set[tuple[str, str]] = set()
+    firsts = sorted({a for a, _ in rows})
+    for start in range(0, len(firsts), 500):
+        query = select(table.c.record_a, table.c.record_b).where(table.c.record_a.in_(firsts[start : start + 500]))
+        decided.update((a, b) for a, b in connection.execute(query))
+    insert_rows(
+        connection,
+        table,
+        ("record_a", "record_b", "reason", "probability", "customer_a", "customer_b", "status", "evidence",
+         "proposed_at"),
+        (row for pair, row in rows.items() if pair not in decided),
+    )  # fmt: skip
 
 
 def _created(connection: Connection, ids: Sequence[str]) -> dict[str, datetime]:
     out: dict[str, datetime] = {}
-    for chunk in _chunks(sorted(set(ids))):
+    for start in range(0, len(ids), 500):
         query = select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at).where(
-            identity_customer_ids.c.customer_id.in_(chunk)
+            identity_customer_ids.c.customer_id.in_(ids[start : start + 500])
         )
         out.update(dict(connection.execute(query).all()))
     return out
@@ -467,51 +368,16 @@ def _created(connection: Connection, ids: Sequence[str]) -> dict[str, datetime]:
 # --- runs ----------------------------------------------------------------------------------------
 
 
-def _report(
-    connection: Connection, batch: BatchResult, outcome: Outcome, mode: str, read: int, removed: int
-) -> ResolutionReport:
-    status = batch.clustering.status
-    used = status == ACCEPTED
-    links: dict[str, int] = {}
-    for rule in batch.edges.rule[used].tolist():
-        links[RULES[rule]] = links.get(RULES[rule], 0) + 1
-    refused: dict[str, int] = {}
-    for e in np.flatnonzero(status == REFUSED).tolist():
-        reason = batch.clustering.reasons[e]
-        refused[reason] = refused.get(reason, 0) + 1
-    demoted: dict[str, int] = {}
-    for group in batch.groups.demoted():
-        if group.reason:
-            name = group.reason.split("_")[0]
-            demoted[name] = demoted.get(name, 0) + 1
-    kinds = [e.kind for e in outcome.events]
-    total = connection.execute(select(func.count()).select_from(customers)).scalar_one()
-    largest = connection.execute(select(func.max(customers.c.record_count))).scalar_one() or 0
+def _finish_report(connection: Connection, report: ResolutionReport, read: int) -> ResolutionReport:
+    report.records_read = read
+    report.customers_total = int(connection.execute(select(func.count()).select_from(customers)).scalar_one())
+    report.largest_cluster = int(connection.execute(select(func.max(customers.c.record_count))).scalar_one() or 0)
     singles = connection.execute(
         select(func.count()).select_from(customers).where(customers.c.record_count == 1)
     ).scalar_one()
     records = connection.execute(select(func.count()).select_from(source_identities)).scalar_one()
-    return ResolutionReport(
-        mode=mode,
-        records_read=read,
-        records_resolved=len(batch.frame),
-        records_removed=removed,
-        customers_total=int(total),
-        customers_new=kinds.count("new"),
-        customers_merged=kinds.count("merged"),
-        customers_split=kinds.count("split"),
-        customers_retired=kinds.count("retired"),
-        links_by_rule=dict(sorted(links.items())),
-        refused_links=dict(sorted(refused.items())),
-        review_pairs=batch.review_count,
-        demoted_keys=demoted,
-        flagged_clusters=outcome.flagged(),
-        largest_cluster=int(largest),
-        singleton_share=round(singles / records, 6) if records else 0.0,
-        candidate_pairs=batch.candidate_count,
-        skipped_blocks=batch.skipped_blocks,
-        timings={k: round(v, 4) for k, v in batch.timings.items()},
-    )
+    report.singleton_share = round(singles / records, 6) if records else 0.0
+    return report
 
 
 def _start_run(connection: Connection, mode: str, now: datetime) -> int:
@@ -528,109 +394,113 @@ def _finish_run(connection: Connection, run_id: int, report: ResolutionReport) -
 
 
 def _full(connection: Connection, config: IdentityConfig, now: datetime, run_id: int) -> ResolutionReport:
-    rows = connection.execute(select(*_RECORD_COLUMNS).order_by(customer_records.c.record_key)).all()
-    hashes = {row.record_key: row.content_hash for row in rows}
-    frame = Frame.from_records((record_from_row(row) for row in rows), config)
+    clock = time.perf_counter()
+    records, hashes = _read_records(connection, select(*_RECORD_COLUMNS))
+    read_seconds = time.perf_counter() - clock
     decisions = load_decisions(connection)
-    batch = resolve_frame(frame, config, overrides=Overrides.from_decisions(decisions))
-    previous = dict(connection.execute(select(source_identities.c.record_key, source_identities.c.customer_id)).all())
-    issued = {
-        cid: (created.timestamp(), cid)
-        for cid, created in connection.execute(
-            select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at)
-        )
-    }
-    outcome = conclude(batch, previous, issued, issued, config)
+    state = _load_state(connection)
+    if state is not None:
+        engine = IdentityEngine.from_state(state, config, overrides=decisions)
+    else:
+        engine = _primed_engine(connection, config, decisions)
+    previous = {key: engine.customer[row] for key, row in engine.row_of.items() if engine.customer[row]}
+    resolution = engine.resolve(records, now=now, retrain=True)
+    clock = time.perf_counter()
     connection.execute(
-        sa.insert(identity_models).values(trained_at=now, records=len(frame), parameters=batch.model.to_dict())
+        sa.insert(identity_models).values(trained_at=now, records=len(records), parameters=engine.model.to_dict())
     )
-    connection.execute(sa.delete(identity_keys))
-    _insert(
-        connection,
-        identity_keys,
-        [
-            {"record_key": k, "kind": kind, "value": value}
-            for k, pairs in _key_rows(frame, config).items()
-            for kind, value in pairs
-        ],
+    stale = set(previous.values()) - set(engine.members)
+    _write(connection, resolution, engine, hashes, previous, run_id, now, full=True)
+    delete_where_in(connection, customers, ("customer_id",), stale)
+    write_seconds = time.perf_counter() - clock
+    clock = time.perf_counter()
+    _save_state(connection, engine, run_id)
+    report = resolution.report
+    report.timings.update(read=round(read_seconds, 4), write=round(write_seconds, 4),
+                          state=round(time.perf_counter() - clock, 4))  # fmt: skip
+    return _finish_report(connection, report, len(records))
+
+
+_CHANGED = (
+    select(*_RECORD_COLUMNS)
+    .select_from(
+        customer_records.outerjoin(identity_records, identity_records.c.record_key == customer_records.c.record_key)
     )
-    connection.execute(sa.delete(identity_links))
-    removed = sorted(set(previous) - set(hashes))
-    stale = sorted(set(previous.values()) - set(outcome.ids))
-    connection.execute(sa.delete(source_identities))
-    connection.execute(sa.delete(identity_records))
-    previous_for_write = {k: v for k, v in previous.items() if k in hashes}
-    _write_outcome(connection, batch, outcome, hashes, previous_for_write, removed, run_id, now)
-    _delete_in(connection, customers.c.customer_id, stale)
-    return _report(connection, batch, outcome, "full", len(frame), len(removed))
+    .where(
+        sa.or_(
+            identity_records.c.record_key.is_(None),
+            identity_records.c.content_hash != customer_records.c.content_hash,
+        )
+    )
+)
+_REMOVED = (
+    select(identity_records.c.record_key)
+    .select_from(
+        identity_records.outerjoin(customer_records, customer_records.c.record_key == identity_records.c.record_key)
+    )
+    .where(customer_records.c.record_key.is_(None))
+)
 
 
 def _incremental(
     connection: Connection,
     config: IdentityConfig,
-    model: MatchModel,
     now: datetime,
     run_id: int,
     mode: str,
-    extra_seeds: Sequence[str] = (),
-) -> ResolutionReport:
-    changed_rows = connection.execute(
-        select(*_RECORD_COLUMNS)
-        .select_from(
-            customer_records.outerjoin(identity_records, identity_records.c.record_key == customer_records.c.record_key)
-        )
-        .where(
-            sa.or_(
-                identity_records.c.record_key.is_(None),
-                identity_records.c.content_hash != customer_records.c.content_hash,
-            )
-        )
-        .order_by(customer_records.c.record_key)
-    ).all()
-    removed = [
-        k
-        for (k,) in connection.execute(
-            select(identity_records.c.record_key)
-            .select_from(
-                identity_records.outerjoin(
-                    customer_records, customer_records.c.record_key == identity_records.c.record_key
-                )
-            )
-            .where(customer_records.c.record_key.is_(None))
-        )
-    ]
-    if not changed_rows and not removed and not extra_seeds:
+    decisions: Sequence[Override] = (),
+) -> ResolutionReport | None:
+    """Resolve the changed and removed records (and the records of new decisions) from the saved state; None when
+    there is no saved state."""
+    state = _load_state(connection)
+    if state is None:
+        return None
+    clock = time.perf_counter()
+    changed, hashes = _read_records(connection, _CHANGED)
+    removed = [key for (key,) in connection.execute(_REMOVED)]
+    read_seconds = time.perf_counter() - clock
+    clock = time.perf_counter()
+    known = [d for d in load_decisions(connection) if d not in decisions]
+    engine = IdentityEngine.from_state(state, config, overrides=known)
+    engine.record_loader = _record_loader(connection)
+    restore_seconds = time.perf_counter() - clock
+    if not changed and not removed and not decisions:
         total = connection.execute(select(func.count()).select_from(customers)).scalar_one()
         return ResolutionReport(mode=mode, customers_total=int(total))
-    changed = Frame.from_records((record_from_row(row) for row in changed_rows), config)
-    hashes = {row.record_key: row.content_hash for row in changed_rows}
-    old_keys = _stored_keys(connection, list(changed.key) + removed)
-    new_keys = _key_rows(changed, config)
-    _write_keys(connection, new_keys)
-    _delete_in(connection, identity_keys.c.record_key, removed)
-    decisions = load_decisions(connection)
-    overrides = Overrides.from_decisions(decisions)
-    seeds = _seeds(connection, changed, old_keys, new_keys, removed, model, config) | set(extra_seeds)
-    closure = _closure(connection, seeds, overrides, config)
-    loaded = _load_records(connection, sorted(closure))
-    records = {key: record for record, key, _ in loaded}
-    for _, key, content in loaded:
-        hashes.setdefault(key, content)
-    frame = Frame.from_records((records[k] for k in sorted(records)), config)
-    all_keys = _key_rows(frame, config)
-    counts = _counts(connection, {pair for pairs in all_keys.values() for pair in pairs})
-    batch = resolve_frame(
-        frame,
-        config,
-        model=model,
-        overrides=overrides,
-        key_count=lambda kind, value, local: counts.get((kind, value), local),
-        block_size=lambda kind, values: np.asarray([counts.get((kind, v[:400]), 0) for v in values]),
-    )
-    previous = _previous(connection, sorted(closure))
-    outcome = conclude(batch, previous, _ages(connection, previous.values()), _IssuedIds(connection), config)
-    _write_outcome(connection, batch, outcome, hashes, previous, removed, run_id, now)
-    return _report(connection, batch, outcome, mode, len(changed_rows), len(removed))
+    resolutions: list[Resolution] = []
+    if changed or removed:
+        resolutions.append(engine.update(changed, removed, now=now))
+    if decisions:
+        resolutions.append(engine.apply_decisions(list(decisions), now=now))
+    clock = time.perf_counter()
+    for resolution in resolutions:
+        if resolution.batch is None:
+            continue
+        previous = {k: c for k, c in _previous(connection, resolution).items() if c}
+        _write(connection, resolution, engine, hashes, previous, run_id, now, full=False)
+        hashes = {}
+    write_seconds = time.perf_counter() - clock
+    clock = time.perf_counter()
+    _save_state(connection, engine, run_id)
+    report = resolutions[-1].report if resolutions else ResolutionReport(mode=mode)
+    report.mode = mode
+    if len(resolutions) > 1:
+        report.records_resolved = sum(r.report.records_resolved for r in resolutions)
+    report.timings.update(read=round(read_seconds, 4), restore=round(restore_seconds, 4),
+                          write=round(write_seconds, 4), state=round(time.perf_counter() - clock, 4))  # fmt: skip
+    return _finish_report(connection, report, len(changed))
+
+
+def _previous(connection: Connection, resolution: Resolution) -> dict[str, str]:
+    """Customer ids the resolved and removed records had before this run (as stored)."""
+    keys = sorted(set(resolution.touched_records) | set(resolution.removed_records))
+    out: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        query = select(source_identities.c.record_key, source_identities.c.customer_id).where(
+            source_identities.c.record_key.in_(keys[start : start + 500])
+        )
+        out.update(dict(connection.execute(query).all()))
+    return out
 
 
 def resolve_customers(
@@ -638,20 +508,24 @@ def resolve_customers(
 ) -> ResolutionReport:
     """Resolve customer_records into customers: incremental (new or changed records only) unless `full`.
 
-    The first run, or any run without a stored model, is full; a full run learns a new model.
+    The first run, or any run without a saved state, is full; a full run learns a new model. When a review
+    policy is configured, pending proposed merges are decided by it afterwards.
     """
     started = time.perf_counter()
     moment = _now(now)
     with bulk_work(), engine.begin() as connection:
-        model = None if full else load_model(connection)
-        mode = "full" if model is None else "incremental"
+        has_state = connection.execute(select(func.count()).select_from(identity_state)).scalar_one() > 0
+        mode = "incremental" if has_state and not full else "full"
         run_id = _start_run(connection, mode, moment)
-        if model is None:
+        report = _incremental(connection, config, moment, run_id, mode) if mode == "incremental" else None
+        if report is None:
             report = _full(connection, config, moment, run_id)
-        else:
-            report = _incremental(connection, config, model, moment, run_id, mode)
         report.duration_seconds = round(time.perf_counter() - started, 4)
         _finish_run(connection, run_id, report)
+    if config.auto_accept_probability is not None or config.auto_reject_below is not None:
+        from canalis.identity.review import apply_policy
+
+        report.policy_decisions = apply_policy(engine, config, now=moment)
     return report
 
 
@@ -718,29 +592,16 @@ def _apply_decisions(
     started = time.perf_counter()
     moment = _now(now)
     with bulk_work(), engine.begin() as connection:
-        _insert(
+        insert_rows(
             connection,
             identity_overrides,
-            [
-                {
-                    "kind": d.kind,
-                    "record_a": d.record_a,
-                    "record_b": d.record_b,
-                    "active": d.active,
-                    "who": d.who,
-                    "why": d.why,
-                    "at": d.at,
-                }
-                for d in decisions
-            ],
+            ("kind", "record_a", "record_b", "active", "who", "why", "at"),
+            ((d.kind, d.record_a, d.record_b, d.active, d.who, d.why, d.at) for d in decisions),
         )
-        model = load_model(connection)
-        run_id = _start_run(connection, "override" if model else "full", moment)
-        if model is None:
+        run_id = _start_run(connection, "override", moment)
+        report = _incremental(connection, config, moment, run_id, "override", decisions)
+        if report is None:
             report = _full(connection, config, moment, run_id)
-        else:
-            seeds = sorted({k for d in decisions for k in (d.record_a, d.record_b)})
-            report = _incremental(connection, config, model, moment, run_id, "override", seeds)
         report.duration_seconds = round(time.perf_counter() - started, 4)
         _finish_run(connection, run_id, report)
     return report

@@ -15,6 +15,50 @@ PERSON_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+# Other names under which input files commonly carry the person fields (case and spaces ignored): the first
+# present wins. A street may also arrive in parts (number and address lines): see STREET_PARTS.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "given_name": ("first_name", "firstname", "given", "forename", "prenom"),
+    "family_name": ("surname", "last_name", "lastname", "family", "nom"),
+    "email": ("email_address", "mail", "e_mail"),
+    "phone": ("phone_number", "telephone", "tel", "mobile", "mobile_phone"),
+    "birth_date": ("date_of_birth", "dob", "birthdate", "birthday", "date_naissance"),
+    "street": ("address", "street_address", "address_line"),
+    "postcode": ("postal_code", "postalcode", "post_code", "zip", "zipcode", "zip_code", "code_postal"),
+    "city": ("suburb", "town", "locality", "ville"),
+    "region": ("state", "province", "county"),
+    "country": ("country_code",),
+    "loyalty_id": ("loyalty_number", "loyalty_card"),
+}
+# When no street is given: the street number and the address lines, joined in this order.
+STREET_PARTS: tuple[tuple[str, ...], ...] = (
+    ("street_number", "house_number", "number"),
+    ("address_1", "address1", "address_line_1", "address_line1", "street_1"),
+    ("address_2", "address2", "address_line_2", "address_line2", "street_2"),
+)
+
+
+def _lookup(data: Mapping[str, Any], names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = data.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _canonical_keys(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The mapping with its keys lower-cased and spaces or dashes made underscores, when any key needs it."""
+    if all(isinstance(k, str) and k.islower() and " " not in k and "-" not in k for k in data):
+        return data
+    return {str(k).strip().lower().replace(" ", "_").replace("-", "_"): v for k, v in data.items()}
+
+
+def _street_from_parts(data: Mapping[str, Any]) -> str | None:
+    parts = [str(value).strip() for names in STREET_PARTS if (value := _lookup(data, names)) is not None]
+    text = " ".join(part for part in parts if part)
+    return text or None
+
+
 def record_key(source: str, source_id: str, object: str | None = None) -> str:
     """The record key: `source:object:source_id` when the object is known, else `source:source_id`."""
     return f"{source}:{object}:{source_id}" if object else f"{source}:{source_id}"
@@ -58,14 +102,24 @@ class IdentityRecord:
     def from_mapping(cls, data: Mapping[str, Any]) -> IdentityRecord:
         """A record from a dict (JSON line, database row); unknown keys are ignored, text dates are parsed.
 
+        Fields may also come under common other names (FIELD_ALIASES: surname, first_name, date_of_birth,
+        suburb, state, zip...), and a street as its number and address lines (STREET_PARTS).
+
         Raises ValueError when `source` or `source_id` is missing.
         """
+        data = _canonical_keys(data)
         source, source_id = data.get("source"), data.get("source_id")
         if source in (None, "") or source_id in (None, ""):
             raise ValueError("a record needs `source` and `source_id`")
         values: dict[str, Any] = {}
         for name in PERSON_FIELDS:
             value = data.get(name)
+            if value is None or value == "":
+                value = _lookup(data, FIELD_ALIASES.get(name, ()))
+            if value is None and name == "street":
+                value = _street_from_parts(data)
+            if isinstance(value, str):
+                value = value.strip()
             if value is None or value == "":
                 values[name] = None
             elif name == "birth_date":

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from canalis.identity.blocking import candidate_pairs
-from canalis.identity.clusters import RULE_INDEX, RULES, Clustering, Edges, build_clusters
-from canalis.identity.compare import FIELD_NAMES, FIELDS, Comparison, compare, score_columns
+from canalis.identity.blocking import BLOCK_KINDS, candidate_pairs
+from canalis.identity.clusters import RULE_INDEX, RULES, Clustering, Edges, build_clusters, connected_components
+from canalis.identity.compare import FIELD_NAMES, FIELDS, NAME_WEAK_BELOW, Comparison, compare, score_columns
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
 from canalis.identity.keys import KeyGroups, key_groups
@@ -18,6 +18,7 @@ from canalis.identity.overrides import Overrides
 from canalis.identity.scoring import MatchModel, Scores, estimate_prior, match_weights, score, train
 
 PROBABILISTIC = RULE_INDEX["probabilistic"]
+MIN_RECORDS_TO_RELAX = 1000
 _CHUNK = 500_000
 
 
@@ -30,6 +31,7 @@ class ScoredPairs:
     comparison: Comparison
     scores: Scores
     conflict: np.ndarray
+    names_only: np.ndarray | None = None
 
     def evidence(self, i: int) -> dict:
         """Field by field agreement, similarity and weight of pair i."""
@@ -53,6 +55,66 @@ class ScoredPairs:
         return out
 
 
+REVIEW_REASONS: tuple[str, ...] = ("uncertain", "names_only", "large_profiles", "weak_bridge")
+_NAMES = (FIELD_NAMES.index("given_name"), FIELD_NAMES.index("family_name"))
+
+
+def names_only(comparison: Comparison) -> np.ndarray:
+    """Pairs compared on their names alone (every other field missing on one side): however rare the name,
+    such a pair cannot tell a person from a namesake."""
+    others = np.ones(comparison.levels.shape[1], dtype=bool)
+    others[list(_NAMES)] = False
+    return ~(comparison.levels[:, others] > 0).any(axis=1)
+
+
+@dataclass
+class Proposals:
+    """Merges not applied but put up for review: rows, reason, match probability, and the scored pair behind."""
+
+    a: np.ndarray
+    b: np.ndarray
+    reason: np.ndarray
+    probability: np.ndarray
+    pair: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
+def _proposals(
+    pairs: ScoredPairs, edges: Edges, edge_pair: np.ndarray, clustering: Clustering, config: IdentityConfig,
+    never: dict[int, set[int]],
+) -> Proposals:  # fmt: skip
+    """Scored pairs in the review band whose records ended apart, and scored links refused for review reasons."""
+    labels = clustering.labels
+    p = pairs.scores.probability
+    apart = (labels[pairs.a] != labels[pairs.b]) & (pairs.conflict == "")
+    band = apart & (p >= config.review_probability) & (p < config.match_probability)
+    alone = apart & (p >= config.match_probability) & pairs.names_only
+    chosen = [np.flatnonzero(band), np.flatnonzero(alone)]
+    reasons = [np.full(len(chosen[0]), "uncertain", dtype=object), np.full(len(chosen[1]), "names_only", dtype=object)]
+    for reason in REVIEW_REASONS[2:]:
+        refused = [e for e, r in clustering.reasons.items() if r == reason and edge_pair[e] >= 0]
+        chosen.append(edge_pair[np.asarray(refused, dtype=np.int64)])
+        reasons.append(np.full(len(refused), reason, dtype=object))
+    index = np.concatenate(chosen).astype(np.int64)
+    reason = np.concatenate(reasons)
+    keep = np.fromiter(
+        (int(pairs.b[i]) not in never.get(int(pairs.a[i]), ()) for i in index.tolist()), dtype=bool, count=len(index)
+    )
+    index, reason = index[keep], reason[keep]
+    return Proposals(pairs.a[index], pairs.b[index], reason, p[index], index)
+
+
+def proposal_reasons(batch: BatchResult) -> dict[str, int]:
+    """Number of proposed merges by reason."""
+    proposals = batch.proposals
+    if proposals is None or not len(proposals):
+        return {}
+    reasons, counts = np.unique(proposals.reason.astype(str), return_counts=True)
+    return {str(r): int(c) for r, c in zip(reasons, counts, strict=True)}
+
+
 @dataclass
 class BatchResult:
     """Everything one batch resolution decided."""
@@ -71,6 +133,7 @@ class BatchResult:
     timings: dict[str, float] = field(default_factory=dict)
     key_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     block_codes: dict[str, np.ndarray] = field(default_factory=dict)
+    proposals: Proposals | None = None
 
     def clusters(self) -> list[list[int]]:
         """Rows of each cluster, sorted by record key, clusters ordered by their first key."""
@@ -102,15 +165,68 @@ def key_rank(frame: Frame) -> np.ndarray:
     return rank
 
 
-def _conflicts(comparison: Comparison, config: IdentityConfig) -> np.ndarray:
+_GIVEN = FIELD_NAMES.index("given_name")
+_DOB = FIELD_NAMES.index("birth_date")
+_GIVEN_COMPATIBLE = FIELDS["given_name"].index("compatible")
+_GIVEN_CONFIRMS = (FIELDS["given_name"].index("exact"), FIELDS["given_name"].index("close"))
+_DOB_DIFFERENT = FIELDS["birth_date"].index("different")
+_DOB_CONFIRMS = (FIELDS["birth_date"].index("exact"), FIELDS["birth_date"].index("typo"))
+
+
+def birth_date_errors_common(model: MatchModel, config: IdentityConfig) -> bool:
+    """Whether the data's own matches often carry unrelated birth dates (a date replaced), as EM learned it
+    from at least MIN_RECORDS_TO_RELAX records (a handful of records cannot tell)."""
+    learned_from = int(model.trained_on.get("records", 0))
+    return learned_from >= MIN_RECORDS_TO_RELAX and model.m["birth_date"][_DOB_DIFFERENT] > config.birth_date_error_rate
+
+
+def _conflicts(comparison: Comparison, config: IdentityConfig, dob_errors_common: bool = False) -> np.ndarray:
+    """Pairs a score never links: given names that conflict unless the birth dates agree, and birth dates
+    more than two edits apart (unless the given names agree and the data shows that matches often carry
+    unrelated birth dates: `birth_date_errors_common`).
+
+    Given names conflict below `given_name_conflict_below` (Jaro-Winkler) when neither is an initial, prefix or
+    token of the other. One of the two may be wrong in a record (a name or a date replaced), not both: this
+    keeps apart members of one household (other given name, other or no birth date) and namesakes (other
+    birth date) whom family name, address and shared contact details would otherwise join. Twins (one birth
+    date, other given names at one address) can only be told apart by contact details or stewards.
+    """
     levels = comparison.levels
     out = np.full(len(levels), "", dtype=object)
-    given = FIELD_NAMES.index("given_name")
-    out[(levels[:, given] == 4) & (comparison.similarity["given_name"] < config.given_name_conflict_below)] = (
-        "given_name"
-    )
-    out[levels[:, FIELD_NAMES.index("birth_date")] == 3] = "birth_date"
+    given, dob = levels[:, _GIVEN], levels[:, _DOB]
+    similarity = comparison.similarity["given_name"]
+    related = (given == _GIVEN_COMPATIBLE) & (similarity < NAME_WEAK_BELOW)
+    given_conflict = (given >= _GIVEN_COMPATIBLE) & ~related & (similarity < config.given_name_conflict_below)
+    out[given_conflict & ~np.isin(dob, _DOB_CONFIRMS)] = "given_name"
+    dob_conflict = dob == _DOB_DIFFERENT
+    if dob_errors_common:
+        dob_conflict &= ~np.isin(given, _GIVEN_CONFIRMS)
+    out[dob_conflict] = "birth_date"
     return out
+
+
+def _unambiguous_names(
+    pairs: ScoredPairs, others: Edges, prob: Edges, linked: np.ndarray, config: IdentityConfig, n: int
+) -> tuple[Edges, np.ndarray]:
+    """Link the pairs scored on names alone whose records meet only one group of records that way.
+
+    A record whose names match records of two groups that nothing else joins (namesakes) is not linked to
+    either: those pairs stay proposed for review. Returns the scored links and their pair indexes.
+    """
+    sure = np.flatnonzero((pairs.scores.probability >= config.match_probability) & (pairs.conflict == "")
+                          & pairs.names_only)  # fmt: skip
+    if not len(sure):
+        return prob, linked
+    group = connected_components(n, others.a, others.b)
+    a, b = pairs.a[sure], pairs.b[sure]
+    met = np.unique(np.concatenate([a * n + group[b], b * n + group[a]]))
+    groups_met = np.bincount(met // n, minlength=n)
+    clear = sure[(groups_met[a] == 1) & (groups_met[b] == 1)]
+    pairs.names_only[clear] = False
+    linked = np.sort(np.concatenate([linked, clear]))
+    prob = Edges(pairs.a[linked], pairs.b[linked], np.full(len(linked), PROBABILISTIC, dtype=np.int8),
+                 pairs.scores.probability[linked])  # fmt: skip
+    return prob, linked
 
 
 def resolve_frame(
@@ -144,7 +260,8 @@ def resolve_frame(
     clock = time.perf_counter()
     training = model is None
     samples: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if training else None
-    per_rule = max(config.em_sample_pairs // 8, 1000)
+    # The EM sample is shared among the rules (blocking keys and deterministic keys).
+    per_rule = max(config.em_sample_pairs // (len(BLOCK_KINDS) + len(config.deterministic_keys)), 1000)
     cand_a, cand_b, skipped, block_codes = candidate_pairs(
         frame, config.block_limits(), block_size, samples, per_rule, config.random_seed
     )
@@ -163,6 +280,7 @@ def resolve_frame(
                 chosen = np.sort(rng.choice(chosen, per_rule, replace=False))
             samples[kind] = (det.a[chosen], det.b[chosen])
         model = train(columns, n, samples, config)
+        model.region = frame.region
     timings["training"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -200,10 +318,20 @@ def resolve_frame(
     )
     del levels, similarity, swapped
     scores = score(comparison, columns, cand_a[kept], model)
+    dob_common = birth_date_errors_common(model, config)
     pairs = ScoredPairs(
-        a=cand_a[kept], b=cand_b[kept], comparison=comparison, scores=scores, conflict=_conflicts(comparison, config)
+        a=cand_a[kept],
+        b=cand_b[kept],
+        comparison=comparison,
+        scores=scores,
+        conflict=_conflicts(comparison, config, dob_common),
     )
-    linked = np.flatnonzero((pairs.scores.probability >= config.match_probability) & (pairs.conflict == ""))
+    pairs.names_only = (
+        names_only(comparison) if not config.link_on_names_alone else np.zeros(len(comparison.levels), dtype=bool)
+    )
+    linked = np.flatnonzero(
+        (pairs.scores.probability >= config.match_probability) & (pairs.conflict == "") & ~pairs.names_only
+    )
     prob = Edges(
         pairs.a[linked], pairs.b[linked], np.full(len(linked), PROBABILISTIC, dtype=np.int8),
         pairs.scores.probability[linked],
@@ -227,6 +355,7 @@ def resolve_frame(
         np.asarray(steward_a, dtype=np.int64), np.asarray(steward_b, dtype=np.int64),
         np.full(len(steward_a), RULE_INDEX["steward_merge"], dtype=np.int8), np.ones(len(steward_a)),
     )  # fmt: skip
+    prob, linked = _unambiguous_names(pairs, Edges.concat([steward, det, prob]), prob, linked, config, n)
     edges = Edges.concat([steward, det, prob])
     edge_group = np.concatenate([np.full(len(steward), -1), det_group, np.full(len(prob), -1)])
     edge_pair = np.concatenate([np.full(len(steward) + len(det), -1), linked.astype(np.int64)])
@@ -236,10 +365,12 @@ def resolve_frame(
         linked_rows[part.b] = True
     low = np.flatnonzero((against < -config.conflict_weight) & linked_rows[cand_a] & linked_rows[cand_b])
     conflicts = set((cand_a[low] * n + cand_b[low]).tolist()) if config.conflict_weight > 0 else set()
-    clustering = build_clusters(frame, edges, ranks, config, never, conflicts)
+    clustering = build_clusters(frame, edges, ranks, config, never, conflicts, dob_common)
+    proposals = _proposals(pairs, edges, edge_pair, clustering, config, never)
+    review_count = len(proposals)
     timings["clustering"] = time.perf_counter() - clock
     return BatchResult(
         frame=frame, model=model, groups=groups, edges=edges, edge_group=edge_group, edge_pair=edge_pair,
         pairs=pairs, clustering=clustering, candidate_count=len(cand_a), review_count=review_count,
-        skipped_blocks=skipped, timings=timings, key_rank=ranks, block_codes=block_codes,
+        skipped_blocks=skipped, timings=timings, key_rank=ranks, block_codes=block_codes, proposals=proposals,
     )  # fmt: skip

@@ -8,18 +8,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from canalis.identity.blocking import BLOCK_SIGNALS
 from canalis.identity.compare import FIELD_NAMES, FIELDS, MAX_LEVELS, Comparison, compare
 from canalis.identity.config import IdentityConfig
 
 # Fields that pairs of each rule (blocking key or deterministic key) agree on by construction: EM on that
 # rule's pairs leaves them out, so that their m-probabilities come only from rules that do not force them.
+_SIGNAL_FIELDS: dict[str, str] = {
+    "given": "given_name", "given_sound": "given_name", "given_initial": "given_name", "family": "family_name",
+    "family_sound": "family_name", "dob": "birth_date", "postcode": "address", "city": "address",
+    "street": "address", "street_number": "address", "street_sound": "address", "email_local": "email",
+}  # fmt: skip
 RULE_FIELDS: dict[str, tuple[str, ...]] = {
-    "family_given_postcode": ("family_name", "given_name", "address"),
-    "full_name": ("given_name", "family_name"),
-    "birth_given": ("birth_date", "given_name"),
-    "birth_family": ("birth_date", "family_name"),
-    "email_local": ("email",),
-    "street_postcode": ("address",),
+    **{
+        kind: tuple(dict.fromkeys(_SIGNAL_FIELDS[signal] for signal in signals))
+        for kind, signals in BLOCK_SIGNALS.items()
+    },
     "email": ("email",),
     "phone": ("phone",),
     "loyalty_id": ("loyalty_id",),
@@ -44,6 +48,7 @@ class MatchModel:
     term_frequencies: dict[str, dict[str, float]] = field(default_factory=dict)
     default_frequency: dict[str, float] = field(default_factory=dict)
     trained_on: dict[str, int] = field(default_factory=dict)
+    region: str | None = None
 
     def weights(self) -> np.ndarray:
         """log2(m/u) per field (rows) and level (columns); 0 for "missing" and unused levels."""
@@ -64,7 +69,7 @@ class MatchModel:
         """A JSON-ready copy."""
         return {
             "m": self.m, "u": self.u, "prior": self.prior, "term_frequencies": self.term_frequencies,
-            "default_frequency": self.default_frequency, "trained_on": self.trained_on,
+            "default_frequency": self.default_frequency, "trained_on": self.trained_on, "region": self.region,
         }  # fmt: skip
 
     @classmethod
@@ -77,6 +82,7 @@ class MatchModel:
             term_frequencies=data.get("term_frequencies", {}),
             default_frequency=data.get("default_frequency", {}),
             trained_on=data.get("trained_on", {}),
+            region=data.get("region"),
         )
 
     def describe(self) -> dict:
@@ -320,21 +326,21 @@ def default_model() -> MatchModel:
     """Generic weights for when no data was seen yet (explaining two records on their own)."""
     return MatchModel(
         m={
-            "given_name": [0.0, 0.85, 0.06, 0.06, 0.03],
-            "family_name": [0.0, 0.9, 0.05, 0.03, 0.02],
-            "birth_date": [0.0, 0.95, 0.04, 0.01],
+            "given_name": [0.0, 0.85, 0.06, 0.05, 0.02, 0.02],
+            "family_name": [0.0, 0.88, 0.05, 0.03, 0.02, 0.02],
+            "birth_date": [0.0, 0.93, 0.04, 0.02, 0.01],
             "email": [0.0, 0.65, 0.05, 0.05, 0.25],
             "phone": [0.0, 0.8, 0.2],
-            "address": [0.0, 0.6, 0.1, 0.1, 0.1, 0.1],
+            "address": [0.0, 0.6, 0.15, 0.1, 0.05, 0.1],
             "loyalty_id": [0.0, 0.95, 0.05],
         },
         u={
-            "given_name": [0.0, 0.01, 0.01, 0.03, 0.95],
-            "family_name": [0.0, 0.002, 0.003, 0.01, 0.985],
-            "birth_date": [0.0, 0.00005, 0.0005, 0.99945],
+            "given_name": [0.0, 0.01, 0.01, 0.03, 0.15, 0.8],
+            "family_name": [0.0, 0.002, 0.003, 0.01, 0.1, 0.885],
+            "birth_date": [0.0, 0.00005, 0.0005, 0.002, 0.99745],
             "email": [0.0, 0.000001, 0.00001, 0.00001, 0.999979],
             "phone": [0.0, 0.000001, 0.999999],
-            "address": [0.0, 0.00001, 0.00001, 0.005, 0.05, 0.94498],
+            "address": [0.0, 0.00001, 0.00005, 0.005, 0.05, 0.94494],
             "loyalty_id": [0.0, 0.000001, 0.999999],
         },
         prior=0.01,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Float, Index, Integer, LargeBinary, String, Table, Text, UniqueConstraint
 
 from canalis.store.schema import metadata
 from canalis.store.types import JSONDoc, UTCDateTime
@@ -15,16 +15,6 @@ identity_records = Table(
     Column("resolved_at", UTCDateTime, nullable=False),
     comment="The version of each customer record that identity resolution last saw.",
 )
-
-identity_keys = Table(
-    "identity_keys",
-    metadata,
-    Column("record_key", String(300), primary_key=True),
-    Column("kind", String(40), primary_key=True, comment="email, phone, loyalty_id, external_id or a block kind"),
-    Column("value", String(400), primary_key=True, comment="normalised key or block value"),
-    comment="Deterministic keys and blocking keys of every record: the indexes incremental resolution looks up.",
-)
-Index("ix_identity_keys_kind_value", identity_keys.c.kind, identity_keys.c.value)
 
 identity_links = Table(
     "identity_links",
@@ -109,4 +99,36 @@ identity_runs = Table(
     Column("finished_at", UTCDateTime),
     Column("report", JSONDoc),
     comment="Resolution runs and their reports.",
+)
+
+identity_proposed_merges = Table(
+    "identity_proposed_merges",
+    metadata,
+    Column("proposal_id", Integer, primary_key=True, autoincrement=True),
+    Column("record_a", String(300), nullable=False, comment="the smaller record key"),
+    Column("record_b", String(300), nullable=False),
+    Column("reason", String(40), nullable=False, comment="uncertain, large_profiles or weak_bridge"),
+    Column("probability", Float, nullable=False, comment="match probability of the pair"),
+    Column("customer_a", String(64), comment="customer of record_a when proposed"),
+    Column("customer_b", String(64), comment="customer of record_b when proposed"),
+    Column("status", String(20), nullable=False, comment="pending, accepted or rejected"),
+    Column("evidence", JSONDoc, comment="per-field levels, similarities and weights"),
+    Column("proposed_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime),
+    Column("decided_by", String(200), comment="the steward, or `policy` for an automatic decision"),
+    Column("note", Text, comment="why the steward decided so"),
+    UniqueConstraint("record_a", "record_b", name="uq_identity_proposed_merges_pair"),
+    comment="Merges identity resolution did not apply on its own: uncertain scores, two large profiles, weak "
+    "bridges. Accepting records a force_merge, rejecting a never_merge, so that decisions survive rebuilds.",
+)
+Index("ix_identity_proposed_merges_status", identity_proposed_merges.c.status)
+
+identity_state = Table(
+    "identity_state",
+    metadata,
+    Column("part", Integer, primary_key=True, autoincrement=False, comment="parts of at most 16 MiB, in order"),
+    Column("run_id", Integer, comment="the run that saved it"),
+    Column("data", LargeBinary(length=2**32 - 1), nullable=False, comment="LONGBLOB on MySQL"),
+    comment="The engine's resolved state after the last run (features, block codes, assignments, link graph, "
+    "ids, model), from which incremental runs start; see canalis.identity.state.",
 )

@@ -81,6 +81,14 @@ def postcode_key(raw: str | None, country: str | None) -> str | None:
     return value if valid else None
 
 
+def postcode_fits(raw: str, country: str) -> bool:
+    """Whether a postcode is written as a valid one of the country, without repair (no restored leading zero);
+    True for a country whose postcodes are not known here."""
+    compact = re.sub(r"[\s\-.]", "", raw.strip().upper())
+    rule = _POSTCODES.get(country)
+    return rule is None or bool(re.fullmatch(rule[0], compact))
+
+
 def normalize_country(raw: Any) -> Normalized[str]:
     """ISO 3166-1 alpha-2 code from a code (FR, FRA, 250) or a name in French or English (Allemagne, Germany)."""
     text = as_text(raw)

@@ -48,6 +48,7 @@ def test_demo_definitions_load_with_the_expected_graph(no_network) -> None:
         "canonical/interactions",
         "unified_customers",
         "identity_links",
+        "identity_proposed_merges",
         "customer_timeline",
     } <= keys
     assert not any(key.startswith("raw/store_pos_export/order_lines") for key in keys)
@@ -68,7 +69,7 @@ def test_demo_definitions_load_with_the_expected_graph(no_network) -> None:
     schedule = defs.resolve_schedule_def("incremental_sync_schedule")
     assert schedule.default_status == DefaultScheduleStatus.STOPPED
     check_names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
-    assert {"quarantine_share", "cluster_size_alarm", "unresolved_share"} <= check_names
+    assert {"quarantine_share", "cluster_size_alarm", "unresolved_share", "proposed_merges_reviewed"} <= check_names
 
 
 def test_workspace_module_exposes_defs(no_network, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -179,3 +179,13 @@ def test_round_trip_on_postgres(postgres_url: str) -> None:
         exercise(engine)
     finally:
         engine.dispose()
+
+
+@pytest.mark.mariadb
+def test_round_trip_on_mariadb(mariadb_url: str) -> None:
+    """Bulk inserts as one prepared executemany, deletes through a temporary table, the state as LONGBLOB parts."""
+    engine = create(mariadb_url)
+    try:
+        exercise(engine)
+    finally:
+        engine.dispose()

@@ -1,0 +1,66 @@
+"""Email-less person data: common field layouts, countries other than France, and linking on names, dates and
+addresses alone (generated sets with controlled corruption, small)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from benchmarks.corrupted_people import PeopleSpec, date_error, generate, pairwise_quality
+from canalis.identity import IdentityConfig, IdentityRecord
+from canalis.identity.cli import run_resolve
+from canalis.identity.features import Frame
+
+
+def test_reader_accepts_common_field_layouts() -> None:
+    record = IdentityRecord.from_mapping(
+        {"source": "legacy", "source_id": "7", "First Name": " Mia ", "surname": "Nguyen", "street_number": "12",
+         "address_1": "kent street", "address_2": "harbour view", "suburb": "millers point", "state": "nsw",
+         "zip": "2000", "date_of_birth": "19790312"}
+    )  # fmt: skip
+    assert (record.given_name, record.family_name) == ("Mia", "Nguyen")
+    assert record.street == "12 kent street harbour view"
+    assert (record.city, record.region, record.postcode) == ("millers point", "nsw", "2000")
+    assert record.birth_date == date(1979, 3, 12)
+    explicit = IdentityRecord.from_mapping({"source": "a", "source_id": "1", "street": "1 rue X", "address_1": "y"})
+    assert explicit.street == "1 rue X"
+
+
+def test_postcodes_and_phones_of_another_country_are_kept_as_written() -> None:
+    def records(postcode: str, phone: str) -> list[IdentityRecord]:
+        return [IdentityRecord("a", str(i), postcode=postcode.format(i), phone=phone.format(i)) for i in range(30)]
+
+    australian = Frame.from_records(records("2{:03d}", "0412 345 {:03d}"), IdentityConfig())
+    assert australian.region == ""
+    assert australian.postcode[5] == "2005" and australian.postcode[29] == "2029"
+    assert australian.phone[3] == "0412345003"
+    french = Frame.from_records(records("750{:02d}", "06 12 34 56 {:02d}"), IdentityConfig())
+    assert french.region == "FR" and french.phone[3] == "+33612345603"
+    pinned = Frame.from_records(records("2{:03d}", "0412 345 {:03d}"), IdentityConfig(infer_region=False))
+    assert pinned.postcode[5] == "02005", "without inference, the default region reads them (zero restored)"
+
+
+def test_corruption_generator_is_reproducible_and_controlled() -> None:
+    rows, truth = generate(PeopleSpec(people=50, level="high", seed=3))
+    again, _ = generate(PeopleSpec(people=50, level="high", seed=3))
+    assert rows == again
+    assert len(set(truth.values())) == 50 and len(rows) > 50
+    assert not any("email" in row or "phone" in row for row in rows)
+    pairs, _ = generate(PeopleSpec(people=40, shape="pairs", seed=3))
+    assert {row["source"] for row in pairs} == {"a", "b"} and len(pairs) == 80
+    assert date_error("19800115", __import__("random").Random(1)) != "19800115"
+
+
+def test_email_less_duplicates_are_found_through_the_cli(tmp_path: Path) -> None:
+    rows, truth = generate(PeopleSpec(people=400, level="low", shape="zipf", seed=11))
+    source = tmp_path / "people.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    summary = run_resolve(source, tmp_path / "out.jsonl")
+    assigned = {}
+    for line in (tmp_path / "out.jsonl").read_text().splitlines():
+        out = json.loads(line)
+        assigned[f"{out['source']}:{out['source_id']}"] = out["customer_id"]
+    quality = pairwise_quality(assigned, truth)
+    assert summary["records"] == len(rows)
+    assert quality["precision"] >= 0.98 and quality["recall"] >= 0.9, quality
