@@ -430,7 +430,7 @@ def _identity_unmerge(args: argparse.Namespace) -> int:
 def _identity_review_list(args: argparse.Namespace) -> int:
     from canalis.identity.review import list_proposals, proposal_counts
 
-    with _migrated_store() as store:
+    with migrated_store() as store:
         rows = list_proposals(store.engine, None if args.status == "all" else args.status, args.limit)
         counts = proposal_counts(store.engine)
     print(json.dumps({"counts": counts, "proposals": rows}, indent=2, default=str))
@@ -442,7 +442,7 @@ def _identity_review_decide(args: argparse.Namespace) -> int:
     from canalis.identity.review import decide
 
     config = load_config().identity
-    with _migrated_store() as store:
+    with migrated_store() as store:
         try:
             report = decide(store.engine, args.proposal_ids, args.accept, args.who, args.why, config=config)
         except (KeyError, ValueError) as error:

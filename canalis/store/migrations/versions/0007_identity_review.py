@@ -1,7 +1,7 @@
 """proposed merges for review, the saved engine state instead of the key index
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 08:40:00
 
 Identity resolution no longer applies uncertain links, merges of two large profiles or weak bridges on its own:
@@ -9,7 +9,7 @@ it proposes them in identity_proposed_merges, where a steward (or the configured
 them. Decisions are recorded as steward overrides, so they survive full rebuilds.
 
 Incremental runs now start from the engine's saved state (identity_state) instead of looking records up in the
-key and block index (identity_keys, dropped). A store migrated from 0005 has no state yet: its next run is full.
+key and block index (identity_keys, dropped). A store migrated from 0006 has no state yet: its next run is full.
 """
 
 from collections.abc import Sequence
@@ -19,8 +19,8 @@ from alembic import op
 
 import canalis.store.types
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
