@@ -7,10 +7,13 @@ there, while it executes in this process like `dagster job execute` would.
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from dagster import DagsterInstance
@@ -27,6 +30,27 @@ DEFINITIONS_MODULE = "canalis.assets.definitions"
 LOCATION_ENV = "CANALIS_CODE_LOCATION"
 DEFAULT_LOCATION = "canalis"
 REPOSITORY = "__repository__"  # the repository of a `Definitions` object
+
+
+@contextmanager
+def ready_instance() -> Iterator[DagsterInstance]:
+    """The Dagster instance of DAGSTER_HOME, its storage set up by one process at a time.
+
+    Two first runs started together on a fresh home would otherwise both create Dagster's SQLite tables.
+    """
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".canalis-instance.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            instance = DagsterInstance.get()
+            instance.get_runs(limit=1)  # creates the run, event and schedule storage on first use
+            instance.event_log_storage.get_asset_records([])
+            instance.schedule_storage  # noqa: B018 - touched to create it
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    with instance:
+        yield instance
 
 
 def location_name() -> str:

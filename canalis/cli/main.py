@@ -188,8 +188,6 @@ def run_job(
     log_level: str = "WARNING",
 ) -> int:
     """Check the connections file, run a job through Dagster (recorded in DAGSTER_HOME) and print its summary."""
-    from dagster import DagsterInstance
-
     from canalis.cli.sandbox import sandbox_for_run
     from canalis.cli.summary import render_summary, summarize_run
     from canalis.config.check import check_config
@@ -204,9 +202,9 @@ def run_job(
             print(render_problems(report), file=sys.stderr)
             print("canalis: no run started; fix the connections file first (`canalis check`)", file=sys.stderr)
             return 2
-        from canalis.cli.launch import launch_in_process
+        from canalis.cli.launch import launch_in_process, ready_instance
 
-        with DagsterInstance.get() as instance:
+        with ready_instance() as instance:
             run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
             if job == "publish":
                 choice = {"plan_id": plan, "plan_hash": plan_hash, "approve": approve}
