@@ -48,6 +48,34 @@ def test_a_scaffolded_connection_loads_and_materializes(isolated_home: Path, mon
             assert {"raw/web/customers", "canonical/customer_records", "unified_customers"} <= done
 
 
+@pytest.mark.slow
+def test_a_scaffolded_vendor_connection_materializes_on_the_sandbox(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from canalis.sandbox.environment import sandbox_environment
+    from canalis.sandbox.server import SandboxServer
+    from canalis.sandbox.world import WorldSpec, generate_world
+
+    generate_world(WorldSpec(seed=9, customers=30), tmp_path / "world")
+    monkeypatch.setenv("CANALIS_DATABASE_URL", f"sqlite:///{isolated_home / 'canalis.db'}")
+    with SandboxServer(tmp_path / "world") as server, create_defs_folder_sandbox() as sandbox:
+        for name, value in sandbox_environment(server.base_url, server.credentials()).items():
+            monkeypatch.setenv(name, value)
+        defs_path = sandbox.scaffold_component(
+            component_cls=CanalisComponent, defs_path="crm", scaffold_params={"connector": "hubspot"}
+        )
+        with (
+            sandbox.load_component_and_build_defs(defs_path=defs_path) as (_, defs),
+            DagsterInstance.ephemeral() as instance,
+        ):
+            result = defs.resolve_job_def("full_sync").execute_in_process(instance=instance)
+    assert result.success
+    done = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert {"raw/hubspot/contacts", "canonical/customer_records", "unified_customers"} <= done
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations() if e.asset_key.path[0] == "raw"}
+    assert checks["read_succeeded"]
+
+
 def test_a_component_can_name_a_connections_file_and_post_process(tmp_path: Path) -> None:
     with create_defs_folder_sandbox() as sandbox:
         folder = sandbox.defs_folder_path / "canalis"

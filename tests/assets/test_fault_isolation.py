@@ -109,3 +109,41 @@ def test_a_connections_file_that_cannot_be_read_still_loads_the_code_location(tm
     assert keys == {"canalis/connections_file"}
     description = module.defs.resolve_asset_graph().get(AssetKey(["canalis", "connections_file"])).description
     assert "kpis.windowz" in description
+
+
+@pytest.fixture(scope="module")
+def small_sandbox(tmp_path_factory: pytest.TempPathFactory):
+    """The demo's vendors on a small world, served for the module; the environment runs need."""
+    from canalis.sandbox.environment import sandbox_environment
+    from canalis.sandbox.serve import set_shopify_plan
+    from canalis.sandbox.server import SandboxServer
+    from canalis.sandbox.world import WorldSpec, generate_world
+
+    data_dir = tmp_path_factory.mktemp("world")
+    generate_world(WorldSpec(seed=5, customers=40), data_dir)
+    set_shopify_plan(data_dir, "plus")
+    with SandboxServer(data_dir, imap=True) as server:
+        yield sandbox_environment(server.base_url, server.credentials())
+
+
+@pytest.mark.slow
+def test_the_demo_with_a_broken_connection_runs_its_eight_sources_through_planning(
+    tmp_path: Path, monkeypatch, small_sandbox: dict[str, str]
+) -> None:
+    for name, value in small_sandbox.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CANALIS_DATABASE_URL", f"sqlite:///{tmp_path / 'canalis.db'}")
+    demo = yaml.safe_load((Path(__file__).resolve().parents[2] / "dagster_home" / "canalis.yaml").read_text())
+    demo["connections"]["crm_hubspot"]["settings"]["base_urll"] = "http://127.0.0.1:9"  # a misspelt setting
+    path = tmp_path / "canalis.yaml"
+    path.write_text(yaml.safe_dump(demo), encoding="utf-8")
+    defs = build_definitions(CanalisConfig.model_validate({**demo, "path": path}))
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("full_sync").execute_in_process(instance=instance, raise_on_error=False)
+    summary = summarize_run(result, Store(f"sqlite:///{tmp_path / 'canalis.db'}"))
+    healthy = set(demo["connections"]) - {"crm_hubspot"}
+    assert {source for source, count in summary.records_read.items() if count > 0} == healthy
+    done = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert {"unified_customers", "customer_timeline", "inconsistencies", "price_plan", "suppression_plan"} <= done
+    assert summary.plan_id  # planning went through on the eight others
+    assert "crm_hubspot" in summary.failed_sources and "base_urll" in summary.failed_sources["crm_hubspot"]

@@ -110,3 +110,21 @@ def test_lineage_asset_page_and_the_cli_run_on_its_job(ui: tuple[str, str], brow
     page.goto(f"{base}/locations/canalis/jobs/full_sync/runs")
     page.get_by_text(run_id[:8], exact=True).first.wait_for()  # the run `canalis run` made is the job's own
     page.close()
+
+    # and it re-executes from the UI: the webserver queues it, the daemon launches it from the code location
+    mutation = (
+        "mutation($id: String!) { launchPipelineReexecution(reexecutionParams: {parentRunId: $id, strategy: ALL_STEPS})"
+        " { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"
+    )
+    launched = requests.post(f"{base}/graphql", json={"query": mutation, "variables": {"id": run_id}}, timeout=30)
+    answer = launched.json()["data"]["launchPipelineReexecution"]
+    assert answer["__typename"] == "LaunchRunSuccess", answer
+    child = answer["run"]["runId"]
+    status = "QUEUED"
+    deadline = time.monotonic() + 180
+    while status not in ("SUCCESS", "FAILURE", "CANCELED") and time.monotonic() < deadline:
+        time.sleep(2)
+        query = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+        status = requests.post(f"{base}/graphql", json={"query": query, "variables": {"id": child}}, timeout=30)
+        status = status.json()["data"]["runOrError"]["status"]
+    assert status == "SUCCESS"
