@@ -49,6 +49,11 @@ class ConnectionConfig(BaseModel):
         default=None, description="owners of this connection's assets (emails or team:name); default the file's"
     )
     tags: dict[str, str] = Field(default_factory=dict, description="tags of this connection's assets")
+    full_previews: bool = Field(
+        default=False,
+        description="show this connection's raw records unmasked in Dagster previews (emails, phones, names and "
+        "street addresses are masked by default: run history keeps them for good)",
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -59,12 +64,6 @@ class ConnectionConfig(BaseModel):
     @classmethod
     def _owners(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else valid_owners(value)
-
-    full_previews: bool = Field(
-        default=False,
-        description="show this connection's raw records unmasked in Dagster previews (emails, phones, names and "
-        "street addresses are masked by default: run history keeps them for good)",
-    )
 
 
 def valid_cron(value: str) -> str:
