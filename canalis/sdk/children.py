@@ -1,0 +1,120 @@
+"""Checks of a read record's parts: child records (order lines, rules) and numbers JSON cannot carry.
+
+A stream's record model declares its child lists as `list[SomeModel]` fields. A child that fails its model
+is taken out of the record, which lands without it, and is reported under the parent's id with its path
+(`lines[3].price_unit`), so the parent shows as incomplete instead of losing the child without a word.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+
+@dataclass(frozen=True)
+class BadChild:
+    """A child record that failed its model: where it is and why."""
+
+    path: str
+    reason: str
+
+
+@cache
+def child_lists(model: type[BaseModel]) -> frozenset[str]:
+    """Names of the model's fields that hold lists of records (each item validated by a model)."""
+    names = set()
+    for name, info in model.model_fields.items():
+        for annotation in _alternatives(info.annotation):
+            if get_origin(annotation) is list:
+                (item,) = get_args(annotation) or (None,)
+                if isinstance(item, type) and issubclass(item, BaseModel):
+                    names.add(info.alias or name)
+    return frozenset(names)
+
+
+def _alternatives(annotation: Any) -> tuple[Any, ...]:
+    if get_origin(annotation) in (Union, types.UnionType):
+        return get_args(annotation)
+    return (annotation,)
+
+
+def location(loc: tuple[Any, ...]) -> str:
+    """A validation error's location as a path: `lines[3].price_unit`."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def bad_children(model: type[BaseModel], error: ValidationError) -> list[tuple[str, int, BadChild]] | None:
+    """The children at fault when every error of `error` lies inside a child record; None when the parent is.
+
+    Each item is (list name, index, what is wrong); a child with several errors is named once, by its first.
+    """
+    lists = child_lists(model)
+    if not lists:
+        return None
+    found: dict[tuple[str, int], BadChild] = {}
+    for detail in error.errors():
+        loc = detail["loc"]
+        if len(loc) < 2 or loc[0] not in lists or not isinstance(loc[1], int):
+            return None
+        place = (str(loc[0]), int(loc[1]))
+        if place not in found:
+            found[place] = BadChild(location(loc), detail["msg"])
+    return [(name, index, child) for (name, index), child in found.items()]
+
+
+def without_children(record: dict[str, Any], places: list[tuple[str, int, BadChild]]) -> dict[str, Any]:
+    """A copy of the record without the given children (the other children keep their order)."""
+    dropped: dict[str, set[int]] = {}
+    for name, index, _ in places:
+        dropped.setdefault(name, set()).add(index)
+    trimmed = dict(record)
+    for name, indexes in dropped.items():
+        trimmed[name] = [child for position, child in enumerate(record[name]) if position not in indexes]
+    return trimmed
+
+
+def non_finite(record: Any) -> tuple[str, float] | None:
+    """The first NaN or infinite number in a decoded record, with its path; None when there is none.
+
+    JSON has no such numbers (encoders write them as null): a record holding one is refused, not stored blank.
+    """
+    return next(_non_finite(record, ""), None)
+
+
+def _non_finite(value: Any, path: str) -> Iterator[tuple[str, float]]:
+    kind = type(value)
+    if kind is float:
+        if not math.isfinite(value):
+            yield path or "(record)", value
+    elif kind is dict:
+        for key, item in value.items():
+            if type(item) in _CONTAINERS_AND_FLOAT:
+                yield from _non_finite(item, f"{path}.{key}" if path else str(key))
+    elif kind is list:
+        for index, item in enumerate(value):
+            if type(item) in _CONTAINERS_AND_FLOAT:
+                yield from _non_finite(item, f"{path}[{index}]")
+
+
+_CONTAINERS_AND_FLOAT = frozenset((float, dict, list))
+
+
+def spelled_out(value: Any) -> Any:
+    """The value with NaN and infinities written as text ("nan", "inf"), so that storing it as JSON keeps them."""
+    kind = type(value)
+    if kind is float and not math.isfinite(value):
+        return repr(value)
+    if kind is dict:
+        return {key: spelled_out(item) for key, item in value.items()}
+    if kind is list:
+        return [spelled_out(item) for item in value]
+    return value
