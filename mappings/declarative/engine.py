@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -190,8 +191,12 @@ def _check_unknown_fields(known: frozenset[str], raw: dict[str, Any], source: st
         return
     unknown = sorted(name for name in extra if not name.startswith("_"))
     if unknown:
+        hint = ""
+        meant = difflib.get_close_matches(unknown[0], sorted(known - raw.keys()), n=1)
+        if meant:
+            hint = f"; the mapping reads '{meant[0]}', which this record does not have: is that a typo of it?"
         raise MappingError(
-            f"unknown source field '{unknown[0]}' (the mapping is strict; map it or list it under 'ignore')",
+            f"unknown source field '{unknown[0]}' (the mapping is strict; map it or list it under 'ignore'){hint}",
             source=source,
             stream=stream,
             field=unknown[0],

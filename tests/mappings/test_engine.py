@@ -204,3 +204,91 @@ def test_canonical_records_are_flat_so_rows_can_be_built_from_their_fields() -> 
         assert record_type.model_config.get("extra") == "forbid", name
         nested = {field: models_in(info.annotation) for field, info in record_type.model_fields.items()}
         assert not any(nested.values()), f"{name} holds a nested model: rows would need model_dump"
+
+
+def test_a_list_item_that_does_not_map_is_named_by_its_path_and_the_rest_maps(tmp_path: Path) -> None:
+    mapper = _mapper(tmp_path, ORDERS)
+    raw = {
+        "id": "o6",
+        "created": "2026-02-01T10:00:00Z",
+        "lines": [{"sku": "A", "qty": "2"}, {"sku": "B", "qty": "two"}, {"sku": "C", "qty": "-1"}, "junk"],
+    }
+    records, failures = mapper.map_record_parts("orders", raw)
+    assert [m.entity for m in records] == ["order", "order_line"]
+    assert records[1].record.sku == "A"
+    assert [(f.entity, f.path) for f in failures] == [
+        ("order_line", "lines[1].qty"),
+        ("order_line", "lines[2].qty"),
+        ("order_line", "lines[3]"),  # no SKU and no price: not a line at all
+    ]
+    assert "'two' is not a number" in failures[0].error.reason
+    assert "negative" in failures[1].error.reason
+    assert "needs a SKU or a unit price" in failures[2].error.reason
+    assert failures[0].error.record_key == "o6" and "shop.orders field 'lines[1].qty' record 'o6'" in str(
+        failures[0].error
+    )
+    with pytest.raises(MappingError, match=r"lines\[1\]\.qty"):  # map_record keeps failing the record as a whole
+        mapper.map_record("orders", raw)
+
+
+def test_a_list_that_is_not_a_list_fails_the_record(tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match="'lines' should be a list"):
+        _mapper(tmp_path, ORDERS).map_record_parts(
+            "orders", {"id": "o7", "created": "2026-02-01T10:00:00Z", "lines": "<<corrupted>>"}
+        )
+
+
+def test_a_typo_in_a_strict_mapping_names_the_field_it_probably_meant(tmp_path: Path) -> None:
+    import copy
+
+    document = copy.deepcopy(ORDERS)
+    document["streams"]["orders"]["targets"][0]["fields"]["ordered_at"]["from"] = "craeted"
+    with pytest.raises(MappingError, match="unknown source field 'created'") as caught:
+        _mapper(tmp_path, document).map_record("orders", {"id": "o8", "created": "2026-02-01T10:00:00Z"})
+    assert "the mapping reads 'craeted'" in str(caught.value)
+
+
+def _with_rule(change) -> dict:
+    import copy
+
+    document = copy.deepcopy(ORDERS)
+    change(document["streams"]["orders"]["targets"][0])
+    return document
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda t: t["fields"]["total_amount"].update(transforms=[{"decimal": {"places": "two"}}]),
+            r"total_amount.transforms: .*transform 'decimal' argument 'places': Input should be a valid integer",
+        ),
+        (
+            lambda t: t["fields"]["total_amount"].update(transforms=[{"decimal": {"decimal_coma": True}}]),
+            r"transform 'decimal' has no argument 'decimal_coma' \(arguments: decimal_comma, places\)",
+        ),
+        (
+            lambda t: t["fields"]["total_amount"].update(transforms=[{"lookup": {"default": 0}}]),
+            "transform 'lookup' needs the argument 'values'",
+        ),
+        (
+            lambda t: t["fields"]["ordered_at"].update(transforms=[{"datetime": {"timezone": "Europe/Pariss"}}]),
+            "unknown time zone 'Europe/Pariss'",
+        ),
+        (lambda t: t["fields"]["total_amount"].update({"from": "totals..gross"}), "'totals..gross' is not a source path"),
+        (lambda t: t["fields"].pop("ordered_at"), "entity 'order' needs the field 'ordered_at'"),
+        (lambda t: t.update(each="lines."), "'lines.' is not a source path"),
+    ],
+)
+def test_every_part_of_a_mapping_is_checked_when_it_loads(tmp_path: Path, change, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        _mapper(tmp_path, _with_rule(change))
+    text = str(caught.value)
+    assert text.startswith("mapping file m.yaml: streams.orders.targets.0")
+
+
+def test_transform_arguments_are_kept_as_their_types() -> None:
+    from canalis.mappings.declarative.spec import FieldRule
+
+    rule = FieldRule.model_validate({"from": "x", "transforms": [{"decimal": {"places": "2"}}]})
+    assert rule.transforms[0].args == {"places": 2}
