@@ -275,7 +275,10 @@ def _with_rule(change) -> dict:
             lambda t: t["fields"]["ordered_at"].update(transforms=[{"datetime": {"timezone": "Europe/Pariss"}}]),
             "unknown time zone 'Europe/Pariss'",
         ),
-        (lambda t: t["fields"]["total_amount"].update({"from": "totals..gross"}), "'totals..gross' is not a source path"),
+        (
+            lambda t: t["fields"]["total_amount"].update({"from": "totals..gross"}),
+            "'totals..gross' is not a source path",
+        ),
         (lambda t: t["fields"].pop("ordered_at"), "entity 'order' needs the field 'ordered_at'"),
         (lambda t: t.update(each="lines."), "'lines.' is not a source path"),
     ],
