@@ -195,7 +195,10 @@ def to_datetime(value: Any, format: str | None = None, timezone: str = "UTC") ->
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise TransformError(f"{value} is not a timestamp in epoch seconds (out of range)") from None
     text = str(value).strip()
     try:
         zone = ZoneInfo(timezone)

@@ -295,3 +295,22 @@ def test_transform_arguments_are_kept_as_their_types() -> None:
 
     rule = FieldRule.model_validate({"from": "x", "transforms": [{"decimal": {"places": "2"}}]})
     assert rule.transforms[0].args == {"places": 2}
+
+
+def test_a_transform_failing_in_an_unexpected_way_fails_that_value_only(tmp_path: Path) -> None:
+    from canalis.mappings.declarative.transforms import TRANSFORMS, register_transform
+
+    @register_transform("test_fragile")
+    def fragile(value: object) -> object:
+        return {"known": 1}[str(value)]  # a KeyError on anything else
+
+    try:
+        document = _with_rule(lambda t: t["fields"].update(status={"from": "state", "transforms": ["test_fragile"]}))
+        mapper = _mapper(tmp_path, document)
+        with pytest.raises(MappingError, match="field 'status'.*could not be transformed \\(KeyError"):
+            mapper.map_record("orders", {"id": "o9", "created": "2026-02-01T10:00:00Z", "state": "odd"})
+        assert mapper.map_record("orders", {"id": "o9", "created": "2026-02-01T10:00:00Z", "state": "known"})
+        with pytest.raises(MappingError, match="not a timestamp in epoch seconds"):
+            mapper.map_record("orders", {"id": "o10", "created": 1e20})
+    finally:
+        TRANSFORMS.pop("test_fragile")
