@@ -307,7 +307,7 @@ def test_a_transform_failing_in_an_unexpected_way_fails_that_value_only(tmp_path
     try:
         document = _with_rule(lambda t: t["fields"].update(status={"from": "state", "transforms": ["test_fragile"]}))
         mapper = _mapper(tmp_path, document)
-        with pytest.raises(MappingError, match="field 'status'.*could not be transformed \\(KeyError"):
+        with pytest.raises(MappingError, match=r"field 'status'.*could not be transformed \(KeyError"):
             mapper.map_record("orders", {"id": "o9", "created": "2026-02-01T10:00:00Z", "state": "odd"})
         assert mapper.map_record("orders", {"id": "o9", "created": "2026-02-01T10:00:00Z", "state": "known"})
         with pytest.raises(MappingError, match="not a timestamp in epoch seconds"):
