@@ -197,3 +197,13 @@ def test_a_from_typo_under_strict_quarantines_the_records_clearly_and_identity_r
     entry = _entry(store, "customers", "W1000")
     assert "unknown source field 'email'" in entry.error and "the mapping reads 'emial'" in entry.error
     assert store.count(tables.orders) > 0
+
+
+def test_a_drop_with_no_records_at_all_runs_every_step(tmp_path: Path, monkeypatch) -> None:
+    folder = _drop(tmp_path)
+    for path in folder.iterdir():
+        header = path.read_text(encoding="utf-8").splitlines()[0] + "\n" if path.suffix == ".csv" else ""
+        path.write_text(header, encoding="utf-8")
+    store = _assert_completes(tmp_path, folder, monkeypatch)
+    assert store.count(tables.customer_records) == store.count(tables.orders) == 0
+    assert store.count(tables.raw_records) == 0
