@@ -314,3 +314,68 @@ def test_a_transform_failing_in_an_unexpected_way_fails_that_value_only(tmp_path
             mapper.map_record("orders", {"id": "o10", "created": 1e20})
     finally:
         TRANSFORMS.pop("test_fragile")
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "reason"),
+    [
+        ({"birth_date": "2999-01-01"}, "birth_date", "the birth date is in the future"),
+        ({"birth_date": "1850-06-01"}, "birth_date", "the birth date is before 1900-01-01"),
+    ],
+)
+def test_birth_dates_out_of_range_are_refused_without_showing_the_date(values: dict, field: str, reason: str) -> None:
+    from pydantic import ValidationError
+
+    from canalis.canonical.records import CustomerRecord
+
+    with pytest.raises(ValidationError) as caught:
+        CustomerRecord.model_validate({"source_id": "1", **values})
+    (error,) = caught.value.errors()
+    assert error["loc"] == (field,) and reason in error["msg"]
+    assert values[field] not in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("model", "values", "field", "reason"),
+    [
+        ("Order", {"total_amount": "1E+400"}, "total_amount", "out of range"),
+        ("Order", {"total_amount": "NaN"}, "total_amount", "finite"),
+        ("Order", {"total_amount": "-1"}, "total_amount", "negative"),
+        ("Order", {"currency": "EUX"}, "currency", "not an ISO 4217 currency code"),
+        ("Price", {"amount": "-0.01"}, "amount", "negative"),
+        ("Promotion", {"discount_value": "120"}, None, "cannot exceed 100"),
+        ("Interaction", {"satisfaction_score": float("inf")}, "satisfaction_score", "finite"),
+    ],
+)
+def test_canonical_values_out_of_range_are_refused_with_the_reason(
+    model: str, values: dict, field: str | None, reason: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from canalis.canonical import records
+
+    base = {
+        "Order": {"source_id": "1", "channel": "web", "ordered_at": datetime(2026, 1, 1, tzinfo=UTC)},
+        "Price": {"sku": "A", "price_list": "web", "amount": "1", "currency": "EUR"},
+        "Promotion": {"code": "X", "discount_type": "percentage", "discount_value": "10"},
+        "Interaction": {"source_id": "1", "channel": "email", "kind": "email", "occurred_at": datetime.now(UTC)},
+    }[model]
+    with pytest.raises(ValidationError) as caught:
+        getattr(records, model).model_validate({**base, **values})
+    first = caught.value.errors()[0]
+    assert (first["loc"][0] if first["loc"] else None) == field and reason in first["msg"]
+
+
+def test_values_the_model_means_to_be_negative_are_kept() -> None:
+    from datetime import UTC, datetime
+
+    from canalis.canonical.records import Interaction, StockLevel
+
+    refund = Interaction.model_validate(
+        {"source_id": "r", "channel": "web", "kind": "refund", "occurred_at": datetime.now(UTC), "amount": "-20.00"}
+    )
+    assert refund.amount == Decimal("-20.00")
+    oversold = StockLevel.model_validate({"sku": "A", "location": "Paris", "on_hand": "-3"})
+    assert oversold.on_hand == Decimal(-3)
