@@ -131,7 +131,9 @@ def test_a_birth_date_in_2999_is_quarantined(tmp_path: Path, monkeypatch) -> Non
     )
     store = _assert_completes(tmp_path, folder, monkeypatch)
     entry = _entry(store, "customers", "W1999")
-    assert entry.field == "birth_date" and "the birth date is in the future" in entry.error and "2999" not in entry.error
+    assert (
+        entry.field == "birth_date" and "the birth date is in the future" in entry.error and "2999" not in entry.error
+    )
     customers = _keys(store, tables.customer_records, "record_key")
     assert "web_shop:customers:W1999" not in customers and "web_shop:customers:W1000" in customers
 
