@@ -26,16 +26,24 @@ class BadChild:
 
 
 @cache
-def child_lists(model: type[BaseModel]) -> frozenset[str]:
-    """Names of the model's fields that hold lists of records (each item validated by a model)."""
-    names = set()
+def child_lists(model: type[BaseModel]) -> frozenset[tuple[str, ...]]:
+    """Paths of the model's lists of records (each item validated by a model): `("lines",)`, or through nested
+    objects, `("lineItems", "nodes")`."""
+    return frozenset(_child_lists(model, (), 0))
+
+
+def _child_lists(model: type[BaseModel], prefix: tuple[str, ...], depth: int) -> Iterator[tuple[str, ...]]:
+    if depth > 4:  # records nest a few objects deep at most; this also stops self-referencing models
+        return
     for name, info in model.model_fields.items():
+        path = (*prefix, info.alias or name)
         for annotation in _alternatives(info.annotation):
             if get_origin(annotation) is list:
                 (item,) = get_args(annotation) or (None,)
                 if isinstance(item, type) and issubclass(item, BaseModel):
-                    names.add(info.alias or name)
-    return frozenset(names)
+                    yield path
+            elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                yield from _child_lists(annotation, path, depth + 1)
 
 
 def _alternatives(annotation: Any) -> tuple[Any, ...]:
@@ -52,33 +60,45 @@ def location(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def bad_children(model: type[BaseModel], error: ValidationError) -> list[tuple[str, int, BadChild]] | None:
+Place = tuple[tuple[str, ...], int, BadChild]
+"""A bad child: the path of its list, its index in the list, and what is wrong."""
+
+
+def bad_children(model: type[BaseModel], error: ValidationError) -> list[Place] | None:
     """The children at fault when every error of `error` lies inside a child record; None when the parent is.
 
-    Each item is (list name, index, what is wrong); a child with several errors is named once, by its first.
+    A child with several errors is named once, by its first.
     """
     lists = child_lists(model)
     if not lists:
         return None
-    found: dict[tuple[str, int], BadChild] = {}
+    found: dict[tuple[tuple[str, ...], int], BadChild] = {}
     for detail in error.errors():
-        loc = detail["loc"]
-        if len(loc) < 2 or loc[0] not in lists or not isinstance(loc[1], int):
+        loc = tuple(detail["loc"])
+        path = next(
+            (p for p in lists if len(loc) > len(p) and loc[: len(p)] == p and isinstance(loc[len(p)], int)), None
+        )
+        if path is None:
             return None
-        place = (str(loc[0]), int(loc[1]))
+        place = (path, int(loc[len(path)]))
         if place not in found:
             found[place] = BadChild(location(loc), detail["msg"])
-    return [(name, index, child) for (name, index), child in found.items()]
+    return [(path, index, child) for (path, index), child in found.items()]
 
 
-def without_children(record: dict[str, Any], places: list[tuple[str, int, BadChild]]) -> dict[str, Any]:
-    """A copy of the record without the given children (the other children keep their order)."""
-    dropped: dict[str, set[int]] = {}
-    for name, index, _ in places:
-        dropped.setdefault(name, set()).add(index)
+def without_children(record: dict[str, Any], places: list[Place]) -> dict[str, Any]:
+    """A copy of the record without the given children (the other children keep their order; the objects on
+    the way to them are copied, the record read is left as it was)."""
+    dropped: dict[tuple[str, ...], set[int]] = {}
+    for path, index, _ in places:
+        dropped.setdefault(path, set()).add(index)
     trimmed = dict(record)
-    for name, indexes in dropped.items():
-        trimmed[name] = [child for position, child in enumerate(record[name]) if position not in indexes]
+    for path, indexes in dropped.items():
+        holder = trimmed
+        for part in path[:-1]:
+            holder[part] = dict(holder[part])
+            holder = holder[part]
+        holder[path[-1]] = [child for position, child in enumerate(holder[path[-1]]) if position not in indexes]
     return trimmed
 
 

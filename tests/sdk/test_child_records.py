@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from canalis.connectors.hubspot.streams import Deals
 from canalis.connectors.odoo.streams import LoyaltyPrograms, SaleOrders
+from canalis.connectors.shopify.streams import Orders as ShopifyOrders
 from canalis.sdk.base import validate_page
 from canalis.sdk.children import child_lists, non_finite, spelled_out
 from canalis.sdk.state import StreamState
@@ -26,9 +27,10 @@ def _item(item_id: str, **properties: Any) -> dict[str, Any]:
 
 
 def test_record_models_declare_their_child_lists() -> None:
-    assert child_lists(SaleOrders.record_model) == {"lines"}
-    assert child_lists(LoyaltyPrograms.record_model) == {"rules", "rewards"}
-    assert child_lists(Deals.record_model) == {"line_items"}
+    assert child_lists(SaleOrders.record_model) == {("lines",)}
+    assert child_lists(LoyaltyPrograms.record_model) == {("rules",), ("rewards",)}
+    assert child_lists(Deals.record_model) == {("line_items",)}
+    assert child_lists(ShopifyOrders.record_model) == {("lineItems", "nodes")}
 
     class Flat(BaseModel):
         tags: list[str]
@@ -89,3 +91,19 @@ def test_non_finite_walks_nested_records() -> None:
     assert non_finite({"a": 1.5, "b": [1, {"c": "x"}]}) is None
     assert non_finite({"a": {"b": [0.0, -math.inf]}}) == ("a.b[1]", -math.inf)
     assert spelled_out({"a": [math.inf, 2.0]}) == {"a": ["inf", 2.0]}
+
+
+def test_a_bad_line_item_of_a_shopify_order_is_left_out_of_its_connection() -> None:
+    money = {"shopMoney": {"amount": "10.00", "currencyCode": "EUR"}}
+    stamps = {"createdAt": "2026-10-01T10:00:00Z", "updatedAt": "2026-10-01T10:00:00Z"}
+    lines = [
+        {"id": "gid://shopify/LineItem/1", "quantity": 1, "originalUnitPriceSet": money},
+        {"id": "gid://shopify/LineItem/2", "quantity": "many", "originalUnitPriceSet": money},
+    ]
+    order = {"id": "gid://shopify/Order/5", "totalPriceSet": money, "lineItems": {"nodes": lines}, **stamps}
+    page = validate_page(ShopifyOrders, _page(order))
+    (landed,) = page.records
+    assert [line["id"] for line in landed["lineItems"]["nodes"]] == ["gid://shopify/LineItem/1"]
+    assert len(order["lineItems"]["nodes"]) == 2
+    (rejected,) = page.rejected
+    assert rejected.record_id == "gid://shopify/Order/5" and rejected.field == "lineItems.nodes[1].quantity"
