@@ -12,6 +12,7 @@ import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from math import isfinite
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -106,8 +107,22 @@ def non_finite(record: Any) -> tuple[str, float] | None:
     """The first NaN or infinite number in a decoded record, with its path; None when there is none.
 
     JSON has no such numbers (encoders write them as null): a record holding one is refused, not stored blank.
+    Every record read goes through this, so the usual case (none) is a plain loop; the path is looked for only
+    when there is one.
     """
-    return next(_non_finite(record, ""), None)
+    if type(record) not in (dict, list):
+        return next(_non_finite(record, ""), None)
+    stack = [record]
+    while stack:
+        value = stack.pop()
+        for item in value.values() if type(value) is dict else value:
+            kind = type(item)
+            if kind is float:
+                if not isfinite(item):
+                    return next(_non_finite(record, ""), None)
+            elif kind is dict or kind is list:
+                stack.append(item)
+    return None
 
 
 def _non_finite(value: Any, path: str) -> Iterator[tuple[str, float]]:
