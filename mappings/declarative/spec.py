@@ -13,19 +13,17 @@ from canalis.canonical.entities import ENTITIES
 from canalis.mappings.declarative.transforms import TRANSFORMS, checked_arguments
 from canalis.sdk.errors import ConfigError
 
-PATH_PART = re.compile(r"[^.\s][^.]*(?<!\s)")
+PATH_PART = re.compile(r"[^.]*\S[^.]*")
 
 
 def check_path(path: str) -> None:
-    """A source path is dot-separated names (`properties.email`, `lines.0.sku`): no empty part, no part that
-    starts or ends with a space; ValueError saying what is wrong."""
+    """A source path is dot-separated names (`properties.email`, `lines.0.sku`), none of them empty or blank;
+    ValueError saying what is wrong."""
     if not isinstance(path, str) or not path:
         raise ValueError("a source path cannot be empty")
     for part in path.split("."):
         if not PATH_PART.fullmatch(part):
-            raise ValueError(
-                f"'{path}' is not a source path (dot-separated names, none empty or with spaces around it)"
-            )
+            raise ValueError(f"'{path}' is not a source path (dot-separated names, none of them empty or blank)")
 
 
 class TransformCall(BaseModel):
