@@ -131,3 +131,10 @@ def test_a_line_broken_again_reopens_the_entry(tmp_path: Path, store: Store) -> 
     _sync(tmp_path, store, [{**_order(1, [*GOOD_LINES, {"id": 3, "sku": "", "price_unit": None}]), "total": "31"}])
     (entry,) = _entries(store)
     assert entry.resolved_at is None and entry.field == "lines[2]" and entry.record_id == "O1"
+
+
+def test_a_pass_over_the_orders_alone_leaves_an_incomplete_order_open(tmp_path: Path, store: Store) -> None:
+    mapper = _sync(tmp_path, store, [_order(1, [*GOOD_LINES, {"id": 3, "sku": "SKU-C", "price_unit": "x"}])])
+    assert store.open_quarantine_count() == 1
+    canonicalize_entities(store, {"shop": mapper}, ["order"], full=True)  # maps the header, not the lines
+    assert store.open_quarantine_count() == 1
