@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -138,3 +139,20 @@ def test_a_pass_over_the_orders_alone_leaves_an_incomplete_order_open(tmp_path: 
     assert store.open_quarantine_count() == 1
     canonicalize_entities(store, {"shop": mapper}, ["order"], full=True)  # maps the header, not the lines
     assert store.open_quarantine_count() == 1
+
+
+@pytest.mark.parametrize("server", ["postgres_url", "mariadb_url"])
+def test_out_of_range_values_are_quarantined_on_a_server_database_too(tmp_path: Path, request, server: str) -> None:
+    store = Store(request.getfixturevalue(server))
+    store.migrate()
+    huge = [*GOOD_LINES, {"id": 3, "sku": "SKU-C", "quantity": "1", "price_unit": "100000000000000"}]
+    _sync(tmp_path, store, [{**_order(1, GOOD_LINES), "total": "1e400"}, _order(2, huge), _order(3, GOOD_LINES)])
+    assert _keys(store) == {"shop:orders:O2", "shop:orders:O3"}  # NUMERIC(18, 4) would have refused the insert
+    assert len(_lines(store)) == 4
+    fields = {entry.record_id: entry.field for entry in _entries(store)}
+    assert fields == {"O1": "total_amount", "O2": "lines[2].price_unit"}
+
+
+def _keys(store: Store) -> set[str]:
+    with store.engine.connect() as conn:
+        return set(conn.execute(sa.select(tables.orders.c.order_key)).scalars())
