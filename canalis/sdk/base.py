@@ -273,4 +273,4 @@ def _without_bad_children(
     reasons = "; ".join(f"{child.path}: {child.reason}" for _, _, child in places[:5])
     more = f" (and {len(places) - 5} more)" if len(places) > 5 else ""
     error_text = f"record landed incomplete: {len(places)} malformed child record(s) left out: {reasons}{more}"
-    return trimmed, Rejected(payload=record, error=error_text, field=places[0][2].path)
+    return trimmed, Rejected(payload=record, error=error_text, field=places[0][2].path, incomplete=True)

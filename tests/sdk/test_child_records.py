@@ -45,7 +45,7 @@ def test_a_corrupted_hubspot_line_item_leaves_its_deal_incomplete_not_a_garbage_
     assert [item["id"] for item in landed["line_items"]] == ["1", "3"]
     assert len(deal["line_items"]) == 3  # the record read is left as it was
     (rejected,) = page.rejected
-    assert rejected.record_id == "900" and rejected.field == "line_items[1].properties"
+    assert rejected.record_id == "900" and rejected.field == "line_items[1].properties" and rejected.incomplete
     assert "landed incomplete" in rejected.error and "valid dictionary" in rejected.error
     assert rejected.payload["line_items"][1]["properties"] == "<<corrupted>>"
 
@@ -55,7 +55,7 @@ def test_a_fault_in_the_parent_itself_rejects_it_whole() -> None:
     page = validate_page(Deals, _page(deal))
     assert page.records == []
     (rejected,) = page.rejected
-    assert rejected.record_id == "901" and rejected.field == "properties"
+    assert rejected.record_id == "901" and rejected.field == "properties" and not rejected.incomplete
 
 
 def test_several_bad_children_are_named_in_one_entry_under_the_parent() -> None:
