@@ -23,6 +23,7 @@ from canalis.canonical.ranges import (
     NonNegativeAmount,
     NonNegativeQuantity,
     Quantity,
+    storable,
 )
 
 
@@ -165,6 +166,12 @@ class StockLevel(CanonicalRecord):
     reserved: NonNegativeQuantity = Decimal(0)
     available: Quantity | None = None
     observed_at: UtcTimestamp | None = None
+
+    @model_validator(mode="after")
+    def _available_storable(self) -> StockLevel:
+        if self.available is None:
+            storable(self.on_hand - self.reserved)  # what is stored as available when the source gives none
+        return self
 
 
 class Promotion(CanonicalRecord):

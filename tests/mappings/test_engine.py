@@ -345,6 +345,7 @@ def test_birth_dates_out_of_range_are_refused_without_showing_the_date(values: d
         ("Price", {"amount": "-0.01"}, "amount", "negative"),
         ("Promotion", {"discount_value": "120"}, None, "cannot exceed 100"),
         ("Interaction", {"satisfaction_score": float("inf")}, "satisfaction_score", "finite"),
+        ("StockLevel", {"on_hand": "-99999999999999", "reserved": "99999999999999"}, None, "out of range"),
     ],
 )
 def test_canonical_values_out_of_range_are_refused_with_the_reason(
@@ -361,6 +362,7 @@ def test_canonical_values_out_of_range_are_refused_with_the_reason(
         "Price": {"sku": "A", "price_list": "web", "amount": "1", "currency": "EUR"},
         "Promotion": {"code": "X", "discount_type": "percentage", "discount_value": "10"},
         "Interaction": {"source_id": "1", "channel": "email", "kind": "email", "occurred_at": datetime.now(UTC)},
+        "StockLevel": {"sku": "A", "location": "Paris", "on_hand": "1"},
     }[model]
     with pytest.raises(ValidationError) as caught:
         getattr(records, model).model_validate({**base, **values})
