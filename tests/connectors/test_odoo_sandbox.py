@@ -217,3 +217,45 @@ def test_malformed_records_are_quarantined_not_lost(world_dir: Path, store: Obje
     accepted = {record["id"] for page in pages for record in page.records}
     rejected = {item.record_id for page in pages for item in page.rejected}
     assert rejected and accepted | {int(key) for key in rejected if key} == expected
+
+
+def _spoil(store: ObjectStore, model: str, object_id: str, **changes: Any) -> dict[str, Any]:
+    """Break one record in the emulator's store; returns the original payload to put back."""
+    original = store.get(SYSTEM, model, object_id)
+    assert original is not None
+    store.put(SYSTEM, model, object_id, {**original, **changes})
+    return original
+
+
+def test_a_malformed_child_leaves_its_parent_incomplete_and_named(server: SandboxServer, store: ObjectStore) -> None:
+    connector = odoo(server.url("odoo"))
+    line = next(store.iter_all(SYSTEM, "sale.order.line")).payload
+    order_id, line_id = line["order_id"][0], line["id"]
+    program = next(p.payload for p in store.iter_all(SYSTEM, "loyalty.program") if p.payload.get("rule_ids"))
+    rule_id = program["rule_ids"][0]
+    # a broken link to the parent (once such a child vanished without a word) and a price that is no number
+    line_back = _spoil(store, "sale.order.line", str(line_id), order_id="#corrupt", price_unit="n/a")
+    rule_back = _spoil(store, "loyalty.rule", str(rule_id), program_id="#corrupt")
+    try:
+        orders = {
+            page_record["id"]: page_record for page in connector.read("sale_orders") for page_record in page.records
+        }
+        rejected = [r for page in odoo(server.url("odoo")).read("sale_orders") for r in page.rejected]
+        programs = [r for page in connector.read("loyalty_programs") for r in page.rejected]
+    finally:
+        store.put(SYSTEM, "sale.order.line", str(line_id), line_back)
+        store.put(SYSTEM, "loyalty.rule", str(rule_id), rule_back)
+
+    assert order_id in orders and line_id not in {child["id"] for child in orders[order_id]["lines"]}
+    listed = store.get(SYSTEM, "sale.order", str(order_id))["order_line"]
+    assert len(orders[order_id]["lines"]) == len(listed) - 1
+    (entry,) = rejected
+    assert entry.record_id == str(order_id) and entry.field == f"lines[{listed.index(line_id)}].order_id"
+    assert "landed incomplete" in entry.error and "order_id: Input should be a valid list" in entry.error
+    assert any(child["id"] == line_id for child in entry.payload["lines"])  # what was read, whole
+    (rule_entry,) = programs
+    assert rule_entry.record_id == str(program["id"]) and rule_entry.field == "rules[0].program_id"
+
+    # once the children are whole again, the parent is read whole
+    again = {r["id"]: r for page in connector.read("sale_orders") for r in page.records}
+    assert line_id in {child["id"] for child in again[order_id]["lines"]}
