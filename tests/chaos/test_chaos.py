@@ -12,7 +12,8 @@ import pytest
 from canalis.sandbox.chaos import ChaosLab, ScenarioResult
 from canalis.sandbox.chaos.scenarios import KILL_STEPS
 
-pytestmark = pytest.mark.slow
+# one worker runs the whole module (make test distributes by group), so the scenarios run once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chaos")]
 
 FAULT_KINDS = {"429", "500", "502", "503", "drop", "malformed", "lost_reply"}
 EMULATORS = {"salesforce", "hubspot", "shopify", "square", "odoo", "brevo"}

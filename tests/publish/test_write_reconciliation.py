@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from canalis.config.wiring import build_mappers
+from canalis.config.wiring import build_connector, build_mappers
 from canalis.publishing.plans import load_plan
 from canalis.publishing.reconcile import reconcile_sent, unresolved_keys
+from canalis.sandbox.server import parse_faults
 from canalis.sdk import ConnectorError
 from canalis.sdk.state import StreamState
 from canalis.sdk.streams import Page
@@ -117,3 +118,38 @@ def test_nothing_announced_means_nothing_to_read_back(sandbox_world) -> None:
         connectors[name] = wrapped
     assert reconcile_sent(world.store, _publish(world), connectors, build_mappers(world.config), run_id=None) == {}
     assert not calls
+
+
+def test_a_write_whose_answer_is_lost_is_recorded_unknown_then_read_back_as_applied(sandbox_world) -> None:
+    world = sandbox_world
+    _without_square_promotions(world)
+    sync_all(world.store, world.config, full=True)
+    stored = _propose(world)
+    shopify = {c.idempotency_key for c in _changes(world, stored.plan_id) if c.channel == "web_shopify"}
+    assert shopify
+    connection = world.config.connections["web_shopify"]
+    impatient = connection.model_copy(update={"settings": {**connection.settings, "max_attempts": 1}})
+    connectors = world.connectors()
+    first = connectors["web_shopify"] = Wrapped(build_connector("web_shopify", impatient))
+    app = world.server.app
+    app.faults.rates = parse_faults("shopify:lost_reply=1")  # Shopify applies every write, its answers are lost
+    try:
+        report = _apply(world, stored.plan_id, connectors)
+    finally:
+        app.faults.rates = {}
+    assert app.faults.injected[("shopify", "lost_reply")] > 0
+    assert report.status == "approved" and report.retryable_failures > 0
+    trail = _audit_by_change(world)
+    lost = {key for key in shopify if trail[key][-1] == "unknown"}
+    assert lost, "no write of Shopify was recorded with an unknown outcome"
+    assert all(trail[key] == ["sending", "unknown"] for key in lost)
+
+    connectors = world.connectors()
+    second = connectors["web_shopify"] = Wrapped(connectors["web_shopify"])
+    report = _apply(world, stored.plan_id, connectors, run_id="run-2")
+    assert report.status == "applied", report.errors
+    resent = {c.record_key for c in _changes(world, stored.plan_id) if c.idempotency_key in lost} & set(second.written)
+    assert not resent, f"sent again although the vendor had applied them: {sorted(resent)}"
+    trail = _audit_by_change(world)
+    assert all(trail[key] == ["sending", "unknown", "applied"] for key in lost)
+    assert first.written
