@@ -67,7 +67,9 @@ def test_helpers_end_when_their_parent_is_killed(script: str, tmp_path: Path) ->
     try:
         assert helpers and all(_running(pid) for pid in helpers)
         os.kill(parent.pid, signal.SIGKILL)  # no clean-up runs in the parent: no shutdown, no finaliser
-        deadline = time.monotonic() + 4.0  # under the landing writer's own idle check (5 s)
+        # the parent stays a zombie (not reaped) until the end, so it still answers kill(pid, 0): only a helper
+        # watching its parent's end of a pipe can tell it died
+        deadline = time.monotonic() + 20.0
         while time.monotonic() < deadline and any(_running(pid) for pid in helpers):
             time.sleep(0.05)
         left = [pid for pid in helpers if _running(pid)]
