@@ -31,17 +31,16 @@ def main(argv: list[str] | None = None) -> int:
         lab = ChaosLab(Path(folder), seed=args.seed, customers=args.customers, faults=args.faults)
         started = time.perf_counter()
         reference = lab.undisturbed()
-        print(
-            f"undisturbed run: {sum(len(keys) for keys in reference.snapshot.keys.values())} records stored "
-            f"in {time.perf_counter() - started:.1f} s\n"
-        )
+        print(reference.table.render())
+        print(f"  {'records stored':<40}  {sum(len(keys) for keys in reference.snapshot.keys.values()):>8}")
+        print(f"  {'time':<40}  {time.perf_counter() - started:>7.1f}s\n")
         for scenario in (lab.under_faults, lab.killed):
             started = time.perf_counter()
             result = scenario()
             print(result.table.render())
             for step in result.failed_steps:
                 print(f"  failed: {step}")
-            print(f"{'time':<40}  {time.perf_counter() - started:>7.1f}s\n")
+            print(f"  {'time':<40}  {time.perf_counter() - started:>7.1f}s\n")
             failures += result.table.records_lost + result.table.applied_twice + result.table.audit_missing
         if not args.skip_first_runs:
             started = time.perf_counter()

@@ -154,6 +154,8 @@ class ChaosTable:
     audit_missing: int = 0
     kills: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
+    write_requests: int = 0
+    """Requests that changed objects at the vendors."""
 
     @property
     def records_lost(self) -> int:
@@ -165,6 +167,7 @@ class ChaosTable:
         if self.kills:
             lines.append(("kill -9 in", ", ".join(self.kills)))
         lines.append(("steps that failed (and were run again)", str(len(self.failed_steps))))
+        lines.append(("vendor write requests applied", str(self.write_requests)))
         lines.append(("faults injected", str(sum(self.faults.values()))))
         lines += [(f"  {kind}", str(count)) for kind, count in sorted(self.faults.items())]
         lines.append(("records quarantined", str(sum(self.quarantined.values()))))

@@ -156,7 +156,7 @@ class ChaosLab:
             with SandboxServer(world, seed=self.seed) as server, self._served(server):
                 failed = self._sequence(url, config, full_first=True)
                 writes = Counter(server.app.writes)
-            table = ChaosTable("undisturbed")
+            table = ChaosTable("undisturbed", write_requests=server.app.write_requests.total())
             self._undisturbed = self._finish(table, url, writes, failed, reference=None)
         return self._undisturbed
 
@@ -178,7 +178,11 @@ class ChaosLab:
             failed += self._steps(url, config, PUBLISH, full=False, label="publish")
             failed += self._steps(url, config, SYNC, full=False, label="incremental sync")
             writes = Counter(server.app.writes)
-        table = ChaosTable("heavy faults on every emulator, then a clean incremental", faults=faults)
+        table = ChaosTable(
+            "heavy faults on every emulator, then a clean incremental",
+            faults=faults,
+            write_requests=server.app.write_requests.total(),
+        )
         result = self._finish(table, url, writes, failed, reference=reference)
         result.faults_by_system = by_system
         return result
@@ -203,7 +207,9 @@ class ChaosLab:
             failed += self._steps(url, config, PUBLISH, full=False, label="publish")
             failed += self._steps(url, config, SYNC, full=False, label="incremental sync")
             writes = Counter(server.app.writes)
-        table = ChaosTable("kill -9 in each step, re-run", kills=kills)
+        table = ChaosTable(
+            "kill -9 in each step, re-run", kills=kills, write_requests=server.app.write_requests.total()
+        )
         return self._finish(table, url, writes, failed, reference=reference)
 
     def first_runs(self, *, job: str = "full_sync") -> FirstRunsResult:

@@ -56,6 +56,8 @@ class SandboxApp:
         self.emulators: dict[str, Emulator] = {cls.prefix: cls(store, self.faults) for cls in classes}
         self.writes: Counter[tuple[str, str, str]] = Counter()
         """Requests that changed each object, per (system, object type, object id)."""
+        self.write_requests: Counter[str] = Counter()
+        """Requests that changed at least one object, per system."""
         self.write_hooks: list[Callable[[str, list[tuple[str, str, str]]], None]] = []
         """Called with the system and the objects changed after each write is applied, before it is answered."""
         self._writes_lock = threading.Lock()
@@ -102,6 +104,7 @@ class SandboxApp:
         """Count a request's changes per object and tell the write hooks."""
         with self._writes_lock:
             self.writes.update(set(changed))
+            self.write_requests[system] += 1
         for hook in list(self.write_hooks):
             hook(system, changed)
 

@@ -117,7 +117,7 @@ def test_a_lost_reply_applies_the_write_then_fails_the_answer(serve) -> None:
     for number in (1, 2):  # both writes were applied although neither answer arrived
         assert requests.get(f"{base}/echo/items/{number}", headers=auth, timeout=5).json()["v"] == number
     assert app.faults.injected[("echo", "lost_reply")] == 2
-    assert app.writes[("echo", "item", "1")] == 1
+    assert app.writes[("echo", "item", "1")] == 1 and app.write_requests["echo"] == 2
     faults = requests.get(f"{base}/_sandbox/faults", timeout=5).json()
     assert faults == {"injected": {"echo": {"lost_reply": 2}}}
 
