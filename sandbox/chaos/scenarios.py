@@ -243,12 +243,13 @@ class ChaosLab:
         errors = [err[-2000:] for run, (_, err) in zip(runs, outputs, strict=True) if run.returncode != 0]
         heads = {str(path.relative_to(home)): _alembic_heads(path) for path in sorted(home.rglob("*.db"))}
         alone_url = f"sqlite:///{folder / 'alone.db'}"
-        with Store(alone_url) as store:
-            store.migrate()
         config = CanalisConfig.model_validate(settings)
-        with environment({"CANALIS_HOME": str(home)}):
-            run_steps(Store(alone_url), config, SYNC, full=True, run_id="alone")
-        together, alone = Snapshot.of(Store(url)), Snapshot.of(Store(alone_url))
+        with Store(alone_url) as alone_store, environment({"CANALIS_HOME": str(home)}):
+            alone_store.migrate()
+            run_steps(alone_store, config, SYNC, full=True, run_id="alone")
+            alone = Snapshot.of(alone_store)
+        with Store(url) as together_store:
+            together = Snapshot.of(together_store)
         lost = together.lost(alone) + alone.lost(together)
         return FirstRunsResult([run.returncode for run in runs], heads, lost, errors)
 
