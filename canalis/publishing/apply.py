@@ -4,9 +4,9 @@ Before writing, every pending change is compared with what its channel shows now
 value already at the plan's new one is not sent again (so an apply cut short by a crash and run again writes
 nothing twice), a value still at the plan's old one is written, and any other value means the channel moved
 under the plan: the plan is expired, naming what moved, and nothing is written. Each batch is marked `sending`
-with an intent row in the audit before the vendor call, and its outcome recorded after it; a call whose answer
-was lost (a transport error or a 5xx after the vendor may have applied it) is recorded `unknown` and settled by
-reading back on the next apply. Announced writes a dead run never settled are read back first
+with an intent row in the audit before the vendor call, and its outcome recorded after it; a transient failure
+(a dropped answer, a 5xx or throttling after the retries: the vendor may have applied the write) is recorded
+`unknown` and settled by reading back on the next apply. Announced writes a dead run never settled are read back first
 (`reconcile.reconcile_sent`). Afterwards the written fields are read back the same way and marked verified or not.
 """
 
@@ -298,7 +298,8 @@ def _record(
             status = "deferred" if result.status == "failed" and result.retryable else result.status
             group.statuses[status] += 1
             _set_status(conn, plan_id, [change], status, now, error=result.error)
-            # a retryable failure may have reached the vendor (its answer lost): the next apply reads it back
+            # a transient failure may have reached the vendor (a dropped answer, a 5xx after the write; connectors
+            # report these per record): recorded unknown, the next apply reads it back
             outcome = UNKNOWN if status == "deferred" else result.status
             audit.append(_audit_row(change, outcome, run_id, now, result=result))
             report.retryable_failures += status == "deferred"

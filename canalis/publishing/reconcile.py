@@ -14,6 +14,7 @@ So the audit names every write a vendor may have received, and says what became 
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ APPLIED = "applied"
 NOT_APPLIED = "not applied"
 UNKNOWN = "unknown"
 OUTCOMES = (APPLIED, NOT_APPLIED, UNKNOWN)
+
+log = logging.getLogger(__name__)
 
 
 def unresolved_keys(conn: sa.Connection, idempotency_keys: Iterable[str] | None = None) -> set[str]:
@@ -133,6 +136,7 @@ def reconcile_sent(
         observed = observe(store, config, wanted, connectors, mappers, now)
         note = "read back on a later run: the outcome of this write was never recorded"
     except Exception as error:  # a channel that cannot be read now: the outcome stays unknown, saying why
+        log.warning("reading back %d unsettled write(s) failed (%s)", len(wanted), type(error).__name__)
         readable, observed = False, {}
         note = f"read back on a later run failed ({type(error).__name__}): the outcome cannot be told"
     counts: Counter[str] = Counter()
@@ -159,6 +163,7 @@ def reconcile_sent(
                         .values(status=plan_status, updated_at=now)
                     )
         conn.execute(sa.insert(tables.write_audit), audit)
+    log.info("unsettled writes read back: %s", ", ".join(f"{count} {status}" for status, count in counts.items()))
     return counts
 
 
