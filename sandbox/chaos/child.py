@@ -2,9 +2,9 @@
 
 `python -m canalis.sandbox.chaos.child --store URL --config FILE --steps read,canonical --stop-at canonical`
 runs the steps in order; with `--stop-at`, it prints `STOPPED-AT <step>` once that step is under way (some raw
-pages stored, one canonical chunk written, identity's results written but not committed) and sleeps, so the parent
-kills it at that very point. The kill in the middle of a write batch needs no stop: the parent kills this process
-from the sandbox when the vendor has applied a write, before the answer goes out.
+pages stored, one canonical chunk written, identity's results or the plan written but not committed) and sleeps, so
+the parent kills it at that very point. The kill in the middle of a write batch needs no stop: the parent kills
+this process from the sandbox when the vendor has applied a write, before the answer goes out.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _after(calls: int, step: str, function: Callable[..., Any]) -> Callable[...,
 
 def arm(step: str) -> None:
     """Stop at a point inside `step`: after a few raw pages stored, a canonical chunk written, or identity's
-    results written inside their transaction."""
+    results or the plan written inside their transaction."""
     if step == "read":
         from canalis.ingest import landing
 
@@ -65,6 +65,10 @@ def arm(step: str) -> None:
         from canalis.identity import persistence
 
         persistence._write = _after(1, step, persistence._write)  # type: ignore[assignment]
+    elif step == "plan":
+        from canalis.publishing import plans
+
+        plans.store_plan = _after(1, step, plans.store_plan)  # type: ignore[assignment]
     else:
         raise SystemExit(f"no kill point inside {step}")
 

@@ -51,8 +51,8 @@ writes applied with their answer lost."""
 
 SYNC = ("read", "canonical", "identity")
 PUBLISH = ("plan", "apply")
-KILL_STEPS = ("read", "canonical", "identity")
-"""Steps killed inside with kill -9 (publishing is killed in the middle of a write batch, from the sandbox)."""
+KILL_STEPS = ("read", "canonical", "identity", "plan")
+"""Steps killed inside with kill -9; publishing is also killed in the middle of a write batch, from the sandbox."""
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONNECTIONS = ROOT / "dagster_home" / "canalis.yaml"
@@ -189,17 +189,20 @@ class ChaosLab:
 
     def killed(self) -> ScenarioResult:
         """A full sync killed with kill -9 inside reading, then re-runs killed inside the canonical pass and
-        identity, a run to the end; a publish killed in the middle of a write batch (the vendor applied a write,
-        its answer never left), re-run; then the rest of the sequence."""
+        identity, a run to the end; a publish killed while storing its plan, another in the middle of a write batch
+        (the vendor applied a write, its answer never left), re-run; then the rest of the sequence."""
         reference = self.undisturbed()
         folder, world, config, url = self._prepare("kills")
         kills: list[str] = []  # the steps a kill -9 hit inside
         failed: list[str] = []
         with SandboxServer(world, seed=self.seed) as server, self._served(server) as env:
-            for attempt, step in enumerate(KILL_STEPS):
+            for attempt, step in enumerate(step for step in KILL_STEPS if step in SYNC):
                 if self._killed_child(folder, url, env, SYNC, full=attempt == 0, stop_at=step):
                     kills.append(step)
             failed += self._steps(url, config, SYNC, full=False, label="sync after the kills")
+            for step in (step for step in KILL_STEPS if step in PUBLISH):
+                if self._killed_child(folder, url, env, PUBLISH, full=False, stop_at=step):
+                    kills.append(step)
             if self._killed_child(folder, url, env, PUBLISH, full=False, server=server):
                 kills.append("a write batch")
             failed += self._steps(url, config, ("apply",), full=False, label="publish re-run")
