@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,24 +113,3 @@ def emails_in(value: Any) -> Iterator[str]:
     elif isinstance(value, list | tuple):
         for item in value:
             yield from emails_in(item)
-
-
-def remember(
-    connection: Connection, salt: bytes, request_id: str, emails: Iterable[str], records: Iterable[str], now: Any
-) -> int:
-    """Store the hashes of an erased person's emails and source records; how many were new."""
-    rows = {subject_hash(salt, "email", normalise_email(email)): "email" for email in emails if email}
-    rows.update({subject_hash(salt, "record", ref): "record" for ref in records})
-    known = set(
-        connection.execute(sa.select(erased_subjects.c.subject_hash).where(erased_subjects.c.subject_hash.in_(rows)))
-        .scalars()
-        .all()
-    )
-    new = [
-        {"subject_hash": digest, "kind": kind, "request_id": request_id, "erased_at": now}
-        for digest, kind in rows.items()
-        if digest not in known
-    ]
-    if new:
-        connection.execute(sa.insert(erased_subjects), new)
-    return len(new)
