@@ -151,9 +151,7 @@ def store_plan(
     digest = content_hash(plan)
     p = publish_plans
     open_plans = conn.execute(
-        sa.select(p.c.plan_id, p.c.content_hash)
-        .where(p.c.status.in_(OPEN), p.c.kind == kind)
-        .order_by(p.c.created_at)
+        sa.select(p.c.plan_id, p.c.content_hash).where(p.c.status.in_(OPEN), p.c.kind == kind).order_by(p.c.created_at)
     ).all()
     same = next((row.plan_id for row in open_plans if row.content_hash == digest), None) if plan.changes else None
     if same is not None:
