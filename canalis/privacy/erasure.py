@@ -166,8 +166,12 @@ def apply_erase_plan(
         forget |= {subject_hash(salt, "record", record_ref(*ref)) for ref in person.raw_refs(conn)}
         report.purged = purge(conn, person, plan_id)
         report.hashes = remember_hashes(conn, forget, plan_id, now)
-    with store.lock("identity"):  # the golden records and links without the purged records
-        resolve_customers(store.engine, config=identity, now=now)
+    with store.lock("identity"):
+        # the engine's saved state still holds the purged records' features: it is dropped, and the golden
+        # records and links are resolved again from the stored records (customer ids stay as they were)
+        with store.begin() as conn:
+            conn.execute(sa.delete(metadata.tables["identity_state"]))
+        resolve_customers(store.engine, config=identity, now=now, full=True)
     with store.begin() as conn:
         report.status = "partial" if report.calls["failed"] else "applied"
         _finish(conn, plan, report, by, now)

@@ -201,6 +201,8 @@ def store_plan(
             for seq, change in enumerate(plan.changes)
         ],
     )
+    if not plan.records:  # an erase plan writes no record: its changes are calls
+        return load_plan(conn, plan_id)
     conn.execute(
         sa.insert(publish_plan_records),
         [
