@@ -20,7 +20,6 @@ from canalis.store import tables
 from canalis.store.schema import metadata
 from canalis.sync import sync_all
 from tests.publish.conftest import SandboxWorld
-from tests.publish.conftest import sandbox_world as served_world  # noqa: F401 - registers the fixture
 
 pytestmark = pytest.mark.slow
 SALT = "a-salt-for-the-erasure-tests-only"
@@ -28,10 +27,10 @@ ERASABLE = ("crm_hubspot", "crm_salesforce", "erp_odoo")
 
 
 @pytest.fixture
-def world(served_world: SandboxWorld, monkeypatch: pytest.MonkeyPatch) -> SandboxWorld:
+def world(sandbox_world: SandboxWorld, monkeypatch: pytest.MonkeyPatch) -> SandboxWorld:
     monkeypatch.setenv("CANALIS_ERASURE_SALT", SALT)
-    sync_all(served_world.store, served_world.config)
-    return served_world
+    sync_all(sandbox_world.store, sandbox_world.config)
+    return sandbox_world
 
 
 def _classes(world: SandboxWorld) -> dict[str, Any]:
