@@ -223,6 +223,12 @@ def dig(record: Any, path: str) -> Any:
     return current
 
 
+def marked_deleted(stream: type[Stream], record: dict[str, Any]) -> bool:
+    """Whether a record carries its stream's deletion marker (it is kept as a tombstone, not validated)."""
+    marker = stream.deleted_when
+    return marker is not None and dig(record, marker[0]) == marker[1]
+
+
 def validate_page(stream: type[Stream], page: Page) -> Page:
     """Move records without a primary key, or failing the stream's record model, to `rejected`."""
     accepted: list[dict[str, Any]] = []
@@ -243,7 +249,7 @@ def validate_page(stream: type[Stream], page: Page) -> Page:
                 )
             )
             continue
-        if validate is not None:
+        if validate is not None and not marked_deleted(stream, record):
             try:
                 validate(record)
             except ValidationError as error:
