@@ -53,7 +53,8 @@ def _ingest(store: Store, connector: Connector, stream_name: str, *, full_refres
     # a complete read of a stream whose deleted records simply stop being listed shows which ones are gone
     seen: set[str] | None = None
     if _detects_deletes_by_absence(connector, stream) and (
-        full_refresh or not stream.incremental() or state.cursor is None
+        # a read resuming an interrupted listing (its progress in the state) does not see the records before it
+        full_refresh or not stream.incremental() or (state.cursor is None and not state.extra)
     ):
         seen = set()
     # every save checks that no other run saved this stream's state since this read began
