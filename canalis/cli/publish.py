@@ -30,12 +30,12 @@ def add_publish_commands(commands: Any) -> None:
     approve.add_argument("plan_id")
     approve.add_argument("--hash", dest="plan_hash", help="the content hash you reviewed (`canalis publish show`)")
     approve.add_argument("--by", help="who approves (default: your user name)")
-    approve.set_defaults(handler=approve)
+    approve.set_defaults(handler=approve_stored)
     reject = actions.add_parser("reject", help="reject a plan: it will never be applied")
     reject.add_argument("plan_id")
     reject.add_argument("--why", required=True)
     reject.add_argument("--by", help="who rejects (default: your user name)")
-    reject.set_defaults(handler=reject)
+    reject.set_defaults(handler=reject_stored)
     apply = actions.add_parser("apply", help="run the publish job on an approved plan")
     apply.add_argument("plan_id")
     apply.add_argument("--hash", dest="plan_hash", help="the content hash you reviewed")
@@ -106,7 +106,7 @@ def show_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def approve(args: argparse.Namespace) -> int:
+def approve_stored(args: argparse.Namespace) -> int:
     from canalis.cli.main import migrated_store
     from canalis.publishing import approve_plan
 
@@ -116,7 +116,7 @@ def approve(args: argparse.Namespace) -> int:
     return 0
 
 
-def reject(args: argparse.Namespace) -> int:
+def reject_stored(args: argparse.Namespace) -> int:
     from canalis.cli.main import migrated_store
     from canalis.publishing import reject_plan
 
