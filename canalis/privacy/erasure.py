@@ -25,7 +25,16 @@ from canalis.privacy.person import Person, contains, find_person, person_of_reco
 from canalis.privacy.subjects import erasure_salt, record_ref, subject_hash
 from canalis.privacy.tables import erased_subjects, privacy_requests
 from canalis.publishing.plan import Change, Plan
-from canalis.publishing.plans import PlanError, check_hash, finish_plan, load_plan, plan_changes, store_plan
+from canalis.publishing.plans import (
+    PlanError,
+    StoredChange,
+    StoredPlan,
+    check_hash,
+    finish_plan,
+    load_plan,
+    plan_changes,
+    store_plan,
+)
 from canalis.publishing.tables import publish_plan_changes, publish_plans
 from canalis.sdk import Connector, ConnectorError
 from canalis.store import Store, tables, utcnow
@@ -179,7 +188,7 @@ def apply_erase_plan(
 
 
 def _erase_one(
-    store: Store, plan_id: str, change: Any, connectors: Mapping[str, Connector], salt: bytes, by: str
+    store: Store, plan_id: str, change: StoredChange, connectors: Mapping[str, Connector], salt: bytes, by: str
 ) -> tuple[str, str | None]:
     """Call the channel for one change, announced in the audit before and settled after; (status, error)."""
     c = publish_plan_changes
@@ -247,13 +256,13 @@ def remember_hashes(conn: Connection, hashes: set[str], request_id: str, now: da
     return len(rows)
 
 
-def _finish(conn: Connection, plan: Any, report: EraseReport, by: str, now: datetime) -> None:
+def _finish(conn: Connection, plan: StoredPlan, report: EraseReport, by: str, now: datetime) -> None:
     """Record the outcome: the plan applied (its record ids replaced by hashes) unless a call failed."""
-    systems: dict[str, dict[str, int]] = {}
+    systems: dict[str, Counter[str]] = {}
     for change in plan_changes(conn, plan.plan_id):
-        systems.setdefault(change.channel, Counter())[change.status] += 1  # type: ignore[index]
+        systems.setdefault(change.channel, Counter())[change.status] += 1
     for channel, count in plan.inputs.get("not_supported", {}).items():
-        systems.setdefault(channel, Counter())["not supported"] += count  # type: ignore[index]
+        systems.setdefault(channel, Counter())["not supported"] += count
     conn.execute(
         sa.update(privacy_requests)
         .where(privacy_requests.c.request_id == plan.plan_id)

@@ -23,7 +23,7 @@ from tests.publish.conftest import SandboxWorld
 
 pytestmark = pytest.mark.slow
 SALT = "a-salt-for-the-erasure-tests-only"
-ERASABLE = ("crm_hubspot", "crm_salesforce", "erp_odoo")
+ERASABLE = ("crm_hubspot", "crm_salesforce", "erp_odoo", "store_square")
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def _person_in_most_systems(world: SandboxWorld) -> tuple[str, str, list[str]]:
         keys = sorted(key for key, _ in by_customer[best])
         emails = conn.execute(sa.select(cr.c.email).where(cr.c.record_key.in_(keys), cr.c.email.is_not(None)))
         email = sorted(set(emails.scalars()))[0]
-    assert len({s for _, s in by_customer[best] if s in ERASABLE}) >= 2
+    assert len({s for _, s in by_customer[best] if s in ERASABLE}) >= 3
     return best, email, keys
 
 
@@ -114,6 +114,10 @@ def test_erasure_through_the_plan_flow_reaches_every_vendor_and_leaves_only_hash
         if source == "crm_hubspot":
             with pytest.raises(ApiError) as gone:
                 connector.client.http.get_json(f"/crm/v3/objects/contacts/{source_id}", call="get contact")
+            assert gone.value.status == 404
+        elif source == "store_square":
+            with pytest.raises(ApiError) as gone:
+                connector.client.http.get_json(f"/v2/customers/{source_id}", call="RetrieveCustomer")
             assert gone.value.status == 404
         elif source == "crm_salesforce":
             soql = f"SELECT Id, IsDeleted FROM Contact WHERE Id = '{source_id}'"
