@@ -65,16 +65,19 @@ def _ingest(store: Store, connector: Connector, stream_name: str, *, full_refres
         # Pages are requested while earlier ones are stored; at most READ_AHEAD_PAGES wait in memory.
         with Prefetched(connector.read(stream_name, state), depth=READ_AHEAD_PAGES, name=f"read-{connection}") as pages:
             for page in pages:
-                if seen is not None:
-                    seen.update(present_ids(keys, page))
                 if writer is None and hand_off and report.records_read >= landing.HANDOFF_RECORDS:
                     writer = WriterProcess(store, report, keys, run_id, lander.batch_id, lander.state_version)
                     report.writer_process = True
                 if writer is not None:
+                    if seen is not None:
+                        seen.update(present_ids(keys, page))
                     writer.send(page)
                     state = page.state
                     continue
                 group = collect_group(page, lambda wait: next(iter(pages.ready(1, wait_seconds=wait)), None))
+                if seen is not None:
+                    for grouped in group:
+                        seen.update(present_ids(keys, grouped))
                 lander.land(group)
                 state = group[-1].state
         if writer is not None:

@@ -145,3 +145,20 @@ def test_flagged_and_reported_deletions_become_tombstones(store: Store) -> None:
     assert _keys(store, tables.raw_records, "record_id") == {"3"}
     # told again, nothing changes
     assert ingest_stream(store, connector, "items").deleted == 0
+
+
+def test_a_complete_read_in_many_pages_buries_exactly_the_missing_rows(tmp_path: Path, store: Store) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+
+    def read(ids: list[int]) -> int:
+        rows = "".join(f"C{n},Ann,Lee{n},p{n}@example.org,,,,,,,yes,2026-01-01T00:00:00Z\n" for n in ids)
+        (folder / "customers.csv").write_text(HEADER + rows, encoding="utf-8")
+        settings = {"path": str(folder), "detect_deletes": True, "page_size": 2}
+        connector = FileDropConnector.from_config(settings, connection="shop")
+        return ingest_stream(store, connector, "customers").deleted
+
+    assert read(list(range(40))) == 0
+    # the pages of a read are stored in groups: every page of every group counts as seen
+    assert read([n for n in range(40) if n not in (3, 17, 38)]) == 3
+    assert _keys(store, tables.source_deletions, "record_id") == {"C3", "C17", "C38"}
