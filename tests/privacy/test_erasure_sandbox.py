@@ -23,7 +23,7 @@ from tests.publish.conftest import SandboxWorld
 
 pytestmark = pytest.mark.slow
 SALT = "a-salt-for-the-erasure-tests-only"
-ERASABLE = ("crm_hubspot", "crm_salesforce", "erp_odoo", "store_square")
+ERASABLE = ("crm_hubspot", "crm_salesforce", "erp_odoo", "store_square", "marketing_brevo")
 
 
 @pytest.fixture
@@ -96,6 +96,7 @@ def test_erasure_through_the_plan_flow_reaches_every_vendor_and_leaves_only_hash
 
     planned = plan_erasure(world.store, _classes(world), email=email, by="dpo")
     erasable = [split_key(key) for key in keys if split_key(key)[0] in ERASABLE]
+    assert {source for source, _, _ in erasable} == set(ERASABLE)  # every vendor that can erase is asked
     assert sum(sum(e.values()) for e in planned.per_channel.values()) == len(erasable)
     connectors = _connectors(world)
     with pytest.raises(PlanError, match="only an approved erase plan"):
@@ -118,6 +119,10 @@ def test_erasure_through_the_plan_flow_reaches_every_vendor_and_leaves_only_hash
         elif source == "store_square":
             with pytest.raises(ApiError) as gone:
                 connector.client.http.get_json(f"/v2/customers/{source_id}", call="RetrieveCustomer")
+            assert gone.value.status == 404
+        elif source == "marketing_brevo":
+            with pytest.raises(ApiError) as gone:
+                connector.client.http.get_json(f"/contacts/{source_id}", params={"identifierType": "contact_id"})
             assert gone.value.status == 404
         elif source == "crm_salesforce":
             soql = f"SELECT Id, IsDeleted FROM Contact WHERE Id = '{source_id}'"
