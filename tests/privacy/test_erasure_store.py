@@ -14,6 +14,7 @@ from canalis.config.connections import CanalisConfig
 from canalis.connectors.registry import discover
 from canalis.identity import IdentityConfig
 from canalis.privacy.erasure import apply_erase_plan, plan_erasure
+from canalis.privacy.export import export_person
 from canalis.privacy.person import contains
 from canalis.publishing.plans import approve_plan
 from canalis.store import Store, tables
@@ -57,6 +58,12 @@ def test_a_person_is_purged_and_not_read_again(any_store: Store) -> None:
             sa.select(tables.customer_records.c.email).where(tables.customer_records.c.record_key == RECORD)
         ).scalar_one()
     assert _rows_holding(any_store, email) > 0
+    with any_store.engine.connect() as conn:
+        si = tables.source_identities
+        customer = conn.execute(sa.select(si.c.customer_id).where(si.c.record_key == RECORD)).scalar_one()
+    by_customer = export_person(any_store, customer=customer, by="dpo")
+    assert RECORD in {row["record_key"] for row in by_customer["customer_records"]}
+    assert [row["customer_id"] for row in by_customer["customers"]] == [customer]
     classes = {name: discover()[c.connector].connector for name, c in config.connections.items()}
     planned = plan_erasure(any_store, classes, email=email, by="dpo")
     assert planned.not_supported and not planned.per_channel.get("web_shop_export")
