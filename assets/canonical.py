@@ -103,6 +103,7 @@ def build_canonical_assets(
                     "updated": report.counts.updated,
                     "unchanged": report.counts.unchanged,
                     "quarantined": report.quarantined,
+                    "removed_as_deleted_at_source": report.deleted,
                     "by_source": counter_table(report.by_source, "source"),
                     "quarantined_by_source": counter_table(report.quarantined_by_source, "source"),
                     "quarantine_reasons": bullet_list(report.quarantine_reasons),

@@ -108,7 +108,8 @@ def build_raw_asset(
             )
         context.log.info(
             f"{name}.{stream_name}: read {report.records_read}, new {report.inserted}, updated {report.updated}, "
-            f"unchanged {report.unchanged}, quarantined {report.quarantined}"
+            f"unchanged {report.unchanged}, quarantined {report.quarantined}, deleted at the source {report.deleted}, "
+            f"skipped as erased {report.erased_skipped}"
         )
         return MaterializeResult(
             metadata={
@@ -117,6 +118,8 @@ def build_raw_asset(
                 "updated": report.updated,
                 "unchanged": report.unchanged,
                 "quarantined": report.quarantined,
+                "deleted_at_source": report.deleted,
+                "skipped_erased": report.erased_skipped,
                 "pages": report.pages,
                 "cursor": report.cursor or "",
                 "full_refresh": report.full_refresh,

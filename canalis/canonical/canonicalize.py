@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, RootTransaction, Row, Text, an
 
 from canalis.canonical.chunks import PREVIEW_ROWS, ChunkResult, map_chunk
 from canalis.canonical.entities import ENTITIES, REPLACED_WITH_PARENT, TABLES
+from canalis.canonical.tombstones import apply_tombstones
 from canalis.canonical.workers import MappingWorkers
 from canalis.mappings.declarative.engine import Mapper
 from canalis.store import Store, UpsertCounts, tables, upsert, utcnow
@@ -42,6 +43,7 @@ class CanonicalReport:
     entity: str
     mapped: int = 0
     quarantined: int = 0
+    deleted: int = 0
     raw_records: int = 0
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     by_source: Counter = field(default_factory=Counter)
@@ -87,6 +89,9 @@ def canonicalize_entities(
                 fed = [entity for entity in wanted if stream in mapper.streams_for(entity)]
                 for position, group in _group_by_position(store, connection, stream, fed, full).items():
                     _Pass(store, mapper, connection, stream, group, reports, run_id, pool).run(position)
+                removed = apply_tombstones(store, mapper, stream)
+                for entity in fed:
+                    reports[entity].deleted += removed[ENTITIES[entity].primary_table]
     elapsed = time.perf_counter() - started
     for report in reports.values():
         report.seconds = elapsed

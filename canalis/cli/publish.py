@@ -30,12 +30,12 @@ def add_publish_commands(commands: Any) -> None:
     approve.add_argument("plan_id")
     approve.add_argument("--hash", dest="plan_hash", help="the content hash you reviewed (`canalis publish show`)")
     approve.add_argument("--by", help="who approves (default: your user name)")
-    approve.set_defaults(handler=approve)
+    approve.set_defaults(handler=approve_stored)
     reject = actions.add_parser("reject", help="reject a plan: it will never be applied")
     reject.add_argument("plan_id")
     reject.add_argument("--why", required=True)
     reject.add_argument("--by", help="who rejects (default: your user name)")
-    reject.set_defaults(handler=reject)
+    reject.set_defaults(handler=reject_stored)
     apply = actions.add_parser("apply", help="run the publish job on an approved plan")
     apply.add_argument("plan_id")
     apply.add_argument("--hash", dest="plan_hash", help="the content hash you reviewed")
@@ -75,7 +75,7 @@ def list_stored(args: argparse.Namespace) -> int:
     for plan in plans:
         status = plan.status + (f" by {plan.decided_by}" if plan.decided_by else "")
         when = f"{plan.created_at:%Y-%m-%d %H:%M}"
-        print(f"{plan.plan_id}  {plan.short_hash}  {status:<26} {plan.changes:>6} changes  {when}")
+        print(f"{plan.plan_id}  {plan.kind:<7} {plan.short_hash}  {status:<26} {plan.changes:>6} changes  {when}")
     if not plans:
         print("no publish plan yet: every sync plans (or `canalis publish plan`)")
     return 0
@@ -93,7 +93,7 @@ def show_plan(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2, default=str))
         return 0
     reason = f" ({plan.status_reason})" if plan.status_reason else ""
-    print(f"plan {plan.plan_id}  content hash {plan.short_hash}  {plan.status}{reason}")
+    print(f"{plan.kind} plan {plan.plan_id}  content hash {plan.short_hash}  {plan.status}{reason}")
     decided = f"; {plan.status} by {plan.decided_by}" if plan.decided_by else ""
     print(f"  made {plan.created_at:%Y-%m-%d %H:%M} by {plan.created_by}{decided}")
     for channel, entities in sorted(plan.counts.items()):
@@ -106,7 +106,7 @@ def show_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def approve(args: argparse.Namespace) -> int:
+def approve_stored(args: argparse.Namespace) -> int:
     from canalis.cli.main import migrated_store
     from canalis.publishing import approve_plan
 
@@ -116,7 +116,7 @@ def approve(args: argparse.Namespace) -> int:
     return 0
 
 
-def reject(args: argparse.Namespace) -> int:
+def reject_stored(args: argparse.Namespace) -> int:
     from canalis.cli.main import migrated_store
     from canalis.publishing import reject_plan
 
@@ -127,6 +127,13 @@ def reject(args: argparse.Namespace) -> int:
 
 
 def apply_plan(args: argparse.Namespace) -> int:
-    from canalis.cli.main import run_job
+    from canalis.cli.main import migrated_store, run_job
+    from canalis.publishing import load_plan
 
+    with migrated_store() as store, store.engine.connect() as conn:
+        kind = load_plan(conn, args.plan_id).kind
+    if kind == "erase":  # an erasure request: the vendors' erasure calls and the purge of the store
+        from canalis.cli.privacy import apply_erase
+
+        return apply_erase(args.plan_id, args.plan_hash, args.json)
     return run_job("publish", plan=args.plan_id, plan_hash=args.plan_hash, as_json=args.json)

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canalis.canonical.workers import lower_priority, start_context
+from canalis.ingest.tombstones import bury, has_tombstones, unbury
 from canalis.parent_watch import exit_with_parent
+from canalis.privacy.subjects import ErasedFilter
 from canalis.sdk.base import dig, key_at
 from canalis.sdk.errors import ConfigError
-from canalis.sdk.streams import Page
+from canalis.sdk.streams import Deletion, DeletionKind, Page, Stream
 from canalis.store import QuarantinedRecord, Store, tables, upsert, utcnow
 from canalis.store.types import JSONText, dumps
 
@@ -54,6 +56,8 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    deleted: int = 0
+    erased_skipped: int = 0
     pages: int = 0
     cursor: str | None = None
     full_refresh: bool = False
@@ -69,6 +73,8 @@ class IngestReport:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.quarantined += other.quarantined
+        self.deleted += other.deleted
+        self.erased_skipped += other.erased_skipped
         self.pages += other.pages
         self.preview.extend(other.preview[: max(PREVIEW_ROWS - len(self.preview), 0)])
         self.quarantine_reasons.extend(other.quarantine_reasons[: max(5 - len(self.quarantine_reasons), 0)])
@@ -80,6 +86,17 @@ class StreamKeys:
 
     primary_key: str
     cursor_field: str | None
+    deleted_when: tuple[str, Any] | None = None
+    deletion_kind: DeletionKind = "deleted"
+
+    @classmethod
+    def of(cls, stream: type[Stream]) -> StreamKeys:
+        marker = getattr(stream, "deleted_when", None)
+        return cls(stream.primary_key, stream.cursor_field, marker, getattr(stream, "deletion_kind", "deleted"))
+
+    def marks_deleted(self, record: dict[str, Any]) -> bool:
+        """Whether the record carries the stream's deletion marker."""
+        return self.deleted_when is not None and dig(record, self.deleted_when[0]) == self.deleted_when[1]
 
 
 def collect_group(first: Page, ready: Callable[[float], Page | None]) -> list[Page]:
@@ -118,6 +135,32 @@ class Lander:
         self.run_id = run_id
         self.batch_id = batch_id
         self.state_version = state_version  # the stream state's version this read continues; None: not checked
+        self.erased = ErasedFilter.load(store.engine)
+        self._tombstones: bool | None = None  # whether the stream has tombstones, looked up once
+
+    def _sort(self, records: list[dict[str, Any]], deleted: list[Deletion]) -> tuple[list, list, dict[str, Any]]:
+        """Records to store, deletions (reported or marked) with what came with them, erased people left out."""
+        keys, report = self.keys, self.report
+        if self.erased is not None:
+            kept = [
+                record
+                for record in records
+                if not self.erased.matches(report.connection, report.stream, key_at(record, keys.primary_key), record)
+            ]
+            report.erased_skipped += len(records) - len(kept)
+            records = kept
+        payloads: dict[str, Any] = {}
+        if keys.deleted_when is not None:
+            live = []
+            for record in records:
+                if keys.marks_deleted(record):
+                    record_id = key_at(record, keys.primary_key)
+                    deleted.append(Deletion(str(record_id), keys.deletion_kind))
+                    payloads[str(record_id)] = record
+                else:
+                    live.append(record)
+            records = live
+        return records, deleted, payloads
 
     def land(self, pages: list[Page]) -> None:
         """Store pages' records and rejections with the stream state after the last page, in one transaction."""
@@ -126,8 +169,17 @@ class Lander:
         report.pages += len(pages)
         records = [record for page in pages for record in page.records]
         rejected = [rejection for page in pages for rejection in page.rejected]
+        records, deleted, payloads = self._sort(records, [d for page in pages for d in getattr(page, "deleted", ())])
         now = utcnow()
         with store.begin() as conn:
+            if deleted:
+                report.deleted += bury(conn, connection, stream_name, deleted, payloads, now, self.run_id)
+                self._tombstones = True
+            if records:
+                if self._tombstones is None:
+                    self._tombstones = has_tombstones(conn, connection, stream_name)
+                if self._tombstones:
+                    unbury(conn, connection, stream_name, (key_at(r, self.keys.primary_key) for r in records))
             if self.batch_id is None and (records or rejected):
                 self.batch_id = store.new_batch(conn, connection, stream_name, self.run_id)
             if records:

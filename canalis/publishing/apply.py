@@ -184,6 +184,10 @@ def apply_stored_plan(
 
 
 def _check_applicable(plan: StoredPlan, config: PublishConfig) -> None:
+    if plan.kind != "publish":
+        raise PlanError(
+            f"plan {plan.plan_id} is an {plan.kind} plan: apply it with `canalis publish apply {plan.plan_id}`"
+        )
     if plan.status == "proposed":
         raise PlanError(f"plan {plan.plan_id} is proposed: approve it first (`canalis publish approve {plan.plan_id}`)")
     if plan.status != "approved":

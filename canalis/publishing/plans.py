@@ -36,6 +36,7 @@ class StoredPlan:
     """A plan as stored: its identity, status and summary (its changes are read with `plan_changes`)."""
 
     plan_id: str
+    kind: str
     content_hash: str
     status: str
     status_reason: str | None
@@ -138,23 +139,26 @@ def store_plan(
     inputs: dict[str, Any],
     auto_approve: bool,
     now: datetime | None = None,
+    kind: str = "publish",
 ) -> StoredPlan | None:
     """Store a freshly computed plan; the open plan with the same content is kept as it is (approval included).
 
     Any other open plan is superseded: it was computed from an older state of the store. An empty plan stores
-    nothing and supersedes the open ones.
+    nothing and supersedes the open ones. Only plans of the same kind supersede each other: an erase plan and a
+    publish plan are independent.
     """
     now = now or datetime.now(UTC)
     digest = content_hash(plan)
     p = publish_plans
     open_plans = conn.execute(
-        sa.select(p.c.plan_id, p.c.content_hash).where(p.c.status.in_(OPEN)).order_by(p.c.created_at)
+        sa.select(p.c.plan_id, p.c.content_hash).where(p.c.status.in_(OPEN), p.c.kind == kind).order_by(p.c.created_at)
     ).all()
     same = next((row.plan_id for row in open_plans if row.content_hash == digest), None) if plan.changes else None
     if same is not None:
         _supersede(conn, [row.plan_id for row in open_plans if row.plan_id != same], same, now)
         return load_plan(conn, same)
-    plan_id = f"plan-{now:%Y%m%d-%H%M%S}-{digest[:6]}" if plan.changes else None
+    prefix = "plan" if kind == "publish" else kind
+    plan_id = f"{prefix}-{now:%Y%m%d-%H%M%S}-{digest[:6]}" if plan.changes else None
     _supersede(conn, [row.plan_id for row in open_plans], plan_id, now)
     if plan_id is None:
         return None
@@ -162,6 +166,7 @@ def store_plan(
     conn.execute(
         sa.insert(p).values(
             plan_id=plan_id,
+            kind=kind,
             content_hash=digest,
             status="approved" if auto_approve else "proposed",
             entities=list(entities),
@@ -196,6 +201,8 @@ def store_plan(
             for seq, change in enumerate(plan.changes)
         ],
     )
+    if not plan.records:  # an erase plan writes no record: its changes are calls
+        return load_plan(conn, plan_id)
     conn.execute(
         sa.insert(publish_plan_records),
         [
@@ -230,17 +237,21 @@ def _plan(row: Any) -> StoredPlan:
     return StoredPlan(**{column.name: row._mapping[column.name] for column in publish_plans.columns})
 
 
-def list_plans(conn: Connection, *, limit: int = 20, status: str | None = None) -> list[StoredPlan]:
-    """The newest plans first."""
+def list_plans(
+    conn: Connection, *, limit: int = 20, status: str | None = None, kind: str | None = None
+) -> list[StoredPlan]:
+    """The newest plans first (of one kind when given)."""
     query = sa.select(publish_plans).order_by(publish_plans.c.created_at.desc()).limit(limit)
     if status is not None:
         query = query.where(publish_plans.c.status == status)
+    if kind is not None:
+        query = query.where(publish_plans.c.kind == kind)
     return [_plan(row) for row in conn.execute(query)]
 
 
-def latest_plan(conn: Connection, status: str) -> StoredPlan | None:
-    """The newest plan in a status."""
-    found = list_plans(conn, limit=1, status=status)
+def latest_plan(conn: Connection, status: str, kind: str = "publish") -> StoredPlan | None:
+    """The newest plan of a kind in a status."""
+    found = list_plans(conn, limit=1, status=status, kind=kind)
     return found[0] if found else None
 
 

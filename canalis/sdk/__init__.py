@@ -50,7 +50,16 @@ from canalis.sdk.settings import (
 )
 from canalis.sdk.sql import SqlConnector, SqlSettings, SqlStream
 from canalis.sdk.state import CursorKind, StreamState, format_cursor, parse_cursor_datetime
-from canalis.sdk.streams import CheckResult, Page, Rejected, Stream, WriteOnlyStream, WriteResult, field_declared
+from canalis.sdk.streams import (
+    CheckResult,
+    Deletion,
+    Page,
+    Rejected,
+    Stream,
+    WriteOnlyStream,
+    WriteResult,
+    field_declared,
+)
 
 SDK_VERSION = "1.1.0"
 
@@ -69,6 +78,7 @@ __all__ = [
     "CursorKind",
     "CursorPagination",
     "DeclarativeConnector",
+    "Deletion",
     "GraphQLStream",
     "HttpCallSettings",
     "HttpClient",

@@ -20,6 +20,7 @@ from canalis.sdk.state import StreamState
 from canalis.sdk.streams import CheckResult, Page, Rejected, Stream, WriteResult, reader_suffix
 
 ConnectorKind = Literal["crm", "erp", "email", "ecommerce", "pos", "marketing", "file"]
+ErasureMode = Literal["delete", "anonymise"]
 
 
 class Connector:
@@ -45,6 +46,10 @@ class Connector:
     streams: ClassVar[tuple[type[Stream], ...]]
     default_mapping: ClassVar[str | None] = "mapping.yaml"
     """File name of the default mapping, next to the connector's class; None when the connector ships none."""
+    erasure: ClassVar[dict[str, ErasureMode]] = {}
+    """Streams whose records the connector can erase at the source, and how: `delete` removes the record,
+    `anonymise` overwrites its personal values (for systems that must keep it, such as orders in accounting).
+    A connector that declares any implements `erase`."""
 
     def __init__(self, settings: ConnectorSettings, *, connection: str | None = None) -> None:
         self.settings = settings
@@ -171,6 +176,19 @@ class Connector:
         """Write records to a writable stream, yielding one result per record."""
         raise ConnectorError(f"{self.name}: stream '{stream}' is read-only")
 
+    def erase(self, stream: str, source_id: str) -> WriteResult:
+        """Erase one record of a stream at the source, as `erasure` declares (delete or anonymise).
+
+        An already erased record is `unchanged`; the result's `record_key` is the source id. Errors name the
+        system and the call but never the record's values.
+        """
+        raise ConnectorError(f"{self.name}: records of stream '{stream}' cannot be erased at the source")
+
+    def detects_deletes_by_absence(self, stream: type[Stream]) -> bool:
+        """Whether records missing from a complete read of `stream` count as deleted (the stream's
+        `deletes_by_absence`, unless the connector decides from its settings)."""
+        return stream.deletes_by_absence
+
     # --- provided -------------------------------------------------------------------------------
 
     def read(self, stream_name: str, state: StreamState | None = None) -> Iterator[Page]:
@@ -207,6 +225,12 @@ def dig(record: Any, path: str) -> Any:
     return current
 
 
+def marked_deleted(stream: type[Stream], record: dict[str, Any]) -> bool:
+    """Whether a record carries its stream's deletion marker (it is kept as a tombstone, not validated)."""
+    marker = stream.deleted_when
+    return marker is not None and dig(record, marker[0]) == marker[1]
+
+
 def validate_page(stream: type[Stream], page: Page) -> Page:
     """Move records without a primary key, holding NaN or Infinity, or failing the stream's record model, to
     `rejected`.
@@ -239,7 +263,7 @@ def validate_page(stream: type[Stream], page: Page) -> Page:
             error = f"{path}: {value} is not a finite number (JSON has no NaN or Infinity); the record is refused"
             rejected.append(Rejected(payload=spelled_out(record), error=error, record_id=key, field=path))
             continue
-        if validate is not None:
+        if validate is not None and not marked_deleted(stream, record):
             try:
                 validate(record)
             except ValidationError as error:
@@ -255,7 +279,7 @@ def validate_page(stream: type[Stream], page: Page) -> Page:
                 rejected.append(replace(rejection, record_id=key))
                 record = trimmed
         accepted.append(record)
-    return Page(records=accepted, state=page.state, rejected=rejected)
+    return Page(records=accepted, state=page.state, rejected=rejected, deleted=page.deleted)
 
 
 def _without_bad_children(

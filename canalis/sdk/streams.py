@@ -45,6 +45,14 @@ class Stream:
     lookback: ClassVar[timedelta] = timedelta(0)
     batch_size: ClassVar[int | None] = None
     batch_path: ClassVar[str | None] = None
+    deleted_when: ClassVar[tuple[str, Any] | None] = None
+    """A field (dotted path) and the value marking a record the source deleted or archived, such as
+    `("IsDeleted", True)`: such records become tombstones instead of raw records."""
+    deletion_kind: ClassVar[DeletionKind] = "deleted"
+    """What a record marked by `deleted_when` is: deleted, or archived (hidden but kept by the source)."""
+    deletes_by_absence: ClassVar[bool] = False
+    """Whether a record missing from a complete read of the stream was deleted at the source (for sources that
+    list every live record and keep no trace of deleted ones)."""
 
     @classmethod
     def pages(cls, connector: Connector, state: StreamState) -> Iterator[Page]:
@@ -113,13 +121,26 @@ class Rejected:
     """The record landed without the malformed children this names: its entry stays open until it lands whole."""
 
 
+DeletionKind = Literal["deleted", "archived", "missing"]
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A record the source deleted or archived, by its primary key value."""
+
+    record_id: str
+    kind: DeletionKind = "deleted"
+
+
 @dataclass
 class Page:
-    """Records read in one go, and the stream state that holds once they are stored."""
+    """Records read in one go, the records the source reports deleted, and the stream state that holds once
+    they are stored."""
 
     records: list[dict[str, Any]]
     state: StreamState
     rejected: list[Rejected] = field(default_factory=list)
+    deleted: list[Deletion] = field(default_factory=list)
 
 
 WriteStatus = Literal["applied", "unchanged", "failed", "skipped"]

@@ -63,6 +63,7 @@ def load_all_tables() -> None:
     """Import every module that declares tables on the shared metadata."""
     import canalis.consistency.tables
     import canalis.identity.tables
+    import canalis.privacy.tables
     import canalis.publishing.suppression
     import canalis.publishing.tables
     import canalis.store.tables  # noqa: F401

@@ -346,3 +346,17 @@ write_audit = Table(
 )
 Index("ix_write_audit_run", write_audit.c.run_id)
 Index("ix_write_audit_entity", write_audit.c.channel, write_audit.c.entity_type, write_audit.c.entity_key)
+
+source_deletions = Table(
+    "source_deletions",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("stream", String(100), primary_key=True),
+    Column("record_id", String(300), primary_key=True),
+    Column("kind", String(20), nullable=False, comment="deleted, archived or missing (absent from a full listing)"),
+    Column("payload", JSONDoc, comment="the record's last version, kept until the canonical pass removed its rows"),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("applied_at", UTCDateTime, comment="set when the canonical rows the record fed were removed"),
+    Column("run_id", String(64)),
+    comment="Tombstones: records a source deleted or archived; they no longer feed the canonical tables.",
+)

@@ -39,6 +39,17 @@ class BrevoClient:
             params["modifiedSince"] = modified_since
         return self.http.get_json("/contacts", params=params) or {}
 
+    def delete_contact(self, contact_id: str) -> bool:
+        """Delete a contact by id (`DELETE /contacts/{id}?identifierType=contact_id`); False when it is gone."""
+        response = self.http.request(
+            "DELETE",
+            f"/contacts/{contact_id}",
+            params={"identifierType": "contact_id"},
+            call="delete contact",
+            ok_statuses=(204, 404),
+        )
+        return response.status_code == 204
+
     def lists_page(self, *, offset: int, limit: int = LISTS_PAGE_SIZE) -> dict[str, Any]:
         """One page of contact lists in ascending creation order."""
         return self.http.get_json("/contacts/lists", params={"limit": limit, "offset": offset, "sort": "asc"}) or {}

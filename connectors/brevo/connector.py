@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from canalis.connectors.brevo.client import BrevoClient
 from canalis.connectors.brevo.readers import StreamReader
@@ -21,6 +21,7 @@ from canalis.sdk import (
     StreamState,
     WriteResult,
 )
+from canalis.sdk.base import ErasureMode
 
 
 class BrevoConnector(HttpConnector):
@@ -32,6 +33,14 @@ class BrevoConnector(HttpConnector):
     description = "Email marketing contacts, lists, blocklist and email events; writes contacts and consents."
     settings_model = BrevoSettings
     streams = STREAMS
+    erasure: ClassVar[dict[str, ErasureMode]] = {"contacts": "delete"}
+
+    def erase(self, stream: str, source_id: str) -> WriteResult:
+        """Delete the contact (its email events stay in Brevo's statistics, which no API deletes)."""
+        if stream not in self.erasure:
+            return super().erase(stream, source_id)
+        deleted = self.client.delete_contact(source_id)
+        return WriteResult(record_key=source_id, status="applied" if deleted else "unchanged")
 
     settings: BrevoSettings
 

@@ -63,6 +63,8 @@ class BrevoStream(Stream):
 class Contacts(BrevoStream):
     name = "contacts"
     primary_key = "id"
+    # Brevo keeps no trace of deleted contacts: one missing from a complete read was deleted
+    deletes_by_absence = True
     cursor_field = "modifiedAt"
     record_model = ContactRecord
     lookback = timedelta(minutes=30)

@@ -61,6 +61,10 @@ class FileDropConnector(Connector):
         found = {stream.name: len(self.files_for(stream)) for stream in self.declared_streams()}
         return CheckResult(ok=True, message=f"{sum(found.values())} files in {folder}", details=found)
 
+    def detects_deletes_by_absence(self, stream: type[Stream]) -> bool:
+        """Rows missing from the files are deleted when the connection opts in (`detect_deletes`)."""
+        return self.settings.detect_deletes
+
     def read_pages(self, stream: type[Stream], state: StreamState) -> Iterator[Page]:
         if not self.folder.is_dir():
             self.check()
@@ -68,8 +72,8 @@ class FileDropConnector(Connector):
         seen: dict[str, str] = dict(state.extra.get("files", {}))
         for path in self.files_for(stream):
             digest = file_digest(path)
-            if seen.get(path.name) == digest:
-                continue
+            if seen.get(path.name) == digest and not self.settings.detect_deletes:
+                continue  # unchanged since the last read (every file is read when deletes are detected)
             yield from self._read_file(stream, path, state)
             seen[path.name] = digest
             state = StreamState(

@@ -33,6 +33,11 @@ class FileDropSettings(ConnectorSettings):
     delimiter: str = setting(",", description="CSV field delimiter.", env="CANALIS_FILE_DROP_DELIMITER")
     encoding: str = setting("utf-8", description="Text encoding of the files.")
     page_size: int = setting(1000, description="Records per page handed to the store.", gt=0, le=100_000)
+    detect_deletes: bool = setting(
+        False,
+        description="Whether rows that disappear from the files (or whole files removed) count as deleted: every "
+        "file is then read on every run, and a stream's missing rows become tombstones.",
+    )
 
     @field_validator("delimiter")
     @classmethod

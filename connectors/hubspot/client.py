@@ -68,6 +68,31 @@ class HubSpotClient:
         body = self.http.get_json(f"/crm/v3/objects/{object_type}", params=params, call=f"list {object_type}")
         return ObjectPage(_results(body, "results"), _next_after(body))
 
+    def archived(self, object_type: str, *, limit: int) -> Iterator[dict[str, Any]]:
+        """Every archived object of a type (`GET /crm/v3/objects/{type}?archived=true`), page by page."""
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": limit, "archived": "true", "properties": "hs_object_id"}
+            if after:
+                params["after"] = after
+            body = self.http.get_json(
+                f"/crm/v3/objects/{object_type}", params=params, call=f"list archived {object_type}"
+            )
+            yield from _results(body, "results")
+            after = _next_after(body)
+            if after is None:
+                return
+
+    def gdpr_delete(self, object_id: str) -> None:
+        """Delete a contact for good (`POST /crm/v3/objects/contacts/gdpr-delete`); 204 also when it is gone."""
+        self.http.request(
+            "POST",
+            "/crm/v3/objects/contacts/gdpr-delete",
+            json={"objectId": object_id},
+            call="gdpr-delete contacts",
+            ok_statuses=(204, 404),
+        )
+
     def search_page(
         self, object_type: str, properties: list[str], *, since: str | None, after: int, limit: int
     ) -> ObjectPage:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from canalis.connectors.hubspot.client import HubSpotClient, ObjectPage
 from canalis.connectors.hubspot.optout import OPTOUT_PREFIX, optout_from, optout_properties
@@ -24,13 +24,16 @@ from canalis.sdk import (
     ApiError,
     CheckResult,
     ConnectorError,
+    Deletion,
     HttpConnector,
     Page,
     StreamState,
     WriteResult,
     format_cursor,
+    parse_cursor_datetime,
     prefetched,
 )
+from canalis.sdk.base import ErasureMode
 
 
 class HubSpotConnector(HttpConnector):
@@ -42,6 +45,7 @@ class HubSpotConnector(HttpConnector):
     description = "HubSpot CRM: contacts, companies, tickets, deals with line items, products and email events."
     settings_model = HubSpotSettings
     streams = STREAMS
+    erasure: ClassVar[dict[str, ErasureMode]] = {"contacts": "delete"}
 
     settings: HubSpotSettings
 
@@ -91,6 +95,15 @@ class HubSpotConnector(HttpConnector):
             details["marketing_subscription_id"] = self.settings.marketing_subscription_id
         return CheckResult(ok=True, message=f"HubSpot answered at {self.settings.base_url}", details=details)
 
+    # -- erasure -----------------------------------------------------------------------------------
+
+    def erase(self, stream: str, source_id: str) -> WriteResult:
+        """Delete a contact for good with HubSpot's GDPR delete (an archive would keep it 90 days)."""
+        if stream not in self.erasure:
+            return super().erase(stream, source_id)
+        self.client.gdpr_delete(source_id)
+        return WriteResult(record_key=source_id, status="applied")
+
     # -- reads -------------------------------------------------------------------------------------
 
     def read_crm_objects(self, stream: type[CrmStream], state: StreamState) -> Iterator[Page]:
@@ -139,6 +152,20 @@ class HubSpotConnector(HttpConnector):
             if stamps:
                 state = state.advanced(max(stamps))
             yield Page(records=records, state=state)
+        archived = self._archived_since(stream, since)
+        if archived:
+            yield Page(records=[], state=state, deleted=archived)
+
+    def _archived_since(self, stream: type[CrmStream], since: datetime | None) -> list[Deletion]:
+        """Objects archived since `since` (HubSpot lists them apart, with `archivedAt`): they become tombstones."""
+        found = []
+        for item in self.client.archived(stream.object_type, limit=self.settings.page_size):
+            stamp = item.get("archivedAt") or item.get("updatedAt")
+            if since is not None and _is_time(stamp) and parse_cursor_datetime(stamp) < since:
+                continue
+            if item.get("id") is not None:
+                found.append(Deletion(str(item["id"]), "archived"))
+        return found
 
     def read_email_events(self, state: StreamState) -> Iterator[Page]:
         """The email events of one time window (from the cursor less the look-back to now), page by page."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 
@@ -35,11 +35,21 @@ from canalis.sdk import (
     StreamState,
     WriteResult,
 )
+from canalis.sdk.base import ErasureMode
 
 PRODUCT_MODEL = "product.product"
 CHILDREN_PARENTS_PER_CALL = 200  # order lines, rules and rewards are read for this many parents at a time
 # loyalty.program types that are promotions (loyalty cards, gift cards and e-wallets are not)
 PROMOTION_PROGRAM_TYPES = ("promo_code", "promotion", "buy_x_get_y", "coupons", "next_order_coupons")
+
+
+PARTNER_MODEL = "res.partner"
+ERASED_NAME = "Erased"
+ERASED_PARTNER_FIELDS = (
+    "firstname", "lastname", "display_name", "email", "phone", "mobile", "street", "street2", "zip", "city",
+    "state_id", "ref", "vat", "website", "comment", "function", "title",
+)  # fmt: skip
+"""Partner fields blanked by an erasure (those the database has)."""
 
 
 class OdooConnector(Connector):
@@ -54,6 +64,8 @@ class OdooConnector(Connector):
     )
     settings_model = OdooSettings
     streams = STREAMS
+    # partners are anonymised and archived, not unlinked: their sales orders and invoices must stay whole
+    erasure: ClassVar[dict[str, ErasureMode]] = {"partners": "anonymise"}
 
     settings: OdooSettings
 
@@ -282,6 +294,21 @@ class OdooConnector(Connector):
             row["partner_ids"] = holders.get(email.strip().lower(), []) if isinstance(email, str) else []
 
     # -- writing -----------------------------------------------------------------------------------
+
+    def erase(self, stream: str, source_id: str) -> WriteResult:
+        """Blank the partner's personal fields and archive it (Odoo keeps the partner its documents point to)."""
+        if stream not in self.erasure:
+            return super().erase(stream, source_id)
+        client = self._ready()
+        types = client.field_types(PARTNER_MODEL)
+        values: dict[str, Any] = {name: False for name in ERASED_PARTNER_FIELDS if name in types}
+        values.update({"name": ERASED_NAME, "active": False})
+        partner = int(source_id)
+        found = client.execute(PARTNER_MODEL, "search", domain=[("id", "=", partner)], context={"active_test": False})
+        if not found:
+            return WriteResult(record_key=source_id, status="unchanged")
+        client.execute(PARTNER_MODEL, "write", ids=[partner], vals=values, context={"active_test": False})
+        return WriteResult(record_key=source_id, status="applied")
 
     def write(self, stream: str, records: Iterable[dict[str, Any]]) -> Iterator[WriteResult]:
         declared = self.stream(stream)

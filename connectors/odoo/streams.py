@@ -165,6 +165,11 @@ class Partners(OdooStream):
     model = "res.partner"
     record_model = PartnerRecord
     description = "Customers (res.partner with a customer rank); persons only unless include_companies."
+    # archived partners are read (include_archived) and become tombstones; hard-deleted ones (unlink) are found
+    # missing from a complete read
+    deleted_when = ("active", False)
+    deletion_kind = "archived"
+    deletes_by_absence = True
     fields = (
         "name", "firstname", "lastname", "display_name", "is_company", "parent_id", "type", "email", "phone",
         "mobile", "street", "street2", "zip", "city", "state_id", "country_id", "lang", "ref", "customer_rank",

@@ -157,10 +157,16 @@ class SalesforceClient:
         """Field name -> describe type of an sObject."""
         return {f["name"]: f["type"] for f in self.describe(sobject).get("fields", [])}
 
-    def query_pages(self, soql: str, *, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
-        """Each page of a REST query, following nextRecordsUrl until done."""
+    def query_pages(
+        self, soql: str, *, batch_size: int | None = None, include_deleted: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Each page of a REST query, following nextRecordsUrl until done; with `include_deleted`, a queryAll that
+        also returns the records in the recycle bin (IsDeleted true)."""
         headers = {"Sforce-Query-Options": f"batchSize={batch_size or self.settings.page_size}"}
-        body = self.json("GET", f"{self.data_path}/query", params={"q": soql}, headers=headers, call="GET query")
+        endpoint = "queryAll" if include_deleted else "query"
+        body = self.json(
+            "GET", f"{self.data_path}/{endpoint}", params={"q": soql}, headers=headers, call=f"GET {endpoint}"
+        )
         while True:
             if not isinstance(body, dict) or not isinstance(body.get("records"), list):
                 raise ConnectorError(f"salesforce: query answer has no records list: {str(body)[:200]}")
@@ -241,6 +247,16 @@ class SalesforceClient:
             self._sleep(self.settings.bulk_poll_seconds)
 
     # -- writes ---------------------------------------------------------------------------------------
+
+    def delete_record(self, sobject: str, record_id: str) -> bool:
+        """Delete one record (to the recycle bin); False when it is already deleted or does not exist."""
+        try:
+            self.request("DELETE", f"{self.data_path}/sobjects/{sobject}/{record_id}", call=f"DELETE {sobject}")
+        except ApiError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
 
     def collection_update(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """PATCH composite/sobjects: update up to 200 records by Id; one SaveResult per record, in order."""

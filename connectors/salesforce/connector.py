@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 
@@ -26,6 +26,7 @@ from canalis.sdk import (
     WriteResult,
     parse_cursor_datetime,
 )
+from canalis.sdk.base import ErasureMode
 
 
 def soql_datetime(moment: datetime) -> str:
@@ -57,6 +58,7 @@ class SalesforceConnector(Connector):
     )
     settings_model = SalesforceSettings
     streams = STREAMS
+    erasure: ClassVar[dict[str, ErasureMode]] = {"contacts": "delete"}
 
     settings: SalesforceSettings
 
@@ -173,7 +175,8 @@ class SalesforceConnector(Connector):
                 self.log.info("salesforce: %s has %d records to read, using Bulk API 2.0", stream.name, expected)
                 yield from self._read_bulk(stream, select, types, state)
                 return
-        for body in client.query_pages(f"{select} ORDER BY {CURSOR_FIELD} ASC, Id ASC"):
+        # queryAll: records deleted since the last read come too (IsDeleted true) and become tombstones
+        for body in client.query_pages(f"{select} ORDER BY {CURSOR_FIELD} ASC, Id ASC", include_deleted=True):
             records = body["records"]
             state = _advance(state, records, final=bool(body.get("done", True)))
             yield Page(records=records, state=state)
@@ -192,6 +195,14 @@ class SalesforceConnector(Connector):
         yield Page(records=[], state=state.advanced(newest) if newest else state)
 
     # -- writes ---------------------------------------------------------------------------------------
+
+    def erase(self, stream: str, source_id: str) -> WriteResult:
+        """Delete the record (Salesforce keeps it in the recycle bin for 15 days, then purges it)."""
+        if stream not in self.erasure:
+            return super().erase(stream, source_id)
+        sobject = self.stream(stream).sobject  # type: ignore[attr-defined]
+        deleted = self.client.delete_record(sobject, source_id)
+        return WriteResult(record_key=source_id, status="applied" if deleted else "unchanged")
 
     def write(self, stream: str, records: Iterable[dict[str, Any]]) -> Iterator[WriteResult]:
         if stream == "customers":

@@ -41,6 +41,7 @@ class SObjectStream(Stream):
     primary_key = "Id"
     cursor_field = CURSOR_FIELD
     record_model = SObjectRecord
+    deleted_when = ("IsDeleted", True)
 
     @classmethod
     def declared_fields(cls) -> frozenset[str]:

@@ -181,6 +181,8 @@ class Customers(ShopifyStream):
     bulk = True
     selection = queries.CUSTOMER
     description = "Customers with their default address and email marketing consent."
+    # the Admin API keeps no trace of deleted customers: one missing from a complete read was deleted
+    deletes_by_absence = True
 
 
 class Orders(ShopifyStream):

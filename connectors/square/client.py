@@ -50,6 +50,13 @@ class SquareClient:
         body = {"limit": min(self.settings.page_size, CUSTOMERS_MAX_PAGE), "query": query}
         return self._post_pages("/v2/customers/search", body, "SearchCustomers")
 
+    def delete_customer(self, customer_id: str) -> bool:
+        """DeleteCustomer; False when Square knows no such customer (already deleted)."""
+        response = self.http.request(
+            "DELETE", f"/v2/customers/{customer_id}", call="DeleteCustomer", ok_statuses=(200, 404)
+        )
+        return response.status_code == 200
+
     def order_pages(self, location_ids: list[str], *, updated_from: str | None) -> Iterator[dict[str, Any]]:
         """SearchOrders pages for up to 10 locations, ascending by updated_at from `updated_from`."""
         query: dict[str, Any] = {"sort": {"sort_field": "UPDATED_AT", "sort_order": "ASC"}}

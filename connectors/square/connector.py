@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from canalis.connectors.square.client import ORDERS_MAX_LOCATIONS, SquareClient
 from canalis.connectors.square.locations import LocationDirectory
@@ -20,6 +20,7 @@ from canalis.sdk import (
     WriteResult,
     parse_cursor_datetime,
 )
+from canalis.sdk.base import ErasureMode
 
 
 class SquareConnector(HttpConnector):
@@ -31,6 +32,7 @@ class SquareConnector(HttpConnector):
     description = "Square point of sale: customers, in-store sales, catalog, inventory, discounts and locations."
     settings_model = SquareSettings
     streams = STREAMS
+    erasure: ClassVar[dict[str, ErasureMode]] = {"customers": "delete"}
 
     settings: SquareSettings
 
@@ -91,6 +93,13 @@ class SquareConnector(HttpConnector):
         """The lower bound of an incremental read: the cursor minus the look-back window."""
         since = state.since(timedelta(minutes=self.settings.lookback_minutes))
         return rfc3339(since) if since else None
+
+    def erase(self, stream: str, source_id: str) -> WriteResult:
+        """Delete the customer profile (their orders stay with the seller, without the profile)."""
+        if stream not in self.erasure:
+            return super().erase(stream, source_id)
+        deleted = self.client.delete_customer(source_id)
+        return WriteResult(record_key=source_id, status="applied" if deleted else "unchanged")
 
     def read_customers(self, state: StreamState) -> Iterator[Page]:
         # Square sorts customer searches by creation, not update: the cursor moves once the window is read.

@@ -146,6 +146,8 @@ class Customers(Stream):
     cursor_field = "updated_at"
     record_model = records.Customer
     description = "Customer profiles (POS directory), searched by updated_at."
+    # Square lists no deleted customers: one missing from a complete read was deleted
+    deletes_by_absence = True
     field_paths = (
         "id", "created_at", "updated_at", "given_name", "family_name", "nickname", "company_name", "email_address",
         *_under("address", ADDRESS), "phone_number", "birthday", "reference_id", "note",
@@ -168,6 +170,8 @@ class Catalog(Stream):
     cursor_field = "updated_at"
     record_model = records.CatalogItem
     description = "Catalog items with their variations (SKU, price), changed after the cursor."
+    # incremental searches include deleted objects, flagged is_deleted
+    deleted_when = ("is_deleted", True)
     field_paths = (*CATALOG_OBJECT, *_under("item_data", ITEM_DATA))
 
 

@@ -206,8 +206,16 @@ def test_incremental_read_searches_from_the_cursor_less_the_lookback(
     rsps.get(f"{BASE}/communication-preferences/v3/definitions", json=DEFINITIONS)
     page = {"total": 2, "results": [contact(7, "2026-02-10T10:00:00.000Z"), contact(8, "2026-02-11T10:00:00.000Z")]}
     rsps.post(f"{BASE}/crm/v3/objects/contacts/search", json=page)
+    archived = [
+        {**contact(3, "2026-02-10T11:00:00.000Z"), "archived": True, "archivedAt": "2026-02-10T11:00:00.000Z"},
+        {**contact(2, "2026-01-05T11:00:00.000Z"), "archived": True, "archivedAt": "2026-01-05T11:00:00.000Z"},
+    ]
+    rsps.get(f"{BASE}/crm/v3/objects/contacts", json={"results": archived})
     state = StreamState(cursor="2026-02-10T10:05:00+00:00")
     pages = all_pages(connector, "contacts", state)
+    assert _archived_query(rsps.calls[-1].request)
+    # objects archived since the cursor (less the look-back) come as deletions; older ones were seen before
+    assert [(d.record_id, d.kind) for page in pages for d in page.deleted] == [("3", "archived")]
     body = _search_body(rsps.calls[1].request)
     assert body["filterGroups"][0]["filters"] == [
         {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "2026-02-10T09:55:00.000Z"}
@@ -232,10 +240,11 @@ def test_search_restarts_before_the_result_window_fills_without_duplicates(
     ]
     for answer in windows:
         rsps.post(f"{BASE}/crm/v3/objects/contacts/search", json=answer)
+    rsps.get(f"{BASE}/crm/v3/objects/contacts", json={"results": []})
     pages = all_pages(connector, "contacts", StreamState(cursor="2026-01-01T00:00:00+00:00"))
     ids = [r["id"] for page in pages for r in page.records]
     assert ids == ["1", "2", "3", "4", "5", "6"]
-    bodies = [_search_body(call.request) for call in rsps.calls[1:]]
+    bodies = [_search_body(call.request) for call in rsps.calls[1:-1]]
     assert [body.get("after") for body in bodies] == [None, "2", None, "2"]
     assert bodies[2]["filterGroups"][0]["filters"][0]["value"] == t(4)  # restarted from the last time seen
 
@@ -275,6 +284,11 @@ def test_malformed_records_are_quarantined_and_the_run_goes_on(
     assert len(pages[0].rejected) == 3
 
 
+def _archived_query(request: Any) -> bool:
+    """Whether a request lists archived objects."""
+    return "archived=true" in str(request.url)
+
+
 def test_tickets_from_search_get_their_contacts_from_the_v4_batch_read(
     connector: HubSpotConnector, rsps: responses.RequestsMock
 ) -> None:
@@ -286,6 +300,7 @@ def test_tickets_from_search_get_their_contacts_from_the_v4_batch_read(
         "errors": [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "none", "context": {"ids": ["22"]}}],
     }
     rsps.post(f"{BASE}/crm/v4/associations/tickets/contacts/batch/read", json=linked, status=207)
+    rsps.get(f"{BASE}/crm/v3/objects/tickets", json={"results": []})
     pages = all_pages(connector, "tickets", StreamState(cursor="2026-01-01T00:00:00+00:00"))
     records = pages[0].records
     assert records[0]["associations"]["contacts"]["results"][0]["id"] == "7"

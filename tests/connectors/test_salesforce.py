@@ -262,7 +262,7 @@ def test_rest_paging_and_a_cursor_that_never_skips_ties() -> None:
     _describe()
     next_url = "/services/data/v60.0/query/01gXX0000000001AAA-2"
     responses.get(
-        f"{DATA}/query",
+        f"{DATA}/queryAll",
         json=page(
             [
                 contact(1, "2026-01-01T10:00:00.000+0000"),
@@ -292,7 +292,7 @@ def test_rest_paging_and_a_cursor_that_never_skips_ties() -> None:
 @responses.activate(assert_all_requests_are_fired=True)
 def test_incremental_read_starts_a_lookback_before_the_cursor() -> None:
     _describe()
-    responses.get(f"{DATA}/query", json=page([], total=0))
+    responses.get(f"{DATA}/queryAll", json=page([], total=0))
     state = StreamState(cursor="2026-01-02T09:30:00+00:00")
     pages = list(connector({"lookback_seconds": 600}).read("contacts", state))
     assert pages[0].state.cursor == state.cursor
@@ -312,7 +312,7 @@ def test_malformed_records_are_quarantined_and_the_run_goes_on() -> None:
     good = contact(1, "2026-01-01T10:00:00.000+0000")
     no_id = {**contact(2, "2026-01-01T10:00:00.000+0000"), "Id": None}
     bad_stamp = contact(3, "2026-13-45T99:99:99.000+0000")
-    responses.get(f"{DATA}/query", json=page([good, no_id, bad_stamp, "not a record"], total=4))
+    responses.get(f"{DATA}/queryAll", json=page([good, no_id, bad_stamp, "not a record"], total=4))
     [only] = list(connector().read("contacts"))
     assert [r["Id"] for r in only.records] == [good["Id"]]
     assert len(only.rejected) == 3
@@ -323,7 +323,7 @@ def test_malformed_records_are_quarantined_and_the_run_goes_on() -> None:
 @responses.activate
 def test_a_non_json_answer_is_an_api_error() -> None:
     _describe()
-    responses.get(f"{DATA}/query", body="<html>maintenance</html>", content_type="text/html")
+    responses.get(f"{DATA}/queryAll", body="<html>maintenance</html>", content_type="text/html")
     with pytest.raises(ApiError) as failure:
         list(connector().read("contacts"))
     assert "not JSON" in str(failure.value)
@@ -352,7 +352,7 @@ def test_429_waits_as_long_as_retry_after_says() -> None:
         json=[{"message": "ConcurrentPerOrgLongTxn Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
     )
     _describe()
-    responses.get(f"{DATA}/query", json=page([contact(1, "2026-01-01T10:00:00.000+0000")], total=1))
+    responses.get(f"{DATA}/queryAll", json=page([contact(1, "2026-01-01T10:00:00.000+0000")], total=1))
     pages = list(connector(clock=clock).read("contacts"))
     assert len(pages[0].records) == 1
     assert 7.0 in clock.sleeps
@@ -361,9 +361,9 @@ def test_429_waits_as_long_as_retry_after_says() -> None:
 @responses.activate(assert_all_requests_are_fired=True)
 def test_5xx_then_success() -> None:
     _describe()
-    responses.get(f"{DATA}/query", status=503, json=[{"message": "busy", "errorCode": "SERVER_UNAVAILABLE"}])
-    responses.get(f"{DATA}/query", status=500, json=[{"message": "oops", "errorCode": "UNKNOWN_EXCEPTION"}])
-    responses.get(f"{DATA}/query", json=page([contact(1, "2026-01-01T10:00:00.000+0000")], total=1))
+    responses.get(f"{DATA}/queryAll", status=503, json=[{"message": "busy", "errorCode": "SERVER_UNAVAILABLE"}])
+    responses.get(f"{DATA}/queryAll", status=500, json=[{"message": "oops", "errorCode": "UNKNOWN_EXCEPTION"}])
+    responses.get(f"{DATA}/queryAll", json=page([contact(1, "2026-01-01T10:00:00.000+0000")], total=1))
     pages = list(connector().read("contacts"))
     assert len(pages[0].records) == 1
 

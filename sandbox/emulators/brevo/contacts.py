@@ -168,6 +168,13 @@ class ContactBook:
             return None
         raise BrevoError(400, "invalid_parameter", f"identifierType {kind} is not supported")
 
+    def delete(self, contact: dict[str, Any]) -> None:
+        """Delete a contact and its email's index entry (Brevo keeps no trace of it)."""
+        with self.lock:
+            self.store.delete(SYSTEM, CONTACTS, str(contact["id"]))
+            if contact.get("email"):
+                self.store.delete(SYSTEM, EMAIL_INDEX, str(contact["email"]).strip().lower())
+
     def list_exists(self, list_id: int) -> bool:
         """Whether a list with that id exists."""
         return self.store.get(SYSTEM, LISTS, str(list_id)) is not None

@@ -68,6 +68,7 @@ class BrevoEmulator(Emulator):
         ("/v3/contacts/lists/<int:list_id>/contacts/remove", ["POST"], "remove_from_list"),
         ("/v3/contacts/<identifier>", ["GET"], "get_contact"),
         ("/v3/contacts/<identifier>", ["PUT"], "update_contact"),
+        ("/v3/contacts/<identifier>", ["DELETE"], "delete_contact"),
         ("/v3/smtp/blockedContacts", ["GET"], "get_blocked"),
         ("/v3/smtp/blockedContacts/<email>", ["DELETE"], "unblock"),
         ("/v3/smtp/statistics/events", ["GET"], "get_events"),
@@ -164,6 +165,14 @@ class BrevoEmulator(Emulator):
         if contact is None:
             return error(404, "document_not_found", "Contact does not exist")
         return json_response(contact_detail(contact))
+
+    def delete_contact(self, request: Request, identifier: str) -> Response:
+        contact = self.book.find(identifier, request.args.get("identifierType"))
+        if contact is None:
+            return error(404, "document_not_found", "Contact does not exist")
+        self.book.delete(contact)
+        self._written(CONTACTS)
+        return no_content()
 
     def create_contact(self, request: Request) -> Response:
         body = _json_object(request)

@@ -146,11 +146,13 @@ class CrmObjects:
         ("/crm/v3/objects/<object_type>", ["POST"], "create_object"),
         ("/crm/v3/objects/<object_type>/search", ["POST"], "search_objects"),
         ("/crm/v3/objects/<object_type>/batch/read", ["POST"], "batch_read"),
+        ("/crm/v3/objects/<object_type>/gdpr-delete", ["POST"], "gdpr_delete"),
         ("/crm/v3/objects/<object_type>/batch/create", ["POST"], "batch_create"),
         ("/crm/v3/objects/<object_type>/batch/update", ["POST"], "batch_update"),
         ("/crm/v3/objects/<object_type>/batch/upsert", ["POST"], "batch_upsert"),
         ("/crm/v3/objects/<object_type>/<object_id>", ["GET"], "get_object"),
         ("/crm/v3/objects/<object_type>/<object_id>", ["PATCH"], "update_object"),
+        ("/crm/v3/objects/<object_type>/<object_id>", ["DELETE"], "archive_object"),
     ]
 
     # -- reads -------------------------------------------------------------------------------------
@@ -167,7 +169,10 @@ class CrmObjects:
             return validation_error(f"Invalid after value '{after}'")
         properties = requested_properties(request.args.getlist("properties"))
         associations = self._association_names(request.args.getlist("associations"))
-        rows = self.store.page(SYSTEM, kind, after_seq=int(after), limit=int(limit) + 1)
+        archived = str(request.args.get("archived", "false")).lower() == "true"
+        # archived objects are listed only with archived=true, as HubSpot does
+        collection = archived_kind(kind) if archived else kind
+        rows = self.store.page(SYSTEM, collection, after_seq=int(after), limit=int(limit) + 1)
         more = len(rows) > int(limit)
         rows = rows[: int(limit)]
         results = [self._served(kind, row.payload, properties, associations) for row in rows]
@@ -220,6 +225,38 @@ class CrmObjects:
         if more:
             answer["paging"] = {"next": {"after": str(offset + len(rows))}}
         return json_response(answer)
+
+    def archive_object(self, request: Request, object_type: str, object_id: str) -> Response:
+        """Archive an object (HubSpot's delete): gone from lists, search and reads, listed with archived=true."""
+        kind = object_type_or_none(object_type)
+        if kind is None:
+            return unknown_type(object_type)
+        found = self.store.get(SYSTEM, kind, object_id)
+        if found is None:
+            # HubSpot answers 204 for an object already archived or unknown
+            return Response(status=204)
+        archive(self.store, kind, found, timestamp())
+        if kind == "contacts":
+            self.emails.record((found.get("properties") or {}).get("email"), None, object_id)
+        return Response(status=204)
+
+    def gdpr_delete(self, request: Request, object_type: str) -> Response:
+        """Delete a contact for good (live or archived), as HubSpot's GDPR delete does; 204 either way."""
+        kind = object_type_or_none(object_type)
+        if kind != "contacts":
+            return validation_error("GDPR delete applies to contacts only")
+        body = read_json(request)
+        object_id = str(body.get("objectId", "")) if isinstance(body, dict) else ""
+        if not object_id:
+            return validation_error("objectId is required")
+        if body.get("idProperty") not in (None, "hs_object_id"):
+            return validation_error("only idProperty hs_object_id is emulated")
+        found = self.store.get(SYSTEM, kind, object_id)
+        if found is not None:
+            self.emails.record((found.get("properties") or {}).get("email"), None, object_id)
+        self.store.delete(SYSTEM, kind, object_id)
+        self.store.delete(SYSTEM, archived_kind(kind), object_id)
+        return Response(status=204)
 
     def batch_read(self, request: Request, object_type: str) -> Response:
         kind, inputs, failure = self._batch_inputs(request, object_type)
@@ -447,6 +484,19 @@ class CrmObjects:
         if not all(isinstance(item, dict) for item in inputs):
             return kind, [], validation_error("Invalid input JSON: every input must be an object")
         return kind, inputs, None
+
+
+def archived_kind(kind: str) -> str:
+    """Where the emulator keeps a type's archived objects."""
+    return f"{kind}:archived"
+
+
+def archive(store: ObjectStore, kind: str, payload: dict[str, Any], now: str) -> dict[str, Any]:
+    """Move an object to its type's archive, marked archived with the time."""
+    archived = {**payload, "archived": True, "archivedAt": now, "updatedAt": now}
+    store.delete(SYSTEM, kind, payload["id"])
+    store.put(SYSTEM, archived_kind(kind), payload["id"], archived, updated_at=now)
+    return archived
 
 
 def object_type_or_none(name: str) -> str | None:

@@ -224,6 +224,8 @@ def public_object(
         "updatedAt": payload["updatedAt"],
         "archived": payload.get("archived", False),
     }
+    if payload.get("archivedAt"):
+        shaped["archivedAt"] = payload["archivedAt"]
     if associations:
         linked = payload.get("associations") or {}
         found = {name: linked[name] for name in associations if linked.get(name, {}).get("results")}

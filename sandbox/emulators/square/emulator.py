@@ -53,6 +53,7 @@ class SquareEmulator(Emulator):
         ("/v2/customers", ["GET"], "list_customers"),
         ("/v2/customers/search", ["POST"], "search_customers"),
         ("/v2/customers/<customer_id>", ["GET"], "retrieve_customer"),
+        ("/v2/customers/<customer_id>", ["DELETE"], "delete_customer"),
         ("/v2/orders/search", ["POST"], "search_orders"),
         ("/v2/catalog/list", ["GET"], "list_catalog"),
         ("/v2/catalog/search", ["POST"], "search_catalog"),
@@ -160,6 +161,12 @@ class SquareEmulator(Emulator):
         if customer is None:
             raise SquareError(404, "INVALID_REQUEST_ERROR", "NOT_FOUND", f"Customer `{customer_id}` not found.")
         return json_response({"customer": self._served(customer)})
+
+    def delete_customer(self, request: Request, customer_id: str) -> Response:
+        """DeleteCustomer: the profile is gone from lists, searches and reads."""
+        if not self.store.delete(SYSTEM, "customers", customer_id):
+            raise SquareError(404, "INVALID_REQUEST_ERROR", "NOT_FOUND", f"Customer `{customer_id}` not found.")
+        return json_response({})
 
     # --- orders ---------------------------------------------------------------------------------
 
