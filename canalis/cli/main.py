@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from canalis.cli.deploy import add_deploy_commands
 from canalis.cli.publish import add_publish_commands
 from canalis.sdk.errors import CanalisError
 
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_sandbox_serve)
 
     add_publish_commands(commands)
+    add_deploy_commands(commands)
 
     identity = commands.add_parser("identity", help="identity resolution")
     identity_commands = identity.add_subparsers(metavar="ACTION")
