@@ -24,7 +24,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import make_url
 
 from canalis.deploy import processes
-from canalis.deploy.executor import BACKEND_ENV, BROKER_ENV, DEFAULT_BACKEND, DEFAULT_BROKER
+from canalis.deploy.executor import (
+    BACKEND_ENV,
+    BROKER_ENV,
+    DEFAULT_BACKEND,
+    DEFAULT_BROKER,
+    DEFAULT_QUEUE,
+    QUEUE_ENV,
+    celery_config,
+)
 from canalis.sdk.errors import CanalisError
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
@@ -41,7 +49,7 @@ class LocalProfile(BaseModel):
     store_database: str = Field(default=f"{SERVER}/canalis_store", description="the canonical store")
     broker: str = Field(default=DEFAULT_BROKER, description="Celery broker")
     backend: str = Field(default=DEFAULT_BACKEND, description="Celery result backend")
-    queue: str = Field(default="canalis", description="Celery queue of the steps")
+    queue: str = Field(default=DEFAULT_QUEUE, description="Celery queue of the steps")
     workers: int = Field(default=2, ge=1, le=64, description="Celery workers")
     webserver_port: int = Field(default=3070, ge=1, le=65535)
     code_server_port: int = Field(default=4266, ge=1, le=65535)
@@ -100,12 +108,17 @@ def store_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
+def dagster_url(url: str) -> str:
+    """Dagster's storage URL, on psycopg2 (the driver dagster-postgres is built and tested with)."""
+    return make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+
+
 def environment(profile: LocalProfile) -> dict[str, str]:
     """The environment every process of the profile gets (the sandbox's is added once it is serving)."""
     return {
         **os.environ,
         "DAGSTER_HOME": str(profile.home),
-        "DAGSTER_PG_URL": make_url(profile.instance_database).set(drivername="postgresql").render_as_string(False),
+        "DAGSTER_PG_URL": dagster_url(profile.instance_database),
         "DAGSTER_COMPUTE_LOG_DIR": str(profile.home / "compute_logs"),
         "CANALIS_HOME": str(profile.home),
         "CANALIS_CONFIG": str(profile.connections.resolve()),
@@ -113,8 +126,10 @@ def environment(profile: LocalProfile) -> dict[str, str]:
         "CANALIS_EXECUTOR": "celery",
         BROKER_ENV: profile.broker,
         BACKEND_ENV: profile.backend,
-        "CANALIS_CELERY_QUEUE": profile.queue,
+        QUEUE_ENV: profile.queue,
         "PYTHONUNBUFFERED": "1",
+        # dagster-celery starts `celery` by name: the one of this environment
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
 
 
@@ -124,7 +139,7 @@ def prepare_home(profile: LocalProfile) -> None:
     shutil.copy(DEPLOY_DIR / "dagster.yaml", profile.home / "dagster.yaml")
     workspace = (DEPLOY_DIR / "workspace.yaml").read_text(encoding="utf-8")
     profile.workspace.write_text(workspace.replace("port: 4266", f"port: {profile.code_server_port}"), "utf-8")
-    worker_config = {"execution": {"config": {"broker": {"env": BROKER_ENV}, "backend": {"env": BACKEND_ENV}}}}
+    worker_config = {"execution": {"config": celery_config(profile.queue)}}
     (profile.home / "celery.yaml").write_text(json.dumps(worker_config, indent=2), encoding="utf-8")
 
 
@@ -172,12 +187,14 @@ def worker_command(profile: LocalProfile, number: int) -> list[str]:
         str(Path(sys.executable).parent / "dagster-celery"),
         "worker",
         "start",
+        "-A",
+        "dagster_celery.app",
         "-y",
         str(profile.home / "celery.yaml"),
         "-q",
         profile.queue,
         "-n",
-        f"canalis-worker-{number}@%h",
+        f"canalis-worker-{number}",
         "--",
         "--concurrency",
         "1",
@@ -200,8 +217,21 @@ def wait_for_port(port: int, what: str, timeout: float, started: processes.Start
     raise CanalisError(f"{what} did not listen on port {port} within {timeout:.0f} s; see its log")
 
 
+def wait_for_log(started: processes.Started, text: str, timeout: float) -> None:
+    """Wait until a process's log says `text`, or fail naming the process and its log."""
+    deadline = time.monotonic() + timeout
+    log = Path(started.log)
+    while time.monotonic() < deadline:
+        if text in log.read_text(encoding="utf-8", errors="replace"):
+            return
+        if not processes.is_running(started):
+            raise CanalisError(f"{started.name} exited while starting; see {started.log}")
+        time.sleep(0.5)
+    raise CanalisError(f"{started.name} was not ready within {timeout:.0f} s; see {started.log}")
+
+
 def up(profile: LocalProfile, out: TextIO = sys.stdout) -> dict[str, str]:
-    """Start the profile; the environment its processes run with (for `canalis run`-like clients)."""
+    """Start the profile; the environment its processes run with. A failure stops what was started."""
     profile = profile.model_copy(
         update={"folder": profile.folder.resolve(), "connections": profile.connections.resolve()}
     )
@@ -209,6 +239,14 @@ def up(profile: LocalProfile, out: TextIO = sys.stdout) -> dict[str, str]:
         raise CanalisError(
             f"the profile in {profile.folder} is already running; stop it with `canalis deploy local down`"
         )
+    try:
+        return _start(profile, out)
+    except BaseException:
+        down(profile, out)
+        raise
+
+
+def _start(profile: LocalProfile, out: TextIO) -> dict[str, str]:
     ensure_database(profile.instance_database)
     ensure_database(profile.store_database)
     prepare_home(profile)
@@ -225,6 +263,8 @@ def up(profile: LocalProfile, out: TextIO = sys.stdout) -> dict[str, str]:
             wait_for_port(profile.code_server_port, "the code server", 180, started)
         if name == "webserver":
             wait_for_port(profile.webserver_port, "the webserver", 180, started)
+        if name.startswith("worker-"):
+            wait_for_log(started, "ready.", 180)
     apply_pools(env, out)
     (profile.folder.resolve() / "environment.json").write_text(
         json.dumps({k: v for k, v in env.items() if k.startswith(("CANALIS_", "DAGSTER_"))}, indent=2), "utf-8"
