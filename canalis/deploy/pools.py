@@ -124,6 +124,8 @@ def pool_limits(config: CanalisConfig, registry: Mapping[str, RegisteredConnecto
         budget = VENDOR_BUDGETS[connector]
         limit = vendor_limit(budget, pace)
         paced = f"{pace:g}/s per step" if pace else "steps unpaced"
+        if budget.requests_per_second is not None and (pace == 0 or pace > budget.requests_per_second):
+            paced += f" (one step alone may exceed {budget.requests_per_second:g}/s: set requests_per_second)"
         pool = f"canalis_api_{connector}"
         limits[pool] = PoolLimit(pool=pool, limit=limit, reason=f"{budget.source}; {paced}")
     for pool in SERIAL_POOLS:
