@@ -193,3 +193,14 @@ def test_a_warning_check_is_not_sent_unless_asked() -> None:
     assert check_failure_alert(Record, _settings(webhook="http://x.org")) is None
     alert = check_failure_alert(Record, _settings(webhook="http://x.org", check_severities=["ERROR", "WARN"]))
     assert alert is not None and alert.severity == "WARN"
+
+
+def test_the_component_takes_an_alerts_section(tmp_path) -> None:
+    from canalis.assets.component import CanalisComponent
+
+    component = CanalisComponent(alerts={"webhook": {"url": "http://127.0.0.1:1/hook"}, "check_failures": False})
+    config = component.canalis_config(tmp_path)
+    assert config.alerts.enabled and not config.alerts.check_failures
+    assert [sensor.name for sensor in build_alert_sensors(config.alerts)] == [RUN_FAILURE_SENSOR]
+    with pytest.raises(ConfigError, match=r"alerts\.webhook\.url"):
+        CanalisComponent(alerts={"webhook": {"url": "nope"}}).canalis_config(tmp_path)
