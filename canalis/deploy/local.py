@@ -194,7 +194,7 @@ def worker_command(profile: LocalProfile, number: int) -> list[str]:
         "-q",
         profile.queue,
         "-n",
-        f"canalis-worker-{number}",
+        f"{profile.queue}-worker-{number}",  # unique on the broker: one name per profile and worker
         "--",
         "--concurrency",
         "1",
