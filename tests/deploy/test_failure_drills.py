@@ -1,8 +1,10 @@
 """Failure drills on the production profile running on this machine (PostgreSQL, RabbitMQ, Redis, Celery workers).
 
-A Celery worker killed in the middle of a step, and the daemon restarted during a run: the run still ends, by
-itself or through Dagster's run retries, and the store ends exactly as after an undisturbed in-process run on the
-same sandbox: the same raw records once each, the same cursors, the same unified customers, no write to a channel.
+A Celery worker killed in the middle of a step, the daemon restarted during a run, PostgreSQL gone for 30 s (the
+profile reaches it through a proxy the test pauses, so the server other work shares is left alone): the run still
+ends, by itself or through Dagster's run monitoring and retries, and the store ends exactly as after an undisturbed
+in-process run on the same sandbox: the same raw records once each, the same cursors, the same unified customers,
+no write to a channel.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
+from pausable_proxy import PausableProxy
 
 from canalis.deploy import processes
 from canalis.deploy.local import LocalProfile, commands, down, up
@@ -53,8 +56,19 @@ def _require_services() -> None:
 
 
 @pytest.fixture(scope="module")
-def profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProfile]:
-    """The profile with two workers on fresh databases, a queue of its own and a small sandbox world."""
+def proxy() -> Iterator[PausableProxy]:
+    """The way the profile reaches PostgreSQL."""
+    url = sa.engine.make_url(POSTGRES_URL)
+    proxy = PausableProxy((url.host or "127.0.0.1", url.port or 5432))
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory: pytest.TempPathFactory, proxy: PausableProxy) -> Iterator[LocalProfile]:
+    """The profile with two workers on fresh databases (through the proxy), a queue of its own and a small world."""
     engine = _server_or_skip(POSTGRES_URL, "PostgreSQL")
     _require_services()
     folder = tmp_path_factory.mktemp("prod")
@@ -63,7 +77,8 @@ def profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProfile]:
         yaml.safe_dump({"connections": {name: DEMO["connections"][name] for name in CONNECTIONS}}), encoding="utf-8"
     )
     tag = uuid.uuid4().hex[:8]
-    server = POSTGRES_URL.rsplit("/", 1)[0]
+    url = sa.engine.make_url(POSTGRES_URL)
+    server = url.set(host="127.0.0.1", port=proxy.port, database=None).render_as_string(hide_password=False)
     profile = LocalProfile(
         folder=folder,
         connections=connections,
@@ -214,7 +229,7 @@ def test_a_worker_killed_mid_step_leaves_the_store_as_an_undisturbed_run(profile
             time.sleep(0.3)
     assert victim is not None, "no step started on a worker"
     step, worker = victim
-    name = worker.split("@")[0].removeprefix("canalis-")  # canalis-worker-1@host -> worker-1
+    name = worker.split("@")[0].removeprefix(f"{profile.queue}-")  # <queue>-worker-1@host -> worker-1
     started = next(row for row in processes.recorded(profile.pids) if row.name == name)
     os.killpg(started.pid, signal.SIGKILL)  # the worker and its pool process, in the middle of `step`
     command = dict(commands(profile))[name]
@@ -251,5 +266,22 @@ def test_a_daemon_restarted_during_a_run_leaves_the_store_as_an_undisturbed_run(
         cwd=ROOT,
     )
     final = _final_run(instance, run_id)
+    assert final.status.value == "SUCCESS", f"run {final.run_id} ended {final.status}"
+    assert _snapshot(_environment(profile)["CANALIS_DATABASE_URL"]) == expected
+
+
+def test_postgresql_gone_for_30_seconds_during_a_run_leaves_the_store_as_an_undisturbed_run(
+    profile, expected, proxy: PausableProxy
+) -> None:
+    _reset_store(profile)
+    instance = _instance(profile)
+    run_id = submit(profile, "incremental_sync")
+    deadline = time.monotonic() + 600
+    while not _step_workers(instance, run_id) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    proxy.pause()  # every connection of every process dropped, none accepted
+    time.sleep(30)
+    proxy.resume()
+    final = _final_run(instance, run_id, timeout=1200)
     assert final.status.value == "SUCCESS", f"run {final.run_id} ended {final.status}"
     assert _snapshot(_environment(profile)["CANALIS_DATABASE_URL"]) == expected

@@ -28,6 +28,7 @@ def test_the_instance_config_is_valid_and_names_no_secret(monkeypatch: pytest.Mo
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert config["concurrency"]["pools"]["default_limit"] == 1
     assert config["run_monitoring"]["enabled"] and config["run_retries"]["enabled"]
+    assert config["run_monitoring"]["free_slots_after_run_end_seconds"] > 0  # a dead run's slots come back
     assert config["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_PG_URL"}
 
 
