@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export CANALIS_HOME ?= $(CURDIR)/dagster_home
 
-.PHONY: demo test ui setup lint format bench docs clean
+.PHONY: demo test ui setup lint format bench docs clean prod-up prod-down prod-status
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+# the production profile on this machine (deploy/, README "Deployment"): PostgreSQL-backed Dagster, Celery workers
+prod-up: $(STAMP)
+	$(BIN)/canalis deploy local up
+
+prod-down:
+	$(BIN)/canalis deploy local down
+
+prod-status:
+	$(BIN)/canalis deploy local status
 
 ui: $(STAMP)
 	$(BIN)/canalis ui

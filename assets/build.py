@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSpec, Definitions, map_asset_specs
 
+from canalis.assets.alerts import build_alert_sensors
 from canalis.assets.automation import build_automation_sensor, downstream_condition
 from canalis.assets.broken import build_broken_connection
 from canalis.assets.canonical import build_canonical_assets, build_quarantine_check
@@ -97,6 +98,7 @@ def build_definitions(
         sensors.append(file_drop_sensor)
         jobs.append(build_file_drop_job([translator.raw_group(name) for name in folders], publish_keys))
     sensors.append(build_automation_sensor(PUBLISH_ASSETS if connections else ()))
+    sensors.extend(build_alert_sensors(config.alerts))
     return Definitions(
         assets=automate(assets, config.owners, translator),
         asset_checks=checks,

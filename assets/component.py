@@ -32,7 +32,7 @@ from canalis.config.connections import CONFIG_FILE_NAME, CanalisConfig, load_con
 from canalis.connectors.registry import get_connector
 from canalis.sdk.errors import ConfigError
 
-SECTIONS = ("identity", "quality", "publish", "consistency", "kpis")
+SECTIONS = ("identity", "quality", "publish", "consistency", "kpis", "alerts")
 DEMO_CONNECTIONS = Path(__file__).resolve().parents[1] / "dagster_home" / CONFIG_FILE_NAME
 
 
@@ -87,6 +87,7 @@ class CanalisComponent(Component, Model, Resolvable):
     publish: dict[str, Any] | None = Field(default=None, description="systems of record, channel policies, gates")
     consistency: dict[str, Any] | None = Field(default=None, description="inconsistency rule settings")
     kpis: dict[str, Any] | None = Field(default=None, description="KPI settings")
+    alerts: dict[str, Any] | None = Field(default=None, description="where run and check failures are sent")
 
     def canalis_config(self, folder: Path) -> CanalisConfig:
         """The configuration this component stands for; relative paths are read from its folder."""

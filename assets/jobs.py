@@ -41,9 +41,22 @@ def is_full_refresh(context: AssetExecutionContext) -> bool:
     return context.run.tags.get(FULL_REFRESH_TAG) == "true"
 
 
+PRIORITY_TAG = "dagster/priority"
+SYNC_PRIORITY = "10"
+"""The hourly sync goes ahead of anything queued at the default priority 0: backfills and re-executions."""
+FULL_SYNC_PRIORITY = "-10"
+"""A full re-read is a backfill of every stream: it waits for everything else queued."""
+
+
 def _executor():
-    # The embedded SQLite store has one writer at a time, so steps run in one process unless asked otherwise.
-    return multiprocess_executor if os.environ.get(EXECUTOR_ENV) == "multiprocess" else in_process_executor
+    """In process by default (the embedded SQLite store has one writer at a time); CANALIS_EXECUTOR picks
+    `multiprocess` (one process per step on this machine) or `celery` (steps on the production profile's workers)."""
+    choice = os.environ.get(EXECUTOR_ENV)
+    if choice == "celery":
+        from canalis.deploy.executor import celery_executor
+
+        return celery_executor()
+    return multiprocess_executor if choice == "multiprocess" else in_process_executor
 
 
 def build_jobs(publish_assets: Sequence[AssetKey] = ()) -> list[UnresolvedAssetJobDefinition]:
@@ -57,7 +70,7 @@ def build_jobs(publish_assets: Sequence[AssetKey] = ()) -> list[UnresolvedAssetJ
             selection=sync,
             description="Re-read every stream from the start, re-map everything, rebuild unified customers, check "
             "and plan. Writes to no channel.",
-            tags={FULL_REFRESH_TAG: "true", RUN_KIND_TAG: "sync"},
+            tags={FULL_REFRESH_TAG: "true", RUN_KIND_TAG: "sync", PRIORITY_TAG: FULL_SYNC_PRIORITY},
             executor_def=_executor(),
         ),
         define_asset_job(
@@ -65,7 +78,7 @@ def build_jobs(publish_assets: Sequence[AssetKey] = ()) -> list[UnresolvedAssetJ
             selection=sync,
             description="Read what changed since the stored cursors and carry it through to unified customers, "
             "checks and a plan. Writes to no channel.",
-            tags={RUN_KIND_TAG: "sync"},
+            tags={RUN_KIND_TAG: "sync", PRIORITY_TAG: SYNC_PRIORITY},
             executor_def=_executor(),
         ),
     ]

@@ -21,6 +21,7 @@ from canalis.assets.resources import ConnectionResource, resource_key
 from canalis.assets.translator import CanalisTranslator
 from canalis.config.connections import ConnectionConfig
 from canalis.connectors.registry import RegisteredConnector
+from canalis.deploy.pools import read_pool
 from canalis.ingest import ingest_stream
 from canalis.privacy import mask_text
 from canalis.sdk.streams import Stream
@@ -80,7 +81,7 @@ def build_raw_asset(
         automation_condition=raw_condition(schedule),
         freshness_policy=freshness(schedule),
         check_specs=[AssetCheckSpec(READ_CHECK, asset=key, description="The last read of the stream went through.")],
-        pool=f"canalis_{name}",  # one read of a connection at a time, whichever run asks
+        pool=read_pool(name, connection.connector),  # the vendor API's budget is shared by every run and worker
     )
     def _raw(context: AssetExecutionContext) -> MaterializeResult:
         store = context.resources.store.get_store()

@@ -12,6 +12,7 @@ BENCHMARKS = (
     "connector_benchmark",
     "ingest_benchmark",
     "erasure_benchmark",
+    "scale_out",
 )
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from canalis.cli.deploy import add_deploy_commands
 from canalis.cli.privacy import add_privacy_commands
 from canalis.cli.publish import add_publish_commands
 from canalis.sdk.errors import CanalisError
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_publish_commands(commands)
     add_privacy_commands(commands)
+    add_deploy_commands(commands)
 
     identity = commands.add_parser("identity", help="identity resolution")
     identity_commands = identity.add_subparsers(metavar="ACTION")

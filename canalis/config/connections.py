@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from canalis.config.alerts import AlertSettings
 from canalis.consistency.settings import ConsistencySettings
 from canalis.identity.config import IdentityConfig
 from canalis.kpis.settings import KpiSettings
@@ -111,6 +112,7 @@ class CanalisConfig(BaseModel):
         default_factory=ConsistencySettings, description="inconsistency rule settings"
     )
     kpis: KpiSettings = Field(default_factory=KpiSettings, description="KPI settings")
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="where run and check failures are sent")
     path: Path | None = Field(default=None, exclude=True, description="the file this was read from")
 
     @field_validator("schedule")
