@@ -43,9 +43,9 @@ def _ingest(store: Store, connector: Connector, stream_name: str, *, full_refres
     report = IngestReport(connection=connection, stream=stream_name, full_refresh=full_refresh)
     stored, version = store.read_state(connection, stream_name)
     state = StreamState.from_stored(None if full_refresh else stored)
-    keys = StreamKeys(primary_key=stream.primary_key, cursor_field=stream.cursor_field)
+    keys = StreamKeys(primary_key=stream.primary_key, cursor_field=stream.cursor_field, cursor_kind=stream.cursor_kind)
     # every save checks that no other run saved this stream's state since this read began
-    lander = Lander(store, report, keys, run_id, state_version=version)
+    lander = Lander(store, report, keys, run_id, state_version=version, window_start=state.cursor)
     writer: WriterProcess | None = None
     hand_off = writer_allowed(store)
     try:
@@ -53,7 +53,9 @@ def _ingest(store: Store, connector: Connector, stream_name: str, *, full_refres
         with Prefetched(connector.read(stream_name, state), depth=READ_AHEAD_PAGES, name=f"read-{connection}") as pages:
             for page in pages:
                 if writer is None and hand_off and report.records_read >= landing.HANDOFF_RECORDS:
-                    writer = WriterProcess(store, report, keys, run_id, lander.batch_id, lander.state_version)
+                    writer = WriterProcess(
+                        store, report, keys, run_id, lander.batch_id, lander.state_version, lander.window_start
+                    )
                     report.writer_process = True
                 if writer is not None:
                     writer.send(page)

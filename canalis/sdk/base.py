@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -168,6 +168,22 @@ class Connector:
     def write(self, stream: str, records: Iterable[dict[str, Any]]) -> Iterator[WriteResult]:
         """Write records to a writable stream, yielding one result per record."""
         raise ConnectorError(f"{self.name}: stream '{stream}' is read-only")
+
+    # --- optional: records by id ------------------------------------------------------------------
+
+    def fetches_by_id(self, stream: str) -> bool:
+        """Whether `read_records_by_id` fetches this stream's records by id (the vendor has a call for it).
+
+        Quarantine replay fetches records rejected on an earlier read this way; for a stream that cannot, it
+        re-reads the cursor window the records were in.
+        """
+        return False
+
+    def read_records_by_id(self, stream: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """The current version of each named record, shaped as the stream's read shapes it (same fields,
+        same nested children); ids the vendor no longer knows are left out. Connectors whose `fetches_by_id`
+        says so implement it."""
+        raise ConnectorError(f"{self.name}: stream '{stream}' cannot be read by id")
 
     # --- provided -------------------------------------------------------------------------------
 
