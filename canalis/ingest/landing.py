@@ -163,6 +163,11 @@ class Lander:
                 self.heals = True
                 report.quarantined += len(rejected)
                 report.quarantine_reasons.extend(r.error for r in rejected[:5])
+            for page in pages:
+                if page.superseded and page.read_since is not None and self.heals:
+                    report.healed += store.resolve_superseded(
+                        conn, connection, stream_name, page.superseded, page.read_since
+                    )
             if self.save_state:
                 self.state_version = store.save_state(
                     conn,

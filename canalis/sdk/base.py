@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -250,4 +251,4 @@ def validate_page(stream: type[Stream], page: Page) -> Page:
                 rejected.append(Rejected(payload=record, error=f"{field}: {first['msg']}", record_id=key, field=field))
                 continue
         accepted.append(record)
-    return Page(records=accepted, state=page.state, rejected=rejected)
+    return dataclasses.replace(page, records=accepted, rejected=rejected)

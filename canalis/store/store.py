@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from canalis.sdk.errors import CanalisError
@@ -179,6 +179,30 @@ class Store:
                     tables.quarantine_open(),
                 )
                 .values(resolved_at=now)
+            )
+            closed += result.rowcount or 0
+        return closed
+
+    def resolve_superseded(
+        self, connection: Connection, source: str, stream: str, prefixes: Iterable[str], since: datetime
+    ) -> int:
+        """Close open read-stage entries under record-id prefixes (`name` or `name:...`) last rejected before
+        `since`: a read went through all of them again and did not reject them anew."""
+        q = tables.quarantine
+        closed = 0
+        for prefix in prefixes:
+            under = or_(q.c.record_id == prefix, q.c.record_id.startswith(f"{prefix}:", autoescape=True))
+            result = connection.execute(
+                update(q)
+                .where(
+                    q.c.source == source,
+                    q.c.stream == stream,
+                    q.c.stage.in_(tables.READ_STAGES),
+                    under,
+                    q.c.last_seen_at < since,
+                    tables.quarantine_open(),
+                )
+                .values(resolved_at=utcnow())
             )
             closed += result.rowcount or 0
         return closed
