@@ -123,7 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="the local sandbox of vendor emulators")
     sandbox_commands = sandbox.add_subparsers(metavar="ACTION")
     serve = sandbox_commands.add_parser("serve", help="serve every emulator on one loopback port")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default loopback only; any other needs --expose)"
+    )
+    serve.add_argument(
+        "--expose",
+        action="store_true",
+        help="allow a non-loopback --host (the sandbox's credentials and ground truth are then served there)",
+    )
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--imap-port", type=int, default=8143, help="port of the sandbox IMAP server (0: any free)")
     serve.add_argument("--seed", type=int, default=42)
@@ -469,7 +476,7 @@ def _quarantine_dismiss(args: argparse.Namespace) -> int:
     for key in unknown:
         print(f"not open: {key}", file=sys.stderr)
     print(f"{len(dismissed)} entr{'y' if len(dismissed) == 1 else 'ies'} dismissed")
-    return 0 if dismissed or not unknown else 1
+    return 1 if unknown else 0
 
 
 @contextmanager
@@ -540,11 +547,12 @@ def _inconsistencies(args: argparse.Namespace) -> int:
 
 
 def _sandbox_serve(args: argparse.Namespace) -> int:
-    from canalis.sandbox.serve import serve
+    from canalis.sandbox.serve import check_exposure, serve
     from canalis.sandbox.server.faults import parse_faults
     from canalis.store.database import canalis_home
 
     parse_faults(args.faults)  # fail fast on a bad spec, before generating anything
+    check_exposure(args.host, expose=args.expose, out=None)  # before generating anything too
     data_dir = args.data_dir or canalis_home() / "sandbox"
     serve(
         host=args.host,
@@ -558,6 +566,7 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
         shopify_plan=args.shopify_plan,
         imap_port=args.imap_port,
         now=args.now,
+        expose=args.expose,
     )
     return 0
 
