@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 import canalis.sandbox.server.app as sandbox_app
 from canalis.connectors.odoo import OdooConnector
@@ -217,3 +218,38 @@ def test_malformed_records_are_quarantined_not_lost(world_dir: Path, store: Obje
     accepted = {record["id"] for page in pages for record in page.records}
     rejected = {item.record_id for page in pages for item in page.rejected}
     assert rejected and accepted | {int(key) for key in rejected if key} == expected
+
+
+def test_records_quarantined_under_faults_heal_by_id_once_the_faults_stop(
+    world_dir: Path, store: ObjectStore, tmp_path: Path
+) -> None:
+    from canalis.ingest.replay import replay_stream
+    from canalis.ingest.stream import ingest_stream
+    from canalis.store import Store, tables
+
+    expected = expected_ids(store)["sale_orders"]
+    canalis_store = Store(f"sqlite:///{tmp_path / 'canalis.db'}")
+    canalis_store.migrate()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox_app, "load_emulators", lambda: [OdooEmulator])
+        with sandbox(world_dir, faults="odoo:malformed=0.2") as broken:
+            first = ingest_stream(canalis_store, odoo(broken.url("odoo")), "sale_orders")
+        assert first.quarantined > 0
+        with sandbox(world_dir) as clean:
+            connector = odoo(clean.url("odoo"))
+            ingest_stream(canalis_store, connector, "sale_orders")
+            waiting = canalis_store.open_quarantine_count()
+            assert waiting > 0, "the cursor passed them: an incremental read does not see them again"
+            report = replay_stream(canalis_store, connector, "sale_orders", limit=1000)
+            clean_lines = {record["id"]: len(record["lines"]) for record in read_all(connector, "sale_orders")[0]}
+
+    assert report.method == "by id" and report.healed == waiting
+    assert canalis_store.open_quarantine_count() == 0
+    with canalis_store.engine.connect() as conn:
+        raw = tables.raw_records
+        landed = {int(key) for key in conn.execute(sa.select(raw.c.record_id)).scalars()}
+        healed_ids = [key.rsplit(":", 1)[1] for key in report.healed_keys]
+        healed = conn.execute(sa.select(raw.c.payload).where(raw.c.record_id.in_(healed_ids))).scalars().all()
+    assert landed == expected, "nothing lost"
+    assert len(healed) == waiting
+    assert all(len(payload["lines"]) == clean_lines[payload["id"]] for payload in healed), "fetched whole"
