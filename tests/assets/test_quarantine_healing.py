@@ -9,6 +9,7 @@ import yaml
 from dagster import AssetKey, DagsterInstance
 
 from canalis.assets.build import build_definitions
+from canalis.cli.summary import render_summary, summarize_run
 from canalis.config.connections import CanalisConfig
 from canalis.store import Store
 
@@ -33,8 +34,11 @@ def _run(tmp_path: Path, folder: Path) -> tuple[dict, list]:
     job = defs.resolve_job_def("incremental_sync")
     with DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
+    summary = summarize_run(result, Store(f"sqlite:///{tmp_path / 'canalis.db'}"))
+    assert "healed this run" in render_summary(summary, "incremental_sync")
     raw = next(e for e in result.get_asset_materialization_events() if e.asset_key == KEY)
     metadata = {name: value.value for name, value in raw.materialization.metadata.items()}
+    metadata["summary_healed"] = summary.healed_this_run
     checks = [
         e
         for e in result.get_asset_check_evaluations()
@@ -58,7 +62,7 @@ def test_a_fixed_row_heals_on_the_next_run_and_the_check_clears(tmp_path: Path, 
 
     (folder / "customers.csv").write_text(header + ann + "W2,Bob,Ray,b@example.org,2026-10-01T10:00:00Z\n" + rows)
     second, checks = _run(tmp_path, folder)
-    assert second["healed"] == 1 and second["quarantine_open"] == 0
+    assert second["healed"] == 1 and second["quarantine_open"] == 0 and second["summary_healed"] == 1
     assert checks and checks[0].passed, {k: v.value for k, v in checks[0].metadata.items()}
     assert Store(f"sqlite:///{tmp_path / 'canalis.db'}").open_quarantine_count() == 0
     texts = " ".join(str(value) for name, value in second.items() if name.startswith(("replay", "healed")))
