@@ -102,42 +102,50 @@ def _read_jsonl(path: Path, lines: Iterator[tuple[int, str | Rejected]]) -> Iter
         yield {**value, **_where(path, line_number)}
 
 
-class _Lines:
-    """Decoded lines with look-ahead: a record may need the lines after it, and is given back all but its first
-    when it turns out broken."""
+class _Feed:
+    """The lines `csv.reader` reads, remembering those of the record being read so that a broken record's
+    lines after its first can be read again. An undecodable line reaches the reader as an empty line."""
 
     def __init__(self, lines: Iterator[tuple[int, str | Rejected]]) -> None:
-        self._source = lines
-        self._ahead: deque[tuple[int, str | Rejected]] = deque()
+        self._lines = lines
+        self.again: deque[tuple[int, str | Rejected]] = deque()
+        self.taken: list[tuple[int, str | Rejected]] = []
 
-    def peek(self, offset: int) -> tuple[int, str | Rejected] | None:
-        while len(self._ahead) <= offset:
-            following = next(self._source, None)
-            if following is None:
-                return None
-            self._ahead.append(following)
-        return self._ahead[offset]
+    def __iter__(self) -> _Feed:
+        return self
 
-    def drop(self, count: int) -> None:
-        for _ in range(count):
-            self._ahead.popleft()
+    def __next__(self) -> str:
+        item = self.again.popleft() if self.again else next(self._lines)
+        self.taken.append(item)
+        text = item[1]
+        return "\n" if isinstance(text, Rejected) else text
 
 
 def _read_csv(path: Path, lines: Iterator[tuple[int, str | Rejected]], delimiter: str) -> Iterator[Row]:
     """Rows of a CSV file, a record at a time (one line, or several when a quoted field holds line breaks)."""
-    ahead = _Lines(lines)
+    feed = _Feed(lines)
+    reader = csv.reader(feed, delimiter=delimiter)
     header: list[str] | None = None
-    while (current := ahead.peek(0)) is not None:
-        number, first = current
+    file_name = path.name
+    while True:
+        feed.taken = []
+        try:
+            values: list[str] | None = next(reader)
+        except StopIteration:
+            if not feed.taken:
+                return
+            values = None  # the file ended inside a quoted field
+        except csv.Error:
+            values = None  # a field past the csv module's size limit: a quote that never closed
+        taken = feed.taken
+        number, first = taken[0]
         if isinstance(first, Rejected):
             yield first
-            ahead.drop(1)
+            if len(taken) > 1:
+                feed.again.extendleft(reversed(taken[1:]))
+                reader = csv.reader(feed, delimiter=delimiter)
             continue
-        if header is None and not first.strip():
-            ahead.drop(1)
-            continue
-        values, used = _record(ahead, delimiter, None if header is None else len(header))
-        if values is None:
+        if values is None or (len(taken) > 1 and _broken(taken, values, header, delimiter)):
             what = "header" if header is None else "row"
             yield Rejected(
                 payload={**_where(path, number), "text": first[:PAYLOAD_TEXT]},
@@ -146,39 +154,51 @@ def _read_csv(path: Path, lines: Iterator[tuple[int, str | Rejected]], delimiter
             )
             if header is None:
                 return
-            ahead.drop(1)
+            feed.again.extendleft(reversed(taken[1:]))  # the lines it swallowed are read again, on their own
+            reader = csv.reader(feed, delimiter=delimiter)
             continue
-        ahead.drop(used)
         if header is None:
-            header = [name.strip() for name in values]
+            if values:
+                header = [name.strip() for name in values]
             continue
-        if not values or all(not value.strip() for value in values):
+        if not values or not "".join(values).strip():
             continue
         if len(values) != len(header):
             payload = {**_where(path, number), "values": values}
-            error = f"{path.name} line {number}: {len(values)} values for {len(header)} columns" + (
+            error = f"{file_name} line {number}: {len(values)} values for {len(header)} columns" + (
                 " (unknown extra column)" if len(values) > len(header) else " (missing columns)"
             )
-            yield Rejected(payload=payload, error=error, record_id=f"{path.name}:{number}")
+            yield Rejected(payload=payload, error=error, record_id=f"{file_name}:{number}")
             continue
-        yield {**dict(zip(header, values, strict=True)), **_where(path, number)}
+        row = dict(zip(header, values, strict=True))
+        row["_source_file"] = file_name
+        row["_line"] = number
+        yield row
 
 
-def _record(ahead: _Lines, delimiter: str, columns: int | None) -> tuple[list[str] | None, int]:
-    """The CSV record starting at the next line and how many lines it takes; None when its quotes never close
-    within MAX_RECORD_LINES lines, or close into a record of the wrong width that spans several lines."""
-    text = ""
-    for used in range(1, MAX_RECORD_LINES + 1):
-        following = ahead.peek(used - 1)
-        if following is None or isinstance(following[1], Rejected):
-            return None, used - 1
-        text += following[1]
-        if not _quotes_open(text):
-            values = next(csv.reader([text], delimiter=delimiter), [])
-            if used > 1 and columns is not None and len(values) != columns:
-                return None, used
-            return values, used
-    return None, MAX_RECORD_LINES
+def _broken(
+    taken: list[tuple[int, str | Rejected]], values: list[str], header: list[str] | None, delimiter: str
+) -> bool:
+    """Whether a record read over several lines is a broken quote rather than a field holding line breaks: it
+    spans an undecodable line, more than MAX_RECORD_LINES lines, or closes into the wrong number of columns."""
+    if len(taken) > MAX_RECORD_LINES or any(isinstance(text, Rejected) for _, text in taken):
+        return True
+    if _quotes_open("".join(text for _, text in taken if isinstance(text, str))):
+        return True  # the file ended inside the quoted field
+    if header is None:
+        return False
+    if len(values) != len(header):
+        return True
+    # a quote opened by mistake closes at a later stray quote: the lines between are whole rows of their own
+    between = [text for _, text in taken[1:-1] if isinstance(text, str)]
+    return bool(between) and all(_whole_row(text, len(header), delimiter) for text in between)
+
+
+def _whole_row(text: str, columns: int, delimiter: str) -> bool:
+    """Whether a line read on its own is a complete row of `columns` values."""
+    if _quotes_open(text):
+        return False
+    return len(next(csv.reader([text], delimiter=delimiter), [])) == columns
 
 
 def _quotes_open(text: str) -> bool:

@@ -123,3 +123,34 @@ def test_a_file_read_again_keeps_the_entries_of_rows_still_broken(store: Store, 
     path.write_text("id,name\n1,Ann\n2,Bob,extra\n3,Cy\n", encoding="utf-8")
     assert ingest_stream(store, connector, "customers").healed == 0
     assert store.open_quarantine_count("drop") == 1
+
+
+def test_two_broken_quotes_cost_only_their_two_rows(tmp_path: Path) -> None:
+    body = "".join(f"{n},Name{n},ok\n" for n in range(1, 30))
+    broken = body.replace("5,Name5,ok", '5,"Name5,ok').replace("20,Name20,ok", '20,"Name20,ok')
+    (tmp_path / "customers.csv").write_text("id,name,note\n" + broken, encoding="utf-8")
+    connector = FileDropConnector.from_config({"path": str(tmp_path)}, connection="drop")
+    records, rejected = _read(connector, "customers")
+
+    assert [r["_key"] for r in records] == [str(n) for n in range(1, 30) if n not in (5, 20)]
+    assert [r.record_id for r in rejected] == ["customers.csv:6", "customers.csv:21"]
+
+
+def test_a_quoted_field_spanning_an_undecodable_line_is_rejected_without_losing_the_next_rows(tmp_path: Path) -> None:
+    (tmp_path / "customers.csv").write_bytes(
+        b'id,name,note\n1,Ann,ok\n2,"Bob\n' + "Hélène\n".encode("latin-1") + b'x",z\n3,Cy,ok\n'
+    )
+    connector = FileDropConnector.from_config({"path": str(tmp_path)}, connection="drop")
+    records, rejected = _read(connector, "customers")
+
+    assert [r["_key"] for r in records] == ["1", "3"]
+    assert [r.record_id for r in rejected] == ["customers.csv:3", "customers.csv:4", "customers.csv:5"]
+
+
+def test_a_broken_quote_in_a_semicolon_file_costs_only_its_row(tmp_path: Path) -> None:
+    body = "".join(f"{n};Name{n};ok\n" for n in range(1, 9)).replace("3;Name3;ok", '3;"Name3;ok')
+    (tmp_path / "customers.csv").write_text("id;name;note\n" + body.replace("6;Name6;ok", '6;"Name6;ok'))
+    connector = FileDropConnector.from_config({"path": str(tmp_path), "delimiter": ";"}, connection="drop")
+    records, rejected = _read(connector, "customers")
+    assert [r["_key"] for r in records] == ["1", "2", "4", "5", "7", "8"]
+    assert [r.record_id for r in rejected] == ["customers.csv:4", "customers.csv:7"]
