@@ -176,14 +176,20 @@ class Connector:
         """Whether `read_records_by_id` fetches this stream's records by id (the vendor has a call for it).
 
         Quarantine replay fetches records rejected on an earlier read this way; for a stream that cannot, it
-        re-reads the cursor window the records were in.
+        re-reads the cursor window the records were in. A declarative stream says so itself (a `RestStream`
+        with a `record_path`).
         """
-        return False
+        available = getattr(self.stream(stream), "by_id_available", None)
+        return bool(available()) if callable(available) else False
 
     def read_records_by_id(self, stream: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
         """The current version of each named record, shaped as the stream's read shapes it (same fields,
         same nested children); ids the vendor no longer knows are left out. Connectors whose `fetches_by_id`
-        says so implement it."""
+        says so implement it (declarative streams with a `record_path` have it already)."""
+        declared = self.stream(stream)
+        fetch = getattr(declared, "records_by_id", None)
+        if callable(fetch) and self.fetches_by_id(stream):
+            return iter(fetch(self, ids))
         raise ConnectorError(f"{self.name}: stream '{stream}' cannot be read by id")
 
     # --- provided -------------------------------------------------------------------------------
