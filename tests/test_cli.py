@@ -202,3 +202,28 @@ def test_quarantine_commands_refuse_unknown_sources_and_empty_dismissals(
     assert "no enabled connection 'nope'" in capsys.readouterr().err
     assert main(["quarantine", "dismiss"]) == 2
     assert "name the entries to dismiss" in capsys.readouterr().err
+
+
+def test_a_stream_failing_to_replay_is_reported_and_the_command_fails(
+    isolated_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from canalis.connectors.file_drop import FileDropConnector
+    from canalis.ingest.stream import ingest_stream
+    from canalis.store import Store
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("id,name\n1,Ann,extra\n", encoding="utf-8")
+    _file_drop_home(isolated_home, folder)
+    with Store() as store:
+        store.migrate()
+        ingest_stream(store, FileDropConnector.from_config({"path": str(folder)}, connection="drop"), "customers")
+    shutil.rmtree(folder)
+    capsys.readouterr()
+
+    assert main(["quarantine", "replay"]) == 1
+    captured = capsys.readouterr()
+    assert "drop.customers: replay failed:" in captured.err and "does not exist" in captured.err
+    assert "0 healed of 0 retried" in captured.out

@@ -424,6 +424,7 @@ def _quarantine_replay(args: argparse.Namespace) -> int:
     from canalis.config.wiring import build_connector, streams_of
     from canalis.connectors.registry import discover
     from canalis.ingest.replay import replay_stream
+    from canalis.privacy import mask_text
     from canalis.store import tables
 
     config = load_config()
@@ -434,7 +435,7 @@ def _quarantine_replay(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise CanalisError("--limit must be 1 or more")
     chosen = {args.source: connections[args.source]} if args.source else connections
-    retried = healed = still_open = 0
+    retried = healed = still_open = failed = 0
     with migrated_store() as store, sandbox_for_run(out=sys.stderr):
         for name, connection in chosen.items():
             streams = streams_of(connection, registry[connection.connector])
@@ -447,9 +448,15 @@ def _quarantine_replay(args: argparse.Namespace) -> int:
                 continue
             with build_connector(name, connection, registry) as connector:
                 for stream in waiting:
-                    report = replay_stream(
-                        store, connector, stream, settings=connection.replay, limit=args.limit or 1_000_000
-                    )
+                    try:
+                        report = replay_stream(
+                            store, connector, stream, settings=connection.replay, limit=args.limit or 1_000_000
+                        )
+                    except Exception as error:  # one stream failing to replay leaves the others to go on
+                        reason = mask_text(" ".join(str(error).split())) or type(error).__name__
+                        print(f"{name}.{stream}: replay failed: {reason}", file=sys.stderr)
+                        failed += 1
+                        continue
                     for key in report.healed_keys:
                         print(f"healed {key}")
                     print(
@@ -460,7 +467,7 @@ def _quarantine_replay(args: argparse.Namespace) -> int:
                     healed += report.healed + report.stale_closed
                     still_open += report.still_open
     print(f"{healed} healed of {retried} retried; {still_open} still open")
-    return 0
+    return 1 if failed else 0
 
 
 def _quarantine_dismiss(args: argparse.Namespace) -> int:

@@ -119,7 +119,6 @@ def replay_stream(
         wanted = settings.records_per_run if limit is None else limit
         entries = open_entries(store, connection, stream_name, wanted) if wanted > 0 else []
         if entries:
-            report.retried = len(entries)
             keys = StreamKeys(stream.primary_key, stream.cursor_field, stream.cursor_kind)
             ingest = IngestReport(connection=connection, stream=stream_name)
             lander = Lander(store, ingest, keys, run_id, save_state=False)
@@ -127,12 +126,14 @@ def replay_stream(
                 with_ids = [entry for entry in entries if entry.record_id]
                 if with_ids and connector.fetches_by_id(stream_name):
                     report.method = "by id"
+                    report.retried += len(with_ids)
                     _by_id(connector, stream, [entry.record_id for entry in with_ids if entry.record_id], lander)
                     left = [entry for entry in entries if not entry.record_id]
                 else:
                     left = entries
                 if left and not just_read_whole:
                     report.method = "window" if report.method == "none" else "by id and window"
+                    report.retried += len(left)
                     _window(store, connector, stream, left, lander, settings.window_pages)
             finally:
                 if lander.batch_id is not None:
