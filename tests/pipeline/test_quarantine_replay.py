@@ -4,8 +4,10 @@ their cursor window) until they land or a person dismisses them, without moving 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
 import sqlalchemy as sa
 from pydantic import BaseModel
 
@@ -19,6 +21,17 @@ from canalis.sdk.streams import Page, Rejected, Stream
 from canalis.store import QuarantinedRecord, Store, tables
 
 PAGE = 4
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store on SQLite, and on the local PostgreSQL server when it is there."""
+    url = (
+        f"sqlite:///{tmp_path / 'canalis.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    )
+    with Store(url) as store:
+        store.migrate()
+        yield store
 
 
 class ItemModel(BaseModel):
