@@ -151,8 +151,12 @@ class _Pass:
 
     def _run(self, position: tuple[int, str]) -> None:
         self.open_batch = self.store.open_batch(self.connection, self.stream)
-        # records quarantined before this pass are marked resolved when they map now; with none, nothing to mark
-        self.resolves = self.store.has_open_quarantine(self.connection, self.stream, "map")
+        # records quarantined before this pass are marked resolved when they map now; with none, nothing to mark.
+        # A pass that leaves out the entities mapped from lists (`each:`) cannot tell whether a record is whole.
+        listed = {target.entity for target in self.mapper.spec.streams[self.stream].targets if target.each}
+        self.resolves = listed <= set(self.entities) and self.store.has_open_quarantine(
+            self.connection, self.stream, "map"
+        )
         in_flight: deque[tuple[Future[ChunkResult], list[tuple[str, Any]], tuple[int, str]]] = deque()
         after, exhausted = position, False
         while in_flight or not exhausted:

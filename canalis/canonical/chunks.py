@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from canalis.canonical.entities import ENTITIES, TABLES, RowContext
-from canalis.mappings.declarative.engine import Mapper
+from canalis.mappings.declarative.engine import ChildFailure, Mapper
 from canalis.sdk.errors import MappingError
 from canalis.store.prepared import PreparedRows, prepare_rows
 from canalis.store.store import QuarantinedRecord
@@ -56,13 +56,18 @@ def map_chunk(
     for record_id, payload in records:
         document = loads(payload) if isinstance(payload, str | bytes) else payload
         try:
-            mapped = mapper.map_record(stream, document, entity=single)
+            mapped, child_failures = mapper.map_record_parts(stream, document, entity=single)
         except MappingError as error:
             result.failures.append(
                 QuarantinedRecord(connection, stream, "map", str(error), record_id, document, error.field)
             )
             continue
-        result.succeeded.append(record_id)
+        child_failures = [failure for failure in child_failures if failure.entity in wanted]
+        if child_failures:
+            # the record's good parts land; its entry stays open (the record is incomplete) until it maps whole
+            result.failures.append(_incomplete(connection, stream, record_id, document, child_failures))
+        else:
+            result.succeeded.append(record_id)
         for item in mapped:
             if item.entity not in wanted:
                 continue
@@ -80,3 +85,21 @@ def map_chunk(
         result.rows = {name: prepare_rows(driver, TABLES[name], rows) for name, rows in by_table.items() if rows}
     result.previews = dict(previews)
     return result
+
+
+def _incomplete(
+    connection: str, stream: str, record_id: str, document: Any, failures: list[ChildFailure]
+) -> QuarantinedRecord:
+    """One quarantine entry for a record whose list items did not all map, under the record's own id.
+
+    The entry names the first failing item's path and every reason; it stays open while the record is
+    incomplete and is resolved when a later version of the record maps whole.
+    """
+    first = failures[0]
+    reasons = "; ".join(f"{failure.path}: {failure.error.reason}" for failure in failures[:5])
+    more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+    error = (
+        f"{connection}.{stream} record '{record_id}' is incomplete: {len(failures)} list item(s) left out: "
+        f"{reasons}{more}"
+    )
+    return QuarantinedRecord(connection, stream, "map", error, record_id, document, first.path)

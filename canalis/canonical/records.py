@@ -2,15 +2,29 @@
 
 Money is Decimal, never float; timestamps are timezone-aware UTC. Each record carries the `source_id` it
 has in its source; the store key is built from the connection, the object and that id.
+
+Values are range-checked here, so that no single value can be stored that a later step cannot work with
+(see `canalis.canonical.ranges` for what each kind of value accepts).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from canalis.canonical.ranges import (
+    Amount,
+    BirthDate,
+    CurrencyCode,
+    FiniteFloat,
+    NonNegativeAmount,
+    NonNegativeQuantity,
+    Quantity,
+    storable,
+)
 
 
 def _aware_utc(value: datetime) -> datetime:
@@ -30,6 +44,7 @@ class CanonicalRecord(BaseModel):
 
 
 Money = Decimal
+"""An exact amount (for annotations outside the records; records use the range-checked kinds below)."""
 
 
 class CustomerRecord(CanonicalRecord):
@@ -40,7 +55,7 @@ class CustomerRecord(CanonicalRecord):
     family_name: str | None = None
     email: str | None = None
     phone: str | None = None
-    birth_date: date | None = None
+    birth_date: BirthDate | None = None
     street: str | None = None
     postcode: str | None = None
     city: str | None = None
@@ -77,9 +92,9 @@ class Interaction(CanonicalRecord):
     occurred_at: UtcTimestamp
     status: str | None = None
     subject: str | None = None
-    amount: Money | None = None
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
-    satisfaction_score: float | None = None
+    amount: Amount | None = Field(default=None, description="negative for a refund")
+    currency: CurrencyCode | None = None
+    satisfaction_score: FiniteFloat | None = None
     is_complaint: bool = False
     thread_id: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -94,8 +109,8 @@ class Order(CanonicalRecord):
     channel: str
     ordered_at: UtcTimestamp
     status: str | None = None
-    total_amount: Money | None = None
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    total_amount: NonNegativeAmount | None = Field(default=None, description="never negative: refunds are not orders")
+    currency: CurrencyCode | None = None
     location: str | None = None
 
 
@@ -106,9 +121,15 @@ class OrderLine(CanonicalRecord):
     order_object: str = "orders"
     line_id: str
     sku: str | None = None
-    quantity: Money = Decimal(1)
-    unit_price: Money | None = None
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    quantity: NonNegativeQuantity = Decimal(1)
+    unit_price: NonNegativeAmount | None = None
+    currency: CurrencyCode | None = None
+
+    @model_validator(mode="after")
+    def _says_what_was_sold(self) -> OrderLine:
+        if self.sku is None and self.unit_price is None:
+            raise ValueError("an order line needs a SKU or a unit price (this one has neither)")
+        return self
 
 
 class Product(CanonicalRecord):
@@ -127,9 +148,9 @@ class Price(CanonicalRecord):
     source_id: str | None = None
     sku: str
     price_list: str
-    amount: Money
-    compare_at_amount: Money | None = None
-    currency: str = Field(min_length=3, max_length=3)
+    amount: NonNegativeAmount
+    compare_at_amount: NonNegativeAmount | None = None
+    currency: CurrencyCode
     tax_included: bool = True
     valid_from: UtcTimestamp | None = None
     valid_to: UtcTimestamp | None = None
@@ -141,10 +162,16 @@ class StockLevel(CanonicalRecord):
     source_id: str | None = None
     sku: str
     location: str
-    on_hand: Money
-    reserved: Money = Decimal(0)
-    available: Money | None = None
+    on_hand: Quantity = Field(description="may be negative: stock sold before it was received")
+    reserved: NonNegativeQuantity = Decimal(0)
+    available: Quantity | None = None
     observed_at: UtcTimestamp | None = None
+
+    @model_validator(mode="after")
+    def _available_storable(self) -> StockLevel:
+        if self.available is None:
+            storable(self.on_hand - self.reserved)  # what is stored as available when the source gives none
+        return self
 
 
 class Promotion(CanonicalRecord):
@@ -155,9 +182,15 @@ class Promotion(CanonicalRecord):
     name: str | None = None
     scope: str | None = None
     discount_type: Literal["percentage", "fixed_amount"]
-    discount_value: Money
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    discount_value: NonNegativeAmount
+    currency: CurrencyCode | None = None
     channels: list[str] = Field(default_factory=list)
     starts_at: UtcTimestamp | None = None
     ends_at: UtcTimestamp | None = None
     status: Literal["active", "scheduled", "expired", "disabled"] = "active"
+
+    @model_validator(mode="after")
+    def _percentage_at_most_100(self) -> Promotion:
+        if self.discount_type == "percentage" and self.discount_value > 100:
+            raise ValueError(f"a percentage discount cannot exceed 100 (got {self.discount_value})")
+        return self

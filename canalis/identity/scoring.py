@@ -124,6 +124,8 @@ def _level_frequencies(
 
 def estimate_u(columns: dict[str, np.ndarray], n: int, config: IdentityConfig) -> dict[str, list[float]]:
     """u-probabilities: how often random (almost surely different) people agree at each level."""
+    if n < 2:  # no pair of records to learn from: what is known of people in general
+        return {name: list(values) for name, values in default_model().u.items()}
     rng = np.random.default_rng(config.random_seed)
     size = int(min(config.u_sample_pairs, max(n * (n - 1) // 2, 1), max(100 * n, 10_000)))
     a = rng.integers(0, n, size)

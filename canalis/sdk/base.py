@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from canalis.sdk.children import bad_children, non_finite, spelled_out, without_children
 from canalis.sdk.errors import ConfigError, ConnectorError
 from canalis.sdk.settings import ConnectorSettings, load_settings
 from canalis.sdk.state import StreamState
@@ -229,11 +230,17 @@ def dig(record: Any, path: str) -> Any:
 
 
 def validate_page(stream: type[Stream], page: Page) -> Page:
-    """Move records without a primary key, or failing the stream's record model, to `rejected`."""
+    """Move records without a primary key, holding NaN or Infinity, or failing the stream's record model, to
+    `rejected`.
+
+    A record whose only faults lie in child records (`list[Model]` fields of the record model: order lines,
+    rules) lands without those children, and a rejection under its own id names them: it is incomplete.
+    """
     accepted: list[dict[str, Any]] = []
     rejected = list(page.rejected)
+    model = stream.record_model
     # what model_validate does, without its wrapper call (about half the cost of checking a small record)
-    validate = stream.record_model.__pydantic_validator__.validate_python if stream.record_model is not None else None
+    validate = model.__pydantic_validator__.validate_python if model is not None else None
     for record in page.records:
         if not isinstance(record, dict):
             rejected.append(Rejected(payload=record, error="record is not a JSON object"))
@@ -248,13 +255,44 @@ def validate_page(stream: type[Stream], page: Page) -> Page:
                 )
             )
             continue
+        number = non_finite(record)
+        if number is not None:
+            path, value = number
+            error = f"{path}: {value} is not a finite number (JSON has no NaN or Infinity); the record is refused"
+            rejected.append(Rejected(payload=spelled_out(record), error=error, record_id=key, field=path))
+            continue
         if validate is not None:
             try:
                 validate(record)
             except ValidationError as error:
-                first = error.errors()[0]
-                field = ".".join(str(part) for part in first["loc"])
-                rejected.append(Rejected(payload=record, error=f"{field}: {first['msg']}", record_id=key, field=field))
-                continue
+                landed = _without_bad_children(model, validate, record, error)  # type: ignore[arg-type]
+                if landed is None:
+                    first = error.errors()[0]
+                    field = ".".join(str(part) for part in first["loc"])
+                    rejected.append(
+                        Rejected(payload=record, error=f"{field}: {first['msg']}", record_id=key, field=field)
+                    )
+                    continue
+                trimmed, rejection = landed
+                rejected.append(replace(rejection, record_id=key))
+                record = trimmed
         accepted.append(record)
-    return dataclasses.replace(page, records=accepted, rejected=rejected)
+    return replace(page, records=accepted, rejected=rejected)
+
+
+def _without_bad_children(
+    model: type[BaseModel], validate: Any, record: dict[str, Any], error: ValidationError
+) -> tuple[dict[str, Any], Rejected] | None:
+    """The record without its malformed children, and the rejection naming them; None when the parent is at fault."""
+    places = bad_children(model, error)
+    if not places:
+        return None
+    trimmed = without_children(record, places)
+    try:
+        validate(trimmed)
+    except ValidationError:
+        return None
+    reasons = "; ".join(f"{child.path}: {child.reason}" for _, _, child in places[:5])
+    more = f" (and {len(places) - 5} more)" if len(places) > 5 else ""
+    error_text = f"record landed incomplete: {len(places)} malformed child record(s) left out: {reasons}{more}"
+    return trimmed, Rejected(payload=record, error=error_text, field=places[0][2].path, incomplete=True)

@@ -109,6 +109,8 @@ class Rejected:
     error: str
     record_id: str | None = None
     field: str | None = None
+    incomplete: bool = False
+    """The record landed without the malformed children this names: its entry stays open until it lands whole."""
 
 
 @dataclass

@@ -28,6 +28,17 @@ class CrmObjectModel(BaseModel):
     updatedAt: str
 
 
+class LineItemModel(CrmObjectModel):
+    """A line item read with its deal; one that is malformed leaves its deal incomplete instead of becoming a line
+    without SKU or price."""
+
+
+class DealModel(CrmObjectModel):
+    """A deal, with its line items (each checked on its own) under `line_items`."""
+
+    line_items: list[LineItemModel] = Field(default_factory=list)
+
+
 class EmailEventModel(BaseModel):
     """A marketing email event: id, type, recipient and creation time in epoch milliseconds."""
 
@@ -148,6 +159,7 @@ class Deals(CrmStream):
         "hs_lastmodifieddate",
     )
     associations = ("contacts", "line_items")
+    record_model = DealModel
     added_fields = (
         "_currency",
         *(f"line_items.{name}" for name in CRM_OBJECT_FIELDS),

@@ -15,6 +15,7 @@ from canalis.connectors.odoo.paging import pages_by_write_date
 from canalis.connectors.odoo.settings import OdooSettings
 from canalis.connectors.odoo.streams import (
     STREAMS,
+    ChildList,
     Consents,
     LoyaltyPrograms,
     OdooStream,
@@ -156,6 +157,7 @@ class OdooConnector(Connector):
         if missing:
             raise ConnectorError(f"{self.name}: model {stream.model} has no field '{missing[0]}'")
         fields = [name for name in stream.fields if name in types]
+        fields += [child.link for child in stream.children if child.link in types]  # taken off once children are in
         context = {"active_test": False} if stream.include_archived else None
         base = self._base_domain(stream)
 
@@ -225,11 +227,13 @@ class OdooConnector(Connector):
         if stream.product_field:
             self._add_product_codes(rows, stream.product_field)
         if issubclass(stream, SaleOrders):
-            self._add_children(rows, "lines", "sale.order.line", "order_id", SaleOrders.line_fields)
+            (lines,) = stream.children
+            self._add_children(rows, lines, SaleOrders.line_fields)
             self._add_product_codes([line for row in rows for line in row["lines"]], "product_id")
         elif issubclass(stream, LoyaltyPrograms):
-            self._add_children(rows, "rules", "loyalty.rule", "program_id", LoyaltyPrograms.rule_fields)
-            self._add_children(rows, "rewards", "loyalty.reward", "program_id", LoyaltyPrograms.reward_fields)
+            rules, rewards = stream.children
+            self._add_children(rows, rules, LoyaltyPrograms.rule_fields)
+            self._add_children(rows, rewards, LoyaltyPrograms.reward_fields)
         elif issubclass(stream, Consents):
             self._add_partner_ids(rows)
         return rows
@@ -246,23 +250,38 @@ class OdooConnector(Connector):
             value = row.get(field)
             row["product_default_code"] = codes.get(value[0]) if _is_many2one(value) else None
 
-    def _add_children(
-        self, rows: list[dict[str, Any]], key: str, model: str, parent_field: str, fields: tuple[str, ...]
-    ) -> None:
+    def _add_children(self, rows: list[dict[str, Any]], children: ChildList, fields: tuple[str, ...]) -> None:
+        """Put each row's child records under `children.key`, in the order the parent lists them.
+
+        Children are found by the ids in the parent's one2many field when every row holds that list, so that a
+        child whose own link to the parent came back broken is placed all the same (and its record model then
+        finds it malformed); otherwise by the children's link to their parent.
+        """
         client = self.client
-        available = [name for name in fields if name in client.field_types(model)]
+        available = [name for name in fields if name in client.field_types(children.model)]
+        context = {"active_test": False}
+        listed = [row.pop(children.link, None) for row in rows]
+        if all(isinstance(ids, list) for ids in listed):
+            wanted = sorted({child for ids in listed for child in ids if isinstance(child, int)})  # type: ignore[union-attr]
+            found: dict[int, dict[str, Any]] = {}
+            for chunk in _chunks(wanted, self.settings.page_size):
+                read = client.search_read(children.model, [("id", "in", chunk)], available, context=context)
+                found.update({child["id"]: child for child in read if isinstance(child.get("id"), int)})
+            for row, ids in zip(rows, listed, strict=True):
+                row[children.key] = [found[child] for child in ids if child in found]  # type: ignore[union-attr]
+            return
         parents = [int(row["id"]) for row in rows if isinstance(row.get("id"), int)]
-        children: dict[int, list[dict[str, Any]]] = {parent: [] for parent in parents}
+        by_parent: dict[int, list[dict[str, Any]]] = {parent: [] for parent in parents}
         for chunk in _chunks(parents, min(self.settings.page_size, CHILDREN_PARENTS_PER_CALL)):
-            found = client.search_read(
-                model, [(parent_field, "in", chunk)], available, order="id asc", context={"active_test": False}
+            found_children = client.search_read(
+                children.model, [(children.parent_field, "in", chunk)], available, order="id asc", context=context
             )
-            for child in found:
-                parent = child.get(parent_field)
-                if _is_many2one(parent) and parent[0] in children:
-                    children[parent[0]].append(child)
+            for child in found_children:
+                parent = child.get(children.parent_field)
+                if _is_many2one(parent) and parent[0] in by_parent:
+                    by_parent[parent[0]].append(child)
         for row in rows:
-            row[key] = children.get(row.get("id"), [])  # type: ignore[arg-type]
+            row[children.key] = by_parent.get(row.get("id"), [])  # type: ignore[arg-type]
 
     def _add_partner_ids(self, rows: list[dict[str, Any]]) -> None:
         client = self.client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,12 +63,14 @@ class StockQuantRecord(OdooRecord):
 
 
 class SaleOrderLineRecord(BaseModel):
-    """One sale.order.line under its order's `lines`."""
+    """One sale.order.line under its order's `lines`; a malformed one leaves its order incomplete."""
 
     model_config = ConfigDict(extra="allow")
 
     id: int
+    order_id: Many2One | None = None
     product_id: Many2One | None = None
+    name: str | None = None
     product_uom_qty: float
     price_unit: float
 
@@ -88,6 +91,7 @@ class LoyaltyRuleRecord(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: int
+    program_id: Many2One | None = None
     code: str | None = None
 
 
@@ -97,6 +101,7 @@ class LoyaltyRewardRecord(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: int
+    program_id: Many2One | None = None
     discount: float = 0.0
     discount_mode: str | None = None
 
@@ -117,6 +122,18 @@ class BlacklistRecord(OdooRecord):
     partner_ids: list[int]
 
 
+@dataclass(frozen=True)
+class ChildList:
+    """Records of another model read with each parent, under `key`: found through the parent's one2many field
+    `link` (so a child whose own `parent_field` came back broken is still placed, and validated), else by
+    `parent_field` when the database has no such one2many field."""
+
+    key: str
+    model: str
+    parent_field: str
+    link: str
+
+
 class OdooStream(Stream):
     """A stream read from one Odoo model with search_read, ordered by (write_date, id)."""
 
@@ -129,6 +146,7 @@ class OdooStream(Stream):
     product_field: ClassVar[str | None] = None
     # Read archived records too, so that archiving reaches Canalis.
     include_archived: ClassVar[bool] = True
+    children: ClassVar[tuple[ChildList, ...]] = ()
 
     @classmethod
     def declared_fields(cls) -> frozenset[str]:
@@ -204,6 +222,8 @@ class SaleOrders(OdooStream):
         "price_total",
     )  # fmt: skip
 
+    children: ClassVar[tuple[ChildList, ...]] = (ChildList("lines", "sale.order.line", "order_id", "order_line"),)
+
     @classmethod
     def added_fields(cls) -> tuple[str, ...]:
         """The order's lines, each with its id, the line fields read and the SKU of its product."""
@@ -223,6 +243,11 @@ class LoyaltyPrograms(OdooStream):
     reward_fields: ClassVar[tuple[str, ...]] = (
         "program_id", "reward_type", "discount", "discount_mode", "discount_applicability", "description",
     )  # fmt: skip
+
+    children: ClassVar[tuple[ChildList, ...]] = (
+        ChildList("rules", "loyalty.rule", "program_id", "rule_ids"),
+        ChildList("rewards", "loyalty.reward", "program_id", "reward_ids"),
+    )
 
     @classmethod
     def added_fields(cls) -> tuple[str, ...]:

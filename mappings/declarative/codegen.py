@@ -97,12 +97,12 @@ def _rule_lines(field: str, rule: CompiledRule, constant: Callable[[Any], str]) 
     if rule.flag:
         failure = f"    invalid = _flag(invalid, {name}, {constant(rule)}, raw, item, error)"
     else:
-        failure = f"    raise FieldFailure({name}, str(error)) from None"
+        failure = f"    raise FieldFailure({name}, _reason(error)) from None"
     return [
         *lines,
         "try:",
         *(f"    {line}" for line in calls),
-        "except TransformError as error:",
+        "except Exception as error:",  # whatever a transform raises on a value, it fails that value only
         failure,
         "else:",
         *(f"    {line}" for line in finish),
@@ -125,8 +125,15 @@ def _flag(
 ) -> dict[str, Any]:
     """Record a flagged field's raw value and reason; the field is left out of the record."""
     invalid = {} if invalid is None else invalid
-    invalid[field] = {"raw": str(rule.raw_value(raw, item) or ""), "reason": str(error)}
+    invalid[field] = {"raw": str(rule.raw_value(raw, item) or ""), "reason": _reason(error)}
     return invalid
+
+
+def _reason(error: Exception) -> str:
+    """Why a transform refused a value: its own words, or the kind of error a transform did not expect."""
+    if isinstance(error, TransformError):
+        return str(error)
+    return f"the value could not be transformed ({type(error).__name__}: {error})"
 
 
 @lru_cache(maxsize=256)
@@ -134,6 +141,7 @@ def _factory(source: str) -> Callable[..., Evaluator]:
     scope: dict[str, Any] = {
         "_step": _step,
         "_flag": _flag,
+        "_reason": _reason,
         "FieldFailure": FieldFailure,
         "TransformError": TransformError,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -39,6 +40,22 @@ class Mapped(NamedTuple):
     record: CanonicalRecord
 
 
+class ChildFailure(NamedTuple):
+    """A list item (an order line, a programme's rule) that did not map; its record maps without it."""
+
+    entity: str
+    path: str
+    error: MappingError
+
+
+class MappedParts(NamedTuple):
+    """What a raw record gave: its canonical records, and the list items that did not map (the record is then
+    incomplete)."""
+
+    records: list[Mapped]
+    child_failures: list[ChildFailure]
+
+
 class Mapper:
     """Maps raw records of one connection's streams with a mapping file."""
 
@@ -70,10 +87,22 @@ class Mapper:
         return {target.entity for stream in self.spec.streams.values() for target in stream.targets}
 
     def map_record(self, stream: str, raw: dict[str, Any], *, entity: str | None = None) -> list[Mapped]:
-        """Map one raw record to its canonical records (only `entity` when given); raises MappingError."""
+        """Map one raw record to its canonical records (only `entity` when given); raises MappingError, also when
+        only one of its list items does not map."""
+        parts = self.map_record_parts(stream, raw, entity=entity)
+        if parts.child_failures:
+            raise parts.child_failures[0].error
+        return parts.records
+
+    def map_record_parts(self, stream: str, raw: dict[str, Any], *, entity: str | None = None) -> MappedParts:
+        """Map one raw record to its canonical records (only `entity` when given), each list item on its own.
+
+        A list item (`each:`) that does not map is returned as a ChildFailure naming its path (`lines[3].price_unit`)
+        and the record's other records are kept; any other failure raises MappingError for the whole record.
+        """
         mapping = self.spec.streams.get(stream)
         if mapping is None:
-            return []
+            return MappedParts([], [])
         record_key = _record_label(raw)
         context = self._contexts.get(stream)
         if context is None:
@@ -81,6 +110,7 @@ class Mapper:
         if mapping.strict:
             _check_unknown_fields(self._known[stream], raw, self.connection, stream, record_key)
         results: list[Mapped] = []
+        failures: list[ChildFailure] = []
         for target, code in self._targets[stream]:
             if entity is not None and target.entity != entity:
                 continue
@@ -89,9 +119,19 @@ class Mapper:
             evaluate = self._evaluators.get(code)
             if evaluate is None:
                 evaluate = self._evaluators[code] = code.build()
-            for item in _items(target, raw):
-                results.append(self._map_target(target, evaluate, raw, item, context, record_key))
-        return results
+            if target.each is None:
+                results.append(self._map_target(target, evaluate, raw, None, context, record_key))
+                continue
+            for item in _items(target, raw, self.connection, stream, record_key):
+                try:
+                    results.append(self._map_target(target, evaluate, raw, item, context, record_key))
+                except MappingError as error:
+                    path = _child_path(target, item["_index"], error.field)
+                    failure = MappingError(
+                        error.reason, source=self.connection, stream=stream, field=path, record_key=record_key
+                    )
+                    failures.append(ChildFailure(target.entity, path, failure))
+        return MappedParts(results, failures)
 
     def _map_target(
         self,
@@ -151,8 +191,12 @@ def _check_unknown_fields(known: frozenset[str], raw: dict[str, Any], source: st
         return
     unknown = sorted(name for name in extra if not name.startswith("_"))
     if unknown:
+        hint = ""
+        meant = difflib.get_close_matches(unknown[0], sorted(known - raw.keys()), n=1)
+        if meant:
+            hint = f"; the mapping reads '{meant[0]}', which this record does not have: is that a typo of it?"
         raise MappingError(
-            f"unknown source field '{unknown[0]}' (the mapping is strict; map it or list it under 'ignore')",
+            f"unknown source field '{unknown[0]}' (the mapping is strict; map it or list it under 'ignore'){hint}",
             source=source,
             stream=stream,
             field=unknown[0],
@@ -160,14 +204,30 @@ def _check_unknown_fields(known: frozenset[str], raw: dict[str, Any], source: st
         )
 
 
-def _items(target: Target, raw: dict[str, Any]) -> Iterator[Any]:
-    if target.each is None:
-        yield None
-        return
-    items = dig(raw, target.each)
+def _child_path(target: Target, index: int, field: str | None) -> str:
+    """Where a list item's failure is, in source terms: `lines[3].price_unit` (the item field its rule reads, else
+    the canonical field; the item alone when the whole item is at fault)."""
+    at = f"{target.each}[{index}]"
+    if not field:
+        return at
+    rule = target.fields.get(field)
+    item_paths = [path for path in rule.source_paths() if path.startswith("item.")] if rule is not None else []
+    return f"{at}.{item_paths[0].removeprefix('item.')}" if item_paths else f"{at}.{field}"
+
+
+def _items(target: Target, raw: dict[str, Any], source: str, stream: str, record_key: str) -> Iterator[Any]:
+    items = dig(raw, target.each or "")
     if isinstance(items, dict) and isinstance(items.get("edges"), list):  # GraphQL connections
         items = [edge.get("node", edge) for edge in items["edges"]]
     if isinstance(items, dict) and isinstance(items.get("nodes"), list):
         items = items["nodes"]
+    if items is not None and not isinstance(items, list):
+        raise MappingError(
+            f"'{target.each}' should be a list, got {type(items).__name__}",
+            source=source,
+            stream=stream,
+            field=target.each,
+            record_key=record_key,
+        )
     for index, item in enumerate(items or []):
         yield {"_index": index, **item} if isinstance(item, dict) else {"_index": index, "value": item}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -9,8 +10,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from canalis.canonical.entities import ENTITIES
-from canalis.mappings.declarative.transforms import TRANSFORMS
+from canalis.mappings.declarative.transforms import TRANSFORMS, checked_arguments
 from canalis.sdk.errors import ConfigError
+
+PATH_PART = re.compile(r"[^.]*\S[^.]*")
+
+
+def check_path(path: str) -> None:
+    """A source path is dot-separated names (`properties.email`, `lines.0.sku`), none of them empty or blank;
+    ValueError saying what is wrong."""
+    if not isinstance(path, str) or not path:
+        raise ValueError("a source path cannot be empty")
+    for part in path.split("."):
+        if not PATH_PART.fullmatch(part):
+            raise ValueError(f"'{path}' is not a source path (dot-separated names, none of them empty or blank)")
 
 
 class TransformCall(BaseModel):
@@ -53,9 +66,18 @@ class FieldRule(BaseModel):
     @field_validator("transforms")
     @classmethod
     def _known(cls, value: list[TransformCall]) -> list[TransformCall]:
+        checked = []
         for call in value:
             if call.name not in TRANSFORMS:
                 raise ValueError(f"unknown transform '{call.name}' (known: {', '.join(sorted(TRANSFORMS))})")
+            checked.append(TransformCall(name=call.name, args=checked_arguments(call.name, call.args)))
+        return checked
+
+    @field_validator("source")
+    @classmethod
+    def _paths(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for path in [value] if isinstance(value, str) else value or []:
+            check_path(path)
         return value
 
     @model_validator(mode="after")
@@ -90,16 +112,33 @@ class Target(BaseModel):
             return value
         return {name: ({"from": rule} if isinstance(rule, str | list) else rule) for name, rule in value.items()}
 
+    @field_validator("each")
+    @classmethod
+    def _each_path(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_path(value)
+        return value
+
+    @field_validator("when")
+    @classmethod
+    def _when_paths(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for path in value or {}:
+            check_path(path)
+        return value
+
     @model_validator(mode="after")
     def _entity_fields(self) -> Target:
         if self.entity not in ENTITIES:
             raise ValueError(f"unknown entity '{self.entity}' (known: {', '.join(sorted(ENTITIES))})")
-        allowed = set(ENTITIES[self.entity].record_type.model_fields)
-        unknown = sorted(set(self.fields) - allowed)
+        model_fields = ENTITIES[self.entity].record_type.model_fields
+        unknown = sorted(set(self.fields) - set(model_fields))
         if unknown:
             raise ValueError(
-                f"entity '{self.entity}' has no field '{unknown[0]}' (fields: {', '.join(sorted(allowed))})"
+                f"entity '{self.entity}' has no field '{unknown[0]}' (fields: {', '.join(sorted(model_fields))})"
             )
+        missing = [name for name, info in model_fields.items() if info.is_required() and name not in self.fields]
+        if missing:
+            raise ValueError(f"entity '{self.entity}' needs the field '{missing[0]}', which the target does not fill")
         return self
 
 

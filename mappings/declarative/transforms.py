@@ -6,11 +6,15 @@ reason. Plugins add their own with `register_transform`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from canalis.mappings import normalize
 
@@ -31,6 +35,62 @@ def register_transform(name: str) -> Callable[[Transform], Transform]:
         return function
 
     return decorator
+
+
+def checked_arguments(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A transform's arguments as its signature types them; ValueError naming the argument when one is wrong.
+
+    Every transform's parameters after the value are its arguments (those starting with `_` are internal). A
+    transform may also check argument values with a `check(args)` hook (a time zone that exists...).
+    """
+    function = TRANSFORMS[name]
+    model = _arguments_model(function)
+    try:
+        checked = model.model_validate(args)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "arguments"
+        if first["type"] == "extra_forbidden":
+            known = ", ".join(model.model_fields) or "none"
+            raise ValueError(f"transform '{name}' has no argument '{where}' (arguments: {known})") from None
+        if first["type"] == "missing":
+            raise ValueError(f"transform '{name}' needs the argument '{where}'") from None
+        raise ValueError(f"transform '{name}' argument '{where}': {first['msg']}") from None
+    values = {key: getattr(checked, key) for key in args}
+    check = getattr(function, "check", None)
+    if check is not None:
+        try:
+            check(values)
+        except ValueError as error:
+            raise ValueError(f"transform '{name}': {error}") from None
+    return values
+
+
+_ARGUMENT_MODELS: dict[Callable[..., Any], type[BaseModel]] = {}
+
+
+def _arguments_model(function: Callable[..., Any]) -> type[BaseModel]:
+    """A pydantic model of a transform's arguments, from its signature (unannotated ones take anything)."""
+    model = _ARGUMENT_MODELS.get(function)
+    if model is not None:
+        return model
+    hints = get_type_hints(function)
+    parameters = list(inspect.signature(function).parameters.values())[1:]
+    fields: dict[str, Any] = {}
+    for parameter in parameters:
+        if parameter.name.startswith("_") or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.default is inspect.Parameter.empty:
+            default: Any = ...
+        elif parameter.default is ...:  # a sentinel for "not given" (lookup's default): optional, not required
+            default = Field(default_factory=lambda: ...)
+        else:
+            default = parameter.default
+        fields[parameter.name] = (hints.get(parameter.name, Any), default)
+    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model = create_model(f"{function.__name__}_arguments", __config__=config, **fields)
+    _ARGUMENT_MODELS[function] = model
+    return model
 
 
 def _text(value: Any) -> str | None:
@@ -95,6 +155,15 @@ def phone_e164(value: Any, region: str = "FR", international_digits: bool = Fals
     return _normalized(normalize.normalize_phone(_text(value), default_region=region), "phone number")
 
 
+def _check_region(args: dict[str, Any]) -> None:
+    region = args.get("region")
+    if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"region '{region}' is not a region phone numbers are read in (ISO 3166-1 alpha-2)")
+
+
+phone_e164.check = _check_region  # type: ignore[attr-defined]
+
+
 @register_transform("country_code")
 def country_code(value: Any) -> str | None:
     """A country name or code as ISO 3166-1 alpha-2."""
@@ -126,7 +195,10 @@ def to_datetime(value: Any, format: str | None = None, timezone: str = "UTC") ->
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise TransformError(f"{value} is not a timestamp in epoch seconds (out of range)") from None
     text = str(value).strip()
     try:
         zone = ZoneInfo(timezone)
@@ -148,6 +220,23 @@ def to_datetime(value: Any, format: str | None = None, timezone: str = "UTC") ->
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     return parsed.astimezone(UTC)
+
+
+def _check_timezone(args: dict[str, Any]) -> None:
+    zone = args.get("timezone")
+    if zone is not None and zone not in _time_zones():
+        raise ValueError(f"unknown time zone '{zone}'")
+
+
+def _time_zones() -> set[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = available_timezones() | {"UTC"}
+    return _ZONES
+
+
+_ZONES: set[str] | None = None
+to_datetime.check = _check_timezone  # type: ignore[attr-defined]
 
 
 @register_transform("decimal")
@@ -172,7 +261,7 @@ def to_decimal(value: Any, decimal_comma: bool = False, places: int | None = Non
 
 
 @register_transform("scale")
-def scale(value: Any, factor: str | int) -> Decimal | None:
+def scale(value: Any, factor: str | int | float) -> Decimal | None:
     """Multiply an exact decimal by a factor (e.g. 100 to turn a 0.1 rate into 10 percentage points)."""
     number = to_decimal(value)
     return None if number is None else number * Decimal(str(factor))
@@ -231,7 +320,7 @@ def boolean(value: Any) -> bool | None:
 @register_transform("lookup")
 def lookup(
     value: Any,
-    values: dict[str, Any],
+    values: dict[Any, Any],
     default: Any = ...,
     case_sensitive: bool = False,
     _folded: dict[str, Any] | None = None,

@@ -253,3 +253,74 @@ def test_records_quarantined_under_faults_heal_by_id_once_the_faults_stop(
     assert landed == expected, "nothing lost"
     assert len(healed) == waiting
     assert all(len(payload["lines"]) == clean_lines[payload["id"]] for payload in healed), "fetched whole"
+
+
+def _spoil(store: ObjectStore, model: str, object_id: str, **changes: Any) -> dict[str, Any]:
+    """Break one record in the emulator's store; returns the original payload to put back."""
+    original = store.get(SYSTEM, model, object_id)
+    assert original is not None
+    store.put(SYSTEM, model, object_id, {**original, **changes})
+    return original
+
+
+def test_a_malformed_child_leaves_its_parent_incomplete_and_named(server: SandboxServer, store: ObjectStore) -> None:
+    connector = odoo(server.url("odoo"))
+    line = next(store.iter_all(SYSTEM, "sale.order.line")).payload
+    order_id, line_id = line["order_id"][0], line["id"]
+    program = next(p.payload for p in store.iter_all(SYSTEM, "loyalty.program") if p.payload.get("rule_ids"))
+    rule_id = program["rule_ids"][0]
+    # a broken link to the parent (once such a child vanished without a word) and a price that is no number
+    line_back = _spoil(store, "sale.order.line", str(line_id), order_id="#corrupt", price_unit="n/a")
+    rule_back = _spoil(store, "loyalty.rule", str(rule_id), program_id="#corrupt")
+    try:
+        orders = {
+            page_record["id"]: page_record for page in connector.read("sale_orders") for page_record in page.records
+        }
+        rejected = [r for page in odoo(server.url("odoo")).read("sale_orders") for r in page.rejected]
+        programs = [r for page in connector.read("loyalty_programs") for r in page.rejected]
+    finally:
+        store.put(SYSTEM, "sale.order.line", str(line_id), line_back)
+        store.put(SYSTEM, "loyalty.rule", str(rule_id), rule_back)
+
+    assert order_id in orders and line_id not in {child["id"] for child in orders[order_id]["lines"]}
+    listed = store.get(SYSTEM, "sale.order", str(order_id))["order_line"]
+    assert len(orders[order_id]["lines"]) == len(listed) - 1
+    (entry,) = rejected
+    assert entry.record_id == str(order_id) and entry.field == f"lines[{listed.index(line_id)}].order_id"
+    assert "landed incomplete" in entry.error and "order_id: Input should be a valid list" in entry.error
+    assert any(child["id"] == line_id for child in entry.payload["lines"])  # what was read, whole
+    (rule_entry,) = programs
+    assert rule_entry.record_id == str(program["id"]) and rule_entry.field == "rules[0].program_id"
+
+    # once the children are whole again, the parent is read whole
+    again = {r["id"]: r for page in connector.read("sale_orders") for r in page.records}
+    assert line_id in {child["id"] for child in again[order_id]["lines"]}
+
+
+def test_an_incomplete_order_heals_by_id_once_its_line_is_whole(
+    server: SandboxServer, store: ObjectStore, tmp_path: Path
+) -> None:
+    from canalis.ingest.replay import replay_stream
+    from canalis.ingest.stream import ingest_stream
+    from canalis.store import Store, tables
+
+    canalis_store = Store(f"sqlite:///{tmp_path / 'canalis.db'}")
+    canalis_store.migrate()
+    connector = odoo(server.url("odoo"))
+    line = next(store.iter_all(SYSTEM, "sale.order.line")).payload
+    order_id = str(line["order_id"][0])
+    back = _spoil(store, "sale.order.line", str(line["id"]), price_unit="n/a")
+    try:
+        assert ingest_stream(canalis_store, connector, "sale_orders").quarantined == 1
+        assert replay_stream(canalis_store, connector, "sale_orders").healed == 0, "still broken: stays open"
+    finally:
+        store.put(SYSTEM, "sale.order.line", str(line["id"]), back)
+    assert canalis_store.open_quarantine_count() == 1
+
+    report = replay_stream(canalis_store, connector, "sale_orders")
+    assert report.healed_keys == [f"odoo:sale_orders:read:{order_id}"]
+    assert canalis_store.open_quarantine_count() == 0
+    with canalis_store.engine.connect() as conn:
+        raw = tables.raw_records
+        payload = conn.execute(sa.select(raw.c.payload).where(raw.c.record_id == order_id)).scalar_one()
+    assert line["id"] in {child["id"] for child in payload["lines"]}, "the order landed whole"

@@ -107,6 +107,13 @@ def test_lineage_asset_page_and_the_cli_run_on_its_job(ui: tuple[str, str], brow
     page.get_by_text("records_resolved", exact=True).first.wait_for()  # the last materialization's metadata
     page.get_by_text("eager", exact=True).first.wait_for()  # its automation condition
 
+    page.goto(f"{base}/assets/kpis/channel_mix")  # a KPI's chart opens from its metadata as a picture
+    page.get_by_text("chart_preview", exact=True).first.wait_for()
+    page.get_by_text("[Show Markdown]", exact=True).first.click()
+    chart = page.locator("img[src^='data:image/png']").first
+    chart.wait_for()
+    assert chart.evaluate("image => image.complete && image.naturalWidth") > 100
+
     page.goto(f"{base}/locations/canalis/jobs/full_sync/runs")
     page.get_by_text(run_id[:8], exact=True).first.wait_for()  # the run `canalis run` made is the job's own
     page.close()
