@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/canalis run publish
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 ui: $(STAMP)
 	$(BIN)/canalis ui

@@ -50,6 +50,7 @@ from canalis.publishing.plans import (
     propose_plan,
 )
 from canalis.publishing.policy import PublishConfig, load_publish_config
+from canalis.publishing.reconcile import reconcile_sent, unresolved_channels
 from canalis.store import Store
 
 APPROVER_TAG = "dagster/user"
@@ -337,12 +338,15 @@ def _apply_asset(canalis_config: CanalisConfig, now: Callable[[], datetime]) -> 
     )
     def _apply(context: AssetExecutionContext) -> MaterializeResult:
         plan_id = _chosen_plan(context)
-        if plan_id is None:
-            return MaterializeResult(metadata={"plan_id": "", "plan_status": "nothing to apply", "writes_planned": 0})
         store: Store = context.resources.store.get_store()
+        if plan_id is None:
+            settled = _settle_unresolved(context, store)
+            return MaterializeResult(
+                metadata={"plan_id": "", "plan_status": "nothing to apply", "writes_planned": 0, **settled}
+            )
         with store.engine.connect() as conn:
             plan = load_plan(conn, plan_id)
-        needed = sorted(set(plan.counts) & set(channels))
+        needed = sorted((set(plan.counts) | unresolved_channels(store)) & set(channels))
         mappers = build_mappers(canalis_config)
         with ExitStack() as opened:
             connectors = {
@@ -361,6 +365,22 @@ def _apply_asset(canalis_config: CanalisConfig, now: Callable[[], datetime]) -> 
             except PlanError as error:
                 raise Failure(description=str(error), metadata={"plan_id": plan_id}) from None
         return MaterializeResult(metadata={"status": MetadataValue.text(report.status), **apply_metadata(report)})
+
+    def _settle_unresolved(context: AssetExecutionContext, store: Store) -> dict[str, int]:
+        """With no plan to apply, still read back the writes a dead run announced and never settled."""
+        needed = sorted(unresolved_channels(store) & set(channels))
+        if not needed:
+            return {}
+        with ExitStack() as opened:
+            connectors = {
+                channel: opened.enter_context(getattr(context.resources, resource_key(channel)).build())
+                for channel in needed
+            }
+            with store.lock("publish"):
+                counts = reconcile_sent(
+                    store, publish, connectors, build_mappers(canalis_config), run_id=context.run.run_id, now=now()
+                )
+        return {f"writes_read_back_{status.replace(' ', '_')}": count for status, count in sorted(counts.items())}
 
     return _apply
 

@@ -161,6 +161,25 @@ class ObjectStore:
             raise
         conn.execute("COMMIT")
 
+    @contextmanager
+    def journal(self) -> Iterator[list[tuple[str, str, str]]]:
+        """Collect the objects this thread changes inside the block: (system, object type, object id) each time a
+        write changes one (a put with the payload it already holds changes nothing)."""
+        outer = getattr(self._local, "journal", None)
+        changed: list[tuple[str, str, str]] = []
+        self._local.journal = changed
+        try:
+            yield changed
+        finally:
+            self._local.journal = outer
+            if outer is not None:
+                outer.extend(changed)
+
+    def _changed(self, system: str, object_type: str, object_ids: Iterable[str]) -> None:
+        journal: list[tuple[str, str, str]] | None = getattr(self._local, "journal", None)
+        if journal is not None:
+            journal.extend((system, object_type, object_id) for object_id in object_ids)
+
     def close(self) -> None:
         """Close every connection this store opened."""
         with self._lock:
@@ -221,6 +240,7 @@ class ObjectStore:
                     )
                 conn.executemany(upsert, params)
                 self._save_seq(conn, system, object_type, seq)
+            self._changed(system, object_type, (row[0] for row in batch))
             total += len(batch)
         return total
 
@@ -235,26 +255,29 @@ class ObjectStore:
     ) -> dict[str, Any]:
         """Insert or replace one object, keeping created_at and seq of an existing row; returns its metadata."""
         stamp = updated_at or now_timestamp()
+        encoded = encode_payload(payload)
         with self._write() as conn:
             existing = conn.execute(
-                "SELECT seq, created_at FROM objects WHERE system = ? AND object_type = ? AND object_id = ?",
+                "SELECT seq, created_at, payload FROM objects WHERE system = ? AND object_type = ? AND object_id = ?",
                 (system, object_type, object_id),
             ).fetchone()
             if existing:
-                seq, created_at = existing
+                seq, created_at, before = existing
                 conn.execute(
                     "UPDATE objects SET updated_at = ?, payload = ? "
                     "WHERE system = ? AND object_type = ? AND object_id = ?",
-                    (stamp, encode_payload(payload), system, object_type, object_id),
+                    (stamp, encoded, system, object_type, object_id),
                 )
             else:
                 seq, created_at = self._last_seq(conn, system, object_type) + 1, stamp
                 conn.execute(
                     "INSERT INTO objects (system, object_type, object_id, seq, created_at, updated_at, payload) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (system, object_type, object_id, seq, created_at, stamp, encode_payload(payload)),
+                    (system, object_type, object_id, seq, created_at, stamp, encoded),
                 )
                 self._save_seq(conn, system, object_type, seq)
+        if not existing or before != encoded:
+            self._changed(system, object_type, [object_id])
         return {"object_id": object_id, "seq": seq, "created_at": created_at, "updated_at": stamp}
 
     def delete(self, system: str, object_type: str, object_id: str) -> bool:
@@ -264,6 +287,8 @@ class ObjectStore:
                 "DELETE FROM objects WHERE system = ? AND object_type = ? AND object_id = ?",
                 (system, object_type, object_id),
             )
+        if cursor.rowcount > 0:
+            self._changed(system, object_type, [object_id])
         return cursor.rowcount > 0
 
     # -- reads -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
+from canalis.parent_watch import exit_with_parent
 from canalis.sdk.errors import ConfigError
 
 WORKERS_ENV = "CANALIS_MAPPING_WORKERS"
@@ -72,7 +73,7 @@ class MappingWorkers:
             return self._inline
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=start_context(), initializer=lower_priority
+                max_workers=self.workers, mp_context=start_context(), initializer=start_worker
             )
             log.info("mapping in %d worker processes", self.workers)
         return self._pool
@@ -96,6 +97,12 @@ class MappingWorkers:
 
 
 WORKER_NICENESS = 5
+
+
+def start_worker() -> None:
+    """A mapping worker's set-up: it ends with the process it serves and runs at a lower priority."""
+    exit_with_parent()
+    lower_priority()
 
 
 def lower_priority() -> None:

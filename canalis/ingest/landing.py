@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canalis.canonical.workers import lower_priority, start_context
+from canalis.parent_watch import exit_with_parent
 from canalis.sdk.base import dig, key_at
 from canalis.sdk.errors import ConfigError
 from canalis.sdk.state import CursorKind, format_cursor
@@ -359,6 +360,7 @@ class WriterProcess:
 def _serve(setup: tuple, inbox: Any, outbox: Any) -> None:
     """The writer process: store pages from `inbox` in groups until the end mark, then report."""
     url, connection, stream_name, keys, run_id, batch_id, state_version, reader_pid, window_start = setup
+    exit_with_parent()
     lower_priority()
     store = Store(url)
     report = IngestReport(connection=connection, stream=stream_name)

@@ -4,8 +4,10 @@ Before writing, every pending change is compared with what its channel shows now
 value already at the plan's new one is not sent again (so an apply cut short by a crash and run again writes
 nothing twice), a value still at the plan's old one is written, and any other value means the channel moved
 under the plan: the plan is expired, naming what moved, and nothing is written. Each batch is marked `sending`
-with an intent row in the audit before the vendor call, and its outcome recorded after it. Afterwards the
-written fields are read back the same way and marked verified or not.
+with an intent row in the audit before the vendor call, and its outcome recorded after it; a transient failure
+(a dropped answer, a 5xx or throttling after the retries: the vendor may have applied the write) is recorded
+`unknown` and settled by reading back on the next apply. Announced writes a dead run never settled are read back first
+(`reconcile.reconcile_sent`). Afterwards the written fields are read back the same way and marked verified or not.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from canalis.mappings.declarative.engine import Mapper
 from canalis.publishing.observation import FieldKey, observe
-from canalis.publishing.plan import DAY_FIELDS, PRICE_FIELDS, display, same
+from canalis.publishing.plan import PRICE_FIELDS, display, same
 from canalis.publishing.plans import (
     PlanError,
     StoredChange,
@@ -35,6 +37,7 @@ from canalis.publishing.plans import (
     plan_records,
 )
 from canalis.publishing.policy import PublishConfig
+from canalis.publishing.reconcile import UNKNOWN, reconcile_sent, shows
 from canalis.publishing.suppression import remember_pause
 from canalis.publishing.tables import publish_plan_changes
 from canalis.sdk import Connector, ConnectorError, WriteResult
@@ -136,6 +139,8 @@ def apply_stored_plan(
         if plan.status == "applied":
             return report
         _check_applicable(plan, config)
+    reconcile_sent(store, config, connectors, mappers, run_id=run_id, now=now)
+    with store.engine.connect() as conn:
         changes = plan_changes(conn, plan_id)
         records = plan_records(conn, plan_id)
     age = now - plan.created_at
@@ -202,7 +207,7 @@ def _classify(
         tolerance = config.price_tolerance if change.field in PRICE_FIELDS else Decimal(0)
         if same(change.field, current, wanted, tolerance):
             already.append(change)
-        elif _shows(change.field, current, change.old_value, tolerance):
+        elif shows(change.field, current, change.old_value, tolerance):
             to_write.append(change)
         else:
             moved.append(
@@ -212,27 +217,14 @@ def _classify(
     return to_write, already, moved
 
 
-def _shows(field_name: str, current: Any, text: str | None, tolerance: Decimal) -> bool:
-    """Whether a channel's current value is the one a plan stored as text."""
-    if text is None or current is None:
-        return text is None and current is None
-    if isinstance(current, Decimal):
-        try:
-            return abs(current - Decimal(text)) <= tolerance
-        except InvalidOperation:
-            return False
-    if field_name in DAY_FIELDS and isinstance(current, datetime):
-        return display(current)[:10] == text[:10]
-    return display(current) == text
-
-
 def _settle_already_there(
     conn: sa.Connection, plan_id: str, changes: list[StoredChange], run_id: str | None, now: datetime
 ) -> None:
     """Changes the channel already shows: an earlier attempt's send landed (applied), or nothing to do."""
     audit = []
     for change in changes:
-        status = "applied" if change.status == "sending" else "unchanged"
+        sent_before = change.status == "sending" or (change.status == "deferred" and change.attempts > 0)
+        status = "applied" if sent_before else "unchanged"
         _set_status(conn, plan_id, [change], status, now)
         audit.append(_audit_row(change, status, run_id, now, note="read back before writing"))
     if audit:
@@ -306,7 +298,10 @@ def _record(
             status = "deferred" if result.status == "failed" and result.retryable else result.status
             group.statuses[status] += 1
             _set_status(conn, plan_id, [change], status, now, error=result.error)
-            audit.append(_audit_row(change, result.status, run_id, now, result=result))
+            # a transient failure may have reached the vendor (a dropped answer, a 5xx after the write; connectors
+            # report these per record): recorded unknown, the next apply reads it back
+            outcome = UNKNOWN if status == "deferred" else result.status
+            audit.append(_audit_row(change, outcome, run_id, now, result=result))
             report.retryable_failures += status == "deferred"
             first_of_record = change is next(c for c in changes if c.record_key == change.record_key)
             if status in ("failed", "skipped") and first_of_record:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 from werkzeug.wrappers import Request, Response
 
@@ -52,6 +54,13 @@ class SandboxApp:
         self.base_url = base_url
         classes = list(emulators) if emulators is not None else load_emulators()
         self.emulators: dict[str, Emulator] = {cls.prefix: cls(store, self.faults) for cls in classes}
+        self.writes: Counter[tuple[str, str, str]] = Counter()
+        """Requests that changed each object, per (system, object type, object id)."""
+        self.write_requests: Counter[str] = Counter()
+        """Requests that changed at least one object, per system."""
+        self.write_hooks: list[Callable[[str, list[tuple[str, str, str]]], None]] = []
+        """Called with the system and the objects changed after each write is applied, before it is answered."""
+        self._writes_lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -75,11 +84,29 @@ class SandboxApp:
             return _dropped_connection()
         if fault is not None:
             return emulator.fault_response(fault)
-        try:
-            return emulator.dispatch(request, "/" + rest)
-        except Exception:  # an emulator bug answers 500 like a vendor would, and is logged
-            log.exception("sandbox %s failed on %s %s", prefix, request.method, request.path)
-            return emulator.fault_response("500")
+        with self.store.journal() as changed:
+            try:
+                response = emulator.dispatch(request, "/" + rest)
+            except Exception:  # an emulator bug answers 500 like a vendor would, and is logged
+                log.exception("sandbox %s failed on %s %s", prefix, request.method, request.path)
+                response = emulator.fault_response("500")
+        if not changed:
+            return response
+        self._applied(emulator.system, changed)
+        lost = self.faults.lose_reply(emulator.system)
+        if lost == "drop":
+            return _dropped_connection()
+        if lost is not None:
+            return emulator.fault_response(lost)
+        return response
+
+    def _applied(self, system: str, changed: list[tuple[str, str, str]]) -> None:
+        """Count a request's changes per object and tell the write hooks."""
+        with self._writes_lock:
+            self.writes.update(set(changed))
+            self.write_requests[system] += 1
+        for hook in list(self.write_hooks):
+            hook(system, changed)
 
     def _sandbox_endpoint(self, request: Request, rest: str) -> Response:
         if rest in ("", "health"):
@@ -89,6 +116,11 @@ class SandboxApp:
 
             limit = request.args.get("limit", type=int)
             return json_response(ground_truth_document(self.store, limit=limit))
+        if rest == "faults":
+            injected: dict[str, dict[str, int]] = {}
+            for (system, kind), count in sorted(self.faults.injected.items()):
+                injected.setdefault(system, {})[kind] = count
+            return json_response({"injected": injected})
         if rest == "credentials":
             return json_response({prefix: emulator.credentials() for prefix, emulator in self.emulators.items()})
         return json_response({"message": f"unknown sandbox endpoint /{rest}"}, 404)
