@@ -10,6 +10,7 @@ is not lost until a full sync.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,12 +20,15 @@ from sqlalchemy import func, select, update
 
 from canalis.config.replay import ReplaySettings
 from canalis.ingest.landing import IngestReport, Lander, StreamKeys
+from canalis.privacy import mask_text
 from canalis.sdk.base import Connector, validate_page
 from canalis.sdk.state import CursorKind, StreamState, format_cursor, parse_cursor_datetime
 from canalis.sdk.streams import Page, Stream
 from canalis.store import Store, tables, utcnow
 
-__all__ = ["ReplayReport", "ReplaySettings", "replay_stream"]
+__all__ = ["ReplayReport", "ReplaySettings", "heal_after_read", "replay_stream"]
+
+log = logging.getLogger(__name__)
 
 WINDOW_MARGIN = timedelta(seconds=1)  # a window starts this long before the earliest record it looks for
 
@@ -145,6 +149,32 @@ def replay_stream(
         report.still_open = open_count(store, connection, stream_name)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def heal_after_read(
+    store: Store,
+    connector: Connector,
+    stream_name: str,
+    *,
+    settings: ReplaySettings | None = None,
+    full_refresh: bool = False,
+    run_id: str | None = None,
+) -> ReplayReport | None:
+    """Replay a stream's quarantine right after its read, as every sync does; None when the replay failed (it
+    is logged and left for the next run: the read itself went through)."""
+    try:
+        return replay_stream(
+            store,
+            connector,
+            stream_name,
+            settings=settings,
+            run_id=run_id,
+            just_read_whole=full_refresh or not connector.stream(stream_name).incremental(),
+        )
+    except Exception as error:
+        reason = mask_text(" ".join(str(error).split())) or type(error).__name__
+        log.warning("%s.%s: quarantine replay failed: %s", connector.connection, stream_name, reason)
+        return None
 
 
 def _by_id(connector: Connector, stream: type[Stream], ids: list[str], lander: Lander) -> None:

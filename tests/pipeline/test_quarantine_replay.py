@@ -212,3 +212,27 @@ def test_dismissed_entries_are_neither_retried_nor_counted_nor_reopened(store: S
     assert store.open_quarantine_count("shop") == 1
     assert store.dismiss_quarantine(source="shop") == ["shop:items:read:r05"]
     assert store.open_quarantine_count() == 0
+
+
+def test_every_sync_heals_after_its_read_and_a_failing_replay_only_warns(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    from canalis.ingest.replay import heal_after_read
+
+    vendor = Vendor(8, {"r04"}, by_id=True)
+    ingest_stream(store, vendor, "items")
+    vendor.broken.clear()
+    healed = heal_after_read(store, vendor, "items")
+    assert healed is not None and healed.healed == 1
+
+    vendor.broken.add("r06")
+    vendor.records[6]["updated"] = "2026-01-01T02:00:00+00:00"
+    ingest_stream(store, vendor, "items")
+
+    def refuse(stream: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        raise RuntimeError("vendor: POST /items/batch-read answered 503 for a@example.org")
+
+    vendor.read_records_by_id = refuse  # type: ignore[method-assign]
+    assert heal_after_read(store, vendor, "items") is None
+    assert "quarantine replay failed" in caplog.text and "a@example.org" not in caplog.text
+    assert store.open_quarantine_count() == 1
