@@ -195,8 +195,9 @@ def _window(
     max_pages: int,
 ) -> None:
     """Re-read the stream from the earliest entry's window until every entry is closed, the stream ends or
-    `max_pages` were read. An entry without a record id closes when the window was read to its end and
-    nothing in it was rejected without an id."""
+    `max_pages` were read. A window read to its end settles the entries it did not reject again: their record
+    landed, or the source no longer holds it under that id (a key built from a field the fault had garbled);
+    an entry without a record id closes when nothing in the window was rejected without an id."""
     cursors = [entry.window_cursor for entry in entries]
     start = None if None in cursors else _just_before(_earliest([c for c in cursors if c is not None], stream), stream)
     state = StreamState(cursor=start, cursor_kind=stream.cursor_kind)
@@ -204,8 +205,10 @@ def _window(
     wanted = {entry.record_id for entry in entries if entry.record_id}
     anonymous = [entry.key for entry in entries if not entry.record_id]
     reached_end, rejected_without_id = True, 0
+    rejected_again: set[str] = set()
     for pages, page in enumerate(connector.read(stream.name, state), start=1):
         rejected_without_id += sum(1 for rejection in page.rejected if not rejection.record_id)
+        rejected_again.update(str(rejection.record_id) for rejection in page.rejected if rejection.record_id)
         lander.land([page])
         if wanted and wanted <= _closed_ids(store, connector.connection, stream.name, wanted) and not anonymous:
             reached_end = False
@@ -213,12 +216,17 @@ def _window(
         if pages >= max_pages:
             reached_end = False
             break
-    if anonymous and reached_end and not rejected_without_id:
-        q = tables.quarantine
-        with store.begin() as connection:
+    if not reached_end:
+        return
+    settled = [entry.key for entry in entries if entry.record_id and entry.record_id not in rejected_again]
+    if not rejected_without_id:
+        settled += anonymous
+    q = tables.quarantine
+    with store.begin() as connection:
+        for offset in range(0, len(settled), 500):
             connection.execute(
                 update(q)
-                .where(q.c.quarantine_key.in_(anonymous), tables.quarantine_open())
+                .where(q.c.quarantine_key.in_(settled[offset : offset + 500]), tables.quarantine_open())
                 .values(resolved_at=utcnow())
             )
 

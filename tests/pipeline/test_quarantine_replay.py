@@ -236,3 +236,23 @@ def test_every_sync_heals_after_its_read_and_a_failing_replay_only_warns(
     assert heal_after_read(store, vendor, "items") is None
     assert "quarantine replay failed" in caplog.text and "a@example.org" not in caplog.text
     assert store.open_quarantine_count() == 1
+
+
+def test_a_window_read_to_its_end_settles_entries_whose_id_the_source_no_longer_has(store: Store) -> None:
+    vendor = Vendor(10, {"r03", "r06"}, by_id=False)
+    ingest_stream(store, vendor, "items")
+    # r03's id was built from a field the fault garbled: the source holds no record of that id; r06 is still bad
+    vendor.records = [record for record in vendor.records if record["id"] != "r03"]
+    report = replay_stream(store, vendor, "items")
+
+    assert report.method == "window" and report.healed_keys == ["shop:items:read:r03"]
+    entries = _entries(store)
+    assert entries["r06"]["resolved_at"] is None and entries["r06"]["occurrences"] == 2
+
+
+def test_a_window_cut_short_by_its_page_limit_settles_nothing_it_did_not_see_land(store: Store) -> None:
+    vendor = Vendor(40, {"r01"}, by_id=False)
+    ingest_stream(store, vendor, "items")
+    vendor.records = [record for record in vendor.records if record["id"] != "r01"]
+    report = replay_stream(store, vendor, "items", settings=ReplaySettings(window_pages=2))
+    assert report.healed == 0 and report.still_open == 1
