@@ -133,7 +133,7 @@ def build_quarantine_check(
         with store.engine.connect() as conn:
             held_rows = conn.execute(
                 select(q.c.source, q.c.stream, func.count())
-                .where(tuple_(q.c.source, q.c.stream).in_(feeds), q.c.resolved_at.is_(None))
+                .where(tuple_(q.c.source, q.c.stream).in_(feeds), tables.quarantine_open())
                 .group_by(q.c.source, q.c.stream)
             ).all()
             landed = conn.execute(
@@ -162,9 +162,11 @@ def build_quarantine_check(
 
 
 def _read_rejections(store, feeds: list[tuple[str, str]]) -> int:
-    """Records rejected when read (they never reached the landing table)."""
+    """Records rejected when read and still held (they have not reached the landing table)."""
     q = tables.quarantine
     with store.engine.connect() as conn:
         return conn.execute(
-            select(func.count()).where(tuple_(q.c.source, q.c.stream).in_(feeds), q.c.stage == "read")
+            select(func.count()).where(
+                tuple_(q.c.source, q.c.stream).in_(feeds), q.c.stage.in_(tables.READ_STAGES), tables.quarantine_open()
+            )
         ).scalar_one()

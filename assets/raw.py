@@ -1,6 +1,7 @@
 """Raw assets: one per connection stream, reading it into the landing table from its stored cursor."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -23,9 +24,11 @@ from canalis.config.connections import ConnectionConfig
 from canalis.connectors.registry import RegisteredConnector
 from canalis.deploy.pools import read_pool
 from canalis.ingest import ingest_stream
+from canalis.ingest.replay import replay_stream
 from canalis.privacy import mask_text
+from canalis.sdk.base import Connector
 from canalis.sdk.streams import Stream
-from canalis.store import tables
+from canalis.store import Store, tables
 
 READ_CHECK = "read_succeeded"
 
@@ -88,9 +91,11 @@ def build_raw_asset(
         connection_resource: ConnectionResource = getattr(context.resources, resource_key(name))
         try:
             with connection_resource.build() as connector:
+                full_refresh = is_full_refresh(context)
                 report = ingest_stream(
-                    store, connector, stream_name, full_refresh=is_full_refresh(context), run_id=context.run.run_id
+                    store, connector, stream_name, full_refresh=full_refresh, run_id=context.run.run_id
                 )
+                replay = _replay(context, store, connector, stream_name, connection, full_refresh=full_refresh)
         except Exception as error:  # one failing source must not stop the others: the check says it failed
             reason = one_line(error)
             context.log.error(f"{name}.{stream_name}: read failed: {reason}")
@@ -110,7 +115,7 @@ def build_raw_asset(
         context.log.info(
             f"{name}.{stream_name}: read {report.records_read}, new {report.inserted}, updated {report.updated}, "
             f"unchanged {report.unchanged}, quarantined {report.quarantined}, deleted at the source {report.deleted}, "
-            f"skipped as erased {report.erased_skipped}"
+            f"skipped as erased {report.erased_skipped}, healed {report.healed + replay.get('replay_healed', 0)}"
         )
         return MaterializeResult(
             metadata={
@@ -121,6 +126,8 @@ def build_raw_asset(
                 "quarantined": report.quarantined,
                 "deleted_at_source": report.deleted,
                 "skipped_erased": report.erased_skipped,
+                "healed": report.healed,
+                **replay,
                 "pages": report.pages,
                 "cursor": report.cursor or "",
                 "full_refresh": report.full_refresh,
@@ -135,6 +142,40 @@ def build_raw_asset(
         )
 
     return _raw
+
+
+def _replay(
+    context: AssetExecutionContext,
+    store: Store,
+    connector: Connector,
+    stream_name: str,
+    connection: ConnectionConfig,
+    *,
+    full_refresh: bool,
+) -> dict[str, Any]:
+    """Retry the stream's quarantined records after its read; their counts for the run metadata. A failing
+    replay is logged and left for the next run: the read itself went through."""
+    stream = connector.stream(stream_name)
+    try:
+        report = replay_stream(
+            store,
+            connector,
+            stream_name,
+            settings=connection.replay,
+            run_id=context.run.run_id,
+            just_read_whole=full_refresh or not stream.incremental(),
+        )
+    except Exception as error:
+        reason = one_line(error)
+        context.log.warning(f"{connector.connection}.{stream_name}: quarantine replay failed: {reason}")
+        return {"replay_error": reason}
+    if report.retried or report.stale_closed:
+        context.log.info(
+            f"{connector.connection}.{stream_name}: replayed {report.retried} quarantined record(s) "
+            f"({report.method}), healed {report.healed}, closed {report.stale_closed} already landed, "
+            f"{report.still_open} still open"
+        )
+    return report.metadata()
 
 
 def _declared_columns(stream: type[Stream]) -> dict:

@@ -13,6 +13,7 @@ BENCHMARKS = (
     "ingest_benchmark",
     "erasure_benchmark",
     "scale_out",
+    "replay_benchmark",
 )
 
 

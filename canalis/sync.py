@@ -13,6 +13,7 @@ from canalis.config.wiring import build_connector, build_mappers, canonical_feed
 from canalis.connectors.registry import discover
 from canalis.identity import ResolutionReport
 from canalis.identity.persistence import resolve_customers
+from canalis.ingest.replay import ReplayReport, heal_after_read
 from canalis.ingest.stream import IngestReport, ingest_stream
 from canalis.store import Store
 from canalis.timeline import TimelineReport, attach_interactions
@@ -23,6 +24,7 @@ class SyncReport:
     """What a whole sync did, step by step."""
 
     ingest: list[IngestReport] = field(default_factory=list)
+    replay: list[ReplayReport] = field(default_factory=list)
     canonical: dict[str, CanonicalReport] = field(default_factory=dict)
     identity: ResolutionReport | None = None
     timeline: TimelineReport | None = None
@@ -36,6 +38,11 @@ def sync_all(store: Store, config: CanalisConfig, *, full: bool = False, run_id:
         with build_connector(name, connection, registry) as connector:
             for stream in streams_of(connection, registry[connection.connector]):
                 report.ingest.append(ingest_stream(store, connector, stream, full_refresh=full, run_id=run_id))
+                healed = heal_after_read(
+                    store, connector, stream, settings=connection.replay, full_refresh=full, run_id=run_id
+                )
+                if healed is not None:
+                    report.replay.append(healed)
     mappers = build_mappers(config, registry)
     feeds = canonical_feeds(config, registry, mappers)
     report.canonical = canonicalize_entities(store, mappers, list(feeds), full=full, run_id=run_id)

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from canalis.sandbox.objectstore import ObjectStore
 from canalis.sandbox.world import WorldSpec, generate_world, store_path
+from canalis.sdk.errors import CanalisError
 
 DEFAULT_DATA_DIR = Path("dagster_home") / "sandbox"
 
@@ -80,12 +81,16 @@ def serve(
     shopify_plan: str = "standard",
     imap_port: int = 8143,
     now: datetime | None = None,
+    expose: bool = False,
 ) -> None:
-    """Serve in the foreground until interrupted."""
+    """Serve in the foreground until interrupted. A host other than a loopback address needs `expose`: the
+    sandbox answers with its credentials and the world's ground truth to anyone who reaches it."""
     from canalis.sandbox.imap_server import is_loopback, start_imap_server
     from canalis.sandbox.server.app import SandboxApp
     from canalis.sandbox.server.faults import FaultPlan
     from canalis.sandbox.server.runner import KeepAliveServer
+
+    check_exposure(host, expose=expose, out=out)
 
     spec = (
         WorldSpec(seed=seed, customers=customers) if now is None else WorldSpec(seed=seed, customers=customers, now=now)
@@ -114,6 +119,30 @@ def serve(
         imap.stop()
         server.server_close()
         store.close()
+
+
+class ExposureError(CanalisError):
+    """The sandbox was asked to listen beyond this machine without saying so."""
+
+
+def check_exposure(host: str, *, expose: bool, out: TextIO | None) -> None:
+    """Refuse a non-loopback host unless `expose` is given, and warn on `out` when it is."""
+    from canalis.sandbox.imap_server import is_loopback
+
+    if is_loopback(host):
+        return
+    if not expose:
+        raise ExposureError(
+            f"--host {host} is not a loopback address: the sandbox serves its credentials and the world's ground "
+            "truth to anyone who can reach it; add --expose to serve it there anyway"
+        )
+    if out is None:
+        return
+    print(
+        f"WARNING: serving the sandbox on {host}: its credentials and the world's ground truth are readable by "
+        "anyone who can reach this address",
+        file=out,
+    )
 
 
 def summary_json(data_dir: Path) -> str:

@@ -122,3 +122,108 @@ def test_a_cli_run_is_a_run_of_the_code_location(
     assert (
         origin.repository_origin.code_location_origin.loadable_target_origin.module_name == "canalis.assets.definitions"
     )
+
+
+def test_sandbox_serve_on_a_non_loopback_host_needs_expose(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "serve", "--host", "0.0.0.0"]) == 2  # noqa: S104 - refused before binding
+    err = capsys.readouterr().err
+    assert "not a loopback address" in err and "--expose" in err and "ground truth" in err
+
+
+def test_exposing_the_sandbox_prints_a_warning() -> None:
+    import io
+
+    from canalis.sandbox.serve import ExposureError, check_exposure
+
+    out = io.StringIO()
+    check_exposure("127.0.0.1", expose=False, out=out)
+    check_exposure("::1", expose=False, out=out)
+    assert out.getvalue() == ""
+    with pytest.raises(ExposureError):
+        check_exposure("sandbox.example.org", expose=False, out=out)
+    check_exposure("0.0.0.0", expose=True, out=out)  # noqa: S104 - nothing is bound
+    assert "WARNING" in out.getvalue() and "credentials" in out.getvalue()
+
+
+def _file_drop_home(home: Path, folder: Path) -> None:
+    import yaml
+
+    connections = {
+        "connections": {"drop": {"connector": "file_drop", "channel": "web", "settings": {"path": str(folder)}}}
+    }
+    (home / "canalis.yaml").write_text(yaml.safe_dump(connections), encoding="utf-8")
+
+
+def test_quarantine_replay_heals_a_fixed_file_row_and_dismiss_closes_the_rest(
+    isolated_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from canalis.connectors.file_drop import FileDropConnector
+    from canalis.ingest.stream import ingest_stream
+    from canalis.store import Store
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "customers.csv").write_text('id,name\n1,Ann\n2,"Bob\n3,Cy\n', encoding="utf-8")
+    (folder / "orders.csv").write_text("id,total\n9,1,extra\n", encoding="utf-8")
+    _file_drop_home(isolated_home, folder)
+    with Store() as store:
+        store.migrate()
+        connector = FileDropConnector.from_config({"path": str(folder)}, connection="drop")
+        ingest_stream(store, connector, "customers")
+        ingest_stream(store, connector, "orders")
+    capsys.readouterr()
+
+    assert main(["quarantine"]) == 0
+    listed = capsys.readouterr().out
+    assert "drop:customers:read:customers.csv:3 [open]" in listed and "2 quarantined record(s) open" in listed
+
+    (folder / "customers.csv").write_text("id,name\n1,Ann\n2,Bob\n3,Cy\n", encoding="utf-8")
+    assert main(["quarantine", "replay", "--source", "drop"]) == 0
+    out = capsys.readouterr().out
+    assert "healed drop:customers:read:customers.csv:3" in out
+    assert "drop.orders: retried 1 (window), healed 0" in out
+    assert "1 healed of 2 retried; 1 still open" in out
+
+    assert main(["quarantine", "dismiss", "drop:orders:read:orders.csv:2", "drop:nope"]) == 1
+    captured = capsys.readouterr()
+    assert "dismissed drop:orders:read:orders.csv:2" in captured.out and "not open: drop:nope" in captured.err
+    assert main(["quarantine", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["quarantine", "--all"]) == 0
+    everything = capsys.readouterr().out
+    assert "[dismissed]" in everything and "[resolved]" in everything
+
+
+def test_quarantine_commands_refuse_unknown_sources_and_empty_dismissals(
+    isolated_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _file_drop_home(isolated_home, tmp_path)
+    assert main(["quarantine", "replay", "--source", "nope"]) == 2
+    assert "no enabled connection 'nope'" in capsys.readouterr().err
+    assert main(["quarantine", "dismiss"]) == 2
+    assert "name the entries to dismiss" in capsys.readouterr().err
+
+
+def test_a_stream_failing_to_replay_is_reported_and_the_command_fails(
+    isolated_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from canalis.connectors.file_drop import FileDropConnector
+    from canalis.ingest.stream import ingest_stream
+    from canalis.store import Store
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("id,name\n1,Ann,extra\n", encoding="utf-8")
+    _file_drop_home(isolated_home, folder)
+    with Store() as store:
+        store.migrate()
+        ingest_stream(store, FileDropConnector.from_config({"path": str(folder)}, connection="drop"), "customers")
+    shutil.rmtree(folder)
+    capsys.readouterr()
+
+    assert main(["quarantine", "replay"]) == 1
+    captured = capsys.readouterr()
+    assert "drop.customers: replay failed:" in captured.err and "does not exist" in captured.err
+    assert "0 healed of 0 retried" in captured.out

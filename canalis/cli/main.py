@@ -95,10 +95,27 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="migrate the store to the newest schema").set_defaults(handler=_db_upgrade)
     db_commands.add_parser("current", help="show the schema revision").set_defaults(handler=_db_current)
 
-    quarantine = commands.add_parser("quarantine", help="list quarantined records")
-    quarantine.add_argument("--all", action="store_true", help="include resolved ones")
+    quarantine = commands.add_parser(
+        "quarantine", help="list open quarantine entries; replay them now, or dismiss them (see ACTION)"
+    )
+    quarantine.add_argument("--all", action="store_true", help="include resolved and dismissed ones")
     quarantine.add_argument("--json", action="store_true")
     quarantine.set_defaults(handler=_quarantine)
+    quarantine_commands = quarantine.add_subparsers(metavar="ACTION")
+    replay = quarantine_commands.add_parser(
+        "replay", help="retry records rejected while reading now (by id, else by re-reading their window)"
+    )
+    replay.add_argument("--source", help="one connection (default: every enabled one)")
+    replay.add_argument("--stream", help="one stream of the connection(s)")
+    replay.add_argument("--limit", type=int, help="most entries retried per stream (default: all open ones)")
+    replay.set_defaults(handler=_quarantine_replay)
+    dismiss = quarantine_commands.add_parser(
+        "dismiss", help="close entries by hand: no longer retried, no longer counted (resolved ones stay resolved)"
+    )
+    dismiss.add_argument("keys", nargs="*", metavar="KEY", help="entry keys, as `canalis quarantine` lists them")
+    dismiss.add_argument("--source", help="every open entry of a connection")
+    dismiss.add_argument("--stream", help="with --source: only this stream's entries")
+    dismiss.set_defaults(handler=_quarantine_dismiss)
 
     inconsistencies = commands.add_parser("inconsistencies", help="cross-channel inconsistencies found by the rules")
     inconsistencies.add_argument("--open", action="store_true", help="only the open ones")
@@ -108,7 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="the local sandbox of vendor emulators")
     sandbox_commands = sandbox.add_subparsers(metavar="ACTION")
     serve = sandbox_commands.add_parser("serve", help="serve every emulator on one loopback port")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default loopback only; any other needs --expose)"
+    )
+    serve.add_argument(
+        "--expose",
+        action="store_true",
+        help="allow a non-loopback --host (the sandbox's credentials and ground truth are then served there)",
+    )
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--imap-port", type=int, default=8143, help="port of the sandbox IMAP server (0: any free)")
     serve.add_argument("--seed", type=int, default=42)
@@ -372,6 +396,7 @@ def _quarantine(args: argparse.Namespace) -> int:
 
     q = tables.quarantine
     query = select(
+        q.c.quarantine_key.label("key"),
         q.c.source,
         q.c.stream,
         q.c.stage,
@@ -381,18 +406,88 @@ def _quarantine(args: argparse.Namespace) -> int:
         q.c.occurrences,
         q.c.last_seen_at,
         q.c.resolved_at,
+        q.c.dismissed_at,
     ).order_by(q.c.source, q.c.stream, q.c.record_id)
     if not args.all:
-        query = query.where(q.c.resolved_at.is_(None))
+        query = query.where(tables.quarantine_open())
     with migrated_store() as store, store.engine.connect() as conn:
         rows = [dict(row._mapping) for row in conn.execute(query)]
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
     for row in rows:
-        print(f"{row['source']}.{row['stream']} [{row['stage']}] {row['record_id']}: {row['error']}")
-    print(f"{len(rows)} quarantined record(s)")
+        status = "dismissed" if row["dismissed_at"] else "resolved" if row["resolved_at"] else "open"
+        print(f"{row['key']} [{status}]: {row['error']}")
+    print(f"{len(rows)} quarantined record(s)" + ("" if args.all else " open"))
     return 0
+
+
+def _quarantine_replay(args: argparse.Namespace) -> int:
+    from canalis.cli.sandbox import sandbox_for_run
+    from canalis.config.connections import load_config
+    from canalis.config.wiring import build_connector, streams_of
+    from canalis.connectors.registry import discover
+    from canalis.ingest.replay import replay_stream
+    from canalis.privacy import mask_text
+    from canalis.store import tables
+
+    config = load_config()
+    registry = discover()
+    connections = config.enabled_connections()
+    if args.source is not None and args.source not in connections:
+        raise CanalisError(f"no enabled connection '{args.source}' (connections: {', '.join(connections) or 'none'})")
+    if args.limit is not None and args.limit < 1:
+        raise CanalisError("--limit must be 1 or more")
+    chosen = {args.source: connections[args.source]} if args.source else connections
+    retried = healed = still_open = failed = 0
+    with migrated_store() as store, sandbox_for_run(out=sys.stderr):
+        for name, connection in chosen.items():
+            streams = streams_of(connection, registry[connection.connector])
+            if args.stream is not None:
+                if args.stream not in streams:
+                    raise CanalisError(f"connection '{name}' reads no stream '{args.stream}'")
+                streams = [args.stream]
+            waiting = [stream for stream in streams if store.has_open_quarantine(name, stream, tables.READ_STAGES)]
+            if not waiting:
+                continue
+            with build_connector(name, connection, registry) as connector:
+                for stream in waiting:
+                    try:
+                        report = replay_stream(
+                            store, connector, stream, settings=connection.replay, limit=args.limit or 1_000_000
+                        )
+                    except Exception as error:  # one stream failing to replay leaves the others to go on
+                        reason = mask_text(" ".join(str(error).split())) or type(error).__name__
+                        print(f"{name}.{stream}: replay failed: {reason}", file=sys.stderr)
+                        failed += 1
+                        continue
+                    for key in report.healed_keys:
+                        print(f"healed {key}")
+                    print(
+                        f"{name}.{stream}: retried {report.retried} ({report.method}), healed {report.healed}, "
+                        f"closed {report.stale_closed} already landed, {report.still_open} still open"
+                    )
+                    retried += report.retried
+                    healed += report.healed + report.stale_closed
+                    still_open += report.still_open
+    print(f"{healed} healed of {retried} retried; {still_open} still open")
+    return 1 if failed else 0
+
+
+def _quarantine_dismiss(args: argparse.Namespace) -> int:
+    if not args.keys and args.source is None:
+        raise CanalisError("name the entries to dismiss: their keys, or --source")
+    if args.stream is not None and args.source is None:
+        raise CanalisError("--stream needs --source")
+    with migrated_store() as store:
+        dismissed = store.dismiss_quarantine(args.keys, source=args.source, stream=args.stream)
+    for key in dismissed:
+        print(f"dismissed {key}")
+    unknown = sorted(set(args.keys) - set(dismissed))
+    for key in unknown:
+        print(f"not open: {key}", file=sys.stderr)
+    print(f"{len(dismissed)} entr{'y' if len(dismissed) == 1 else 'ies'} dismissed")
+    return 1 if unknown else 0
 
 
 @contextmanager
@@ -463,11 +558,12 @@ def _inconsistencies(args: argparse.Namespace) -> int:
 
 
 def _sandbox_serve(args: argparse.Namespace) -> int:
-    from canalis.sandbox.serve import serve
+    from canalis.sandbox.serve import check_exposure, serve
     from canalis.sandbox.server.faults import parse_faults
     from canalis.store.database import canalis_home
 
     parse_faults(args.faults)  # fail fast on a bad spec, before generating anything
+    check_exposure(args.host, expose=args.expose, out=None)  # before generating anything too
     data_dir = args.data_dir or canalis_home() / "sandbox"
     serve(
         host=args.host,
@@ -481,6 +577,7 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
         shopify_plan=args.shopify_plan,
         imap_port=args.imap_port,
         now=args.now,
+        expose=args.expose,
     )
     return 0
 

@@ -21,6 +21,7 @@ class RunSummary:
     records_read: Counter = field(default_factory=Counter)
     quarantined_this_run: int = 0
     quarantined_open: int = 0
+    healed_this_run: int = 0
     customer_records: int = 0
     unified_customers: int = 0
     interactions: int = 0
@@ -49,6 +50,7 @@ class RunSummary:
             "records_read": dict(self.records_read),
             "quarantined_this_run": self.quarantined_this_run,
             "quarantined_open": self.quarantined_open,
+            "healed_this_run": self.healed_this_run,
             "customer_records": self.customer_records,
             "unified_customers": self.unified_customers,
             "interactions": self.interactions,
@@ -88,6 +90,9 @@ def summarize_run(result, store: Store) -> RunSummary:
         if path[0] == "raw" and len(path) == 3:
             summary.records_read[path[1]] += int(metadata.get("records_read", 0))
         summary.quarantined_this_run += int(metadata.get("quarantined", 0) or 0)
+        if path[0] == "raw":
+            healed = ("healed", "replay_healed", "replay_stale_closed")
+            summary.healed_this_run += sum(int(metadata.get(name, 0) or 0) for name in healed)
         if path == ["customer_timeline"]:
             summary.interactions_attached = int(metadata.get("attached", 0))
         if path == ["inconsistencies"]:
@@ -142,7 +147,10 @@ def render_summary(summary: RunSummary, job_name: str) -> str:
     for source, failed in sorted(summary.failed_sources.items()):
         if source not in summary.records_read:
             lines.append(f"    {source:<24} {'-':>8}  (FAILED {failed})")
-    quarantined = f"{summary.quarantined_open:>8} open ({summary.quarantined_this_run} events this run)"
+    quarantined = (
+        f"{summary.quarantined_open:>8} open ({summary.quarantined_this_run} events, "
+        f"{summary.healed_this_run} healed this run)"
+    )
     lines.append(f"  records quarantined:       {quarantined}")
     lines.append(f"  source customer records:   {summary.customer_records:>8}")
     lines.append(f"  unified customers:         {summary.unified_customers:>8}")

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from canalis.config.alerts import AlertSettings
+from canalis.config.replay import ReplaySettings
 from canalis.consistency.settings import ConsistencySettings
 from canalis.identity.config import IdentityConfig
 from canalis.kpis.settings import KpiSettings
@@ -50,6 +51,10 @@ class ConnectionConfig(BaseModel):
         default=None, description="owners of this connection's assets (emails or team:name); default the file's"
     )
     tags: dict[str, str] = Field(default_factory=dict, description="tags of this connection's assets")
+    replay: ReplaySettings = Field(
+        default_factory=ReplaySettings,
+        description="how many of this connection's quarantined records each run retries (by id, else by window)",
+    )
     full_previews: bool = Field(
         default=False,
         description="show this connection's raw records unmasked in Dagster previews (emails, phones, names and "

@@ -27,7 +27,8 @@ from canalis.parent_watch import exit_with_parent
 from canalis.privacy.subjects import ErasedFilter
 from canalis.sdk.base import dig, key_at
 from canalis.sdk.errors import ConfigError
-from canalis.sdk.streams import Deletion, DeletionKind, Page, Stream
+from canalis.sdk.state import CursorKind, format_cursor
+from canalis.sdk.streams import Deletion, DeletionKind, Page, Rejected, Stream
 from canalis.store import QuarantinedRecord, Store, tables, upsert, utcnow
 from canalis.store.types import JSONText, dumps
 
@@ -58,6 +59,7 @@ class IngestReport:
     quarantined: int = 0
     deleted: int = 0
     erased_skipped: int = 0
+    healed: int = 0
     pages: int = 0
     cursor: str | None = None
     full_refresh: bool = False
@@ -75,6 +77,7 @@ class IngestReport:
         self.quarantined += other.quarantined
         self.deleted += other.deleted
         self.erased_skipped += other.erased_skipped
+        self.healed += other.healed
         self.pages += other.pages
         self.preview.extend(other.preview[: max(PREVIEW_ROWS - len(self.preview), 0)])
         self.quarantine_reasons.extend(other.quarantine_reasons[: max(5 - len(self.quarantine_reasons), 0)])
@@ -88,11 +91,13 @@ class StreamKeys:
     cursor_field: str | None
     deleted_when: tuple[str, Any] | None = None
     deletion_kind: DeletionKind = "deleted"
+    cursor_kind: CursorKind = "datetime"
 
     @classmethod
     def of(cls, stream: type[Stream]) -> StreamKeys:
         marker = getattr(stream, "deleted_when", None)
-        return cls(stream.primary_key, stream.cursor_field, marker, getattr(stream, "deletion_kind", "deleted"))
+        kind = getattr(stream, "deletion_kind", "deleted")
+        return cls(stream.primary_key, stream.cursor_field, marker, kind, stream.cursor_kind)
 
     def marks_deleted(self, record: dict[str, Any]) -> bool:
         """Whether the record carries the stream's deletion marker."""
@@ -118,7 +123,13 @@ def collect_group(first: Page, ready: Callable[[float], Page | None]) -> list[Pa
 
 
 class Lander:
-    """Stores groups of one stream read's pages, each in one transaction with the state after it."""
+    """Stores groups of one stream read's pages, each in one transaction with the state after it.
+
+    A record landing closes the open read-stage quarantine entries of its id (unless the same group rejects it
+    again). A rejection is quarantined with the cursor a re-read finds it from (`window_start`: the stream's
+    cursor before the group, unless the record holds its own). A replay lands with `save_state=False`: it
+    re-reads records behind the stream's cursor and must not move it.
+    """
 
     def __init__(
         self,
@@ -128,6 +139,9 @@ class Lander:
         run_id: str | None,
         batch_id: int | None = None,
         state_version: int | None = None,
+        *,
+        window_start: str | None = None,
+        save_state: bool = True,
     ) -> None:
         self.store = store
         self.report = report
@@ -135,6 +149,9 @@ class Lander:
         self.run_id = run_id
         self.batch_id = batch_id
         self.state_version = state_version  # the stream state's version this read continues; None: not checked
+        self.window_start = window_start
+        self.save_state = save_state
+        self.heals = store.has_open_quarantine(report.connection, report.stream, tables.READ_STAGES)
         self.erased = ErasedFilter.load(store.engine)
         self._tombstones: bool | None = None  # whether the stream has tombstones, looked up once
 
@@ -191,24 +208,56 @@ class Lander:
                 report.unchanged += counts.unchanged
                 if len(report.preview) < PREVIEW_ROWS:
                     report.preview.extend(records[: PREVIEW_ROWS - len(report.preview)])
+                if self.heals:
+                    again = {r.record_id for r in rejected if r.record_id}
+                    landed = {row["record_id"] for row in rows} - again
+                    report.healed += store.resolve_landed(conn, connection, stream_name, landed)
             if rejected:
-                store.quarantine(
-                    conn,
-                    (
-                        QuarantinedRecord(connection, stream_name, "read", r.error, r.record_id, r.payload, r.field)
-                        for r in rejected
-                    ),
-                )
+                store.quarantine(conn, (self._quarantined(r) for r in rejected))
+                self.heals = True
                 report.quarantined += len(rejected)
                 report.quarantine_reasons.extend(r.error for r in rejected[:5])
-            self.state_version = store.save_state(
-                conn,
-                connection,
-                stream_name,
-                pages[-1].state.to_stored(),
-                self.run_id,
-                expected_version=self.state_version,
-            )
+            for page in pages:
+                if page.superseded and page.read_since is not None and self.heals:
+                    report.healed += store.resolve_superseded(
+                        conn, connection, stream_name, page.superseded, page.read_since
+                    )
+            if self.save_state:
+                self.state_version = store.save_state(
+                    conn,
+                    connection,
+                    stream_name,
+                    pages[-1].state.to_stored(),
+                    self.run_id,
+                    expected_version=self.state_version,
+                )
+        if pages[-1].state.cursor is not None:
+            self.window_start = pages[-1].state.cursor
+
+    def _quarantined(self, rejection: Rejected) -> QuarantinedRecord:
+        r = rejection
+        return QuarantinedRecord(
+            self.report.connection,
+            self.report.stream,
+            "read",
+            r.error,
+            r.record_id,
+            r.payload,
+            r.field,
+            window_cursor=self._own_cursor(r.payload) or self.window_start,
+        )
+
+    def _own_cursor(self, payload: Any) -> str | None:
+        """The record's own cursor value as the stream compares it, when its payload holds a readable one."""
+        if not self.keys.cursor_field or not isinstance(payload, dict):
+            return None
+        value = dig(payload, self.keys.cursor_field)
+        if value is None or value == "":
+            return None
+        try:
+            return format_cursor(value, self.keys.cursor_kind)[:100]
+        except (TypeError, ValueError, OverflowError):
+            return None
 
     def _raw_row(self, record: dict[str, Any], now) -> dict[str, Any]:
         text = dumps(record)
@@ -256,12 +305,23 @@ class WriterProcess:
         run_id: str | None,
         batch_id: int | None,
         state_version: int | None = None,
+        window_start: str | None = None,
     ):
         context = start_context()
         self._inbox = context.Queue(maxsize=WRITER_QUEUE_PAGES)
         self._outbox = context.Queue()
         url = store.engine.url.render_as_string(hide_password=False)
-        setup = (url, report.connection, report.stream, keys, run_id, batch_id, state_version, os.getpid())
+        setup = (
+            url,
+            report.connection,
+            report.stream,
+            keys,
+            run_id,
+            batch_id,
+            state_version,
+            os.getpid(),
+            window_start,
+        )
         self._process = context.Process(
             target=_serve, args=(setup, self._inbox, self._outbox), name=f"land-{report.connection}", daemon=True
         )
@@ -352,12 +412,12 @@ class WriterProcess:
 
 def _serve(setup: tuple, inbox: Any, outbox: Any) -> None:
     """The writer process: store pages from `inbox` in groups until the end mark, then report."""
-    url, connection, stream_name, keys, run_id, batch_id, state_version, reader_pid = setup
+    url, connection, stream_name, keys, run_id, batch_id, state_version, reader_pid, window_start = setup
     exit_with_parent()
     lower_priority()
     store = Store(url)
     report = IngestReport(connection=connection, stream=stream_name)
-    lander = Lander(store, report, keys, run_id, batch_id, state_version)
+    lander = Lander(store, report, keys, run_id, batch_id, state_version, window_start=window_start)
     ended = False
 
     def ready(wait: float) -> Page | None:

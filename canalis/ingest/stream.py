@@ -58,7 +58,7 @@ def _ingest(store: Store, connector: Connector, stream_name: str, *, full_refres
     ):
         seen = set()
     # every save checks that no other run saved this stream's state since this read began
-    lander = Lander(store, report, keys, run_id, state_version=version)
+    lander = Lander(store, report, keys, run_id, state_version=version, window_start=state.cursor)
     writer: WriterProcess | None = None
     hand_off = writer_allowed(store)
     try:
@@ -66,7 +66,9 @@ def _ingest(store: Store, connector: Connector, stream_name: str, *, full_refres
         with Prefetched(connector.read(stream_name, state), depth=READ_AHEAD_PAGES, name=f"read-{connection}") as pages:
             for page in pages:
                 if writer is None and hand_off and report.records_read >= landing.HANDOFF_RECORDS:
-                    writer = WriterProcess(store, report, keys, run_id, lander.batch_id, lander.state_version)
+                    writer = WriterProcess(
+                        store, report, keys, run_id, lander.batch_id, lander.state_version, lander.window_start
+                    )
                     report.writer_process = True
                 if writer is not None:
                     if seen is not None:

@@ -35,7 +35,7 @@ def quarantine_gate(conn: Connection, plan: StoredPlan, config: PublishConfig) -
     held = dict(
         conn.execute(
             sa.select(q.c.source, sa.func.count())
-            .where(q.c.source.in_(sources), q.c.resolved_at.is_(None), q.c.stage != "write")
+            .where(q.c.source.in_(sources), tables.quarantine_open(), q.c.stage != "write")
             .group_by(q.c.source)
         ).all()
     )

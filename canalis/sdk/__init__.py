@@ -18,7 +18,7 @@ from canalis.sdk.base import Connector, ConnectorKind, dig, key_at, record_id
 from canalis.sdk.declarative import DeclarativeConnector, declarative_connector
 from canalis.sdk.errors import ApiError, CanalisError, ConfigError, ConfigProblem, ConnectorError, MappingError
 from canalis.sdk.graphql import GraphQLStream, graphql_throttle
-from canalis.sdk.http import RETRYABLE_STATUSES, HttpClient, error_message, parse_retry_after
+from canalis.sdk.http import RETRYABLE_STATUSES, HttpClient, error_message, parse_retry_after, response_cap
 from canalis.sdk.http_connector import HttpConnector
 from canalis.sdk.pagination import (
     iter_records,
@@ -125,5 +125,6 @@ __all__ = [
     "record_id",
     "redact",
     "redact_url",
+    "response_cap",
     "setting",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -189,6 +189,28 @@ class Connector:
         `deletes_by_absence`, unless the connector decides from its settings)."""
         return stream.deletes_by_absence
 
+    # --- optional: records by id ------------------------------------------------------------------
+
+    def fetches_by_id(self, stream: str) -> bool:
+        """Whether `read_records_by_id` fetches this stream's records by id (the vendor has a call for it).
+
+        Quarantine replay fetches records rejected on an earlier read this way; for a stream that cannot, it
+        re-reads the cursor window the records were in. A declarative stream says so itself (a `RestStream`
+        with a `record_path`).
+        """
+        available = getattr(self.stream(stream), "by_id_available", None)
+        return bool(available()) if callable(available) else False
+
+    def read_records_by_id(self, stream: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """The current version of each named record, shaped as the stream's read shapes it (same fields,
+        same nested children); ids the vendor no longer knows are left out. Connectors whose `fetches_by_id`
+        says so implement it (declarative streams with a `record_path` have it already)."""
+        declared = self.stream(stream)
+        fetch = getattr(declared, "records_by_id", None)
+        if callable(fetch) and self.fetches_by_id(stream):
+            return iter(fetch(self, ids))
+        raise ConnectorError(f"{self.name}: stream '{stream}' cannot be read by id")
+
     # --- provided -------------------------------------------------------------------------------
 
     def read(self, stream_name: str, state: StreamState | None = None) -> Iterator[Page]:
@@ -279,7 +301,7 @@ def validate_page(stream: type[Stream], page: Page) -> Page:
                 rejected.append(replace(rejection, record_id=key))
                 record = trimmed
         accepted.append(record)
-    return Page(records=accepted, state=page.state, rejected=rejected, deleted=page.deleted)
+    return replace(page, records=accepted, rejected=rejected)
 
 
 def _without_bad_children(

@@ -132,6 +132,8 @@ class StreamSpec(_Spec):
     start: str | None = None
     lookback_minutes: float = 0
     records_path: str | None = None
+    record_path: str | None = None
+    record_at: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     body: dict[str, Any] | None = None
     paginator: PaginatorSpec = Field(default_factory=PaginatorSpec)
@@ -401,6 +403,8 @@ def _stream_class(item: StreamSpec, module: str) -> type[RestStream]:
         "start": item.start,
         "lookback": timedelta(minutes=item.lookback_minutes),
         "records_path": item.records_path,
+        "record_path": item.record_path,
+        "record_at": item.record_at,
         "params": dict(item.params),
         "body": item.body,
         "paginator": item.paginator.build(),

@@ -47,6 +47,16 @@ _AUTH_SECRET_ATTRIBUTES = ("password", "token", "access_token", "api_key", "secr
 ThrottleDetector = Callable[[requests.Response], float | None]
 
 
+DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024  # one answer larger than this fails its call
+RESPONSE_CHUNK_BYTES = 1 << 16
+
+
+def response_cap(settings: Any) -> int:
+    """The largest answer, in bytes, a connector's settings allow (`max_response_mb`, else the default)."""
+    megabytes = getattr(settings, "max_response_mb", None)
+    return int(float(megabytes) * 1024 * 1024) if megabytes else DEFAULT_MAX_RESPONSE_BYTES
+
+
 def _canalis_version() -> str:
     """The installed Canalis version, or the source tree's version when not installed."""
     try:
@@ -266,8 +276,10 @@ class HttpClient:
         sleep: Callable[[float], None] = sleep_now,
         user_agent: str = DEFAULT_USER_AGENT,
         throttle_detector: ThrottleDetector | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         _check_settings(system, base_url, max_attempts, backoff_initial, backoff_max)
+        self.max_response_bytes = max_response_bytes
         self.system = system
         self.base_url = base_url.rstrip("/")
         self._base_origin: Origin = _origin(self.base_url) or ("", None, None)
@@ -430,6 +442,7 @@ class HttpClient:
         started = time.monotonic()
         try:
             response = self._send(prepared)
+            self._read_capped(response, call)
         except requests.RequestException as exc:
             self.stats.add(requests=1)
             self._log_exchange(prepared, "no response", started)
@@ -440,9 +453,37 @@ class HttpClient:
         return response
 
     def _send(self, prepared: requests.PreparedRequest) -> requests.Response:
-        """Send through the pooled session with the environment's proxy and CA settings and the timeouts."""
+        """Send through the pooled session with the environment's proxy and CA settings and the timeouts; the
+        body is read afterwards, up to the size cap (`_read_capped`)."""
         settings = self.environment_settings(prepared.url or "")
-        return self._session.send(prepared, timeout=self.timeout, allow_redirects=True, **settings)
+        return self._session.send(prepared, timeout=self.timeout, allow_redirects=True, **{**settings, "stream": True})
+
+    def _read_capped(self, response: requests.Response, call: str) -> None:
+        """Read the body, failing the call (not retried) once it passes `max_response_bytes` (decompressed)."""
+        cap = self.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap and "Content-Encoding" not in response.headers:
+            response.close()
+            raise self._too_large(response, call)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(RESPONSE_CHUNK_BYTES):
+            size += len(chunk)
+            if size > cap:
+                response.close()
+                raise self._too_large(response, call)
+            chunks.append(chunk)
+        response._content = b"".join(chunks)  # what `response.content` gives from now on
+        response._content_consumed = True
+
+    def _too_large(self, response: requests.Response, call: str) -> ApiError:
+        limit = self.max_response_bytes / (1024 * 1024)
+        return ApiError(
+            system=self.system,
+            call=call,
+            status=response.status_code,
+            detail=f"the answer is larger than {limit:g} MB (setting max_response_mb); it was not read",
+        )
 
     def environment_settings(self, url: str) -> dict[str, Any]:
         """The proxies, CA bundle and client certificate requests would take from the environment for `url`.

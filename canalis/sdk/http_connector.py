@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from canalis.sdk.base import Connector
 from canalis.sdk.errors import ApiError, ConnectorError
-from canalis.sdk.http import HttpClient, ThrottleDetector
+from canalis.sdk.http import HttpClient, ThrottleDetector, response_cap
 from canalis.sdk.ratelimit import Pace, RateLimiter
 from canalis.sdk.settings import ConnectorSettings, HttpSettings, secret_fields
 from canalis.sdk.state import StreamState
@@ -99,6 +99,7 @@ class HttpConnector(Connector):
             session=self._session,
             sleep=self._pace.sleep,
             throttle_detector=self.throttle_detector(),
+            max_response_bytes=response_cap(self.settings),
         )
 
     def secret_values(self) -> list[str]:

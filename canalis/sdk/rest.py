@@ -15,12 +15,13 @@ specific to its vendor (flattening, computed keys) without taking over the readi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
 
-from canalis.sdk.errors import ConnectorError
+from canalis.sdk.errors import ApiError, ConnectorError
 from canalis.sdk.pagination import dig
 from canalis.sdk.paginators import Location, PageRequest, Paginator
 from canalis.sdk.progress import ReadProgress, cursor_values, newer_than
@@ -95,6 +96,37 @@ class RestStream(Stream):
     start: ClassVar[str | None] = None
     """The lower bound of a first read (`{start_date}` names a setting), for APIs that need one: without it an
     endpoint may answer only recent records."""
+    record_path: ClassVar[str | None] = None
+    """The path of one record by its primary key (`/contacts/{id}`), when the API has one: quarantine replay
+    fetches records rejected on an earlier read through it (partitioned streams re-read their window instead)."""
+    record_at: ClassVar[str | None] = None
+    """Where the record is in that answer (dotted); None when the answer is the record itself."""
+
+    @classmethod
+    def by_id_available(cls) -> bool:
+        """Whether records of this stream can be fetched one by one (`record_path`, no partitions)."""
+        return cls.record_path is not None and cls.partitions is None
+
+    @classmethod
+    def records_by_id(cls, connector: Connector, ids: Iterable[str]) -> Iterator[Any]:
+        """Each record by id through `record_path`, prepared as a read prepares it; an id the API does not
+        know (404) is left out."""
+        if cls.record_path is None:
+            raise ConnectorError(f"{connector.name}: stream '{cls.name}' declares no record_path")
+        http: HttpClient = connector.http  # type: ignore[attr-defined]
+        call = f"GET {cls.record_path}"
+        for value in ids:
+            values = {**template_values(connector, {}), "id": quote(str(value), safe="")}
+            try:
+                response = http.request("GET", fill(cls.record_path, values, connector, cls), call=call)
+            except ApiError as error:
+                if error.status == 404:
+                    continue
+                raise
+            body = http.decode_json(response, call=call)
+            record = dig(body, cls.record_at) if cls.record_at else body
+            if record is not None:
+                yield from cls.prepare(connector, [record], {})
 
     @classmethod
     def prepare(cls, connector: Connector, records: list[Any], partition: Partition) -> list[Any]:

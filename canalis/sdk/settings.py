@@ -90,7 +90,7 @@ class HttpCallSettings(ConnectorSettings):
 
     For connectors whose address is not a plain base URL (a shop name, a login flow); the others inherit
     `HttpSettings`. Environment variables: `<env_prefix>_TIMEOUT_SECONDS`, `<env_prefix>_MAX_ATTEMPTS` and
-    `<env_prefix>_REQUESTS_PER_SECOND`; `setting_defaults` gives a connector its own defaults.
+    `<env_prefix>_REQUESTS_PER_SECOND` (and `_MAX_RESPONSE_MB`); `setting_defaults` gives a connector its own defaults.
     """
 
     timeout_seconds: float = setting(
@@ -109,6 +109,13 @@ class HttpCallSettings(ConnectorSettings):
         env="{prefix}_REQUESTS_PER_SECOND",
         ge=0,
         le=1000,
+    )
+    max_response_mb: float = setting(
+        100.0,
+        description="Largest answer one call may return, in MB (decompressed); a larger one fails the call.",
+        env="{prefix}_MAX_RESPONSE_MB",
+        gt=0,
+        le=10_000,
     )
 
 

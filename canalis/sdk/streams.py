@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel
@@ -135,12 +135,19 @@ class Deletion:
 @dataclass
 class Page:
     """Records read in one go, the records the source reports deleted, and the stream state that holds once
-    they are stored."""
+    they are stored.
+
+    `superseded` names record-id prefixes (a file's name) whose every record this read went through again since
+    `read_since`: their read-stage quarantine entries not rejected again since then are closed, since whatever
+    they held has landed or was rejected anew under its current id.
+    """
 
     records: list[dict[str, Any]]
     state: StreamState
     rejected: list[Rejected] = field(default_factory=list)
     deleted: list[Deletion] = field(default_factory=list)
+    superseded: tuple[str, ...] = ()
+    read_since: datetime | None = None
 
 
 WriteStatus = Literal["applied", "unchanged", "failed", "skipped"]

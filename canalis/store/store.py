@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from canalis.sdk.errors import CanalisError
@@ -50,6 +50,7 @@ class QuarantinedRecord:
     record_id: str | None = None
     payload: Any = None
     field: str | None = None
+    window_cursor: str | None = None
 
     @property
     def key(self) -> str:
@@ -103,18 +104,20 @@ class Store:
     # --- quarantine ---------------------------------------------------------------------------
 
     def quarantine(self, connection: Connection, records: Iterable[QuarantinedRecord]) -> int:
-        """Record failures; a record already quarantined for the same reason gets its count and last-seen bumped."""
+        """Record failures; a record already quarantined gets its count and last-seen bumped and is open again,
+        unless a person dismissed it (a dismissed entry is not retried, whatever happens to its record)."""
         now = utcnow()
+        q = tables.quarantine
         count = 0
         for record in records:
             count += 1
             key = record.key
             existing = connection.execute(
-                select(tables.quarantine.c.occurrences).where(tables.quarantine.c.quarantine_key == key)
+                select(q.c.occurrences, q.c.window_cursor).where(q.c.quarantine_key == key)
             ).first()
             if existing is None:
                 connection.execute(
-                    insert(tables.quarantine).values(
+                    insert(q).values(
                         quarantine_key=key,
                         source=record.source,
                         stream=record.stream,
@@ -126,12 +129,13 @@ class Store:
                         first_seen_at=now,
                         last_seen_at=now,
                         occurrences=1,
+                        window_cursor=record.window_cursor,
                     )
                 )
             else:
                 connection.execute(
-                    update(tables.quarantine)
-                    .where(tables.quarantine.c.quarantine_key == key)
+                    update(q)
+                    .where(q.c.quarantine_key == key)
                     .values(
                         payload=record.payload,
                         error=record.error,
@@ -139,6 +143,8 @@ class Store:
                         last_seen_at=now,
                         occurrences=existing.occurrences + 1,
                         resolved_at=None,
+                        # the earliest window still finds the record: a retry never moves it later
+                        window_cursor=existing.window_cursor or record.window_cursor,
                     )
                 )
         return count
@@ -152,25 +158,112 @@ class Store:
         for start in range(0, len(keys), 500):
             connection.execute(
                 update(q)
-                .where(q.c.quarantine_key.in_(keys[start : start + 500]), q.c.resolved_at.is_(None))
+                .where(q.c.quarantine_key.in_(keys[start : start + 500]), tables.quarantine_open())
                 .values(resolved_at=utcnow())
             )
 
-    def has_open_quarantine(self, source: str, stream: str, stage: str) -> bool:
+    def resolve_landed(self, connection: Connection, source: str, stream: str, record_ids: Iterable[str]) -> int:
+        """Close the open read-stage entries of records that have just landed; how many closed."""
+        ids = sorted(set(record_ids))
+        q = tables.quarantine
+        closed = 0
+        now = utcnow()
+        for start in range(0, len(ids), 500):
+            result = connection.execute(
+                update(q)
+                .where(
+                    q.c.source == source,
+                    q.c.stream == stream,
+                    q.c.stage.in_(tables.READ_STAGES),
+                    q.c.record_id.in_(ids[start : start + 500]),
+                    tables.quarantine_open(),
+                )
+                .values(resolved_at=now)
+            )
+            closed += result.rowcount or 0
+        return closed
+
+    def resolve_superseded(
+        self, connection: Connection, source: str, stream: str, prefixes: Iterable[str], since: datetime
+    ) -> int:
+        """Close open read-stage entries under record-id prefixes (`name` or `name:...`) last rejected before
+        `since`: a read went through all of them again and did not reject them anew."""
+        q = tables.quarantine
+        closed = 0
+        for prefix in prefixes:
+            under = or_(q.c.record_id == prefix, q.c.record_id.startswith(f"{prefix}:", autoescape=True))
+            result = connection.execute(
+                update(q)
+                .where(
+                    q.c.source == source,
+                    q.c.stream == stream,
+                    q.c.stage.in_(tables.READ_STAGES),
+                    under,
+                    q.c.last_seen_at < since,
+                    tables.quarantine_open(),
+                )
+                .values(resolved_at=utcnow())
+            )
+            closed += result.rowcount or 0
+        return closed
+
+    def close_landed_entries(self, source: str | None = None, stream: str | None = None) -> int:
+        """Close open read-stage entries whose record has landed since it was last rejected (stale entries)."""
+        q, raw = tables.quarantine, tables.raw_records
+        landed_since = exists().where(
+            raw.c.source == q.c.source,
+            raw.c.stream == q.c.stream,
+            raw.c.record_id == q.c.record_id,
+            raw.c.last_seen_at > q.c.last_seen_at,
+        )
+        query = update(q).where(q.c.stage.in_(tables.READ_STAGES), q.c.record_id.is_not(None), tables.quarantine_open())
+        if source is not None:
+            query = query.where(q.c.source == source)
+        if stream is not None:
+            query = query.where(q.c.stream == stream)
+        with self.begin() as connection:
+            return connection.execute(query.where(landed_since).values(resolved_at=utcnow())).rowcount or 0
+
+    def dismiss_quarantine(
+        self, keys: Iterable[str] = (), *, source: str | None = None, stream: str | None = None
+    ) -> list[str]:
+        """A person closes open entries (by key, or all of a source or stream): they are no longer retried and
+        no longer count. The keys dismissed; keys of entries not open are left alone."""
+        q = tables.quarantine
+        chosen = list(keys)
+        if not chosen and source is None:
+            raise CanalisError("name the entries to dismiss: their keys, or a source")
+        query = select(q.c.quarantine_key).where(tables.quarantine_open())
+        if chosen:
+            query = query.where(q.c.quarantine_key.in_(chosen))
+        if source is not None:
+            query = query.where(q.c.source == source)
+        if stream is not None:
+            query = query.where(q.c.stream == stream)
+        with self.begin() as connection:
+            found = list(connection.execute(query.order_by(q.c.quarantine_key)).scalars())
+            for start in range(0, len(found), 500):
+                connection.execute(
+                    update(q).where(q.c.quarantine_key.in_(found[start : start + 500])).values(dismissed_at=utcnow())
+                )
+        return found
+
+    def has_open_quarantine(self, source: str, stream: str, stage: str | tuple[str, ...]) -> bool:
         """Whether any record of a stream waits in quarantine at a stage (so a success may resolve it)."""
         q = tables.quarantine
+        stages = (stage,) if isinstance(stage, str) else stage
         query = (
             select(q.c.quarantine_key)
-            .where(q.c.source == source, q.c.stream == stream, q.c.stage == stage, q.c.resolved_at.is_(None))
+            .where(q.c.source == source, q.c.stream == stream, q.c.stage.in_(stages), tables.quarantine_open())
             .limit(1)
         )
         with self.engine.connect() as connection:
             return connection.execute(query).first() is not None
 
     def open_quarantine_count(self, source: str | None = None) -> int:
-        """How many quarantined records are not resolved yet."""
+        """How many quarantined records are neither resolved nor dismissed."""
         q = tables.quarantine
-        query = select(func.count()).select_from(q).where(q.c.resolved_at.is_(None))
+        query = select(func.count()).select_from(q).where(tables.quarantine_open())
         if source is not None:
             query = query.where(q.c.source == source)
         with self.engine.connect() as connection:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    ColumnElement,
     Float,
     Index,
     Integer,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
 )
 
 from canalis.store.schema import metadata
@@ -306,8 +308,19 @@ quarantine = Table(
     Column("last_seen_at", UTCDateTime, nullable=False),
     Column("occurrences", Integer, nullable=False, default=1),
     Column("resolved_at", UTCDateTime, comment="set when a later version of the record succeeded"),
+    Column("dismissed_at", UTCDateTime, comment="set when a person dismissed the entry (it is no longer retried)"),
+    Column("window_cursor", String(100), comment="stream cursor a re-read starts from to find the record again"),
 )
 Index("ix_quarantine_source", quarantine.c.source, quarantine.c.stream)
+
+READ_STAGES = ("read", "validate")
+"""Quarantine stages of records rejected before they landed: retried by re-reading them from their source."""
+
+
+def quarantine_open() -> ColumnElement[bool]:
+    """Entries neither resolved (their record went through) nor dismissed by a person."""
+    return and_(quarantine.c.resolved_at.is_(None), quarantine.c.dismissed_at.is_(None))
+
 
 sync_state = Table(
     "sync_state",

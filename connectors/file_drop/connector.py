@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,29 @@ class FileDropConnector(Connector):
 
     @property
     def folder(self) -> Path:
-        """The folder the files are read from."""
+        """The folder the files are read from, resolved (a `sample:` folder stays among the shipped samples)."""
         path = self.settings.path
         if path.startswith("sample:"):
-            return SAMPLE_ROOT / path.removeprefix("sample:")
-        return Path(path).expanduser()
+            root = SAMPLE_ROOT.resolve()
+            folder = (root / path.removeprefix("sample:")).resolve()
+            if not folder.is_relative_to(root):
+                raise self.setting_error("path", "names a sample folder outside the samples Canalis ships")
+            return folder
+        return Path(path).expanduser().resolve()
 
     def files_for(self, stream: type[Stream]) -> list[Path]:
-        """The files of a stream, in name order."""
+        """The files of a stream, in name order; a file leading outside the folder (a symlink) is refused."""
+        folder = self.folder
         pattern = self.settings.files[stream.name]
-        return sorted(path for path in self.folder.glob(pattern) if path.is_file() and path.suffix.lower() in SUFFIXES)
+        found: list[Path] = []
+        for path in sorted(folder.glob(pattern)):
+            if not path.resolve().is_relative_to(folder):
+                raise self.setting_error(
+                    "path", f"folder holds '{path.relative_to(folder)}', which leads outside it (refused)"
+                )
+            if path.is_file() and path.suffix.lower() in SUFFIXES:
+                found.append(path)
+        return found
 
     def check(self) -> CheckResult:
         folder = self.folder
@@ -74,12 +88,14 @@ class FileDropConnector(Connector):
             digest = file_digest(path)
             if seen.get(path.name) == digest and not self.settings.detect_deletes:
                 continue  # unchanged since the last read (every file is read when deletes are detected)
+            started = datetime.now(UTC)
             yield from self._read_file(stream, path, state)
             seen[path.name] = digest
             state = StreamState(
                 cursor=state.cursor, cursor_kind=state.cursor_kind, extra={**state.extra, "files": dict(seen)}
             )
-            yield Page(records=[], state=state)
+            # every row of the file was read again: earlier rejections of its lines are settled
+            yield Page(records=[], state=state, superseded=(path.name,), read_since=started)
 
     def _read_file(self, stream: type[FileStream], path: Path, state: StreamState) -> Iterator[Page]:
         records: list[dict[str, Any]] = []

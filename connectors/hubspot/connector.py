@@ -4,7 +4,7 @@ marketing subscription status out."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -189,6 +189,19 @@ class HubSpotConnector(HttpConnector):
                 state=StreamState(cursor=state.cursor, cursor_kind=state.cursor_kind, extra=progress),
             )
 
+    def fetches_by_id(self, stream: str) -> bool:
+        """CRM objects are fetched by id through the batch read API (email events have no such call)."""
+        return issubclass(self.stream(stream), CrmStream)
+
+    def read_records_by_id(self, stream: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """CRM objects by id, with the properties, associations and additions a read gives them."""
+        crm = self.stream(stream)
+        if not issubclass(crm, CrmStream):
+            yield from super().read_records_by_id(stream, ids)
+            return
+        results = self.client.batch_read(crm.object_type, [str(value) for value in ids], self._properties(crm))
+        yield from self._enrich(crm, results, listed=False)
+
     @property
     def lookback(self) -> timedelta:
         """The look-back window incremental reads start with."""
@@ -212,9 +225,17 @@ class HubSpotConnector(HttpConnector):
             try:
                 definitions = self.client.subscription_definitions()
             except ApiError as error:
-                if required or error.status not in (401, 403):
+                if required or error.status not in (401, 403, 404):
                     raise
-                definitions = []  # no communication preferences scope: read without the subscription flag
+                # an optional endpoint: without the communication preferences scope (or on a portal without
+                # it) contacts are read without the marketing opt-out flag
+                self.log.warning(
+                    "%s: subscription definitions unavailable (HTTP %s); contacts are read without the "
+                    "marketing email opt-out",
+                    self.connection,
+                    error.status,
+                )
+                definitions = []
             marketing = [
                 item
                 for item in definitions

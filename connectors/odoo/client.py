@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import requests
+from defusedxml.xmlrpc import DefusedExpatParser
 
 from canalis.connectors.odoo.settings import OdooSettings
-from canalis.sdk import ApiError, ConfigError, HttpClient, RateLimiter
+from canalis.sdk import ApiError, ConfigError, HttpClient, RateLimiter, response_cap
 
 SYSTEM = "odoo"
 JSON2_MIN_MAJOR = 19
@@ -53,6 +54,7 @@ class OdooClient:
             settings.url,
             timeout=(10.0, settings.timeout_seconds),
             max_attempts=settings.max_attempts,
+            max_response_bytes=response_cap(settings),
             rate_limiter=limiter,
             secrets=secrets,
             session=session,
@@ -224,7 +226,7 @@ class OdooClient:
             "POST", f"/xmlrpc/2/{service}", data=body.encode(), headers={"Content-Type": "text/xml"}, call=call
         )
         try:
-            (result,), _ = xmlrpc.client.loads(response.content, use_builtin_types=True)
+            (result,) = xmlrpc_loads(response.content)
         except xmlrpc.client.Fault as fault:
             kind = (
                 FAULT_KINDS.get(fault.faultCode, "application") if isinstance(fault.faultCode, int) else "application"
@@ -274,3 +276,13 @@ def decode_record(row: Any, types: dict[str, str]) -> Any:
 
 def _plain(secret: Any) -> str | None:
     return secret.get_secret_value() if secret is not None else None
+
+
+def xmlrpc_loads(content: bytes) -> tuple[Any, ...]:
+    """The parameters of an XML-RPC answer, parsed without DTDs, entities or external references (a hostile
+    answer cannot expand or fetch anything); raises `xmlrpc.client.Fault` for a fault answer."""
+    unmarshaller = xmlrpc.client.Unmarshaller(use_builtin_types=True)
+    parser = DefusedExpatParser(unmarshaller, forbid_dtd=True)
+    parser.feed(content)
+    parser.close()
+    return unmarshaller.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -178,6 +178,25 @@ class OdooConnector(Connector):
 
         for rows, page_state in pages_by_write_date(fetch, base, self.settings.page_size, state, stream.lookback):
             yield Page(records=self._complete(stream, rows), state=page_state)
+
+    def fetches_by_id(self, stream: str) -> bool:
+        """Every Odoo stream is a model read by `search_read`, which takes an id domain."""
+        return issubclass(self.stream(stream), OdooStream)
+
+    def read_records_by_id(self, stream: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """Records by id within the stream's own domain, completed as a read completes them (lines, codes)."""
+        odoo = self.stream(stream)
+        if not issubclass(odoo, OdooStream):
+            raise ConnectorError(f"{self.name}: stream '{stream}' is not an Odoo stream")
+        client = self._ready()
+        types = client.field_types(odoo.model)
+        fields = [name for name in odoo.fields if name in types]
+        context = {"active_test": False} if odoo.include_archived else None
+        numbers = sorted({int(value) for value in ids if str(value).isdigit()})
+        for chunk in _chunks(numbers, self.settings.page_size):
+            domain = [*self._base_domain(odoo), ("id", "in", chunk)]
+            rows = client.search_read(odoo.model, domain, fields, order="id asc", context=context)
+            yield from self._complete(odoo, rows)
 
     def _base_domain(self, stream: type[OdooStream]) -> list[Any]:
         if issubclass(stream, Partners):

@@ -19,7 +19,7 @@ import requests
 
 from canalis.connectors.salesforce.login import SYSTEM, Session, login
 from canalis.connectors.salesforce.settings import SalesforceSettings, auth_plan
-from canalis.sdk import ApiError, ConnectorError, HttpClient, RateLimiter
+from canalis.sdk import ApiError, ConnectorError, HttpClient, RateLimiter, response_cap
 
 log = logging.getLogger("canalis.connectors.salesforce")
 
@@ -79,6 +79,7 @@ class SalesforceClient:
                         session.instance_url,
                         timeout=(10.0, self.settings.timeout_seconds),
                         max_attempts=self.settings.max_attempts,
+                        max_response_bytes=response_cap(self.settings),
                         rate_limiter=self._limiter,
                         secrets=[session.token],
                         session=self._requests_session,

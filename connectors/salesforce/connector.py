@@ -3,8 +3,9 @@ PricebookEntry writes through sObject Collections."""
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -44,6 +45,10 @@ def _stamp(record: Any) -> datetime | None:
         return parse_cursor_datetime(value)
     except ValueError:
         return None
+
+
+SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+IDS_PER_QUERY = 200  # keeps a query well under SOQL's length limit
 
 
 class SalesforceConnector(Connector):
@@ -180,6 +185,25 @@ class SalesforceConnector(Connector):
             records = body["records"]
             state = _advance(state, records, final=bool(body.get("done", True)))
             yield Page(records=records, state=state)
+
+    def fetches_by_id(self, stream: str) -> bool:
+        """sObjects are fetched by Id through the query API."""
+        return issubclass(self.stream(stream), SObjectStream)
+
+    def read_records_by_id(self, stream: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """sObjects by Id (`WHERE Id IN (...)`, 200 at a time), with the fields a read selects; text that is
+        not a Salesforce id is never put in a query."""
+        sobject = self.stream(stream)
+        if not issubclass(sobject, SObjectStream):
+            raise ConnectorError(f"salesforce: stream '{stream}' is not an sObject stream")
+        client = self.client
+        types = client.field_types(sobject.sobject)
+        fields = [field for field in self.fields_of(sobject) if field in types]
+        valid = sorted({value for value in ids if SALESFORCE_ID.fullmatch(str(value))})
+        for start in range(0, len(valid), IDS_PER_QUERY):
+            listed = ", ".join(f"'{value}'" for value in valid[start : start + IDS_PER_QUERY])
+            for body in client.query_pages(f"SELECT {', '.join(fields)} FROM {sobject.sobject} WHERE Id IN ({listed})"):
+                yield from body["records"]
 
     def _read_bulk(
         self, stream: type[SObjectStream], select: str, types: dict[str, str], state: StreamState

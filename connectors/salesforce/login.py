@@ -9,10 +9,11 @@ from html import escape
 from xml.parsers.expat import ExpatError
 
 import requests
-from simple_salesforce.util import getUniqueElementValueFromXmlString
+from defusedxml import DefusedXmlException
+from defusedxml import minidom as defused_minidom
 
 from canalis.connectors.salesforce.settings import AuthPlan, SalesforceSettings
-from canalis.sdk import ApiError, ConfigError, HttpClient, error_message
+from canalis.sdk import ApiError, ConfigError, HttpClient, error_message, response_cap
 
 SYSTEM = "salesforce"
 CLIENT_NAME = "canalis"
@@ -51,6 +52,7 @@ def login(
         settings.login_host,
         timeout=(10.0, settings.timeout_seconds),
         max_attempts=settings.max_attempts,
+        max_response_bytes=response_cap(settings),
         secrets=secrets,
         session=session,
         sleep=sleep,
@@ -122,10 +124,16 @@ def _soap_login(
 
 
 def _xml_value(content: bytes, name: str) -> str | None:
+    """The text of the first element called `name` in a SOAP answer, parsed without DTDs or entities (a
+    hostile answer cannot expand or fetch anything); None when there is none or the answer is not XML."""
     try:
-        return getUniqueElementValueFromXmlString(content, name)
-    except ExpatError:
+        document = defused_minidom.parseString(content, forbid_dtd=True)
+    except (ExpatError, DefusedXmlException):
         return None
+    found = document.getElementsByTagName(name)
+    if not found:
+        return None
+    return "".join(node.data for node in found[0].childNodes if node.nodeType == node.TEXT_NODE)
 
 
 def _soap_fault(response: requests.Response) -> tuple[str | None, str | None]:

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from canalis.connectors.shopify.settings import ShopifySettings
-from canalis.sdk import ApiError, HttpClient, RateLimiter
+from canalis.sdk import ApiError, HttpClient, RateLimiter, response_cap
 
 SYSTEM = "shopify"
 MAX_QUERY_COST = 1000
@@ -121,6 +121,7 @@ class ShopifyClient:
             headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"},
             timeout=(10.0, settings.timeout_seconds),
             max_attempts=settings.max_attempts,
+            max_response_bytes=response_cap(settings),
             rate_limiter=_limiter(settings.requests_per_second, clock, sleep),
             secrets=[token],
             session=session,

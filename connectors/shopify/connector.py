@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -135,6 +135,16 @@ class ShopifyConnector(Connector):
             return
         reader = Reader(self.client, self.settings)
         yield from getattr(reader, stream.name)(stream, state)
+
+    def fetches_by_id(self, stream: str) -> bool:
+        """Customers, orders, variants, locations and discounts are fetched by global id (`nodes`)."""
+        return stream == "orders" or stream in queries.BY_ID
+
+    def read_records_by_id(self, stream: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        if not self.fetches_by_id(stream):
+            yield from super().read_records_by_id(stream, ids)
+            return
+        yield from Reader(self.client, self.settings).by_id(self.stream(stream), [str(value) for value in ids])
 
     def _bulk_wanted(self, stream: type[ShopifyStream]) -> bool:
         """Whether a full read is large enough for a bulk export."""

@@ -93,6 +93,26 @@ def orders_listing() -> str:
     )
 
 
+BY_ID = {
+    "customers": ("Customer", CUSTOMER, CUSTOMER_COST),
+    "variants": ("ProductVariant", VARIANT, VARIANT_COST),
+    "locations": ("Location", LOCATION, LOCATION_COST),
+    "discounts": ("DiscountCodeNode", DISCOUNT, DISCOUNT_COST),
+}
+"""Streams whose records are fetched again by id: the node type and the selection a read uses."""
+
+
+def nodes_by_id(type_name: str, selection: str) -> str:
+    """Objects of one type by global id, with a read's selection (ids of another type come back null)."""
+    return f"query ById($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on {type_name} {{ {selection} }} }} }}"
+
+
+def orders_by_id() -> str:
+    """Orders by global id with their first lines, as `orders_listing` selects them."""
+    selection = f"{ORDER_HEAD} lineItems(first: $lines) {{ nodes {{ {LINE_ITEM} }} {PAGE_INFO} }}"
+    return f"query ById($ids: [ID!]!, $lines: Int!) {{ nodes(ids: $ids) {{ ... on Order {{ {selection} }} }} }}"
+
+
 ORDER_LINES = (
     "query Lines($id: ID!, $after: String) { node(id: $id) { ... on Order { "
     f"lineItems(first: 250, after: $after) {{ nodes {{ {LINE_ITEM} }} {PAGE_INFO} }} }} }} }}"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from canalis.connectors.square.settings import SquareSettings
-from canalis.sdk import HttpClient, paginate_cursor
+from canalis.sdk import ApiError, HttpClient, paginate_cursor
 
 SYSTEM = "square"
 CUSTOMERS_MAX_PAGE = 100
@@ -107,6 +108,17 @@ class SquareClient:
             answer = self.http.post_json("/v2/catalog/batch-retrieve", body, call="BatchRetrieveCatalogObjects")
             objects.extend((answer or {}).get("objects") or [])
         return objects
+
+    def customer(self, customer_id: str) -> dict[str, Any] | None:
+        """RetrieveCustomer; None when Square has no such customer."""
+        try:
+            answer = self.http.get_json(f"/v2/customers/{quote(customer_id, safe='')}", call="RetrieveCustomer")
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+        found = (answer or {}).get("customer")
+        return found if isinstance(found, dict) else None
 
     def count_pages(
         self,

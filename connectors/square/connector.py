@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -191,6 +191,27 @@ class SquareConnector(HttpConnector):
         for location in locations:
             location["_location"] = self._directory.name_of(location.get("id"))
         yield Page(records=locations, state=state)
+
+    def fetches_by_id(self, stream: str) -> bool:
+        """Customers (RetrieveCustomer) and catalog items (BatchRetrieveCatalogObjects) are fetched by id."""
+        return stream in ("customers", "catalog")
+
+    def read_records_by_id(self, stream: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """Customers or catalog items by id, as a read returns them; ids Square does not know are left out."""
+        if stream == "customers":
+            for customer_id in ids:
+                found = self.client.customer(str(customer_id))
+                if found is not None:
+                    yield found
+        elif stream == "catalog":
+            items = [obj for obj in self.client.catalog_objects([str(v) for v in ids]) if obj.get("type") == "ITEM"]
+            for item in items:
+                for variation in (item.get("item_data") or {}).get("variations") or []:
+                    if isinstance(variation, dict) and variation.get("id"):
+                        self._skus[variation["id"]] = (variation.get("item_variation_data") or {}).get("sku")
+            yield from items
+        else:
+            yield from super().read_records_by_id(stream, ids)
 
     @property
     def directory(self) -> LocationDirectory:

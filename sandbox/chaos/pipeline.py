@@ -12,6 +12,7 @@ from canalis.config.connections import CanalisConfig
 from canalis.config.wiring import build_connector, build_mappers, canonical_feeds, streams_of
 from canalis.connectors.registry import discover
 from canalis.identity.persistence import resolve_customers
+from canalis.ingest.replay import heal_after_read
 from canalis.ingest.stream import ingest_stream
 from canalis.publishing import PublishConfig, load_publish_config
 from canalis.publishing.apply import apply_stored_plan
@@ -35,6 +36,7 @@ def read(store: Store, config: CanalisConfig, *, full: bool, run_id: str) -> Non
         with build_connector(name, connection, registry) as connector:
             for stream in streams_of(connection, registry[connection.connector]):
                 ingest_stream(store, connector, stream, full_refresh=full, run_id=run_id)
+                heal_after_read(store, connector, stream, settings=connection.replay, full_refresh=full, run_id=run_id)
 
 
 def canonical(store: Store, config: CanalisConfig, *, full: bool, run_id: str) -> None:

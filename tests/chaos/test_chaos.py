@@ -66,7 +66,6 @@ def test_malformed_records_are_quarantined_with_their_reason(under_faults: Scena
     assert all(reason.strip() for reason in under_faults.table.quarantined)
 
 
-@pytest.mark.xfail(strict=True, reason="needs quarantine replay")
 def test_after_the_faults_stop_a_clean_incremental_loses_nothing_and_heals(
     lab: ChaosLab, under_faults: ScenarioResult
 ) -> None:

@@ -123,3 +123,15 @@ def test_the_mapping_gives_customers_tickets_with_complaints_and_satisfaction_sc
     assert {t.channel for t in tickets} <= {"email", "web", "phone", "chat"}
     scores = [m.record.satisfaction_score for m in mapped["satisfaction_ratings"]]
     assert scores and set(scores) <= {1, 2, 3, 4, 5}
+
+
+def test_contacts_and_tickets_are_fetched_by_id_through_their_declared_record_path(data_dir: Path) -> None:
+    with SandboxServer(data_dir, emulators=[FreshdeskEmulator]) as server, connector(server) as conn:
+        for stream in ("contacts", "tickets"):
+            read = {str(record["id"]): record for record in read_all(conn, stream)[0]}
+            wanted = sorted(read)[:3]
+            assert conn.fetches_by_id(stream)
+            found = list(conn.read_records_by_id(stream, [*wanted, "999999999"]))
+            assert sorted(str(record["id"]) for record in found) == wanted, stream
+            assert all(record == read[str(record["id"])] for record in found), stream
+        assert not conn.fetches_by_id("satisfaction_ratings")

@@ -259,3 +259,38 @@ def test_a_consent_written_with_the_canonical_email_sticks_on_the_contact_read_b
     assert [r.status for r in connector.write("consents", [{**consent, "status": "granted"}])] == ["applied"]
     again, _, _ = read_all(connector, "contacts", state)
     assert _mapped(mapper, next(c for c in again if c["id"] == contact["id"]), "consent").status == "granted"
+
+
+def test_contacts_quarantined_under_faults_heal_by_id_and_deals_by_their_window(serve: Any, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from canalis.ingest.replay import replay_stream
+    from canalis.ingest.stream import ingest_stream
+    from canalis.store import Store, tables
+
+    store = Store(f"sqlite:///{tmp_path / 'canalis.db'}")
+    store.migrate()
+    broken = serve(faults="hubspot:malformed=0.2")
+    for stream in ("contacts", "deals"):
+        assert ingest_stream(store, connect(broken), stream).quarantined > 0, stream
+    broken.stop()
+    clean = serve()
+    connector = connect(clean, lookback_minutes=0)
+    for stream in ("contacts", "deals"):
+        ingest_stream(store, connector, stream)
+    by_id = replay_stream(store, connector, "contacts", limit=10_000)
+
+    class WindowOnly(HubSpotConnector):
+        def fetches_by_id(self, stream: str) -> bool:
+            return False
+
+    window = replay_stream(store, WindowOnly(connector.settings, connection="hubspot"), "deals", limit=10_000)
+
+    assert by_id.method == "by id" and by_id.healed > 0
+    assert window.method == "window" and window.healed > 0
+    assert store.open_quarantine_count() == 0
+    with store.engine.connect() as conn:
+        raw = tables.raw_records
+        for stream in ("contacts", "deals"):
+            landed = conn.execute(sa.select(sa.func.count()).where(raw.c.stream == stream)).scalar_one()
+            assert landed == store_of(clean).count(SYSTEM, stream), f"{stream}: nothing lost"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 import canalis.sandbox.server.app as sandbox_app
 from canalis.connectors.odoo import OdooConnector
@@ -219,6 +220,41 @@ def test_malformed_records_are_quarantined_not_lost(world_dir: Path, store: Obje
     assert rejected and accepted | {int(key) for key in rejected if key} == expected
 
 
+def test_records_quarantined_under_faults_heal_by_id_once_the_faults_stop(
+    world_dir: Path, store: ObjectStore, tmp_path: Path
+) -> None:
+    from canalis.ingest.replay import replay_stream
+    from canalis.ingest.stream import ingest_stream
+    from canalis.store import Store, tables
+
+    expected = expected_ids(store)["sale_orders"]
+    canalis_store = Store(f"sqlite:///{tmp_path / 'canalis.db'}")
+    canalis_store.migrate()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox_app, "load_emulators", lambda: [OdooEmulator])
+        with sandbox(world_dir, faults="odoo:malformed=0.2") as broken:
+            first = ingest_stream(canalis_store, odoo(broken.url("odoo")), "sale_orders")
+        assert first.quarantined > 0
+        with sandbox(world_dir) as clean:
+            connector = odoo(clean.url("odoo"))
+            ingest_stream(canalis_store, connector, "sale_orders")
+            waiting = canalis_store.open_quarantine_count()
+            assert waiting > 0, "the cursor passed them: an incremental read does not see them again"
+            report = replay_stream(canalis_store, connector, "sale_orders", limit=1000)
+            clean_lines = {record["id"]: len(record["lines"]) for record in read_all(connector, "sale_orders")[0]}
+
+    assert report.method == "by id" and report.healed == waiting
+    assert canalis_store.open_quarantine_count() == 0
+    with canalis_store.engine.connect() as conn:
+        raw = tables.raw_records
+        landed = {int(key) for key in conn.execute(sa.select(raw.c.record_id)).scalars()}
+        healed_ids = [key.rsplit(":", 1)[1] for key in report.healed_keys]
+        healed = conn.execute(sa.select(raw.c.payload).where(raw.c.record_id.in_(healed_ids))).scalars().all()
+    assert landed == expected, "nothing lost"
+    assert len(healed) == waiting
+    assert all(len(payload["lines"]) == clean_lines[payload["id"]] for payload in healed), "fetched whole"
+
+
 def _spoil(store: ObjectStore, model: str, object_id: str, **changes: Any) -> dict[str, Any]:
     """Break one record in the emulator's store; returns the original payload to put back."""
     original = store.get(SYSTEM, model, object_id)
@@ -259,3 +295,32 @@ def test_a_malformed_child_leaves_its_parent_incomplete_and_named(server: Sandbo
     # once the children are whole again, the parent is read whole
     again = {r["id"]: r for page in connector.read("sale_orders") for r in page.records}
     assert line_id in {child["id"] for child in again[order_id]["lines"]}
+
+
+def test_an_incomplete_order_heals_by_id_once_its_line_is_whole(
+    server: SandboxServer, store: ObjectStore, tmp_path: Path
+) -> None:
+    from canalis.ingest.replay import replay_stream
+    from canalis.ingest.stream import ingest_stream
+    from canalis.store import Store, tables
+
+    canalis_store = Store(f"sqlite:///{tmp_path / 'canalis.db'}")
+    canalis_store.migrate()
+    connector = odoo(server.url("odoo"))
+    line = next(store.iter_all(SYSTEM, "sale.order.line")).payload
+    order_id = str(line["order_id"][0])
+    back = _spoil(store, "sale.order.line", str(line["id"]), price_unit="n/a")
+    try:
+        assert ingest_stream(canalis_store, connector, "sale_orders").quarantined == 1
+        assert replay_stream(canalis_store, connector, "sale_orders").healed == 0, "still broken: stays open"
+    finally:
+        store.put(SYSTEM, "sale.order.line", str(line["id"]), back)
+    assert canalis_store.open_quarantine_count() == 1
+
+    report = replay_stream(canalis_store, connector, "sale_orders")
+    assert report.healed_keys == [f"odoo:sale_orders:read:{order_id}"]
+    assert canalis_store.open_quarantine_count() == 0
+    with canalis_store.engine.connect() as conn:
+        raw = tables.raw_records
+        payload = conn.execute(sa.select(raw.c.payload).where(raw.c.record_id == order_id)).scalar_one()
+    assert line["id"] in {child["id"] for child in payload["lines"]}, "the order landed whole"

@@ -262,3 +262,15 @@ def test_malformed_records_are_quarantined_and_the_rest_read(world: Path) -> Non
         rejected = [q for p in pages for q in p.rejected]
         assert rejected and all(q.field == "SystemModstamp" and q.record_id for q in rejected)
         assert sorted(accepted + [q.record_id for q in rejected]) == sorted(live(spoiling.store, "Contact"))
+
+
+def test_contacts_are_fetched_by_id_as_a_read_returns_them(server: SandboxServer) -> None:
+    connector = make(server)
+    read = {record["Id"]: record for page in read_all(connector, "contacts") for record in page.records}
+    wanted = sorted(read)[:3]
+
+    assert connector.fetches_by_id("contacts")
+    found = list(connector.read_records_by_id("contacts", [*wanted, "0030000000NOPE1", "x' OR Name != '"]))
+
+    assert sorted(record["Id"] for record in found) == wanted, "unknown ids left out, non-ids never queried"
+    assert all(record == read[record["Id"]] for record in found)

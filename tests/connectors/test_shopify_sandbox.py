@@ -259,3 +259,15 @@ def test_consent_writes_are_read_back_and_then_unchanged(sandbox: SandboxServer)
     assert _consent_status(mapper, changed[denied["id"]]) == "granted"
     assert _consent_status(mapper, changed[unknown["id"]]) == "denied"
     assert changed[denied["id"]]["emailMarketingConsent"]["marketingOptInLevel"] == "SINGLE_OPT_IN"
+
+
+def test_records_are_fetched_by_id_as_a_read_returns_them(sandbox: SandboxServer) -> None:
+    connector = _connector(sandbox)
+    for stream in ("customers", "orders", "variants", "locations", "discounts"):
+        read = {record["id"]: record for record in _records(_read(connector, stream)[0])}
+        wanted = sorted(read)[:3]
+        assert connector.fetches_by_id(stream) and wanted, stream
+        found = list(connector.read_records_by_id(stream, [*wanted, "gid://shopify/Customer/999999999"]))
+        assert sorted(record["id"] for record in found) == wanted, stream
+        assert all(record == read[record["id"]] for record in found), stream
+    assert not connector.fetches_by_id("inventory_levels")

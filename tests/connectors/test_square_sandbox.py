@@ -207,3 +207,16 @@ def test_malformed_records_are_quarantined_and_the_read_goes_on(data_dir: Path) 
     assert rejected and records and len(records) + len(rejected) == expected
     assert all("updated_at" in item.error for item in rejected)
     assert state.cursor is not None
+
+
+def test_customers_and_catalog_items_are_fetched_by_id_as_a_read_returns_them(data_dir: Path) -> None:
+    with serve(data_dir) as server:
+        connector = connector_for(server)
+        for stream in ("customers", "catalog"):
+            read = {record["id"]: record for record in read_all(connector, stream)[0]}
+            wanted = sorted(read)[:3]
+            assert connector.fetches_by_id(stream)
+            found = list(connector.read_records_by_id(stream, [*wanted, "NO-SUCH-ID"]))
+            assert sorted(record["id"] for record in found) == wanted, stream
+            assert all(record == read[record["id"]] for record in found), stream
+        assert not connector.fetches_by_id("orders")

@@ -127,6 +127,9 @@ def test_the_gates_measure_quarantine_and_open_errors(shop: Store) -> None:
         shop.quarantine(conn, [QuarantinedRecord("shop", "variants", "read", "bad row", f"v{n}") for n in range(3)])
         gate = quarantine_gate(conn, stored, publish)
     assert not gate.passed and gate.figures["quarantined"] == 3 and gate.figures["records"] == 3
+    assert shop.dismiss_quarantine(source="shop", stream="variants")  # a person closed them: no longer counted
+    with shop.begin() as conn:
+        assert quarantine_gate(conn, stored, publish).figures["quarantined"] == 0
     with shop.begin() as conn:
         assert inconsistency_gate(conn, publish).passed
         for n, code in enumerate(["price_mismatch", "price_mismatch", "consent_conflict", "consent_conflict"]):

@@ -8,8 +8,8 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from xml.etree import ElementTree
 
+from defusedxml import DefusedXmlException, ElementTree
 from werkzeug.wrappers import Request, Response
 
 from canalis.sandbox.emulators.salesforce.wire import ORG_ID, USER_ID, soap_fault, soap_login_response
@@ -81,8 +81,8 @@ def _local(tag: str) -> str:
 def soap_login(request: Request, sessions: Sessions, instance_url: str, version: str) -> Response:
     """POST /services/Soap/u/<version>: the partner API login with username and password + security token."""
     try:
-        root = ElementTree.fromstring(request.get_data())  # noqa: S314 - loopback sandbox, body from the test client
-    except ElementTree.ParseError:
+        root = ElementTree.fromstring(request.get_data(), forbid_dtd=True)
+    except (ElementTree.ParseError, DefusedXmlException):
         return soap_fault("INVALID_REQUEST", "Unable to parse the SOAP request", fault_type="UnexpectedErrorFault")
     values = {_local(element.tag): (element.text or "") for element in root.iter()}
     if "login" not in values:

@@ -1,7 +1,7 @@
 """tombstones of deleted and archived source records, erased people's hashes, privacy request audit, plan kinds
 
-Revision ID: 0010
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07 09:45:00
 
 Records a source deleted or archived become tombstones (source_deletions) and stop feeding the canonical tables.
@@ -16,8 +16,8 @@ from alembic import op
 
 import canalis.store.types
 
-revision: str = "0010"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
