@@ -410,6 +410,25 @@ class ObjectStore:
             yield from batch
             after = batch[-1].seq
 
+    def every_nth(self, system: str, object_type: str, n: int) -> list[StoredObject]:
+        """The objects of one type whose seq is a multiple of n (a fixed sample of one in n), in seq order."""
+        rows = self._conn().execute(
+            "SELECT object_id, seq, created_at, updated_at, payload FROM objects "
+            "WHERE system = ? AND object_type = ? AND seq % ? = 0 ORDER BY seq",
+            (system, object_type, n),
+        )
+        return [_stored(row) for row in rows]
+
+    def update_many(self, system: str, object_type: str, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
+        """Replace the payload and updated_at of existing objects, rows of (id, updated_at, payload); the count."""
+        params = [(updated_at, encode_payload(payload), system, object_type, oid) for oid, updated_at, payload in rows]
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE objects SET updated_at = ?, payload = ? WHERE system = ? AND object_type = ? AND object_id = ?",
+                params,
+            )
+        return len(params)
+
     def iter_with_truth(
         self, system: str, object_type: str, *, batch_size: int = 2000
     ) -> Iterator[tuple[StoredObject, str | None]]:
