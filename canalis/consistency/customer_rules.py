@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.engine import Connection
 
 from canalis.consistency.customers import (
@@ -230,21 +230,38 @@ ATTRIBUTE_CHECKS = {
 
 
 def duplicates_in_channel(conn: Connection, settings: ConsistencySettings, now: datetime) -> Iterator[Finding]:
-    """One channel holds several records of the same unified customer."""
-    for customer_id, records in records_by_customer(conn).items():
-        by_source: dict[str, list[SourceRecord]] = defaultdict(list)
-        for record in records:
-            by_source[record.source].append(record)
-        for source, held in sorted(by_source.items()):
-            if len(held) > 1:
-                yield Finding(
-                    "duplicate_in_channel",
-                    CUSTOMER,
-                    customer_id,
-                    [source],
-                    {"record_keys": [r.record_key for r in held], "source_ids": [r.source_id for r in held]},
-                    settings.severity_of("duplicate_in_channel", "warn"),
-                )
+    """One channel holds several records of the same unified customer (found by a GROUP BY in the database)."""
+    severity = settings.severity_of("duplicate_in_channel", "warn")
+    held: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for customer_id, source, record_key, source_id in conn.execute(duplicate_records_query()):
+        held[(customer_id, source)].append((record_key, source_id))
+    for (customer_id, source), records in held.items():
+        yield Finding(
+            "duplicate_in_channel",
+            CUSTOMER,
+            customer_id,
+            [source],
+            {"record_keys": [key for key, _ in records], "source_ids": [sid for _, sid in records]},
+            severity,
+        )
+
+
+def duplicate_records_query() -> Select:
+    """Records of the (unified customer, source) pairs holding more than one, by customer, source and record key."""
+    r, s = tables.customer_records, tables.source_identities
+    doubled = (
+        select(s.c.customer_id, r.c.source)
+        .join(r, r.c.record_key == s.c.record_key)
+        .group_by(s.c.customer_id, r.c.source)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    return (
+        select(s.c.customer_id, r.c.source, r.c.record_key, r.c.source_id)
+        .join(s, s.c.record_key == r.c.record_key)
+        .join(doubled, and_(doubled.c.customer_id == s.c.customer_id, doubled.c.source == r.c.source))
+        .order_by(s.c.customer_id, r.c.source, r.c.record_key)
+    )
 
 
 def _statuses(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
