@@ -5,7 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("pipeline_benchmark", "world_generation", "identity_benchmark", "connector_benchmark", "ingest_benchmark")
+BENCHMARKS = (
+    "pipeline_benchmark",
+    "world_generation",
+    "sync_benchmark",
+    "identity_benchmark",
+    "connector_benchmark",
+    "ingest_benchmark",
+)
 
 
 def main() -> int:
