@@ -18,7 +18,7 @@ from canalis.consistency.customers import (
 )
 from canalis.consistency.findings import Finding
 from canalis.consistency.settings import ConsistencySettings
-from canalis.mappings.normalize import email_key, fold_name, normalize_street, phone_key, phonetic_key, postcode_key
+from canalis.mappings.normalize import normalize_street, phone_key, phonetic_key, postcode_key
 from canalis.publishing.suppression import consent_pauses
 from canalis.store import tables
 
@@ -64,7 +64,7 @@ def _split_by_birth_date(grouped: dict[str, list[SourceRecord]], settings: Consi
     groups: dict[tuple[str, str], list[tuple[str, SourceRecord]]] = defaultdict(list)
     for customer_id, records in grouped.items():
         for record in records:
-            email, name = email_key(record.email), " ".join(sorted(_name_tokens(record)))
+            email, name = record.email_key, " ".join(sorted(record.name_tokens))
             if email and name and record.birth_date is not None:
                 groups[(email, name)].append((customer_id, record))
     for members in groups.values():
@@ -123,7 +123,7 @@ def _same_mailbox(a: str, b: str, distance: int) -> bool:
 
 
 def _emails(records: list[SourceRecord], settings: ConsistencySettings) -> dict[str, list[str]] | None:
-    pairs = [(r, key) for r in records if (key := email_key(r.email))]
+    pairs = [(r, key) for r in records if (key := r.email_key)]
     distinct = sorted({value for _, value in pairs})
     distance = settings.email_typo_distance
     if not any(not _same_mailbox(a, b, distance) for n, a in enumerate(distinct) for b in distinct[n + 1 :]):
@@ -136,8 +136,8 @@ def shared_phones(grouped: dict[str, list[SourceRecord]]) -> set[str]:
     owners: dict[str, set[str]] = defaultdict(set)
     for customer_id, records in grouped.items():
         for record in records:
-            if record.phone and (key := phone_key(record.phone, record.country or "FR")[0]):
-                owners[key].add(customer_id)
+            if record.phone_key:
+                owners[record.phone_key].add(customer_id)
     return {phone for phone, customers in owners.items() if len(customers) > 1}
 
 
@@ -158,32 +158,24 @@ def business_phones(conn: Connection) -> set[str]:
 
 def _phones(records: list[SourceRecord], settings: ConsistencySettings) -> dict[str, list[str]] | None:
     ignored = set(settings.ignored_phones)
-    pairs = [
-        (r, key)
-        for r in records
-        if r.phone and (key := phone_key(r.phone, r.country or "FR")[0]) and key not in ignored
-    ]
+    pairs = [(r, key) for r in records if (key := r.phone_key) and key not in ignored]
     return _by_source(pairs) if len({value for _, value in pairs}) > 1 else None
-
-
-def _name_tokens(record: SourceRecord) -> set[str]:
-    return set(fold_name(record.given_name).split()) | set(fold_name(record.family_name).split())
 
 
 def _family_matches(record: SourceRecord, other: SourceRecord) -> bool:
     """Whether a record's family name appears in the other's name, exactly or by sound (swaps and typos allowed)."""
-    family = fold_name(record.family_name)
+    family = record.family_tokens
     if not family:
         return True
-    tokens = _name_tokens(other)
-    if set(family.split()) & tokens:
+    tokens = other.name_tokens
+    if tokens.intersection(family):
         return True
     sounds = {phonetic_key(token) for token in tokens}
-    return any(phonetic_key(token) in sounds for token in family.split())
+    return any(phonetic_key(token) in sounds for token in family)
 
 
 def _names(records: list[SourceRecord], settings: ConsistencySettings) -> dict[str, list[str]] | None:
-    named = [r for r in records if fold_name(r.family_name)]
+    named = [r for r in records if r.family_tokens]
     clash = any(
         not (_family_matches(a, b) or _family_matches(b, a)) for n, a in enumerate(named) for b in named[n + 1 :]
     )
