@@ -182,12 +182,13 @@ class ObjectStore:
 
     @contextmanager
     def bulk_load(self) -> Iterator[None]:
-        """Fill a new store fast: no sync to disk on commit, secondary indexes built once at the end.
+        """Fill a new store fast: no journal, no sync to disk on commit, secondary indexes built once at the end.
 
         Meant for generating a world into an empty store in one thread; a crash in the middle leaves a store to
-        generate again, which `generate_world` does anyway.
+        generate again (it has no world spec yet, so `ensure_world` does), which `generate_world` does anyway.
         """
         conn = self._conn()
+        conn.execute("PRAGMA journal_mode=OFF")  # each page written once, not to the WAL and then to the file
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-262144")
         for name in _SECONDARY_INDEXES:
@@ -196,6 +197,7 @@ class ObjectStore:
             yield
         finally:
             conn.executescript(_SCHEMA)  # recreates the indexes dropped above
+            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA cache_size=-32000")
 
