@@ -152,7 +152,7 @@ def bench_one(customers: int, kind: str, worlds: Path, changed: float, keep: boo
         print(f"  world of {customers} customers generated in {generation:.0f} s", flush=True)
     home = Path(tempfile.mkdtemp(prefix=f"canalis-sync-{customers}-{kind}-"))
     served = home / "sandbox"
-    shutil.copytree(world, served)  # the edits below must not reach the kept world
+    shutil.copytree(world, served, ignore=shutil.ignore_patterns("*-shm", "*-wal"))  # edits stay in this home
     set_shopify_plan(served, "plus")
     for name in ("canalis.yaml", "dagster.yaml"):
         shutil.copy(DEMO_HOME / name, home / name)
