@@ -95,9 +95,10 @@ def consents_by_customer(conn: Connection, purpose: str, channel: str) -> dict[s
         .order_by(s.c.customer_id, c.c.record_key)
     )
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in conn.execute(query):
-        values = dict(row._mapping)
-        grouped[values.pop("customer_id")].append(values)
+    for customer_id, record_key, source, status, recorded_at in conn.execute(query).tuples():
+        grouped[customer_id].append(
+            {"record_key": record_key, "source": source, "status": status, "recorded_at": recorded_at}
+        )
     return dict(grouped)
 
 
