@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = (
     "pipeline_benchmark",
     "world_generation",
+    "sync_benchmark",
     "identity_benchmark",
     "connector_benchmark",
     "ingest_benchmark",

@@ -2,8 +2,9 @@
 
     python -m benchmarks.ingest_benchmark --records 200000
 
-Seeds the sandbox's HubSpot emulator with N contacts (French names, phone formats and email case vary), serves
-it from a separate process, then, each in its own process so peak memory is its own:
+Seeds the sandbox's HubSpot emulator with N contacts (benchmarks/contacts.py: thousands of distinct names,
+streets and cities, several phone formats, email case, accents and missing values), serves it from a separate
+process, then, each in its own process so peak memory is its own:
 
 * Canalis: the HubSpot connector reads `contacts` in pages of 100 into the raw landing table, then the canonical
   step maps and normalises every record (emails, E.164 phones, countries, dates) into `customer_records`,
@@ -35,38 +36,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.contacts import contact, pools
+
 PAGE_SIZE = 100
-FIRST = ["Camille", "Hugo", "Léa", "Louis", "Chloé", "Jules", "Manon", "Gabriel", "Inès", "Arthur", "Zoé", "Noah"]
-LAST = ["Dubois", "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Leroy", "Moreau"]
-CITIES = [("75011", "Paris"), ("69007", "Lyon"), ("13001", "Marseille"), ("59000", "Lille"), ("33000", "Bordeaux")]
 
 
 def _contact(n: int, rng: random.Random, base: datetime) -> tuple[str, str, dict[str, Any]]:
-    first, last = rng.choice(FIRST), rng.choice(LAST)
-    postcode, city = rng.choice(CITIES)
-    digits = f"6{n % 100_000_000:08d}"
-    phone = rng.choice(
-        [
-            f"+33{digits}",
-            f"0{digits[0]} {digits[1:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}",
-            f"0{digits}",
-            f"0{digits[0]}.{digits[1:3]}.{digits[3:5]}.{digits[5:7]}.{digits[7:]}",
-        ]
-    )
-    email = f"{first.lower()}.{last.lower()}.{n}@example.fr"
+    person = contact(n, rng, pools())
     moment = (base + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     object_id = str(100 + n)
     properties = {
-        "email": email.upper() if n % 7 == 0 else email,
-        "firstname": first,
-        "lastname": last,
-        "phone": phone,
-        "address": f"{n % 180 + 1} rue de la République",
-        "zip": postcode,
-        "city": city,
-        "country": "France",
-        "date_of_birth": f"19{50 + n % 50}-{1 + n % 12:02d}-{1 + n % 28:02d}",
-        "hs_email_optout": "true" if n % 9 == 0 else "false",
+        "email": person["email"],
+        "firstname": person["first_name"],
+        "lastname": person["last_name"],
+        "phone": person["phone"],
+        "address": person["street"],
+        "zip": person["postcode"],
+        "city": person["city"],
+        "country": person["country"],
+        "date_of_birth": person["birth_date"],
+        "hs_email_optout": "false" if person["accepts_marketing"] else "true",
         "createdate": moment,
         "lastmodifieddate": moment,
         "hs_lastmodifieddate": moment,

@@ -14,6 +14,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
+
 from canalis.sdk import jsoncodec
 
 BATCH_SIZE = 5000
@@ -65,14 +67,19 @@ CREATE TABLE IF NOT EXISTS truth_inconsistencies (
 );
 """
 
+_SECONDARY_INDEXES = ("objects_by_updated", "objects_by_seq", "truth_records_by_person")
+
 OrderBy = Literal["seq", "updated_at"]
 _TRAILING_DIGITS = re.compile(r"(\d+)(?:\?.*)?$")
 
 
 def format_timestamp(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, the store's sortable timestamp form."""
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    elif moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")[:23] + "Z"  # isoformat is several times faster than strftime
 
 
 def now_timestamp() -> str:
@@ -81,8 +88,20 @@ def now_timestamp() -> str:
 
 
 def encode_payload(payload: Any) -> str:
-    """Compact, deterministic JSON for a payload."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    """Compact, deterministic JSON for a payload, keys in insertion order.
+
+    Written by orjson (several times faster) in the layout of `json.dumps(payload, ensure_ascii=False,
+    separators=(",", ":"))`, except that very small and large floats are written 1e-7 rather than 1e-07 (the same
+    numbers); what orjson refuses (integers beyond 64 bits, non-string keys) goes to the json module.
+    """
+    try:
+        return orjson.dumps(payload, default=_refuse, option=orjson.OPT_PASSTHROUGH_DATACLASS).decode()
+    except TypeError:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
 
 
 def decode_payload(text: str) -> Any:
@@ -179,6 +198,27 @@ class ObjectStore:
         journal: list[tuple[str, str, str]] | None = getattr(self._local, "journal", None)
         if journal is not None:
             journal.extend((system, object_type, object_id) for object_id in object_ids)
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Fill a new store fast: no journal, no sync to disk on commit, secondary indexes built once at the end.
+
+        Meant for generating a world into an empty store in one thread; a crash in the middle leaves a store to
+        generate again (it has no world spec yet, so `ensure_world` does), which `generate_world` does anyway.
+        """
+        conn = self._conn()
+        conn.execute("PRAGMA journal_mode=OFF")  # each page written once, not to the WAL and then to the file
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA cache_size=-262144")
+        for name in _SECONDARY_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
+        try:
+            yield
+        finally:
+            conn.executescript(_SCHEMA)  # recreates the indexes dropped above
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA cache_size=-32000")
 
     def close(self) -> None:
         """Close every connection this store opened."""
@@ -396,6 +436,25 @@ class ObjectStore:
         while batch := self.page(system, object_type, after_seq=after, limit=batch_size):
             yield from batch
             after = batch[-1].seq
+
+    def every_nth(self, system: str, object_type: str, n: int) -> list[StoredObject]:
+        """The objects of one type whose seq is a multiple of n (a fixed sample of one in n), in seq order."""
+        rows = self._conn().execute(
+            "SELECT object_id, seq, created_at, updated_at, payload FROM objects "
+            "WHERE system = ? AND object_type = ? AND seq % ? = 0 ORDER BY seq",
+            (system, object_type, n),
+        )
+        return [_stored(row) for row in rows]
+
+    def update_many(self, system: str, object_type: str, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
+        """Replace the payload and updated_at of existing objects, rows of (id, updated_at, payload); the count."""
+        params = [(updated_at, encode_payload(payload), system, object_type, oid) for oid, updated_at, payload in rows]
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE objects SET updated_at = ?, payload = ? WHERE system = ? AND object_type = ? AND object_id = ?",
+                params,
+            )
+        return len(params)
 
     def iter_with_truth(
         self, system: str, object_type: str, *, batch_size: int = 2000

@@ -88,6 +88,13 @@ def price_mismatches(conn: Connection, settings: ConsistencySettings, now: datet
         )
 
 
+def number_text(value: Decimal | int) -> str:
+    """A quantity or discount value as text, without the zeros of the column scale (9, not 9.0000 from PostgreSQL)."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
+
+
 def stock_oversell_risks(conn: Connection, settings: ConsistencySettings, now: datetime) -> Iterator[Finding]:
     """A channel offers more than the system of record has: on hand less reserved less the channel's buffer."""
     config = checked_config(conn, settings, "stock_levels")
@@ -106,9 +113,9 @@ def stock_oversell_risks(conn: Connection, settings: ConsistencySettings, now: d
             [owner, desired.channel],
             {
                 "location": desired.location,
-                "sellable": str(desired.available),
-                "shown": str(observed.available),
-                "excess": str(observed.available - desired.available),
+                "sellable": number_text(desired.available),
+                "shown": number_text(observed.available),
+                "excess": number_text(observed.available - desired.available),
             },
             settings.severity_of("stock_oversell_risk", "error"),
         )
@@ -186,9 +193,9 @@ def promotion_value_mismatches(conn: Connection, settings: ConsistencySettings, 
             [owner, promo.channel],
             {
                 "discount_type": promo.discount_type,
-                "desired": str(promo.discount_value),
+                "desired": number_text(promo.discount_value),
                 "shown_type": observed.discount_type,
-                "shown": str(observed.discount_value),
+                "shown": number_text(observed.discount_value),
             },
             settings.severity_of("promo_value_mismatch", "error"),
         )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.engine import Connection
 
 from canalis.consistency.customers import (
@@ -18,7 +18,7 @@ from canalis.consistency.customers import (
 )
 from canalis.consistency.findings import Finding
 from canalis.consistency.settings import ConsistencySettings
-from canalis.mappings.normalize import email_key, fold_name, normalize_street, phone_key, phonetic_key, postcode_key
+from canalis.mappings.normalize import normalize_street, phone_key, phonetic_key, postcode_key
 from canalis.publishing.suppression import consent_pauses
 from canalis.store import tables
 
@@ -64,7 +64,7 @@ def _split_by_birth_date(grouped: dict[str, list[SourceRecord]], settings: Consi
     groups: dict[tuple[str, str], list[tuple[str, SourceRecord]]] = defaultdict(list)
     for customer_id, records in grouped.items():
         for record in records:
-            email, name = email_key(record.email), " ".join(sorted(_name_tokens(record)))
+            email, name = record.email_key, " ".join(sorted(record.name_tokens))
             if email and name and record.birth_date is not None:
                 groups[(email, name)].append((customer_id, record))
     for members in groups.values():
@@ -123,7 +123,7 @@ def _same_mailbox(a: str, b: str, distance: int) -> bool:
 
 
 def _emails(records: list[SourceRecord], settings: ConsistencySettings) -> dict[str, list[str]] | None:
-    pairs = [(r, key) for r in records if (key := email_key(r.email))]
+    pairs = [(r, key) for r in records if (key := r.email_key)]
     distinct = sorted({value for _, value in pairs})
     distance = settings.email_typo_distance
     if not any(not _same_mailbox(a, b, distance) for n, a in enumerate(distinct) for b in distinct[n + 1 :]):
@@ -136,8 +136,8 @@ def shared_phones(grouped: dict[str, list[SourceRecord]]) -> set[str]:
     owners: dict[str, set[str]] = defaultdict(set)
     for customer_id, records in grouped.items():
         for record in records:
-            if record.phone and (key := phone_key(record.phone, record.country or "FR")[0]):
-                owners[key].add(customer_id)
+            if record.phone_key:
+                owners[record.phone_key].add(customer_id)
     return {phone for phone, customers in owners.items() if len(customers) > 1}
 
 
@@ -158,32 +158,24 @@ def business_phones(conn: Connection) -> set[str]:
 
 def _phones(records: list[SourceRecord], settings: ConsistencySettings) -> dict[str, list[str]] | None:
     ignored = set(settings.ignored_phones)
-    pairs = [
-        (r, key)
-        for r in records
-        if r.phone and (key := phone_key(r.phone, r.country or "FR")[0]) and key not in ignored
-    ]
+    pairs = [(r, key) for r in records if (key := r.phone_key) and key not in ignored]
     return _by_source(pairs) if len({value for _, value in pairs}) > 1 else None
-
-
-def _name_tokens(record: SourceRecord) -> set[str]:
-    return set(fold_name(record.given_name).split()) | set(fold_name(record.family_name).split())
 
 
 def _family_matches(record: SourceRecord, other: SourceRecord) -> bool:
     """Whether a record's family name appears in the other's name, exactly or by sound (swaps and typos allowed)."""
-    family = fold_name(record.family_name)
+    family = record.family_tokens
     if not family:
         return True
-    tokens = _name_tokens(other)
-    if set(family.split()) & tokens:
+    tokens = other.name_tokens
+    if tokens.intersection(family):
         return True
     sounds = {phonetic_key(token) for token in tokens}
-    return any(phonetic_key(token) in sounds for token in family.split())
+    return any(phonetic_key(token) in sounds for token in family)
 
 
 def _names(records: list[SourceRecord], settings: ConsistencySettings) -> dict[str, list[str]] | None:
-    named = [r for r in records if fold_name(r.family_name)]
+    named = [r for r in records if r.family_tokens]
     clash = any(
         not (_family_matches(a, b) or _family_matches(b, a)) for n, a in enumerate(named) for b in named[n + 1 :]
     )
@@ -230,21 +222,38 @@ ATTRIBUTE_CHECKS = {
 
 
 def duplicates_in_channel(conn: Connection, settings: ConsistencySettings, now: datetime) -> Iterator[Finding]:
-    """One channel holds several records of the same unified customer."""
-    for customer_id, records in records_by_customer(conn).items():
-        by_source: dict[str, list[SourceRecord]] = defaultdict(list)
-        for record in records:
-            by_source[record.source].append(record)
-        for source, held in sorted(by_source.items()):
-            if len(held) > 1:
-                yield Finding(
-                    "duplicate_in_channel",
-                    CUSTOMER,
-                    customer_id,
-                    [source],
-                    {"record_keys": [r.record_key for r in held], "source_ids": [r.source_id for r in held]},
-                    settings.severity_of("duplicate_in_channel", "warn"),
-                )
+    """One channel holds several records of the same unified customer (found by a GROUP BY in the database)."""
+    severity = settings.severity_of("duplicate_in_channel", "warn")
+    held: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for customer_id, source, record_key, source_id in conn.execute(duplicate_records_query()):
+        held[(customer_id, source)].append((record_key, source_id))
+    for (customer_id, source), records in held.items():
+        yield Finding(
+            "duplicate_in_channel",
+            CUSTOMER,
+            customer_id,
+            [source],
+            {"record_keys": [key for key, _ in records], "source_ids": [sid for _, sid in records]},
+            severity,
+        )
+
+
+def duplicate_records_query() -> Select:
+    """Records of the (unified customer, source) pairs holding more than one, by customer, source and record key."""
+    r, s = tables.customer_records, tables.source_identities
+    doubled = (
+        select(s.c.customer_id, r.c.source)
+        .join(r, r.c.record_key == s.c.record_key)
+        .group_by(s.c.customer_id, r.c.source)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    return (
+        select(s.c.customer_id, r.c.source, r.c.record_key, r.c.source_id)
+        .join(s, s.c.record_key == r.c.record_key)
+        .join(doubled, and_(doubled.c.customer_id == s.c.customer_id, doubled.c.source == r.c.source))
+        .order_by(s.c.customer_id, r.c.source, r.c.record_key)
+    )
 
 
 def _statuses(rows: list[dict[str, Any]]) -> dict[str, set[str]]:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from canalis.mappings.normalize import email_key, fold_name, phone_key
 from canalis.store import tables
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceRecord:
-    """One source record of a unified customer, as the customer rules compare it."""
+    """One source record of a unified customer, as the customer rules compare it, with its matching keys.
+
+    The keys (normalised phone and email, folded name tokens) are worked out once per record when the records are
+    read, since several rules compare each record with many others.
+    """
 
     record_key: str
     source: str
@@ -31,6 +36,10 @@ class SourceRecord:
     country: str | None
     source_updated_at: Any
     loaded_at: Any
+    phone_key: str | None = None
+    email_key: str | None = None
+    name_tokens: frozenset[str] = frozenset()
+    family_tokens: tuple[str, ...] = ()
 
 
 def records_by_customer(conn: Connection) -> dict[str, list[SourceRecord]]:
@@ -58,10 +67,22 @@ def records_by_customer(conn: Connection) -> dict[str, list[SourceRecord]]:
         .order_by(s.c.customer_id, r.c.record_key)
     )
     grouped: dict[str, list[SourceRecord]] = defaultdict(list)
-    for row in conn.execute(query):
-        values = dict(row._mapping)
-        grouped[values.pop("customer_id")].append(SourceRecord(**values))
+    for customer_id, *values in conn.execute(query).tuples():
+        grouped[customer_id].append(with_keys(*values))
     return dict(grouped)
+
+
+def with_keys(*values: Any) -> SourceRecord:
+    """A source record from its columns (in SourceRecord's order), its matching keys worked out."""
+    record = SourceRecord(*values)
+    given, family = fold_name(record.given_name).split(), fold_name(record.family_name).split()
+    return replace(
+        record,
+        phone_key=phone_key(record.phone, record.country or "FR")[0] if record.phone else None,
+        email_key=email_key(record.email),
+        name_tokens=frozenset(given) | frozenset(family),
+        family_tokens=tuple(family),
+    )
 
 
 def consents_by_customer(conn: Connection, purpose: str, channel: str) -> dict[str, list[dict[str, Any]]]:
@@ -74,9 +95,10 @@ def consents_by_customer(conn: Connection, purpose: str, channel: str) -> dict[s
         .order_by(s.c.customer_id, c.c.record_key)
     )
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in conn.execute(query):
-        values = dict(row._mapping)
-        grouped[values.pop("customer_id")].append(values)
+    for customer_id, record_key, source, status, recorded_at in conn.execute(query).tuples():
+        grouped[customer_id].append(
+            {"record_key": record_key, "source": source, "status": status, "recorded_at": recorded_at}
+        )
     return dict(grouped)
 
 

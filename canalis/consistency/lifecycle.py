@@ -13,8 +13,9 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from canalis.consistency.findings import Finding
@@ -54,7 +55,7 @@ def record_findings(
     *,
     evaluated_codes: Iterable[str] | None = None,
 ) -> LifecycleReport:
-    """Open, refresh and close inconsistencies from one run's findings.
+    """Open, refresh and close inconsistencies from one run's findings, in one bulk statement per kind of change.
 
     Only inconsistencies of `evaluated_codes` (default: the codes of every rule in the catalogue) can be closed, so
     a rule that was disabled or did not run leaves its open inconsistencies as they were.
@@ -68,62 +69,79 @@ def record_findings(
     seen: dict[str, Finding] = {}
     for finding in findings:
         seen.setdefault(inconsistency_id(*finding.identity), finding)
-    existing = {row.inconsistency_id: row for row in conn.execute(select(table)).all()}
+    existing = {
+        row.inconsistency_id: row
+        for row in conn.execute(select(table.c.inconsistency_id, table.c.code, table.c.status)).all()
+    }
     report = LifecycleReport()
+    inserts: list[dict[str, Any]] = []
+    refreshes: list[dict[str, Any]] = []
+    reopenings: list[dict[str, Any]] = []
     for key, finding in sorted(seen.items()):
         row = existing.get(key)
         values = {
-            "severity": finding.severity,
-            "channels": sorted(set(finding.channels)),
-            "details": finding.details,
-            "last_seen_at": now,
-            "last_run_id": run_id,
+            "b_id": key,
+            "b_severity": finding.severity,
+            "b_channels": sorted(set(finding.channels)),
+            "b_details": finding.details,
         }
         if row is None:
-            conn.execute(
-                table.insert().values(
-                    inconsistency_id=key,
-                    code=finding.code,
-                    entity_type=finding.entity_type,
-                    entity_key=finding.entity_key,
-                    status="open",
-                    first_seen_at=now,
-                    opened_at=now,
-                    opened_run_id=run_id,
-                    occurrences=1,
-                    reopened=0,
-                    **values,
-                )
+            inserts.append(
+                {
+                    "inconsistency_id": key,
+                    "code": finding.code,
+                    "entity_type": finding.entity_type,
+                    "entity_key": finding.entity_key,
+                    "severity": finding.severity,
+                    "channels": values["b_channels"],
+                    "details": finding.details,
+                    "status": "open",
+                    "first_seen_at": now,
+                    "opened_at": now,
+                    "opened_run_id": run_id,
+                    "last_seen_at": now,
+                    "last_run_id": run_id,
+                    "occurrences": 1,
+                    "reopened": 0,
+                }
             )
             report.opened.append(key)
         elif row.status == "open":
-            conn.execute(
-                table.update().where(table.c.inconsistency_id == key).values(occurrences=row.occurrences + 1, **values)
-            )
+            refreshes.append(values)
             report.still_open.append(key)
         else:
-            conn.execute(
-                table.update()
-                .where(table.c.inconsistency_id == key)
-                .values(
-                    status="open",
-                    opened_at=now,
-                    opened_run_id=run_id,
-                    closed_at=None,
-                    closed_run_id=None,
-                    occurrences=row.occurrences + 1,
-                    reopened=row.reopened + 1,
-                    **values,
-                )
-            )
+            reopenings.append(values)
             report.opened.append(key)
             report.reopened.append(key)
-    for key, row in sorted(existing.items()):
-        if row.status == "open" and key not in seen and row.code in codes:
-            conn.execute(
-                table.update()
-                .where(table.c.inconsistency_id == key)
-                .values(status="closed", closed_at=now, closed_run_id=run_id)
-            )
-            report.closed.append(key)
+    closing = [
+        {"b_id": key}
+        for key, row in sorted(existing.items())
+        if row.status == "open" and key not in seen and row.code in codes
+    ]
+    report.closed = [item["b_id"] for item in closing]
+    if inserts:
+        conn.execute(table.insert(), inserts)
+    seen_again = {
+        "severity": bindparam("b_severity"),
+        "channels": bindparam("b_channels", type_=table.c.channels.type),
+        "details": bindparam("b_details", type_=table.c.details.type),
+        "last_seen_at": now,
+        "last_run_id": run_id,
+        "occurrences": table.c.occurrences + 1,
+    }
+    by_id = table.c.inconsistency_id == bindparam("b_id")
+    if refreshes:
+        conn.execute(table.update().where(by_id).values(seen_again), refreshes)
+    if reopenings:
+        reopen = {
+            "status": "open",
+            "opened_at": now,
+            "opened_run_id": run_id,
+            "closed_at": None,
+            "closed_run_id": None,
+            "reopened": table.c.reopened + 1,
+        }
+        conn.execute(table.update().where(by_id).values({**seen_again, **reopen}), reopenings)
+    if closing:
+        conn.execute(table.update().where(by_id).values(status="closed", closed_at=now, closed_run_id=run_id), closing)
     return report

@@ -89,29 +89,33 @@ def plan_consents(plan: Plan, conn: Connection, config: PublishConfig, written: 
     channels = config.channels_publishing("consents")
     if not channels:
         return
-    owner_of = {row.record_key: row.customer_id for row in conn.execute(sa.select(tables.source_identities))}
     pauses = active_pauses(conn)
     complaints = open_complaints(conn, config)
     evidence: dict[tuple[str, str, str], list[Evidence]] = defaultdict(list)
     current: dict[str, str] = {}
     pairs: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for row in conn.execute(sa.select(tables.consents).order_by(tables.consents.c.consent_key)):
+    k, s = tables.consents, tables.source_identities
+    consents = (
+        sa.select(k.c.consent_key, k.c.record_key, k.c.source, k.c.purpose, k.c.channel, k.c.status, k.c.recorded_at)
+        .add_columns(s.c.customer_id)
+        .select_from(k.outerjoin(s, s.c.record_key == k.c.record_key))
+        .order_by(k.c.consent_key)
+    )
+    for row in conn.execute(consents):
         current[row.consent_key] = row.status
         pairs[row.source].add((row.purpose, row.channel))
-        customer = owner_of.get(row.record_key)
-        if customer is None or (row.source, row.record_key, row.purpose, row.channel) in pauses:
+        if row.customer_id is None or (row.source, row.record_key, row.purpose, row.channel) in pauses:
             continue  # a pause Canalis wrote is not the customer's choice
-        evidence[(customer, row.purpose, row.channel)].append(Evidence(row.source, row.status, row.recorded_at))
+        evidence[(row.customer_id, row.purpose, row.channel)].append(Evidence(row.source, row.status, row.recorded_at))
     c = tables.customer_records
     records = conn.execute(
-        sa.select(c.c.record_key, c.c.source, c.c.source_id, c.c.email)
+        sa.select(c.c.record_key, c.c.source, c.c.source_id, c.c.email, s.c.customer_id)
+        .join(s, s.c.record_key == c.c.record_key)
         .where(c.c.source.in_(list(channels)))
         .order_by(c.c.source, c.c.record_key)
     )
     for record in records:
-        customer = owner_of.get(record.record_key)
-        if customer is None:
-            continue
+        customer = record.customer_id
         for purpose, medium in sorted(pairs.get(record.source) or DEFAULT_PAIRS):
             if medium == "email" and not record.email:
                 continue  # no address to hold an email consent

@@ -8,26 +8,31 @@ from zoneinfo import ZoneInfo
 PARIS = ZoneInfo("Europe/Paris")
 
 
+def _utc_millis(moment: datetime) -> str:
+    """2026-01-05T10:00:00.000 in UTC (isoformat, which is several times faster than strftime)."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")[:23]
+
+
 def salesforce_datetime(moment: datetime) -> str:
     """Salesforce REST form: 2026-01-05T10:00:00.000+0000."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+    return _utc_millis(moment) + "+0000"
 
 
 def iso_millis_z(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and Z (HubSpot, Square)."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return _utc_millis(moment) + "Z"
 
 
 def iso_seconds_z(moment: datetime) -> str:
     """ISO-8601 UTC to the second with Z (Shopify GraphQL DateTime)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _utc_millis(moment)[:19] + "Z"
 
 
 def odoo_datetime(moment: datetime) -> str:
     """Odoo Datetime field form, UTC: 2026-01-05 10:00:00."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return _utc_millis(moment)[:19].replace("T", " ")
 
 
 def brevo_datetime(moment: datetime) -> str:

@@ -122,6 +122,36 @@ def _inject_person_faults(spec: WorldSpec, people: list[Person], ctx: WorldConte
     return found
 
 
+def _generate_objects(
+    spec: WorldSpec, store: ObjectStore, data_dir: Path
+) -> tuple[list[TruthInconsistency], WorldContext]:
+    """Catalogue, persons and lists into the store and Maildir; the inconsistencies injected and the context."""
+    catalog = build_catalog(spec)
+    ctx = WorldContext(spec=spec, store=store, catalog=catalog)
+    ctx.tallies["maildir_root"] = maildir.prepare(data_dir)
+    for emit in CATALOG_EMITTERS:
+        emit(ctx)
+    ctx.flush()
+    inconsistencies = list(catalog.inconsistencies)
+    factory = PersonFactory(spec, Pools(spec))
+    for n, people in enumerate(factory.chunks()):
+        if n == 0 and spec.inject_inconsistencies:
+            inconsistencies += _inject_person_faults(spec, people, ctx)
+        rng = stable_rng(spec.seed, "systems", people[0].index)
+        for person in people:
+            for system, joins in zip(LATE_SYSTEMS, LATE_JOINERS, strict=True):
+                if joins(person, spec.seed):
+                    person.systems.add(system)
+            scratch: dict[str, Any] = {}
+            for system, emit_person in PERSON_EMITTERS:
+                if system in person.systems:
+                    emit_person(ctx, person, rng, scratch)
+        ctx.flush()
+    brevo.emit_lists(ctx)
+    ctx.flush()
+    return inconsistencies, ctx
+
+
 def generate_world(spec: WorldSpec, data_dir: Path) -> WorldSummary:
     """Generate the world described by the spec into data_dir (replacing any world already there)."""
     started = time.perf_counter()
@@ -130,29 +160,8 @@ def generate_world(spec: WorldSpec, data_dir: Path) -> WorldSummary:
     _reset(data_dir)
     store = ObjectStore(store_path(data_dir))
     try:
-        catalog = build_catalog(spec)
-        ctx = WorldContext(spec=spec, store=store, catalog=catalog)
-        ctx.tallies["maildir_root"] = maildir.prepare(data_dir)
-        for emit in CATALOG_EMITTERS:
-            emit(ctx)
-        ctx.flush()
-        inconsistencies = list(catalog.inconsistencies)
-        factory = PersonFactory(spec, Pools(spec))
-        for n, people in enumerate(factory.chunks()):
-            if n == 0 and spec.inject_inconsistencies:
-                inconsistencies += _inject_person_faults(spec, people, ctx)
-            rng = stable_rng(spec.seed, "systems", people[0].index)
-            for person in people:
-                for system, joins in zip(LATE_SYSTEMS, LATE_JOINERS, strict=True):
-                    if joins(person, spec.seed):
-                        person.systems.add(system)
-                scratch: dict[str, Any] = {}
-                for system, emit_person in PERSON_EMITTERS:
-                    if system in person.systems:
-                        emit_person(ctx, person, rng, scratch)
-            ctx.flush()
-        brevo.emit_lists(ctx)
-        ctx.flush()
+        with store.bulk_load():
+            inconsistencies, ctx = _generate_objects(spec, store, data_dir)
         for (system, object_type), last in sorted(ctx.numeric_ids.items()):
             store.set_last_numeric_id(system, object_type, last)
         store.put_truth_inconsistencies(

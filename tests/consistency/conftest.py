@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,13 +18,18 @@ from canalis.store.schema import metadata
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def cstore(tmp_path: Path) -> Store:
-    """A migrated SQLite store holding the inconsistencies table too."""
-    store = Store(f"sqlite:///{tmp_path / 'consistency.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cstore(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store holding the inconsistencies table too, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'consistency.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = Store(url)
     store.migrate()
     metadata.create_all(store.engine, tables=CONSISTENCY_TABLES)
-    return store
+    yield store
+    store.engine.dispose()
 
 
 def _stamp(row: dict[str, Any]) -> dict[str, Any]:

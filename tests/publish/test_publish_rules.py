@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -18,10 +20,18 @@ NOW = datetime(2026, 1, 15, 9, tzinfo=UTC)
 D = Decimal
 
 
-@pytest.fixture
-def db(store: Store) -> Store:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store with the consent pauses table, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'canalis.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = Store(url)
+    store.migrate()
     metadata.create_all(store.engine, tables=[consent_pauses])
-    return store
+    yield store
+    store.engine.dispose()
 
 
 def _config(**policy) -> PublishConfig:
