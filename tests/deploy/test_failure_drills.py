@@ -162,10 +162,13 @@ def _reset_store(profile: LocalProfile) -> None:
     engine.dispose()
 
 
-def _instance(profile: LocalProfile):
+def _instance(profile: LocalProfile, monkeypatch: pytest.MonkeyPatch):
+    """The profile's Dagster instance, its environment set for this test only."""
     from dagster import DagsterInstance
 
-    os.environ.update({k: v for k, v in _environment(profile).items() if k.startswith("DAGSTER_")})
+    for name, value in _environment(profile).items():
+        if name.startswith("DAGSTER_"):
+            monkeypatch.setenv(name, value)
     return DagsterInstance.from_config(str(profile.home))
 
 
@@ -215,9 +218,11 @@ def _running_steps(instance, run_id: str) -> dict[str, str]:
     return {step: worker for step, worker in _step_workers(instance, run_id).items() if step not in ended}
 
 
-def test_a_worker_killed_mid_step_leaves_the_store_as_an_undisturbed_run(profile, expected) -> None:
+def test_a_worker_killed_mid_step_leaves_the_store_as_an_undisturbed_run(
+    profile, expected, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _reset_store(profile)
-    instance = _instance(profile)
+    instance = _instance(profile, monkeypatch)
     run_id = submit(profile, "incremental_sync")
     deadline = time.monotonic() + 600
     victim = None
@@ -247,9 +252,11 @@ def _worker_env(profile: LocalProfile) -> dict[str, str]:
     return {**os.environ, **_environment(profile), "PATH": path}
 
 
-def test_a_daemon_restarted_during_a_run_leaves_the_store_as_an_undisturbed_run(profile, expected) -> None:
+def test_a_daemon_restarted_during_a_run_leaves_the_store_as_an_undisturbed_run(
+    profile, expected, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _reset_store(profile)
-    instance = _instance(profile)
+    instance = _instance(profile, monkeypatch)
     run_id = submit(profile, "incremental_sync")
     deadline = time.monotonic() + 600
     while not _step_workers(instance, run_id) and time.monotonic() < deadline:
@@ -271,10 +278,10 @@ def test_a_daemon_restarted_during_a_run_leaves_the_store_as_an_undisturbed_run(
 
 
 def test_postgresql_gone_for_30_seconds_during_a_run_leaves_the_store_as_an_undisturbed_run(
-    profile, expected, proxy: PausableProxy
+    profile, expected, proxy: PausableProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _reset_store(profile)
-    instance = _instance(profile)
+    instance = _instance(profile, monkeypatch)
     run_id = submit(profile, "incremental_sync")
     deadline = time.monotonic() + 600
     while not _step_workers(instance, run_id) and time.monotonic() < deadline:
