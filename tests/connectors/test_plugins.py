@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+# the tests install and uninstall one plugin in the running environment: one worker runs them, one at a time
+pytestmark = pytest.mark.xdist_group("installed_plugin")
 PLUGIN = "canalis_plugin_demo"
 DIST = "canalis-plugin-demo"
 
