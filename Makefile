@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/canalis run publish
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 4 --dist loadgroup -q
 
 # the production profile on this machine (deploy/, README "Deployment"): PostgreSQL-backed Dagster, Celery workers
 prod-up: $(STAMP)

@@ -31,10 +31,11 @@ from canalis.deploy.runs import submit
 from canalis.store import Store, tables
 from tests.conftest import POSTGRES_URL, _server_or_skip
 
-pytestmark = pytest.mark.slow
+# one profile for the three drills, started once on one worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("failure_drills")]
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((ROOT / "dagster_home" / "canalis.yaml").read_text(encoding="utf-8"))
-CONNECTIONS = ("crm_hubspot", "web_shopify", "web_shop_export")
+CONNECTIONS = ("crm_hubspot", "web_shop_export")  # a vendor API and a file drop: the drills need steps, not volume
 SERVICES = {"RabbitMQ": 5672, "Redis": 6379}
 
 
