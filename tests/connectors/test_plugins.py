@@ -115,6 +115,7 @@ def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_pat
         capture_output=True,
         text=True,
         env=env,
+        cwd=tmp_path,
         check=True,
     )
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
@@ -146,13 +147,24 @@ def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_pat
         "from canalis.assets.build import build_definitions\n"
         "defs = build_definitions()\n"
         "print('\\n'.join(sorted(k.to_user_string() for k in defs.resolve_all_asset_keys())))\n"
+        "for spec in defs.resolve_all_asset_specs():\n"
+        "    if spec.key.path[-1] == 'connection':\n"
+        "        print('broken:', spec.key.to_user_string(), spec.description)\n"
     )
-    keys = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    keys = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
+    )
+    assert "broken:" not in keys.stdout, keys.stdout
     assert "raw/partner_crm/people" in keys.stdout.split()
     assert "raw/partner_shop/people" in keys.stdout.split()
     assert "canonical/customer_records" in keys.stdout.split()
     checked = subprocess.run(
-        [sys.executable, "-m", "canalis.cli.main", "check"], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-m", "canalis.cli.main", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
     )
     assert checked.returncode == 0, checked.stdout
     shop_line = next(line for line in checked.stdout.splitlines() if "partner_shop" in line)
@@ -166,6 +178,7 @@ def test_plugins_are_not_loaded_when_switched_off(installed_plugin, tmp_path: Pa
         capture_output=True,
         text=True,
         env=env,
+        cwd=tmp_path,
         check=True,
     )
     assert "demo_plugin" not in {row["name"] for row in json.loads(listed.stdout)}
