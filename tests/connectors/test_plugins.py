@@ -8,14 +8,13 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
 
-# the tests install and uninstall one plugin in the running environment: one worker runs them, one at a time
-pytestmark = pytest.mark.xdist_group("installed_plugin")
 PLUGIN = "canalis_plugin_demo"
 DIST = "canalis-plugin-demo"
 
@@ -93,13 +92,23 @@ def _pip(*args: str) -> None:
 
 
 @pytest.fixture
-def installed_plugin(tmp_path: Path):
+def installed_plugin(tmp_path: Path) -> str:
+    """A Python with the plugin's wheel installed by pip in an environment of its own, Canalis and the rest coming
+    from the running environment (which the test leaves untouched)."""
     wheel = _build_wheel(tmp_path)
-    _pip("install", "--no-deps", "--no-index", str(wheel))
-    try:
-        yield
-    finally:
-        _pip("uninstall", "-y", DIST)
+    folder = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    _pip("--python", str(python), "install", "--no-deps", "--no-index", str(wheel))
+    found = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    running = sysconfig.get_paths()["purelib"]
+    (Path(found.stdout.strip()) / "running_environment.pth").write_text(f"import site; site.addsitedir({running!r})\n")
+    return str(python)
 
 
 def _plugin_env(tmp_path: Path) -> dict[str, str]:
@@ -108,10 +117,10 @@ def _plugin_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_path: Path) -> None:
+def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin: str, tmp_path: Path) -> None:
     env = _plugin_env(tmp_path)
     listed = subprocess.run(
-        [sys.executable, "-m", "canalis.cli.main", "connectors", "list", "--json"],
+        [installed_plugin, "-m", "canalis.cli.main", "connectors", "list", "--json"],
         capture_output=True,
         text=True,
         env=env,
@@ -152,14 +161,14 @@ def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_pat
         "        print('broken:', spec.key.to_user_string(), spec.description)\n"
     )
     keys = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
+        [installed_plugin, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
     )
     assert "broken:" not in keys.stdout, keys.stdout
     assert "raw/partner_crm/people" in keys.stdout.split()
     assert "raw/partner_shop/people" in keys.stdout.split()
     assert "canonical/customer_records" in keys.stdout.split()
     checked = subprocess.run(
-        [sys.executable, "-m", "canalis.cli.main", "check"],
+        [installed_plugin, "-m", "canalis.cli.main", "check"],
         capture_output=True,
         text=True,
         env=env,
@@ -171,10 +180,10 @@ def test_installed_plugin_is_listed_and_becomes_assets(installed_plugin, tmp_pat
     assert "mapping.yaml" in shop_line
 
 
-def test_plugins_are_not_loaded_when_switched_off(installed_plugin, tmp_path: Path) -> None:
+def test_plugins_are_not_loaded_when_switched_off(installed_plugin: str, tmp_path: Path) -> None:
     env = {**_plugin_env(tmp_path), "CANALIS_DISABLE_PLUGINS": "1"}
     listed = subprocess.run(
-        [sys.executable, "-m", "canalis.cli.main", "connectors", "list", "--json"],
+        [installed_plugin, "-m", "canalis.cli.main", "connectors", "list", "--json"],
         capture_output=True,
         text=True,
         env=env,
