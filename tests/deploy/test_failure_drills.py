@@ -56,7 +56,7 @@ def _require_services() -> None:
                 pytest.skip(message)
 
 
-@pytest.fixture(scope="session")  # one profile even when other tests run between the drills
+@pytest.fixture(scope="module")
 def proxy() -> Iterator[PausableProxy]:
     """The way the profile reaches PostgreSQL."""
     url = sa.engine.make_url(POSTGRES_URL)
@@ -67,7 +67,7 @@ def proxy() -> Iterator[PausableProxy]:
         proxy.close()
 
 
-@pytest.fixture(scope="session")  # one profile even when other tests run between the drills
+@pytest.fixture(scope="module")
 def profile(tmp_path_factory: pytest.TempPathFactory, proxy: PausableProxy) -> Iterator[LocalProfile]:
     """The profile with two workers on fresh databases (through the proxy), a queue of its own and a small world."""
     engine = _server_or_skip(POSTGRES_URL, "PostgreSQL")
@@ -109,7 +109,7 @@ def _environment(profile: LocalProfile) -> dict[str, str]:
     return json.loads((profile.folder / "environment.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="session")  # one profile even when other tests run between the drills
+@pytest.fixture(scope="module")
 def expected(profile: LocalProfile, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The store after an undisturbed in-process incremental sync on SQLite, against the profile's sandbox."""
     home = tmp_path_factory.mktemp("reference")
