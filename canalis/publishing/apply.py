@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from canalis.mappings.declarative.engine import Mapper
+from canalis.publishing.audit import audit_row
 from canalis.publishing.observation import FieldKey, observe
 from canalis.publishing.plan import PRICE_FIELDS, display, same
 from canalis.publishing.plans import (
@@ -230,7 +231,7 @@ def _settle_already_there(
         sent_before = change.status == "sending" or (change.status == "deferred" and change.attempts > 0)
         status = "applied" if sent_before else "unchanged"
         _set_status(conn, plan_id, [change], status, now)
-        audit.append(_audit_row(change, status, run_id, now, note="read back before writing"))
+        audit.append(audit_row(change, status, run_id, now, note="read back before writing"))
     if audit:
         conn.execute(sa.insert(tables.write_audit), audit)
 
@@ -257,7 +258,7 @@ def _apply_group(
         with store.begin() as conn:  # the write-ahead: what is about to be sent, committed before the call
             now = datetime.now(UTC)
             _set_status(conn, plan_id, batch, "sending", now, attempt=True)
-            conn.execute(sa.insert(tables.write_audit), [_audit_row(c, "sending", run_id, now) for c in batch])
+            conn.execute(sa.insert(tables.write_audit), [audit_row(c, "sending", run_id, now) for c in batch])
         if connector is None:
             results = {key: WriteResult(key, "failed", error=f"no connector for {channel}") for key in batch_records}
         else:
@@ -305,7 +306,7 @@ def _record(
             # a transient failure may have reached the vendor (a dropped answer, a 5xx after the write; connectors
             # report these per record): recorded unknown, the next apply reads it back
             outcome = UNKNOWN if status == "deferred" else result.status
-            audit.append(_audit_row(change, outcome, run_id, now, result=result))
+            audit.append(audit_row(change, outcome, run_id, now, result=result))
             report.retryable_failures += status == "deferred"
             first_of_record = change is next(c for c in changes if c.record_key == change.record_key)
             if status in ("failed", "skipped") and first_of_record:
@@ -381,31 +382,6 @@ def _set_status(
     conn.execute(
         sa.update(c).where(c.c.plan_id == plan_id, c.c.seq.in_([change.seq for change in changes])).values(**values)
     )
-
-
-def _audit_row(
-    change: StoredChange,
-    status: str,
-    run_id: str | None,
-    now: datetime,
-    *,
-    result: WriteResult | None = None,
-    note: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "channel": change.channel,
-        "entity_type": change.entity,
-        "entity_key": change.record_key,
-        "field": change.field,
-        "old_value": change.old_value,
-        "new_value": change.new_value,
-        "status": status,
-        "idempotency_key": change.idempotency_key,
-        "vendor_response_id": result.vendor_id if result else None,
-        "error": (result.error if result else None) or note,
-        "created_at": now,
-    }
 
 
 def _json_safe(record: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from canalis.mappings.declarative.engine import Mapper
+from canalis.publishing.audit import audit_row
 from canalis.publishing.observation import FieldKey, observe
 from canalis.publishing.plan import DAY_FIELDS, PRICE_FIELDS, display, same
 from canalis.publishing.plans import StoredChange, plan_records
@@ -78,24 +79,6 @@ def shows(field_name: str, current: Any, text: str | None, tolerance: Decimal) -
     if field_name in DAY_FIELDS and isinstance(current, datetime):
         return display(current)[:10] == text[:10]
     return display(current) == text
-
-
-def settle_row(change: StoredChange, status: str, run_id: str | None, now: datetime, note: str) -> dict[str, Any]:
-    """The audit row settling a change's last `sending` row."""
-    return {
-        "run_id": run_id,
-        "channel": change.channel,
-        "entity_type": change.entity,
-        "entity_key": change.record_key,
-        "field": change.field,
-        "old_value": change.old_value,
-        "new_value": change.new_value,
-        "status": status,
-        "idempotency_key": change.idempotency_key,
-        "vendor_response_id": None,
-        "error": note,
-        "created_at": now,
-    }
 
 
 def reconcile_sent(
@@ -154,7 +137,7 @@ def reconcile_sent(
                     else UNKNOWN
                 )
                 counts[status] += 1
-                audit.append(settle_row(change, status, run_id, now, note))
+                audit.append(audit_row(change, status, run_id, now, note=note))
                 plan_status = {APPLIED: "applied", NOT_APPLIED: "planned"}.get(status)
                 if plan_status is not None and change.status == SENDING:
                     conn.execute(
