@@ -54,13 +54,10 @@ def dob_swapped(a: int, b: int) -> bool:
 
 
 def dob_distance(a: int, b: int) -> int:
-    """Edits between two yyyymmdd dates (digits changed, a swap of neighbours counting as one); 1 for a day and
-    month swap."""
+    """Edits between two yyyymmdd dates (see `dob_edits`)."""
     if a == b:
         return 0
-    if dob_swapped(a, b):
-        return 1
-    return int(digit_edits(np.asarray([a], dtype=np.int64), np.asarray([b], dtype=np.int64))[0])
+    return int(dob_edits(np.asarray([a], dtype=np.int64), np.asarray([b], dtype=np.int64))[0])
 
 
 _NOT_LETTERS = str.maketrans("", "", "0123456789.-_+'!#$%&*/=?^`{|}~")
@@ -104,9 +101,23 @@ def given_related(a: str, b: str) -> bool:
     return len(short) <= 5 and short[:3] == long[:3] and len(short) >= 3
 
 
-def given_compatible(a: str, b: str, threshold: float) -> bool:
-    """Given names that may belong to one person."""
-    return given_related(a, b) or jaro_winkler(a, b) >= threshold
+def typo_distance_limit(shorter: np.ndarray) -> np.ndarray:
+    """Most edits (OSA: a swap of neighbours counts one) a name of this length may carry and stay one name
+    mistyped: one from three letters, two from six (jack / xack, dorothy / dprohy)."""
+    return np.where(shorter >= 6, 2, np.where(shorter >= 3, 1, 0))
+
+
+def given_typo(a: str, b: str) -> bool:
+    """Two given names within keyboard-slip distance of each other (see `typo_distance_limit`)."""
+    if not a or not b:
+        return False
+    limit = int(typo_distance_limit(np.asarray([min(len(a), len(b))]))[0])
+    return bool(limit) and OSA.distance(a, b, score_cutoff=limit) <= limit
+
+
+def given_compatible(a: str, b: str, threshold: float, typos: bool = False) -> bool:
+    """Given names that may belong to one person (with `typos`, also names a slip apart: see `given_typo`)."""
+    return given_related(a, b) or jaro_winkler(a, b) >= threshold or (typos and given_typo(a, b))
 
 
 def family_compatible(a: str, b: str) -> bool:
@@ -122,15 +133,15 @@ def names_compatible(ga: str, fa: str, gb: str, fb: str, threshold: float, given
     """Names that may belong to one person, also when given and family names were swapped in one system.
 
     With `given_only`, the family names are not required to agree (a scored link already weighed them: people
-    change family names); the given names still must, in place or swapped.
+    change family names); the given names still must, in place or swapped, a keyboard slip apart at most.
     """
     if ga == gb and fa == fb:
         return True
     if given_only:
         return (
-            given_compatible(ga, gb, threshold)
-            or (bool(ga and fb) and given_compatible(ga, fb, threshold))
-            or (bool(gb and fa) and given_compatible(fa, gb, threshold))
+            given_compatible(ga, gb, threshold, typos=True)
+            or (bool(ga and fb) and given_compatible(ga, fb, threshold, typos=True))
+            or (bool(gb and fa) and given_compatible(fa, gb, threshold, typos=True))
         )
     if given_compatible(ga, gb, threshold) and family_compatible(fa, fb):
         return True
@@ -302,6 +313,18 @@ def digit_edits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return differ.sum(axis=1) - taken.sum(axis=1)
 
 
+def dob_edits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Errors between yyyymmdd dates: digits changed (a swap of neighbours counting as one), where a day and month
+    swap and a year off by one each count as one error, alone or with digit errors (1977-05-06 and 1978-06-05
+    are two errors apart, not five digits)."""
+    edits = digit_edits(x, y)
+    swapped = (x // 10000) * 10000 + (x % 100) * 100 + (x // 100) % 100
+    candidates = ((swapped, 1), (x + 10000, 1), (x - 10000, 1), (swapped + 10000, 2), (swapped - 10000, 2))
+    for other, errors in candidates:
+        edits = np.minimum(edits, errors + digit_edits(other, y))
+    return edits
+
+
 def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, workers: int
                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Address level of each pair, and the street similarity behind it."""
@@ -325,7 +348,7 @@ def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray
     sim = np.zeros(n, dtype=np.float64)
     na, nb = columns["h_street_number"][a], columns["h_street_number"][b]
     other_number = (na != 0) & (nb != 0) & (na != nb)
-    area = same_pc & same_city
+    area = (same_pc | pc_typo) & same_city  # a postcode mistyped in the same city is still that area
     # Street similarity decides a level only when the numbers agree (or are missing) or the area agrees.
     idx = np.flatnonzero(s_present & ~s_equal & (~other_number | area))
     if len(idx):
@@ -415,6 +438,19 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
         own = columns["family"][a[family_todo]]
         other = np.where(swapped[family_todo], columns["given"][b[family_todo]], columns["family"][b[family_todo]])
         family_related[family_todo] = [bool(set(x.split()) & set(y.split())) for x, y in zip(own, other, strict=True)]
+    # Edits between the given names (in place or swapped) that no similarity relates: a slip (jack / xack) is
+    # not the other given name of a household member, whatever Jaro-Winkler says of short names.
+    given_edits = np.full(n, 99.0)
+    given_edits[g_equal] = 0.0
+    idx = np.flatnonzero(g_present & ~g_equal & (sim_g < 0.92))
+    if len(idx):
+        ia, ib = a[idx], b[idx]
+        other = np.where(swapped[idx], columns["family"][ib], columns["given"][ib])
+        given_edits[idx] = _cpdist(columns["given"][ia], other, OSA.distance, workers)
+        shorter = np.minimum(columns["given_length"][ia], np.where(swapped[idx], columns["family_length"][ib],
+                                                                  columns["given_length"][ib]))  # fmt: skip
+        given_edits[idx[given_edits[idx] > typo_distance_limit(shorter)]] = 99.0
+    sims["given_edits"] = given_edits
     levels[:, 0] = _levels(g_equal, sim_g, g_present, given_related_)
     levels[:, 1] = _levels(f_equal, sim_f, f_present, family_related)
     sims["given_name"], sims["family_name"] = sim_g, sim_f
@@ -424,9 +460,7 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
     differ = np.flatnonzero((da != db) & (da > 0) & (db > 0))
     if len(differ):
         x, y = da[differ], db[differ]
-        edits = digit_edits(x, y)
-        swapped_dm = (x // 10000 == y // 10000) & ((x // 100) % 100 == y % 100) & (x % 100 == (y // 100) % 100)
-        edits[swapped_dm] = 1
+        edits = dob_edits(x, y)
         dob[differ[edits <= 2]] = 3
         dob[differ[edits <= 1]] = 2
     dob[da == db] = 1
