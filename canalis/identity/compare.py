@@ -120,6 +120,16 @@ def given_compatible(a: str, b: str, threshold: float, typos: bool = False) -> b
     return given_related(a, b) or jaro_winkler(a, b) >= threshold or (typos and given_typo(a, b))
 
 
+def given_confirms(ga: str, fa: str, gb: str, fb: str) -> bool:
+    """Given names that confirm one person: the same or close (Jaro-Winkler >= 0.92, the `close` level), in
+    place, or both names swapped in one record."""
+
+    def close(x: str, y: str) -> bool:
+        return bool(x and y) and (x == y or jaro_winkler(x, y) >= 0.92)
+
+    return close(ga, gb) or (close(ga, fb) and close(fa, gb))
+
+
 def family_compatible(a: str, b: str) -> bool:
     """Family names that may belong to one person (equal, close, or sharing a token)."""
     if not a or not b or a == b:
