@@ -194,6 +194,58 @@ def _multi(value: str) -> bool:
     return " " in value
 
 
+_WORDS = 6  # words of a street line held as hashes to tell cheaply whether two lines share one
+
+
+def _street_words(streets: list[str], hashes: np.ndarray) -> dict[str, np.ndarray]:
+    """Per row, computed once per distinct street line: its words sorted (what token_sort_ratio compares), its
+    distinct words sorted (what token_set_ratio compares when two lines share no word), and the hashes of its
+    distinct words (`street_many` when they do not fit in _WORDS columns, or a hash is 0)."""
+    distinct, first = np.unique(hashes, return_index=True)
+    where = np.searchsorted(distinct, hashes)
+    samples = [streets[i] for i in first.tolist()]
+    words = np.zeros((len(samples), _WORDS), dtype=np.int64)
+    many = np.zeros(len(samples), dtype=bool)
+    ordered, unique = [], []
+    for i, street in enumerate(samples):
+        tokens = street.split()
+        ordered.append(" ".join(sorted(tokens)))
+        kept = sorted(set(tokens))
+        unique.append(" ".join(kept))
+        codes = [hash(t) for t in kept]
+        if len(codes) > _WORDS or 0 in codes:
+            many[i] = True
+        else:
+            words[i, : len(codes)] = codes
+    return {
+        "street_sorted": np.array(ordered, dtype=object)[where],
+        "street_set": np.array(unique, dtype=object)[where],
+        "street_words": words[where],
+        "street_many": many[where],
+    }
+
+
+def _share_a_word(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Street lines of rows a and b with a word in common (or too many words to tell: True)."""
+    wa, wb = columns["street_words"][a], columns["street_words"][b]
+    shared = ((wa[:, :, None] == wb[:, None, :]) & (wa[:, :, None] != 0)).any(axis=(1, 2))
+    return shared | columns["street_many"][a] | columns["street_many"][b]
+
+
+def _token_set_ratio(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, workers: int) -> np.ndarray:
+    """fuzz.token_set_ratio of the street lines of rows a and b, exactly: for lines sharing no word it is the
+    ratio of their distinct words sorted, computed on strings prepared once per line."""
+    out = np.zeros(len(a), dtype=np.float64)
+    shared = _share_a_word(columns, a, b)
+    idx = np.flatnonzero(shared)
+    if len(idx):
+        out[idx] = _cpdist(columns["street"][a[idx]], columns["street"][b[idx]], fuzz.token_set_ratio, workers)
+    idx = np.flatnonzero(~shared)
+    if len(idx):
+        out[idx] = _cpdist(columns["street_set"][a[idx]], columns["street_set"][b[idx]], fuzz.ratio, workers)
+    return out
+
+
 def score_columns(frame) -> dict[str, np.ndarray]:
     """The frame columns comparisons read, plus derived per-record helpers computed once."""
     columns = {name: frame.array(name) for name in SCORE_COLUMNS}
@@ -203,7 +255,7 @@ def score_columns(frame) -> dict[str, np.ndarray]:
         if name != "dob":
             columns[f"h_{name}"] = np.fromiter(map(hash, getattr(frame, name)), dtype=np.int64, count=n)
     dobs = columns["dob"]
-    columns["dob_text"] = np.array([f"{d:08d}" if d else "" for d in dobs.tolist()], dtype=object)
+    columns["dob_digits"] = date_digits(dobs)
     streets = frame.street
     columns["city_first"] = np.fromiter((ord(c[0]) if c else 0 for c in frame.city), dtype=np.int64, count=n)
     columns["street_compact"] = np.array([s.replace(" ", "") for s in streets], dtype=object)
@@ -213,6 +265,7 @@ def score_columns(frame) -> dict[str, np.ndarray]:
         dtype=np.int64,
         count=n,
     )
+    columns.update(_street_words(streets, columns["h_street"]))
     domains = [e[e.index("@") + 1 :] if e else "" for e in frame.email]
     columns["email_domain"] = np.array(domains, dtype=object)
     columns["h_email_domain"] = np.fromiter(map(hash, domains), dtype=np.int64, count=n)
@@ -310,10 +363,12 @@ def _levels(equal: np.ndarray, sim: np.ndarray, present: np.ndarray, related: np
 _POWERS = 10 ** np.arange(7, -1, -1, dtype=np.int64)
 
 
-def digit_edits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Edits between yyyymmdd dates digit by digit: digits changed, a swap of two neighbours counting as one."""
-    dx = (x[:, None] // _POWERS[None, :]) % 10
-    dy = (y[:, None] // _POWERS[None, :]) % 10
+def date_digits(values: np.ndarray) -> np.ndarray:
+    """The eight digits of yyyymmdd dates, one row per date (int8)."""
+    return ((values[:, None] // _POWERS[None, :]) % 10).astype(np.int8)
+
+
+def _digit_edits(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     differ = dx != dy
     swaps = differ[:, :-1] & differ[:, 1:] & (dx[:, :-1] == dy[:, 1:]) & (dx[:, 1:] == dy[:, :-1])
     # Count non-overlapping swaps from the left (a run such as 3 swapped positions counts one swap).
@@ -323,15 +378,41 @@ def digit_edits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return differ.sum(axis=1) - taken.sum(axis=1)
 
 
-def dob_edits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def digit_edits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Edits between yyyymmdd dates digit by digit: digits changed, a swap of two neighbours counting as one."""
+    return _digit_edits(date_digits(x), date_digits(y))
+
+
+_DAY_MONTH_SWAPPED = np.array([0, 1, 2, 3, 6, 7, 4, 5])
+_YEAR_POWERS = np.array([1000, 100, 10, 1], dtype=np.int64)
+
+
+def _year_moved(dx: np.ndarray, step: int) -> np.ndarray:
+    """The digits of the dates with the year moved by `step`."""
+    year = dx[:, :4].astype(np.int64) @ _YEAR_POWERS + step
+    out = dx.copy()
+    out[:, :4] = (year[:, None] // _YEAR_POWERS[None, :]) % 10
+    return out
+
+
+def dob_edits(x: np.ndarray, y: np.ndarray, dx: np.ndarray | None = None, dy: np.ndarray | None = None) -> np.ndarray:
     """Errors between yyyymmdd dates: digits changed (a swap of neighbours counting as one), where a day and month
     swap and a year off by one each count as one error, alone or with digit errors (1977-05-06 and 1978-06-05
-    are two errors apart, not five digits)."""
-    edits = digit_edits(x, y)
-    swapped = (x // 10000) * 10000 + (x % 100) * 100 + (x // 100) % 100
-    candidates = ((swapped, 1), (x + 10000, 1), (x - 10000, 1), (swapped + 10000, 2), (swapped - 10000, 2))
-    for other, errors in candidates:
-        edits = np.minimum(edits, errors + digit_edits(other, y))
+    are two errors apart, not five digits). `dx`, `dy`: the dates' digits when already at hand."""
+    dx = date_digits(x) if dx is None else dx
+    dy = date_digits(y) if dy is None else dy
+    edits = _digit_edits(dx, dy)
+    # Another reading can only help pairs two or more digits apart (each reading costs one or two errors).
+    idx = np.flatnonzero(edits >= 2)
+    if not len(idx):
+        return edits
+    ex, ey = dx[idx], dy[idx]
+    swapped = ex[:, _DAY_MONTH_SWAPPED]
+    best = edits[idx]
+    for other, errors in ((swapped, 1), (_year_moved(ex, 1), 1), (_year_moved(ex, -1), 1),
+                          (_year_moved(swapped, 1), 2), (_year_moved(swapped, -1), 2)):  # fmt: skip
+        best = np.minimum(best, errors + _digit_edits(other, ey))
+    edits[idx] = best
     return edits
 
 
@@ -365,13 +446,15 @@ def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray
         # The best of: spelling with spaces ignored, words in any order, and (long lines) one line holding the
         # other's words; each computed only where the cheaper ones left the pair below 90.
         found = _cpdist(columns["street_compact"][a[idx]], columns["street_compact"][b[idx]], fuzz.ratio, workers)
+        # token_sort_ratio is the ratio of the lines' words sorted, prepared once per line.
         low = np.flatnonzero(found < 90)
-        xa, xb = columns["street"][a[idx[low]]], columns["street"][b[idx[low]]]
-        found[low] = np.maximum(found[low], _cpdist(xa, xb, fuzz.token_sort_ratio, workers))
-        long = (columns["street_tokens"][a[idx[low]]] >= 3) & (columns["street_tokens"][b[idx[low]]] >= 3)
+        la, lb = a[idx[low]], b[idx[low]]
+        found[low] = np.maximum(found[low], _cpdist(columns["street_sorted"][la], columns["street_sorted"][lb],
+                                                    fuzz.ratio, workers))  # fmt: skip
+        long = (columns["street_tokens"][la] >= 3) & (columns["street_tokens"][lb] >= 3)
         long = np.flatnonzero(long & (found[low] < 90))
         if len(long):
-            found[low[long]] = np.maximum(found[low[long]], _cpdist(xa[long], xb[long], fuzz.token_set_ratio, workers))
+            found[low[long]] = np.maximum(found[low[long]], _token_set_ratio(columns, la[long], lb[long], workers))
         sim[idx] = found / 100
     sim[s_equal] = 1.0
     some_area = same_pc | same_city | pc_typo
@@ -470,7 +553,8 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
     differ = np.flatnonzero((da != db) & (da > 0) & (db > 0))
     if len(differ):
         x, y = da[differ], db[differ]
-        edits = dob_edits(x, y)
+        digits = columns["dob_digits"]
+        edits = dob_edits(x, y, digits[a[differ]], digits[b[differ]])
         dob[differ[edits <= 2]] = 3
         dob[differ[edits <= 1]] = 2
     dob[da == db] = 1
