@@ -172,8 +172,8 @@ def _identity_conflict(
     the given names of the two clusters have anything in common (one of them may have been replaced).
     """
     dob_ok = not da or not db or da == db or any(dob_compatible(x, y) for x in da for y in db)
-    # Where the data shows birth dates often replaced in matches, given names that agree (the same or close, in
-    # place or swapped with the family name, as the pairwise veto reads them) outweigh a birth date conflict.
+    # Where the data shows birth dates often replaced in matches, given names that are the same (in place or
+    # swapped with the family name) outweigh a birth date conflict.
     if rule == probabilistic:
         names_ok = (
             not na

@@ -121,13 +121,9 @@ def given_compatible(a: str, b: str, threshold: float, typos: bool = False) -> b
 
 
 def given_confirms(ga: str, fa: str, gb: str, fb: str) -> bool:
-    """Given names that confirm one person: the same or close (Jaro-Winkler >= 0.92, the `close` level), in
-    place, or both names swapped in one record."""
-
-    def close(x: str, y: str) -> bool:
-        return bool(x and y) and (x == y or jaro_winkler(x, y) >= 0.92)
-
-    return close(ga, gb) or (close(ga, fb) and close(fa, gb))
+    """Given names that confirm one person against a birth date conflict: the same, in place or with both names
+    swapped in one record (a close spelling is not enough: Alexandrie and Alexandria Diaz are two people)."""
+    return bool(ga) and (ga == gb or (bool(fa) and ga == fb and fa == gb))
 
 
 def family_compatible(a: str, b: str) -> bool:
