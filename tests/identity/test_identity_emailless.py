@@ -99,3 +99,13 @@ def test_records_mistyped_in_a_given_name_link_and_household_members_do_not() ->
     engine.resolve([person("1", "jack", "20041004"), person("2", "xack", None), person("3", "maria", "19750203")])
     assert engine.customer_of("till:1") == engine.customer_of("till:2")
     assert engine.customer_of("till:3") != engine.customer_of("till:1")
+
+
+def test_only_the_same_given_names_outweigh_a_birth_date_conflict() -> None:
+    from canalis.identity.compare import given_confirms
+
+    assert given_confirms("claudia", "huxley", "claudia", "hux") and given_confirms(
+        "claudia", "huxley", "huxley", "claudia"
+    )
+    assert not given_confirms("alexandrie", "diaz", "alexandria", "diaz"), "namesakes spell alike"
+    assert not given_confirms("claudia", "huxley", "huxley", "maria") and not given_confirms("", "x", "", "x")
