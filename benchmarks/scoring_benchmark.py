@@ -1,10 +1,12 @@
 """Cost of pairwise scoring (comparison levels and match weights) per candidate pair, in CPU time.
 
     python -m benchmarks.scoring_benchmark [--people 20000] [--level medium] [--repeat 3]
+    python -m benchmarks.scoring_benchmark --world-dir DIR --records 100000
 
-A generated email-less set (benchmarks/corrupted_people.py, zipf shape) and the sandbox-like French records of
-the tests are blocked as the engine does; a model is trained once; then `compare` and `match_weights` run over
-all candidate pairs `--repeat` times. Printed: pairs, CPU seconds (process time, all threads) and wall seconds
+A generated email-less set (benchmarks/corrupted_people.py, zipf shape), or with `--world-dir` the sandbox
+world's people cloned to `--records` records (as identity_benchmark's speed run does), is blocked as the engine
+does; a model is trained once; then `compare` and `match_weights` run over all candidate pairs `--repeat`
+times. Printed: pairs, CPU seconds (process time, all threads) and wall seconds
 of the best run, and microseconds per pair. CPU time is the figure to compare on a shared machine.
 """
 
@@ -14,6 +16,7 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 from canalis.identity import IdentityConfig, IdentityRecord
 from canalis.identity.blocking import candidate_pairs
@@ -30,9 +33,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--people", type=int, default=20_000)
     parser.add_argument("--level", default="medium")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--world-dir", type=Path, default=None, help="a sandbox world (generated when missing)")
+    parser.add_argument("--records", type=int, default=100_000, help="records cloned from the world")
     args = parser.parse_args(argv)
     config = IdentityConfig()
-    rows, _ = generate(PeopleSpec(people=args.people, level=args.level, shape="zipf"))
+    if args.world_dir is not None:
+        from benchmarks.identity_benchmark import clone_population, load_world
+        from canalis.sandbox.world import WorldSpec
+
+        spec = WorldSpec()
+        world = load_world(args.world_dir, spec.customers, spec.seed)
+        rows = list(clone_population(world, args.records, spec.seed))
+    else:
+        rows, _ = generate(PeopleSpec(people=args.people, level=args.level, shape="zipf"))
     frame = Frame.from_records([IdentityRecord.from_mapping(row) for row in rows], config)
     model = resolve_frame(frame, config).model
     a, b, _, _ = candidate_pairs(frame, config.block_limits())

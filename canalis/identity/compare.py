@@ -322,6 +322,14 @@ def _cpdist(a: np.ndarray, b: np.ndarray, scorer, workers: int) -> np.ndarray:
     return np.asarray(process.cpdist(a, b, scorer=scorer, workers=workers), dtype=np.float64)
 
 
+def _cpdist_cutoff(a: np.ndarray, b: np.ndarray, scorer, cutoff: int, workers: int) -> np.ndarray:
+    """Distances of the pairs, exact up to `cutoff` (larger ones reported as cutoff + 1)."""
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.float64)
+    found = process.cpdist(a, b, scorer=scorer, score_cutoff=cutoff, workers=workers)
+    return np.asarray(found, dtype=np.float64)
+
+
 def _related(x: np.ndarray, y: np.ndarray, sim: np.ndarray, todo: np.ndarray, family: bool) -> np.ndarray:
     """Name pairs related beyond similarity: shared token (family) or initial/prefix/first token (given).
 
@@ -392,18 +400,23 @@ def _year_moved(dx: np.ndarray, step: int) -> np.ndarray:
 
 
 def dob_edits(x: np.ndarray, y: np.ndarray, dx: np.ndarray | None = None, dy: np.ndarray | None = None) -> np.ndarray:
-    """Errors between yyyymmdd dates: digits changed (a swap of neighbours counting as one), where a day and month
-    swap and a year off by one each count as one error, alone or with digit errors (1977-05-06 and 1978-06-05
-    are two errors apart, not five digits). `dx`, `dy`: the dates' digits when already at hand."""
+    """Errors between yyyymmdd dates, exact up to two: digits changed (a swap of neighbours counting as one),
+    where a day and month swap and a year off by one each count as one error, alone or with digit errors
+    (1977-05-06 and 1978-06-05 are two errors apart, not five digits). `dx`, `dy`: the dates' digits when
+    already at hand."""
     dx = date_digits(x) if dx is None else dx
     dy = date_digits(y) if dy is None else dy
     edits = _digit_edits(dx, dy)
-    # Another reading can only help pairs two or more digits apart (each reading costs one or two errors).
-    idx = np.flatnonzero(edits >= 2)
+    # Another reading can only help pairs two or more digits apart (each reading costs one or two errors), and
+    # only bring them to two errors or fewer when the month and day, as written or swapped, differ in two digits
+    # at most (pairs further apart may be reported further apart than they are: beyond two, errors do not count).
+    swapped_all = dx[:, _DAY_MONTH_SWAPPED]
+    near = ((dx[:, 4:] != dy[:, 4:]).sum(axis=1) <= 2) | ((swapped_all[:, 4:] != dy[:, 4:]).sum(axis=1) <= 2)
+    idx = np.flatnonzero((edits >= 2) & near)
     if not len(idx):
         return edits
     ex, ey = dx[idx], dy[idx]
-    swapped = ex[:, _DAY_MONTH_SWAPPED]
+    swapped = swapped_all[idx]
     best = edits[idx]
     for other, errors in ((swapped, 1), (_year_moved(ex, 1), 1), (_year_moved(ex, -1), 1),
                           (_year_moved(swapped, 1), 2), (_year_moved(swapped, -1), 2)):  # fmt: skip
@@ -533,12 +546,16 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
     given_edits[g_equal] = 0.0
     idx = np.flatnonzero(g_present & ~g_equal & (sim_g < 0.92))
     if len(idx):
+        # Only names whose lengths differ by no more than the slips they may carry.
         ia, ib = a[idx], b[idx]
+        other_length = np.where(swapped[idx], columns["family_length"][ib], columns["given_length"][ib])
+        own_length = columns["given_length"][ia]
+        limit = typo_distance_limit(np.minimum(own_length, other_length))
+        keep = (limit > 0) & (np.abs(own_length - other_length) <= limit)
+        idx, ia, ib, limit = idx[keep], ia[keep], ib[keep], limit[keep]
         other = np.where(swapped[idx], columns["family"][ib], columns["given"][ib])
-        given_edits[idx] = _cpdist(columns["given"][ia], other, OSA.distance, workers)
-        shorter = np.minimum(columns["given_length"][ia], np.where(swapped[idx], columns["family_length"][ib],
-                                                                  columns["given_length"][ib]))  # fmt: skip
-        given_edits[idx[given_edits[idx] > typo_distance_limit(shorter)]] = 99.0
+        found = _cpdist_cutoff(columns["given"][ia], other, OSA.distance, 2, workers)
+        given_edits[idx] = np.where(found <= limit, found, 99.0)
     sims["given_edits"] = given_edits
     levels[:, 0] = _levels(g_equal, sim_g, g_present, given_related_)
     levels[:, 1] = _levels(f_equal, sim_f, f_present, family_related)
