@@ -190,56 +190,11 @@ def _multi(value: str) -> bool:
     return " " in value
 
 
-_WORDS = 6  # words of a street line held as hashes to tell cheaply whether two lines share one
-
-
-def _street_words(streets: list[str], hashes: np.ndarray) -> dict[str, np.ndarray]:
-    """Per row, computed once per distinct street line: its words sorted (what token_sort_ratio compares), its
-    distinct words sorted (what token_set_ratio compares when two lines share no word), and the hashes of its
-    distinct words (`street_many` when they do not fit in _WORDS columns, or a hash is 0)."""
+def _sorted_words(streets: list[str], hashes: np.ndarray) -> np.ndarray:
+    """Per row, computed once per distinct street line: its words sorted (what token_sort_ratio compares)."""
     distinct, first = np.unique(hashes, return_index=True)
     where = np.searchsorted(distinct, hashes)
-    samples = [streets[i] for i in first.tolist()]
-    words = np.zeros((len(samples), _WORDS), dtype=np.int64)
-    many = np.zeros(len(samples), dtype=bool)
-    ordered, unique = [], []
-    for i, street in enumerate(samples):
-        tokens = street.split()
-        ordered.append(" ".join(sorted(tokens)))
-        kept = sorted(set(tokens))
-        unique.append(" ".join(kept))
-        codes = [hash(t) for t in kept]
-        if len(codes) > _WORDS or 0 in codes:
-            many[i] = True
-        else:
-            words[i, : len(codes)] = codes
-    return {
-        "street_sorted": np.array(ordered, dtype=object)[where],
-        "street_set": np.array(unique, dtype=object)[where],
-        "street_words": words[where],
-        "street_many": many[where],
-    }
-
-
-def _share_a_word(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Street lines of rows a and b with a word in common (or too many words to tell: True)."""
-    wa, wb = columns["street_words"][a], columns["street_words"][b]
-    shared = ((wa[:, :, None] == wb[:, None, :]) & (wa[:, :, None] != 0)).any(axis=(1, 2))
-    return shared | columns["street_many"][a] | columns["street_many"][b]
-
-
-def _token_set_ratio(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, workers: int) -> np.ndarray:
-    """fuzz.token_set_ratio of the street lines of rows a and b, exactly: for lines sharing no word it is the
-    ratio of their distinct words sorted, computed on strings prepared once per line."""
-    out = np.zeros(len(a), dtype=np.float64)
-    shared = _share_a_word(columns, a, b)
-    idx = np.flatnonzero(shared)
-    if len(idx):
-        out[idx] = _cpdist(columns["street"][a[idx]], columns["street"][b[idx]], fuzz.token_set_ratio, workers)
-    idx = np.flatnonzero(~shared)
-    if len(idx):
-        out[idx] = _cpdist(columns["street_set"][a[idx]], columns["street_set"][b[idx]], fuzz.ratio, workers)
-    return out
+    return np.array([" ".join(sorted(streets[i].split())) for i in first.tolist()], dtype=object)[where]
 
 
 def score_columns(frame) -> dict[str, np.ndarray]:
@@ -261,7 +216,7 @@ def score_columns(frame) -> dict[str, np.ndarray]:
         dtype=np.int64,
         count=n,
     )
-    columns.update(_street_words(streets, columns["h_street"]))
+    columns["street_sorted"] = _sorted_words(streets, columns["h_street"])
     domains = [e[e.index("@") + 1 :] if e else "" for e in frame.email]
     columns["email_domain"] = np.array(domains, dtype=object)
     columns["h_email_domain"] = np.fromiter(map(hash, domains), dtype=np.int64, count=n)
@@ -463,7 +418,8 @@ def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray
         long = (columns["street_tokens"][la] >= 3) & (columns["street_tokens"][lb] >= 3)
         long = np.flatnonzero(long & (found[low] < 90))
         if len(long):
-            found[low[long]] = np.maximum(found[low[long]], _token_set_ratio(columns, la[long], lb[long], workers))
+            xa, xb = columns["street"][la[long]], columns["street"][lb[long]]
+            found[low[long]] = np.maximum(found[low[long]], _cpdist(xa, xb, fuzz.token_set_ratio, workers))
         sim[idx] = found / 100
     sim[s_equal] = 1.0
     some_area = same_pc | same_city | pc_typo
