@@ -109,3 +109,23 @@ def test_only_the_same_given_names_outweigh_a_birth_date_conflict() -> None:
     )
     assert not given_confirms("alexandrie", "diaz", "alexandria", "diaz"), "namesakes spell alike"
     assert not given_confirms("claudia", "huxley", "huxley", "maria") and not given_confirms("", "x", "", "x")
+
+
+def test_a_state_saved_without_the_newer_blocking_keys_is_restored() -> None:
+    from canalis.identity import IdentityEngine
+    from canalis.identity.state import decode, encode
+
+    rows, _ = generate(PeopleSpec(people=60, level="low", shape="zipf", seed=5))
+    records = [IdentityRecord.from_mapping(row) for row in rows]
+    engine = IdentityEngine()
+    engine.resolve(records[:-5])
+    parts = decode(engine.to_state())
+    for kind in ("birth_number", "given_number"):
+        del parts[f"block.{kind}"]
+    restored = IdentityEngine.from_state(encode(parts), engine.config)
+    by_key = {record.key: record for record in records}
+    restored.record_loader = lambda keys: {key: by_key[key] for key in keys}
+    assert (restored.block_codes["birth_number"] == engine.block_codes["birth_number"]).all()
+    restored.update(records[-5:])
+    engine.update(records[-5:])
+    assert restored.partition() == engine.partition()
