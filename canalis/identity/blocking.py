@@ -33,6 +33,10 @@ BLOCK_SIGNALS: dict[str, tuple[str, ...]] = {
     "number_street": ("street_number", "street_sound"),
     "street_city": ("street_sound", "city"),
     "street_postcode": ("street", "postcode"),
+    "street_sound_postcode": ("street_sound", "postcode"),
+    "given_number": ("given_sound", "street_number"),
+    "family_number": ("family_sound", "street_number"),
+    "birth_number": ("dob", "street_number"),
     "email_local": ("email_local",),
 }
 BLOCK_KINDS: tuple[str, ...] = tuple(BLOCK_SIGNALS)

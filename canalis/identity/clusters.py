@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from canalis.identity.compare import dob_compatible, dob_distance, names_compatible
+from canalis.identity.compare import dob_compatible, dob_distance, given_confirms, names_compatible
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
 from canalis.identity.keys import name_codes
@@ -172,6 +172,8 @@ def _identity_conflict(
     the given names of the two clusters have anything in common (one of them may have been replaced).
     """
     dob_ok = not da or not db or da == db or any(dob_compatible(x, y) for x in da for y in db)
+    # Where the data shows birth dates often replaced in matches, given names that are the same (in place or
+    # swapped with the family name) outweigh a birth date conflict.
     if rule == probabilistic:
         names_ok = (
             not na
@@ -181,7 +183,9 @@ def _identity_conflict(
         dob_confirms = bool(da & db) or any(dob_distance(x, y) <= 1 for x in da for y in db)
         if not names_ok and not dob_confirms:
             return "name_conflict"
-        if not dob_ok and not (dob_errors_common and any(ga and ga == gb for ga, _ in na for gb, _ in nb)):
+        if not dob_ok and not (
+            dob_errors_common and any(given_confirms(ga, fa, gb, fb) for ga, fa in na for gb, fb in nb)
+        ):
             return "birth_date_conflict"
         return None
     if not dob_ok:

@@ -54,13 +54,10 @@ def dob_swapped(a: int, b: int) -> bool:
 
 
 def dob_distance(a: int, b: int) -> int:
-    """Edits between two yyyymmdd dates (digits changed, a swap of neighbours counting as one); 1 for a day and
-    month swap."""
+    """Edits between two yyyymmdd dates (see `dob_edits`)."""
     if a == b:
         return 0
-    if dob_swapped(a, b):
-        return 1
-    return int(digit_edits(np.asarray([a], dtype=np.int64), np.asarray([b], dtype=np.int64))[0])
+    return int(dob_edits(np.asarray([a], dtype=np.int64), np.asarray([b], dtype=np.int64))[0])
 
 
 _NOT_LETTERS = str.maketrans("", "", "0123456789.-_+'!#$%&*/=?^`{|}~")
@@ -104,9 +101,29 @@ def given_related(a: str, b: str) -> bool:
     return len(short) <= 5 and short[:3] == long[:3] and len(short) >= 3
 
 
-def given_compatible(a: str, b: str, threshold: float) -> bool:
-    """Given names that may belong to one person."""
-    return given_related(a, b) or jaro_winkler(a, b) >= threshold
+def typo_distance_limit(shorter: np.ndarray) -> np.ndarray:
+    """Most edits (OSA: a swap of neighbours counts one) a name of this length may carry and stay one name
+    mistyped: one from three letters, two from six (jack / xack, dorothy / dprohy)."""
+    return np.where(shorter >= 6, 2, np.where(shorter >= 3, 1, 0))
+
+
+def given_typo(a: str, b: str) -> bool:
+    """Two given names within keyboard-slip distance of each other (see `typo_distance_limit`)."""
+    if not a or not b:
+        return False
+    limit = int(typo_distance_limit(np.asarray([min(len(a), len(b))]))[0])
+    return bool(limit) and OSA.distance(a, b, score_cutoff=limit) <= limit
+
+
+def given_compatible(a: str, b: str, threshold: float, typos: bool = False) -> bool:
+    """Given names that may belong to one person (with `typos`, also names a slip apart: see `given_typo`)."""
+    return given_related(a, b) or jaro_winkler(a, b) >= threshold or (typos and given_typo(a, b))
+
+
+def given_confirms(ga: str, fa: str, gb: str, fb: str) -> bool:
+    """Given names that confirm one person against a birth date conflict: the same, in place or with both names
+    swapped in one record (a close spelling is not enough: Alexandrie and Alexandria Diaz are two people)."""
+    return bool(ga) and (ga == gb or (bool(fa) and ga == fb and fa == gb))
 
 
 def family_compatible(a: str, b: str) -> bool:
@@ -122,15 +139,15 @@ def names_compatible(ga: str, fa: str, gb: str, fb: str, threshold: float, given
     """Names that may belong to one person, also when given and family names were swapped in one system.
 
     With `given_only`, the family names are not required to agree (a scored link already weighed them: people
-    change family names); the given names still must, in place or swapped.
+    change family names); the given names still must, in place or swapped, a keyboard slip apart at most.
     """
     if ga == gb and fa == fb:
         return True
     if given_only:
         return (
-            given_compatible(ga, gb, threshold)
-            or (bool(ga and fb) and given_compatible(ga, fb, threshold))
-            or (bool(gb and fa) and given_compatible(fa, gb, threshold))
+            given_compatible(ga, gb, threshold, typos=True)
+            or (bool(ga and fb) and given_compatible(ga, fb, threshold, typos=True))
+            or (bool(gb and fa) and given_compatible(fa, gb, threshold, typos=True))
         )
     if given_compatible(ga, gb, threshold) and family_compatible(fa, fb):
         return True
@@ -173,6 +190,13 @@ def _multi(value: str) -> bool:
     return " " in value
 
 
+def _sorted_words(streets: list[str], hashes: np.ndarray) -> np.ndarray:
+    """Per row, computed once per distinct street line: its words sorted (what token_sort_ratio compares)."""
+    distinct, first = np.unique(hashes, return_index=True)
+    where = np.searchsorted(distinct, hashes)
+    return np.array([" ".join(sorted(streets[i].split())) for i in first.tolist()], dtype=object)[where]
+
+
 def score_columns(frame) -> dict[str, np.ndarray]:
     """The frame columns comparisons read, plus derived per-record helpers computed once."""
     columns = {name: frame.array(name) for name in SCORE_COLUMNS}
@@ -182,7 +206,7 @@ def score_columns(frame) -> dict[str, np.ndarray]:
         if name != "dob":
             columns[f"h_{name}"] = np.fromiter(map(hash, getattr(frame, name)), dtype=np.int64, count=n)
     dobs = columns["dob"]
-    columns["dob_text"] = np.array([f"{d:08d}" if d else "" for d in dobs.tolist()], dtype=object)
+    columns["dob_digits"] = date_digits(dobs)
     streets = frame.street
     columns["city_first"] = np.fromiter((ord(c[0]) if c else 0 for c in frame.city), dtype=np.int64, count=n)
     columns["street_compact"] = np.array([s.replace(" ", "") for s in streets], dtype=object)
@@ -192,6 +216,7 @@ def score_columns(frame) -> dict[str, np.ndarray]:
         dtype=np.int64,
         count=n,
     )
+    columns["street_sorted"] = _sorted_words(streets, columns["h_street"])
     domains = [e[e.index("@") + 1 :] if e else "" for e in frame.email]
     columns["email_domain"] = np.array(domains, dtype=object)
     columns["h_email_domain"] = np.fromiter(map(hash, domains), dtype=np.int64, count=n)
@@ -252,6 +277,14 @@ def _cpdist(a: np.ndarray, b: np.ndarray, scorer, workers: int) -> np.ndarray:
     return np.asarray(process.cpdist(a, b, scorer=scorer, workers=workers), dtype=np.float64)
 
 
+def _cpdist_cutoff(a: np.ndarray, b: np.ndarray, scorer, cutoff: int, workers: int) -> np.ndarray:
+    """Distances of the pairs, exact up to `cutoff` (larger ones reported as cutoff + 1)."""
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.float64)
+    found = process.cpdist(a, b, scorer=scorer, score_cutoff=cutoff, workers=workers)
+    return np.asarray(found, dtype=np.float64)
+
+
 def _related(x: np.ndarray, y: np.ndarray, sim: np.ndarray, todo: np.ndarray, family: bool) -> np.ndarray:
     """Name pairs related beyond similarity: shared token (family) or initial/prefix/first token (given).
 
@@ -289,10 +322,12 @@ def _levels(equal: np.ndarray, sim: np.ndarray, present: np.ndarray, related: np
 _POWERS = 10 ** np.arange(7, -1, -1, dtype=np.int64)
 
 
-def digit_edits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Edits between yyyymmdd dates digit by digit: digits changed, a swap of two neighbours counting as one."""
-    dx = (x[:, None] // _POWERS[None, :]) % 10
-    dy = (y[:, None] // _POWERS[None, :]) % 10
+def date_digits(values: np.ndarray) -> np.ndarray:
+    """The eight digits of yyyymmdd dates, one row per date (int8)."""
+    return ((values[:, None] // _POWERS[None, :]) % 10).astype(np.int8)
+
+
+def _digit_edits(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     differ = dx != dy
     swaps = differ[:, :-1] & differ[:, 1:] & (dx[:, :-1] == dy[:, 1:]) & (dx[:, 1:] == dy[:, :-1])
     # Count non-overlapping swaps from the left (a run such as 3 swapped positions counts one swap).
@@ -300,6 +335,49 @@ def digit_edits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     for i in range(swaps.shape[1]):
         taken[:, i] = swaps[:, i] & ~(taken[:, i - 1] if i else False)
     return differ.sum(axis=1) - taken.sum(axis=1)
+
+
+def digit_edits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Edits between yyyymmdd dates digit by digit: digits changed, a swap of two neighbours counting as one."""
+    return _digit_edits(date_digits(x), date_digits(y))
+
+
+_DAY_MONTH_SWAPPED = np.array([0, 1, 2, 3, 6, 7, 4, 5])
+_YEAR_POWERS = np.array([1000, 100, 10, 1], dtype=np.int64)
+
+
+def _year_moved(dx: np.ndarray, step: int) -> np.ndarray:
+    """The digits of the dates with the year moved by `step`."""
+    year = dx[:, :4].astype(np.int64) @ _YEAR_POWERS + step
+    out = dx.copy()
+    out[:, :4] = (year[:, None] // _YEAR_POWERS[None, :]) % 10
+    return out
+
+
+def dob_edits(x: np.ndarray, y: np.ndarray, dx: np.ndarray | None = None, dy: np.ndarray | None = None) -> np.ndarray:
+    """Errors between yyyymmdd dates, exact up to two: digits changed (a swap of neighbours counting as one),
+    where a day and month swap and a year off by one each count as one error, alone or with digit errors
+    (1977-05-06 and 1978-06-05 are two errors apart, not five digits). `dx`, `dy`: the dates' digits when
+    already at hand."""
+    dx = date_digits(x) if dx is None else dx
+    dy = date_digits(y) if dy is None else dy
+    edits = _digit_edits(dx, dy)
+    # Another reading can only help pairs two or more digits apart (each reading costs one or two errors), and
+    # only bring them to two errors or fewer when the month and day, as written or swapped, differ in two digits
+    # at most (pairs further apart may be reported further apart than they are: beyond two, errors do not count).
+    swapped_all = dx[:, _DAY_MONTH_SWAPPED]
+    near = ((dx[:, 4:] != dy[:, 4:]).sum(axis=1) <= 2) | ((swapped_all[:, 4:] != dy[:, 4:]).sum(axis=1) <= 2)
+    idx = np.flatnonzero((edits >= 2) & near)
+    if not len(idx):
+        return edits
+    ex, ey = dx[idx], dy[idx]
+    swapped = swapped_all[idx]
+    best = edits[idx]
+    for other, errors in ((swapped, 1), (_year_moved(ex, 1), 1), (_year_moved(ex, -1), 1),
+                          (_year_moved(swapped, 1), 2), (_year_moved(swapped, -1), 2)):  # fmt: skip
+        best = np.minimum(best, errors + _digit_edits(other, ey))
+    edits[idx] = best
+    return edits
 
 
 def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, workers: int
@@ -325,20 +403,23 @@ def _address_levels(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray
     sim = np.zeros(n, dtype=np.float64)
     na, nb = columns["h_street_number"][a], columns["h_street_number"][b]
     other_number = (na != 0) & (nb != 0) & (na != nb)
-    area = same_pc & same_city
+    area = (same_pc | pc_typo) & same_city  # a postcode mistyped in the same city is still that area
     # Street similarity decides a level only when the numbers agree (or are missing) or the area agrees.
     idx = np.flatnonzero(s_present & ~s_equal & (~other_number | area))
     if len(idx):
         # The best of: spelling with spaces ignored, words in any order, and (long lines) one line holding the
         # other's words; each computed only where the cheaper ones left the pair below 90.
         found = _cpdist(columns["street_compact"][a[idx]], columns["street_compact"][b[idx]], fuzz.ratio, workers)
+        # token_sort_ratio is the ratio of the lines' words sorted, prepared once per line.
         low = np.flatnonzero(found < 90)
-        xa, xb = columns["street"][a[idx[low]]], columns["street"][b[idx[low]]]
-        found[low] = np.maximum(found[low], _cpdist(xa, xb, fuzz.token_sort_ratio, workers))
-        long = (columns["street_tokens"][a[idx[low]]] >= 3) & (columns["street_tokens"][b[idx[low]]] >= 3)
+        la, lb = a[idx[low]], b[idx[low]]
+        found[low] = np.maximum(found[low], _cpdist(columns["street_sorted"][la], columns["street_sorted"][lb],
+                                                    fuzz.ratio, workers))  # fmt: skip
+        long = (columns["street_tokens"][la] >= 3) & (columns["street_tokens"][lb] >= 3)
         long = np.flatnonzero(long & (found[low] < 90))
         if len(long):
-            found[low[long]] = np.maximum(found[low[long]], _cpdist(xa[long], xb[long], fuzz.token_set_ratio, workers))
+            xa, xb = columns["street"][la[long]], columns["street"][lb[long]]
+            found[low[long]] = np.maximum(found[low[long]], _cpdist(xa, xb, fuzz.token_set_ratio, workers))
         sim[idx] = found / 100
     sim[s_equal] = 1.0
     some_area = same_pc | same_city | pc_typo
@@ -415,6 +496,23 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
         own = columns["family"][a[family_todo]]
         other = np.where(swapped[family_todo], columns["given"][b[family_todo]], columns["family"][b[family_todo]])
         family_related[family_todo] = [bool(set(x.split()) & set(y.split())) for x, y in zip(own, other, strict=True)]
+    # Edits between the given names (in place or swapped) that no similarity relates: a slip (jack / xack) is
+    # not the other given name of a household member, whatever Jaro-Winkler says of short names.
+    given_edits = np.full(n, 99.0)
+    given_edits[g_equal] = 0.0
+    idx = np.flatnonzero(g_present & ~g_equal & (sim_g < 0.92))
+    if len(idx):
+        # Only names whose lengths differ by no more than the slips they may carry.
+        ia, ib = a[idx], b[idx]
+        other_length = np.where(swapped[idx], columns["family_length"][ib], columns["given_length"][ib])
+        own_length = columns["given_length"][ia]
+        limit = typo_distance_limit(np.minimum(own_length, other_length))
+        keep = (limit > 0) & (np.abs(own_length - other_length) <= limit)
+        idx, ia, ib, limit = idx[keep], ia[keep], ib[keep], limit[keep]
+        other = np.where(swapped[idx], columns["family"][ib], columns["given"][ib])
+        found = _cpdist_cutoff(columns["given"][ia], other, OSA.distance, 2, workers)
+        given_edits[idx] = np.where(found <= limit, found, 99.0)
+    sims["given_edits"] = given_edits
     levels[:, 0] = _levels(g_equal, sim_g, g_present, given_related_)
     levels[:, 1] = _levels(f_equal, sim_f, f_present, family_related)
     sims["given_name"], sims["family_name"] = sim_g, sim_f
@@ -424,9 +522,8 @@ def compare(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, worker
     differ = np.flatnonzero((da != db) & (da > 0) & (db > 0))
     if len(differ):
         x, y = da[differ], db[differ]
-        edits = digit_edits(x, y)
-        swapped_dm = (x // 10000 == y // 10000) & ((x // 100) % 100 == y % 100) & (x % 100 == (y // 100) % 100)
-        edits[swapped_dm] = 1
+        digits = columns["dob_digits"]
+        edits = dob_edits(x, y, digits[a[differ]], digits[b[differ]])
         dob[differ[edits <= 2]] = 3
         dob[differ[edits <= 1]] = 2
     dob[da == db] = 1

@@ -11,7 +11,8 @@ BLOCK_SIZE_LIMITS: dict[str, int] = {
     "full_name": 15, "email_local": 20, "names": 25, "family_given_postcode": 30, "birth_given": 50,
     "birth_family": 50, "birth_postcode": 50, "birth_city": 50, "given_postcode": 20, "given_city": 15,
     "family_city": 15, "given_street": 20, "family_street": 20, "number_postcode": 25, "number_street": 20,
-    "street_city": 15, "street_postcode": 30,
+    "street_city": 15, "street_postcode": 30, "street_sound_postcode": 30, "given_number": 6, "family_number": 6,
+    "birth_number": 20,
 }  # fmt: skip
 
 

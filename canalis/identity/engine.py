@@ -570,7 +570,10 @@ class IdentityEngine:
             if cid and alive:
                 members.setdefault(cid, []).append(row)
         engine.members = members
-        engine.block_codes = {kind: parts[f"block.{kind}"] for kind in BLOCK_KINDS}
+        engine.block_codes = {kind: parts[f"block.{kind}"] for kind in BLOCK_KINDS if f"block.{kind}" in parts}
+        missing = [kind for kind in BLOCK_KINDS if kind not in engine.block_codes]
+        if missing:  # a state saved before these blocking keys existed
+            engine.block_codes.update(block_codes(engine.frame, missing))
         engine._build_key_index()
         engine._build_block_index()
         engine.adjacency = Adjacency.from_compact(parts["adjacency.indptr"], parts["adjacency.indices"])

@@ -186,16 +186,20 @@ def _conflicts(comparison: Comparison, config: IdentityConfig, dob_errors_common
     unrelated birth dates: `birth_date_errors_common`).
 
     Given names conflict below `given_name_conflict_below` (Jaro-Winkler) when neither is an initial, prefix or
-    token of the other. One of the two may be wrong in a record (a name or a date replaced), not both: this
-    keeps apart members of one household (other given name, other or no birth date) and namesakes (other
-    birth date) whom family name, address and shared contact details would otherwise join. Twins (one birth
-    date, other given names at one address) can only be told apart by contact details or stewards.
+    token of the other nor a keyboard slip away from it. One of the two may be wrong in a record (a name or a
+    date replaced), not both: this keeps apart members of one household (other given name, other or no birth
+    date) and namesakes (other birth date) whom family name, address and shared contact details would otherwise
+    join. Twins (one birth date, other given names at one address) can only be told apart by contact details or
+    stewards.
     """
     levels = comparison.levels
     out = np.full(len(levels), "", dtype=object)
     given, dob = levels[:, _GIVEN], levels[:, _DOB]
     similarity = comparison.similarity["given_name"]
     related = (given == _GIVEN_COMPATIBLE) & (similarity < NAME_WEAK_BELOW)
+    edits = comparison.similarity.get("given_edits")
+    if edits is not None:  # a keyboard slip apart (see `typo_distance_limit`): one name mistyped
+        related |= edits < 99
     given_conflict = (given >= _GIVEN_COMPATIBLE) & ~related & (similarity < config.given_name_conflict_below)
     out[given_conflict & ~np.isin(dob, _DOB_CONFIRMS)] = "given_name"
     dob_conflict = dob == _DOB_DIFFERENT
@@ -291,7 +295,10 @@ def resolve_frame(
     factors = np.zeros(total_pairs, dtype=np.float64)
     against = np.zeros(total_pairs, dtype=np.float32)
     levels = np.zeros((total_pairs, len(FIELD_NAMES)), dtype=np.int8)
-    similarity = {name: np.zeros(total_pairs, dtype=np.float32) for name in ("given_name", "family_name", "address")}
+    similarity = {
+        name: np.zeros(total_pairs, dtype=np.float32)
+        for name in ("given_name", "family_name", "address", "given_edits")
+    }
     swapped = np.zeros(total_pairs, dtype=bool)
     assert model is not None
     for start in range(0, total_pairs, _CHUNK):

@@ -64,3 +64,68 @@ def test_email_less_duplicates_are_found_through_the_cli(tmp_path: Path) -> None
     quality = pairwise_quality(assigned, truth)
     assert summary["records"] == len(rows)
     assert quality["precision"] >= 0.98 and quality["recall"] >= 0.9, quality
+
+
+def test_birth_date_errors_are_counted_as_typed() -> None:
+    from canalis.identity.compare import dob_distance
+
+    assert dob_distance(20000816, 19990816) == 1, "the year off by one is one error, not four digits"
+    assert dob_distance(19800512, 19801205) == 1, "day and month swapped"
+    assert dob_distance(19770506, 19780605) == 2, "both at once"
+    assert dob_distance(19800512, 19800521) == 1, "two digits swapped"
+    assert dob_distance(19800101, 19650712) > 2
+
+
+def test_a_mistyped_given_name_does_not_veto_but_another_one_does() -> None:
+    from canalis.identity.compare import given_typo, names_compatible
+
+    assert given_typo("jack", "xack") and given_typo("amy", "aym") and given_typo("dorothy", "dprohy")
+    assert not given_typo("jo", "al") and not given_typo("june", "juks") and not given_typo("kelly", "tama")
+    assert names_compatible("jack", "smith", "xack", "smith", 0.85, given_only=True)
+    assert not names_compatible("jack", "smith", "xack", "smith", 0.85), "shared keys still need the names to agree"
+    assert not names_compatible("kelly", "smith", "tama", "smith", 0.85, given_only=True)
+
+
+def test_records_mistyped_in_a_given_name_link_and_household_members_do_not() -> None:
+    from canalis.identity import IdentityEngine
+
+    def person(source_id: str, given: str, born: str | None) -> IdentityRecord:
+        return IdentityRecord.from_mapping(
+            {"source": "till", "source_id": source_id, "given_name": given, "surname": "maldonado",
+             "street": "3 dominique approach", "postcode": "2829", "suburb": "st emily", "date_of_birth": born}
+        )  # fmt: skip
+
+    engine = IdentityEngine()
+    engine.resolve([person("1", "jack", "20041004"), person("2", "xack", None), person("3", "maria", "19750203")])
+    assert engine.customer_of("till:1") == engine.customer_of("till:2")
+    assert engine.customer_of("till:3") != engine.customer_of("till:1")
+
+
+def test_only_the_same_given_names_outweigh_a_birth_date_conflict() -> None:
+    from canalis.identity.compare import given_confirms
+
+    assert given_confirms("claudia", "huxley", "claudia", "hux") and given_confirms(
+        "claudia", "huxley", "huxley", "claudia"
+    )
+    assert not given_confirms("alexandrie", "diaz", "alexandria", "diaz"), "namesakes spell alike"
+    assert not given_confirms("claudia", "huxley", "huxley", "maria") and not given_confirms("", "x", "", "x")
+
+
+def test_a_state_saved_without_the_newer_blocking_keys_is_restored() -> None:
+    from canalis.identity import IdentityEngine
+    from canalis.identity.state import decode, encode
+
+    rows, _ = generate(PeopleSpec(people=60, level="low", shape="zipf", seed=5))
+    records = [IdentityRecord.from_mapping(row) for row in rows]
+    engine = IdentityEngine()
+    engine.resolve(records[:-5])
+    parts = decode(engine.to_state())
+    for kind in ("birth_number", "given_number"):
+        del parts[f"block.{kind}"]
+    restored = IdentityEngine.from_state(encode(parts), engine.config)
+    by_key = {record.key: record for record in records}
+    restored.record_loader = lambda keys: {key: by_key[key] for key in keys}
+    assert (restored.block_codes["birth_number"] == engine.block_codes["birth_number"]).all()
+    restored.update(records[-5:])
+    engine.update(records[-5:])
+    assert restored.partition() == engine.partition()
