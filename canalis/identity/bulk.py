@@ -35,7 +35,12 @@ def _converted(rows: list[Sequence[Any]], processors: list) -> list[tuple]:
         memo: dict[Any, Any] = {}
         documents: dict[int, Any] = {}  # JSON documents shared by several rows, by identity
         out = []
+        last: Any = memo  # the previous value and its conversion: a run's timestamp repeats row after row
+        last_out: Any = None
         for value in columns[i]:
+            if value is last:
+                out.append(last_out)
+                continue
             if value is None:
                 out.append(None)
                 continue
@@ -45,10 +50,10 @@ def _converted(rows: list[Sequence[Any]], processors: list) -> list[tuple]:
                 found = documents.get(id(value), memo)
                 if found is memo:
                     found = documents[id(value)] = process(value)
-                out.append(found)
-                continue
-            if found is memo:
-                found = memo[value] = process(value)
+            else:
+                if found is memo:
+                    found = memo[value] = process(value)
+            last, last_out = value, found
             out.append(found)
         columns[i] = out
     return list(zip(*columns, strict=True))

@@ -25,6 +25,7 @@ from canalis.identity.clusters import RULES, STATUS_NAMES
 from canalis.identity.compare import FIELD_NAMES, FIELDS
 from canalis.identity.config import IdentityConfig
 from canalis.identity.engine import IdentityEngine, Resolution, bulk_work
+from canalis.identity.outcome import Outcome
 from canalis.identity.overrides import FORCE_MERGE, KINDS, NEVER_MERGE, Override, Overrides
 from canalis.identity.records import IdentityRecord
 from canalis.identity.report import ResolutionReport
@@ -172,56 +173,94 @@ _CUSTOMER_COLUMNS = (
 )  # fmt: skip
 
 
-def _scored_evidence(batch: BatchResult) -> dict[int, dict]:
-    """Compact evidence of the scored links, by edge: probability, match weight and each field's level (the
+def _scored_evidence(batch: BatchResult, edges: np.ndarray) -> list[dict]:
+    """Compact evidence of scored links (edges given): probability, match weight and each field's level (the
     weights and similarities behind them are in `canalis identity explain`)."""
-    scored = np.flatnonzero(batch.edge_pair >= 0)
     pairs = batch.pairs
-    index = batch.edge_pair[scored]
+    index = batch.edge_pair[edges]
     levels = pairs.comparison.levels[index].tolist()
     probability = np.round(pairs.scores.probability[index], 6).tolist()
     weight = np.round(pairs.scores.total[index], 3).tolist()
     swapped = pairs.comparison.swapped[index].tolist()
     names = [(name, FIELDS[name]) for name in FIELD_NAMES]
-    out: dict[int, dict] = {}
-    for e, row, p, w, swap in zip(scored.tolist(), levels, probability, weight, swapped, strict=True):
+    out: list[dict] = []
+    for row, p, w, swap in zip(levels, probability, weight, swapped, strict=True):
         found = {"rule": "probabilistic", "probability": p, "match_weight": w,
                  "levels": {name: level[j] for (name, level), j in zip(names, row, strict=True) if j}}  # fmt: skip
         if swap:
             found["names_swapped"] = True
-        out[e] = found
+        out.append(found)
     return out
 
 
-def _link_rows(batch: BatchResult, now: datetime) -> Iterable[tuple]:
-    """One row per (pair, rule): the first link of the batch, with its evidence."""
-    keys = batch.frame.key
-    scored = _scored_evidence(batch)
+# Rules in the order of their names: rows of one pair are written in that order.
+_RULE_NAME_RANK = np.argsort(np.argsort(np.asarray(RULES, dtype=object)))
+
+
+def _first_links(batch: BatchResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first edge of each (pair, rule), ordered by smaller key, larger key and rule name: (edges, smaller
+    row, larger row)."""
+    edges, rank = batch.edges, batch.key_rank
+    ra, rb = rank[edges.a], rank[edges.b]
+    swap = ra > rb
+    lo, hi = np.where(swap, rb, ra), np.where(swap, ra, rb)
+    rule = _RULE_NAME_RANK[edges.rule.astype(np.int64)]
+    order = np.lexsort((np.arange(len(edges)), rule, hi, lo))
+    lo, hi, rule = lo[order], hi[order], rule[order]
+    first = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1]) | (rule[1:] != rule[:-1])] if len(order) else order
+    chosen = order[first.astype(bool)] if len(order) else order
+    a, b = edges.a[chosen], edges.b[chosen]
+    flip = swap[chosen]
+    return chosen, np.where(flip, b, a), np.where(flip, a, b)
+
+
+def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
+    """One row per (pair, rule): the first link of the batch, with its evidence, in (pair, rule name) order."""
+    chosen, first, second = _first_links(batch)
+    if not len(chosen):
+        return []
+    keys = batch.frame.array("key")
+    scored = batch.edge_pair[chosen] >= 0
+    evidence: list[dict | None] = [None] * len(chosen)
+    for i, found in zip(np.flatnonzero(scored).tolist(), _scored_evidence(batch, chosen[scored]), strict=True):
+        evidence[i] = found
     by_group: dict[int, dict] = {}  # links of one key group share its evidence
-    status = batch.clustering.status.tolist()
-    rules = batch.edges.rule.tolist()
-    scores = np.round(batch.edges.score, 6).tolist()
+    groups = batch.edge_group[chosen].tolist()
+    edge_list = chosen.tolist()
+    for i in np.flatnonzero(~scored).tolist():
+        group = groups[i]
+        found = by_group.get(group)
+        if found is None:
+            found = by_group[group] = batch.edge_evidence(edge_list[i])
+        evidence[i] = found
     reasons = batch.clustering.reasons
-    seen: set[tuple[str, str, int]] = set()
-    for e, (a, b) in enumerate(zip(batch.edges.a.tolist(), batch.edges.b.tolist(), strict=True)):
-        ka, kb = keys[a], keys[b]
-        if ka > kb:
-            ka, kb = kb, ka
-        marker = (ka, kb, rules[e])
-        if marker in seen:
-            continue
-        seen.add(marker)
-        evidence = scored.get(e)
-        if evidence is None:
-            group = int(batch.edge_group[e])
-            evidence = by_group.get(group)
-            if evidence is None:
-                evidence = by_group[group] = batch.edge_evidence(e)
-        yield ka, kb, RULES[rules[e]], scores[e], STATUS_NAMES[status[e]], reasons.get(e), evidence, now
+    status = batch.clustering.status[chosen].tolist()
+    rules = batch.edges.rule[chosen].tolist()
+    scores = np.round(batch.edges.score[chosen], 6).tolist()
+    return [
+        (ka, kb, RULES[rule], score, STATUS_NAMES[state], reasons.get(e), found, now)
+        for ka, kb, rule, score, state, e, found in zip(
+            keys[first].tolist(), keys[second].tolist(), rules, scores, status, edge_list, evidence, strict=True
+        )
+    ]
 
 
-def _pair_rule(row: tuple) -> tuple:
-    return row[0], row[1], row[2]
+def _identity_rows(batch: BatchResult, outcome: Outcome, now: datetime) -> list[tuple]:
+    """source_identities rows of the resolved records, in record key order."""
+    frame, ids = batch.frame, outcome.ids
+    rows = outcome.rows
+    order = np.argsort(batch.key_rank[rows], kind="stable")
+    records = frame.record
+    keys = frame.key
+    out = []
+    for r, c, rule, conf in zip(
+        rows[order].tolist(), outcome.cluster_index[order].tolist(), outcome.rule_index[order].tolist(),
+        outcome.confidence[order].tolist(), strict=True,
+    ):  # fmt: skip
+        record = records[r]
+        out.append((keys[r], record.source, record.object or "", record.source_id, ids[c],
+                    RULES[rule] if rule >= 0 else "singleton", conf, now))  # fmt: skip
+    return out
 
 
 def _golden_rows(golden: GoldenTable, created: dict[str, datetime], now: datetime) -> Iterable[tuple]:
@@ -258,20 +297,14 @@ def _write(
         delete_where_in(connection, source_identities, ("record_key",), touched)
         delete_where_in(connection, identity_records, ("record_key",), list(hashes) + removed)
     # Rows go in in key order: index pages then fill one after the other instead of at random.
-    insert_rows(connection, identity_links, _LINK_COLUMNS, sorted(_link_rows(batch, now), key=_pair_rule))
-    frame, ids = batch.frame, outcome.ids
-    rows, clusters, rules, confidence = (outcome.rows.tolist(), outcome.cluster_index.tolist(),
-                                         outcome.rule_index.tolist(), outcome.confidence.tolist())  # fmt: skip
+    insert_rows(connection, identity_links, _LINK_COLUMNS, _link_rows(batch, now))
+    ids = outcome.ids
     insert_rows(
         connection,
         source_identities,
         ("record_key", "source", "object", "source_id", "customer_id", "match_rule", "confidence", "updated_at"),
-        sorted(
-            (frame.key[r], frame.record[r].source, frame.record[r].object or "", frame.record[r].source_id, ids[c],
-             RULES[rule] if rule >= 0 else "singleton", conf, now)
-            for r, c, rule, conf in zip(rows, clusters, rules, confidence, strict=True)
-        ),
-    )  # fmt: skip
+        _identity_rows(batch, outcome, now),
+    )
     old_ids = set(previous.values())
     created = dict(
         connection.execute(select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at)).all()
