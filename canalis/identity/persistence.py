@@ -20,7 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, func, select
 
-from canalis.identity.bulk import delete_where_in, insert_rows
+from canalis.identity.bulk import delete_ids, delete_where_in, insert_rows, select_where_in
 from canalis.identity.clusters import RULES, STATUS_NAMES
 from canalis.identity.compare import FIELD_NAMES, FIELDS
 from canalis.identity.config import IdentityConfig
@@ -43,7 +43,9 @@ from canalis.identity.tables import (
     identity_runs,
     identity_state,
 )
+from canalis.sdk.jsoncodec import dumps
 from canalis.store.tables import customer_records, customers, source_identities
+from canalis.store.types import JSONText
 
 PENDING, ACCEPTED_PROPOSAL, REJECTED_PROPOSAL = "pending", "accepted", "rejected"
 _PERSON_COLUMNS = (
@@ -245,6 +247,53 @@ def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
     ]
 
 
+def _changed_links(connection: Connection, rows: list[tuple], touched: list[str]) -> list[tuple]:
+    """The link rows that are new or differ from the stored ones (whose stale rows are deleted); evidence is
+    encoded once, as it is stored."""
+    encoded: dict[int, JSONText] = {}  # links of one key group share one evidence document
+    fresh: list[tuple] = []
+    for row in rows:
+        evidence = row[6]
+        text = encoded.get(id(evidence))
+        if text is None:
+            text = encoded[id(evidence)] = JSONText(dumps(evidence))
+        fresh.append((*row[:6], text, row[7]))
+    stored = {
+        (a, b, rule): (link_id, (confidence, status, reason, evidence))
+        for link_id, a, b, rule, confidence, status, reason, evidence in select_where_in(
+            connection, identity_links, ("link_id", *_LINK_COLUMNS[:7]), ("record_a", "record_b"), touched
+        )
+    }  # fmt: skip
+    stale: list[int] = []
+    out: list[tuple] = []
+    for row in fresh:
+        old = stored.pop(row[:3], None)
+        if old is not None and old[1] == row[3:7]:
+            continue
+        if old is not None:
+            stale.append(old[0])
+        out.append(row)
+    stale.extend(link_id for link_id, _ in stored.values())
+    delete_ids(connection, identity_links.c.link_id, stale)
+    return out
+
+
+_IDENTITY_COLUMNS = (
+    "record_key", "source", "object", "source_id", "customer_id", "match_rule", "confidence", "updated_at",
+)  # fmt: skip
+
+
+def _changed_identities(connection: Connection, rows: list[tuple], touched: list[str]) -> list[tuple]:
+    """The source_identities rows that are new or differ from the stored ones (whose stale rows are deleted)."""
+    stored = {
+        row[0]: row
+        for row in select_where_in(connection, source_identities, _IDENTITY_COLUMNS[:7], ("record_key",), touched)
+    }
+    out = [row for row in rows if stored.pop(row[0], None) != row[:7]]
+    delete_where_in(connection, source_identities, ("record_key",), [row[0] for row in out] + list(stored))
+    return out
+
+
 def _identity_rows(batch: BatchResult, outcome: Outcome, now: datetime) -> list[tuple]:
     """source_identities rows of the resolved records, in record key order."""
     frame, ids = batch.frame, outcome.ids
@@ -289,22 +338,19 @@ def _write(
     resolved = list(batch.frame.key)
     removed = list(resolution.removed_records)
     touched = sorted(set(resolved) | set(removed))
+    links, identities = _link_rows(batch, now), _identity_rows(batch, outcome, now)
     if full:
         for table in (identity_links, source_identities, identity_records):
             connection.execute(sa.delete(table))
     else:
-        delete_where_in(connection, identity_links, ("record_a", "record_b"), touched)
-        delete_where_in(connection, source_identities, ("record_key",), touched)
+        # Only the rows that changed are written: most links and assignments of the touched records stay.
+        links = _changed_links(connection, links, touched)
+        identities = _changed_identities(connection, identities, touched)
         delete_where_in(connection, identity_records, ("record_key",), list(hashes) + removed)
     # Rows go in in key order: index pages then fill one after the other instead of at random.
-    insert_rows(connection, identity_links, _LINK_COLUMNS, _link_rows(batch, now))
+    insert_rows(connection, identity_links, _LINK_COLUMNS, links)
     ids = outcome.ids
-    insert_rows(
-        connection,
-        source_identities,
-        ("record_key", "source", "object", "source_id", "customer_id", "match_rule", "confidence", "updated_at"),
-        _identity_rows(batch, outcome, now),
-    )
+    insert_rows(connection, source_identities, _IDENTITY_COLUMNS, identities)
     old_ids = set(previous.values())
     created = dict(
         connection.execute(select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at)).all()
