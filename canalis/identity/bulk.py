@@ -111,7 +111,7 @@ def insert_rows(connection: Connection, table: Table, columns: Sequence[str], ro
     return count
 
 
-def _key_holder(connection: Connection, keys: list[str]) -> sa.Select:
+def key_holder(connection: Connection, keys: Iterable[str]) -> sa.Select:
     """Load keys into the temporary key table; a SELECT of them, for IN clauses."""
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_KEYS} (k VARCHAR(300) PRIMARY KEY)")
     connection.exec_driver_sql(f"DELETE FROM {_KEYS}")
@@ -129,7 +129,7 @@ def delete_where_in(connection: Connection, table: Table, columns: Sequence[str]
         for name in columns:
             connection.execute(sa.delete(table).where(table.c[name].in_(keys)))
         return
-    holder = _key_holder(connection, keys)
+    holder = key_holder(connection, keys)
     for name in columns:
         connection.execute(sa.delete(table).where(table.c[name].in_(holder)))
     connection.exec_driver_sql(f"DELETE FROM {_KEYS}")
@@ -147,7 +147,7 @@ def select_where_in(
         sa.cast(table.c[name], sa.Text) if isinstance(table.c[name].type, JSONDoc) else table.c[name]
         for name in columns
     ]
-    holder: Sequence[str] | sa.Select = keys if len(keys) <= 500 else _key_holder(connection, keys)
+    holder: Sequence[str] | sa.Select = keys if len(keys) <= 500 else key_holder(connection, keys)
     query = sa.select(*wanted).where(sa.or_(*(table.c[name].in_(holder) for name in where)))
     rows = [tuple(row) for row in connection.execute(query)]
     if not isinstance(holder, Sequence):

@@ -20,7 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, func, select
 
-from canalis.identity.bulk import delete_ids, delete_where_in, insert_rows, select_where_in
+from canalis.identity.bulk import delete_ids, delete_where_in, insert_rows, key_holder, select_where_in
 from canalis.identity.clusters import RULES, STATUS_NAMES
 from canalis.identity.compare import FIELD_NAMES, FIELDS
 from canalis.identity.config import IdentityConfig
@@ -120,12 +120,12 @@ def _record_loader(connection: Connection):
     """Reads records back by key for a restored engine."""
 
     def load(keys: list[str]) -> dict[str, IdentityRecord]:
-        out: dict[str, IdentityRecord] = {}
-        for start in range(0, len(keys), 500):
-            query = select(*_RECORD_COLUMNS).where(customer_records.c.record_key.in_(keys[start : start + 500]))
-            for record, _ in _records(connection.execute(query)):
-                out[record.key] = record
-        return out
+        if len(keys) <= 500:
+            wanted: Sequence[str] | sa.Select = keys
+        else:  # one query through the temporary key table rather than one per few hundred keys
+            wanted = key_holder(connection, keys)
+        query = select(*_RECORD_COLUMNS).where(customer_records.c.record_key.in_(wanted))
+        return {record.key: record for record, _ in _records(connection.execute(query))}
 
     return load
 
