@@ -392,10 +392,10 @@ def _write(
         ("record_key", "content_hash", "resolved_at"),
         sorted((key, content, now) for key, content in hashes.items() if key in engine.row_of),
     )
-    _write_proposals(connection, batch, outcome.assignments, now, full)
+    _write_proposals(connection, batch, outcome, now, full)
 
 
-def _write_proposals(connection: Connection, batch: BatchResult, assignments: list, now: datetime, full: bool) -> None:
+def _write_proposals(connection: Connection, batch: BatchResult, outcome: Outcome, now: datetime, full: bool) -> None:
     """Replace the pending proposed merges of the resolved records with the batch's; decided pairs stay as they are."""
     table = identity_proposed_merges
     keys = batch.frame.key
@@ -403,22 +403,27 @@ def _write_proposals(connection: Connection, batch: BatchResult, assignments: li
         connection.execute(sa.delete(table).where(table.c.status == PENDING))
     else:
         pending = table.c.status == PENDING
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            connection.execute(
-                sa.delete(table).where(pending, sa.or_(table.c.record_a.in_(chunk), table.c.record_b.in_(chunk)))
-            )
+        wanted: Sequence[str] | sa.Select = keys if len(keys) <= 500 else key_holder(connection, keys)
+        connection.execute(
+            sa.delete(table).where(pending, sa.or_(table.c.record_a.in_(wanted), table.c.record_b.in_(wanted)))
+        )
     proposals = batch.proposals
     if proposals is None or not len(proposals):
         return
-    customer = {a.record_key: a.customer_id for a in assignments}
+    cluster = np.full(len(keys), -1, dtype=np.int64)
+    cluster[outcome.rows] = outcome.cluster_index
+    ids = outcome.ids
     rows: dict[tuple[str, str], tuple] = {}
     for i in range(len(proposals)):
-        a, b = sorted((keys[int(proposals.a[i])], keys[int(proposals.b[i])]))
+        ra, rb = int(proposals.a[i]), int(proposals.b[i])
+        if keys[ra] > keys[rb]:
+            ra, rb = rb, ra
+        ca, cb = int(cluster[ra]), int(cluster[rb])
         rows.setdefault(
-            (a, b),
-            (a, b, str(proposals.reason[i]), round(float(proposals.probability[i]), 6), customer.get(a),
-             customer.get(b), PENDING, batch.pairs.evidence(int(proposals.pair[i])), now),
+            (keys[ra], keys[rb]),
+            (keys[ra], keys[rb], str(proposals.reason[i]), round(float(proposals.probability[i]), 6),
+             ids[ca] if ca >= 0 else None, ids[cb] if cb >= 0 else None, PENDING,
+             batch.pairs.evidence(int(proposals.pair[i])), now),
         )  # fmt: skip
     decided: set[tuple[str, str]] = set()
     firsts = sorted({a for a, _ in rows})
