@@ -116,7 +116,7 @@ def key_holder(connection: Connection, keys: Iterable[str]) -> sa.Select:
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_KEYS} (k VARCHAR(300) PRIMARY KEY)")
     connection.exec_driver_sql(f"DELETE FROM {_KEYS}")
     keys_table = sa.Table(_KEYS, sa.MetaData(), sa.Column("k", sa.String(300)))
-    insert_rows(connection, keys_table, ["k"], ((k,) for k in keys))
+    insert_rows(connection, keys_table, ["k"], ((k,) for k in sorted(set(keys))))
     return sa.select(sa.table(_KEYS, sa.column("k", sa.String(300))).c.k)
 
 

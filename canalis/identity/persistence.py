@@ -440,13 +440,8 @@ def _write_proposals(connection: Connection, batch: BatchResult, outcome: Outcom
 
 
 def _created(connection: Connection, ids: Sequence[str]) -> dict[str, datetime]:
-    out: dict[str, datetime] = {}
-    for start in range(0, len(ids), 500):
-        query = select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at).where(
-            identity_customer_ids.c.customer_id.in_(ids[start : start + 500])
-        )
-        out.update(dict(connection.execute(query).all()))
-    return out
+    table = identity_customer_ids
+    return dict(_where_in(connection, table.c.customer_id, table.c.created_at, sorted(ids)))
 
 
 # --- runs ----------------------------------------------------------------------------------------
@@ -578,13 +573,15 @@ def _incremental(
 def _previous(connection: Connection, resolution: Resolution) -> dict[str, str]:
     """Customer ids the resolved and removed records had before this run (as stored)."""
     keys = sorted(set(resolution.touched_records) | set(resolution.removed_records))
-    out: dict[str, str] = {}
-    for start in range(0, len(keys), 500):
-        query = select(source_identities.c.record_key, source_identities.c.customer_id).where(
-            source_identities.c.record_key.in_(keys[start : start + 500])
-        )
-        out.update(dict(connection.execute(query).all()))
-    return out
+    return dict(_where_in(connection, source_identities.c.record_key, source_identities.c.customer_id, keys))
+
+
+def _where_in(connection: Connection, key: sa.Column, value: sa.Column, keys: Sequence[str]) -> list[tuple]:
+    """(key, value) of the rows whose key is one of `keys`: one query (through the temporary key table for many)."""
+    if not keys:
+        return []
+    wanted: Sequence[str] | sa.Select = keys if len(keys) <= 500 else key_holder(connection, keys)
+    return [tuple(row) for row in connection.execute(select(key, value).where(key.in_(wanted)))]
 
 
 def resolve_customers(
