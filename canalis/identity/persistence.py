@@ -203,14 +203,17 @@ def _first_links(batch: BatchResult) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """The first edge of each (pair, rule), ordered by smaller key, larger key and rule name: (edges, smaller
     row, larger row)."""
     edges, rank = batch.edges, batch.key_rank
+    if not len(edges):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
     ra, rb = rank[edges.a], rank[edges.b]
     swap = ra > rb
     lo, hi = np.where(swap, rb, ra), np.where(swap, ra, rb)
     rule = _RULE_NAME_RANK[edges.rule.astype(np.int64)]
     order = np.lexsort((np.arange(len(edges)), rule, hi, lo))
     lo, hi, rule = lo[order], hi[order], rule[order]
-    first = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1]) | (rule[1:] != rule[:-1])] if len(order) else order
-    chosen = order[first.astype(bool)] if len(order) else order
+    first = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1]) | (rule[1:] != rule[:-1])]
+    chosen = order[first]
     a, b = edges.a[chosen], edges.b[chosen]
     flip = swap[chosen]
     return chosen, np.where(flip, b, a), np.where(flip, a, b)
