@@ -6,8 +6,10 @@ Customer records are synthesised from a sandbox world (its people cloned under n
 way its systems spell it, see identity_benchmark.clone_population) and written to `customer_records` of a fresh
 store. Timed: `resolve_customers(full=True)` (read the records, resolve, write source_identities, customers,
 links, indexes and state), then `--changed` records changed in place and resolved incrementally (read the
-changes, resolve the part of the graph they touch, persist, update golden records). Prints seconds, records/s
-and the peak resident memory of the process. PostgreSQL is at CANALIS_TEST_POSTGRES_URL or 127.0.0.1:5432/test.
+changes, resolve the part of the graph they touch, persist, update golden records). Prints wall seconds, CPU
+seconds of the process (steadier on a shared machine; a database server's own CPU is not counted), records/s,
+the load average and the peak resident memory of the process. PostgreSQL is at CANALIS_TEST_POSTGRES_URL or
+127.0.0.1:5432/test.
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ _FIELDS = ("given_name", "family_name", "email", "phone", "street", "postcode", 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (user and system): steadier than wall time on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def customer_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -109,24 +117,28 @@ def run(url: str, records: int, changed: int, seed: int, world_dir: Path, people
         rows = load_world(world_dir, people, seed)
         filled = fill(engine, clone_population(rows, records, seed))
         config = IdentityConfig()
-        started = time.perf_counter()
+        load_before = os.getloadavg()[0]
+        started, cpu = time.perf_counter(), cpu_seconds()
         full = resolve_customers(engine, config=config, full=True)
-        full_seconds = time.perf_counter() - started
+        full_seconds, full_cpu = time.perf_counter() - started, cpu_seconds() - cpu
         done = change(engine, changed, seed)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         incremental = resolve_customers(engine, config=config)
-        incremental_seconds = time.perf_counter() - started
+        incremental_seconds, incremental_cpu = time.perf_counter() - started, cpu_seconds() - cpu
         return {
             "database": engine.dialect.name,
             "records": filled,
             "full_seconds": round(full_seconds, 2),
+            "full_cpu_seconds": round(full_cpu, 2),
             "full_records_per_second": round(filled / full_seconds),
             "full_stage_seconds": full.timings,
             "customers": full.customers_total,
             "changed_records": done,
             "incremental_seconds": round(incremental_seconds, 2),
+            "incremental_cpu_seconds": round(incremental_cpu, 2),
             "incremental_resolved": incremental.records_resolved,
             "incremental_stage_seconds": incremental.timings,
+            "load_average_before": round(load_before, 2),
             "peak_rss_mb": round(peak_rss_mb()),
         }
     finally:

@@ -14,13 +14,30 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, Table
 
+from canalis.sdk.jsoncodec import dumps
+from canalis.store.types import JSONDoc, JSONText
+
 _KEYS = "canalis_identity_keys"
 _BATCH = 20_000
 
 
+def _json_text(value: Any) -> str | None:
+    """A JSON document as text, encoded once: the database parses it as it loads the row."""
+    if value is None:
+        return None
+    return str(value) if isinstance(value, JSONText) else dumps(value)
+
+
 def _processors(connection: Connection, table: Table, columns: Sequence[str]) -> list:
     dialect = connection.dialect
-    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    # JSONDoc on a server would encode, decode and encode again with the standard library (its bind
+    # processor, then JSON's); COPY and executemany take the text itself.
+    return [
+        _json_text
+        if isinstance(table.c[name].type, JSONDoc)
+        else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in columns
+    ]
 
 
 def _converted(rows: list[Sequence[Any]], processors: list) -> list[tuple]:
@@ -35,7 +52,12 @@ def _converted(rows: list[Sequence[Any]], processors: list) -> list[tuple]:
         memo: dict[Any, Any] = {}
         documents: dict[int, Any] = {}  # JSON documents shared by several rows, by identity
         out = []
+        last: Any = memo  # the previous value and its conversion: a run's timestamp repeats row after row
+        last_out: Any = None
         for value in columns[i]:
+            if value is last:
+                out.append(last_out)
+                continue
             if value is None:
                 out.append(None)
                 continue
@@ -45,10 +67,10 @@ def _converted(rows: list[Sequence[Any]], processors: list) -> list[tuple]:
                 found = documents.get(id(value), memo)
                 if found is memo:
                     found = documents[id(value)] = process(value)
-                out.append(found)
-                continue
-            if found is memo:
-                found = memo[value] = process(value)
+            else:
+                if found is memo:
+                    found = memo[value] = process(value)
+            last, last_out = value, found
             out.append(found)
         columns[i] = out
     return list(zip(*columns, strict=True))
@@ -89,6 +111,15 @@ def insert_rows(connection: Connection, table: Table, columns: Sequence[str], ro
     return count
 
 
+def key_holder(connection: Connection, keys: Iterable[str]) -> sa.Select:
+    """Load keys into the temporary key table; a SELECT of them, for IN clauses."""
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_KEYS} (k VARCHAR(300) PRIMARY KEY)")
+    connection.exec_driver_sql(f"DELETE FROM {_KEYS}")
+    keys_table = sa.Table(_KEYS, sa.MetaData(), sa.Column("k", sa.String(300)))
+    insert_rows(connection, keys_table, ["k"], ((k,) for k in sorted(set(keys))))
+    return sa.select(sa.table(_KEYS, sa.column("k", sa.String(300))).c.k)
+
+
 def delete_where_in(connection: Connection, table: Table, columns: Sequence[str], keys: Iterable[str]) -> None:
     """Delete the rows whose value in any of `columns` is one of `keys`."""
     keys = sorted(set(keys))
@@ -98,11 +129,34 @@ def delete_where_in(connection: Connection, table: Table, columns: Sequence[str]
         for name in columns:
             connection.execute(sa.delete(table).where(table.c[name].in_(keys)))
         return
-    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_KEYS} (k VARCHAR(300) PRIMARY KEY)")
-    connection.exec_driver_sql(f"DELETE FROM {_KEYS}")
-    holder = sa.table(_KEYS, sa.column("k", sa.String(300)))
-    keys_table = sa.Table(_KEYS, sa.MetaData(), sa.Column("k", sa.String(300)))
-    insert_rows(connection, keys_table, ["k"], ((k,) for k in keys))
+    holder = key_holder(connection, keys)
     for name in columns:
-        connection.execute(sa.delete(table).where(table.c[name].in_(sa.select(holder.c.k))))
+        connection.execute(sa.delete(table).where(table.c[name].in_(holder)))
     connection.exec_driver_sql(f"DELETE FROM {_KEYS}")
+
+
+def select_where_in(
+    connection: Connection, table: Table, columns: Sequence[str], where: Sequence[str], keys: Iterable[str]
+) -> list[tuple]:
+    """`columns` of the rows whose value in any of `where` is one of `keys` (each row once). JSON columns come
+    as their stored text, not decoded."""
+    keys = sorted(set(keys))
+    if not keys:
+        return []
+    wanted = [
+        sa.cast(table.c[name], sa.Text) if isinstance(table.c[name].type, JSONDoc) else table.c[name]
+        for name in columns
+    ]
+    holder: Sequence[str] | sa.Select = keys if len(keys) <= 500 else key_holder(connection, keys)
+    query = sa.select(*wanted).where(sa.or_(*(table.c[name].in_(holder) for name in where)))
+    rows = [tuple(row) for row in connection.execute(query)]
+    if not isinstance(holder, Sequence):
+        connection.exec_driver_sql(f"DELETE FROM {_KEYS}")
+    return rows
+
+
+def delete_ids(connection: Connection, column: sa.Column, ids: Iterable[int]) -> None:
+    """Delete the rows of `column`'s table whose integer id in `column` is one of `ids`."""
+    ids = sorted(set(ids))
+    for start in range(0, len(ids), 1000):
+        connection.execute(sa.delete(column.table).where(column.in_(ids[start : start + 1000])))

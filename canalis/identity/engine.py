@@ -211,7 +211,7 @@ class IdentityEngine:
         if self.model is None:
             return self.resolve(records, now=now)
         changed: list[int] = []
-        before: dict[int, tuple[dict[str, tuple[str, ...]], dict[str, int]]] = {}
+        before: dict[int, dict[str, tuple[str, ...]]] = {}  # key values of changed rows before the change
         read = 0
         for record in records:
             read += 1
@@ -248,8 +248,9 @@ class IdentityEngine:
             report.duration_seconds = time.perf_counter() - started
             return Resolution(report, None, [], [], [], [])
         clock = time.perf_counter()
+        old_blocks = self._block_codes_of(changed)
         self._index_rows(changed)
-        seeds = self._seeds(changed, before)
+        seeds = self._seeds(changed, before, old_blocks)
         closure = self._closure(seeds)
         timings = {"closure": time.perf_counter() - clock}
         live = np.asarray(sorted(r for r in closure if self.alive[r]), dtype=np.int64)
@@ -462,10 +463,8 @@ class IdentityEngine:
             timings={k: round(v, 4) for k, v in timings.items()},
         )
 
-    def _snapshot(self, row: int) -> tuple[dict[str, tuple[str, ...]], dict[str, int]]:
-        keys = {kind: row_values(self.frame, kind, row) for kind in self.config.deterministic_keys}
-        blocks = {kind: int(self.block_codes[kind][row]) for kind in BLOCK_KINDS if kind in self.block_codes}
-        return keys, blocks
+    def _snapshot(self, row: int) -> dict[str, tuple[str, ...]]:
+        return {kind: row_values(self.frame, kind, row) for kind in self.config.deterministic_keys}
 
     def _forget(self, row: int) -> None:
         for codes in (*self.block_codes.values(), *self.key_codes.values()):
@@ -659,7 +658,19 @@ class IdentityEngine:
         alive = self._alive_array()
         return self._members_many(self.block_index[kind], self.block_codes[kind], codes, alive)[2]
 
-    def _seeds(self, changed: list[int], before: dict) -> set[int]:
+    def _block_codes_of(self, rows: list[int]) -> dict[str, np.ndarray]:
+        """The block codes the rows hold now, by kind (0 for rows added since the codes were made)."""
+        index = np.asarray(rows, dtype=np.int64)
+        out: dict[str, np.ndarray] = {}
+        for kind in BLOCK_KINDS:
+            codes = self.block_codes.get(kind, np.zeros(0, dtype=np.int64))
+            found = np.zeros(len(index), dtype=np.int64)
+            inside = index < len(codes)
+            found[inside] = codes[index[inside]]
+            out[kind] = found
+        return out
+
+    def _seeds(self, changed: list[int], before: dict, old_blocks: dict[str, np.ndarray]) -> set[int]:
         """Rows whose links may change: the changed rows, key-mates, and block-mates that now score as links."""
         config = self.config
         limits = config.block_limits()
@@ -669,7 +680,7 @@ class IdentityEngine:
         for kind in config.deterministic_keys:
             if kind == "external_id":
                 for row in changed:
-                    old = set(before.get(row, ({}, {}))[0].get(kind, ()))
+                    old = set(before.get(row, {}).get(kind, ()))
                     now = set(row_values(self.frame, kind, row)) if self.alive[row] else set()
                     for value in (old | now) & self.referenced:
                         seeds.update(self._key_members(kind, value))
@@ -677,7 +688,7 @@ class IdentityEngine:
             now_codes = self.key_codes[kind][changed_arr]
             delta: dict[int, int] = {}
             for row, code in zip(changed, now_codes.tolist(), strict=True):
-                old_values = before.get(row, ({}, {}))[0].get(kind, ())
+                old_values = before.get(row, {}).get(kind, ())
                 old_code = hash(old_values[0]) if old_values else 0
                 if code != old_code:
                     if code:
@@ -693,19 +704,17 @@ class IdentityEngine:
         mates_a: list[np.ndarray] = []
         mates_b: list[np.ndarray] = []
         for kind in BLOCK_KINDS:
-            now_codes = self.block_codes[kind][changed_arr]
-            delta = {}
-            for row, code in zip(changed, now_codes.tolist(), strict=True):
-                old_code = before.get(row, ({}, {}))[1].get(kind, 0)
-                if code != old_code:
-                    if code:
-                        delta[code] = delta.get(code, 0) + 1
-                    if old_code:
-                        delta[old_code] = delta.get(old_code, 0) - 1
-            codes = np.unique(np.concatenate([now_codes, np.fromiter(delta, dtype=np.int64, count=len(delta))]))
+            now_codes, old_codes = self.block_codes[kind][changed_arr], old_blocks[kind]
+            moved = now_codes != old_codes
+            gained, lost = now_codes[moved & (now_codes != 0)], old_codes[moved & (old_codes != 0)]
+            codes = np.unique(np.concatenate([now_codes, gained, lost]))
             codes = codes[codes != 0]
             query, rows, counts = self._members_many(self.block_index[kind], self.block_codes[kind], codes, alive)
-            was = counts - np.fromiter((delta.get(c, 0) for c in codes.tolist()), dtype=np.int64, count=len(codes))
+            # Rows per block before the change: the blocks rows joined counted one less, those they left one more.
+            net = np.zeros(len(codes), dtype=np.int64)
+            np.add.at(net, np.searchsorted(codes, gained), 1)
+            np.add.at(net, np.searchsorted(codes, lost), -1)
+            was = counts - net
             limit = limits[kind]
             crossed = (was <= limit) != (counts <= limit)
             seeds.update(rows[crossed[query]].tolist())

@@ -11,7 +11,7 @@ class HashIndex:
     Entries are never removed: callers check that a row still holds the value (lazy deletion).
     """
 
-    __slots__ = ("extra", "hashes", "rows")
+    __slots__ = ("_extra_sorted", "extra", "hashes", "rows")
 
     def __init__(self, hashes: np.ndarray | None = None, rows: np.ndarray | None = None) -> None:
         if hashes is None or rows is None or len(hashes) == 0:
@@ -22,6 +22,7 @@ class HashIndex:
             self.hashes = np.asarray(hashes, dtype=np.int64)[order]
             self.rows = np.asarray(rows, dtype=np.int64)[order]
         self.extra: dict[int, list[int]] = {}
+        self._extra_sorted: tuple[np.ndarray, np.ndarray] | None = None
 
     def lookup(self, value_hash: int) -> list[int]:
         """Rows that held a value with this hash at some point."""
@@ -34,27 +35,38 @@ class HashIndex:
     def add(self, value_hash: int, row: int) -> None:
         """Record that a row holds a value."""
         self.extra.setdefault(value_hash, []).append(row)
+        self._extra_sorted = None
+
+    def _extra_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows added later as arrays sorted by hash (rows of one hash in the order they were added)."""
+        if self._extra_sorted is None:
+            count = sum(len(rows) for rows in self.extra.values())
+            hashes = np.fromiter((h for h, rows in self.extra.items() for _ in rows), dtype=np.int64, count=count)
+            rows = np.fromiter((r for found in self.extra.values() for r in found), dtype=np.int64, count=count)
+            order = np.argsort(hashes, kind="stable")
+            self._extra_sorted = (hashes[order], rows[order])
+        return self._extra_sorted
 
     def lookup_many(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For many hashes at once: (position in `hashes`, row) for every row that held one of them."""
-        lo = np.searchsorted(self.hashes, hashes, side="left")
-        hi = np.searchsorted(self.hashes, hashes, side="right")
-        counts = hi - lo
-        total = int(counts.sum())
-        query = np.repeat(np.arange(len(hashes)), counts)
-        offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total)
-        rows = self.rows[offsets] if total else np.zeros(0, dtype=np.int64)
+        query, rows = _matches(self.hashes, self.rows, hashes)
         if self.extra:
-            more_q: list[int] = []
-            more_r: list[int] = []
-            for position, value_hash in enumerate(hashes.tolist()):
-                for row in self.extra.get(value_hash, ()):
-                    more_q.append(position)
-                    more_r.append(row)
-            if more_q:
-                query = np.concatenate([query, np.asarray(more_q, dtype=np.int64)])
-                rows = np.concatenate([rows, np.asarray(more_r, dtype=np.int64)])
+            more_q, more_r = _matches(*self._extra_arrays(), hashes)
+            if len(more_q):
+                query = np.concatenate([query, more_q])
+                rows = np.concatenate([rows, more_r])
         return query, rows
+
+
+def _matches(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in `wanted`, value) of every entry of sorted `keys` equal to a wanted key."""
+    lo = np.searchsorted(keys, wanted, side="left")
+    hi = np.searchsorted(keys, wanted, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    query = np.repeat(np.arange(len(wanted)), counts)
+    offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total)
+    return query, values[offsets] if total else np.zeros(0, dtype=np.int64)
 
 
 class Adjacency:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -79,6 +80,15 @@ class KeyGroups:
         start, size = int(self.starts[part][local]), int(self.sizes[part][local])
         rows = self.rows[part][start : start + size].tolist()
         return KeyGroup(self.kinds[part], self.values[index], rows, int(self.counts[part][local]), personas=[rows])
+
+    def evidence(self, index: int) -> dict:
+        """The evidence of group `index` (as KeyGroup.evidence), without building the rows of a plain group."""
+        found = self.judged.get(index)
+        if found is not None:
+            return found.evidence()
+        part = bisect_right(self._bases, index) - 1
+        count = int(self.counts[part][index - self._bases[part]])
+        return {"key": self.kinds[part], "value": self.values[index], "records": count, "status": LINKED}
 
     def kind_of(self, indexes: np.ndarray) -> np.ndarray:
         """The key kind (as text) of each group index."""

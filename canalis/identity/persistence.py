@@ -20,11 +20,12 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, func, select
 
-from canalis.identity.bulk import delete_where_in, insert_rows
+from canalis.identity.bulk import delete_ids, delete_where_in, insert_rows, key_holder, select_where_in
 from canalis.identity.clusters import RULES, STATUS_NAMES
 from canalis.identity.compare import FIELD_NAMES, FIELDS
 from canalis.identity.config import IdentityConfig
 from canalis.identity.engine import IdentityEngine, Resolution, bulk_work
+from canalis.identity.outcome import Outcome
 from canalis.identity.overrides import FORCE_MERGE, KINDS, NEVER_MERGE, Override, Overrides
 from canalis.identity.records import IdentityRecord
 from canalis.identity.report import ResolutionReport
@@ -42,7 +43,9 @@ from canalis.identity.tables import (
     identity_runs,
     identity_state,
 )
+from canalis.sdk.jsoncodec import dumps
 from canalis.store.tables import customer_records, customers, source_identities
+from canalis.store.types import JSONText
 
 PENDING, ACCEPTED_PROPOSAL, REJECTED_PROPOSAL = "pending", "accepted", "rejected"
 _PERSON_COLUMNS = (
@@ -117,12 +120,12 @@ def _record_loader(connection: Connection):
     """Reads records back by key for a restored engine."""
 
     def load(keys: list[str]) -> dict[str, IdentityRecord]:
-        out: dict[str, IdentityRecord] = {}
-        for start in range(0, len(keys), 500):
-            query = select(*_RECORD_COLUMNS).where(customer_records.c.record_key.in_(keys[start : start + 500]))
-            for record, _ in _records(connection.execute(query)):
-                out[record.key] = record
-        return out
+        if len(keys) <= 500:
+            wanted: Sequence[str] | sa.Select = keys
+        else:  # one query through the temporary key table rather than one per few hundred keys
+            wanted = key_holder(connection, keys)
+        query = select(*_RECORD_COLUMNS).where(customer_records.c.record_key.in_(wanted))
+        return {record.key: record for record, _ in _records(connection.execute(query))}
 
     return load
 
@@ -172,56 +175,144 @@ _CUSTOMER_COLUMNS = (
 )  # fmt: skip
 
 
-def _scored_evidence(batch: BatchResult) -> dict[int, dict]:
-    """Compact evidence of the scored links, by edge: probability, match weight and each field's level (the
+def _scored_evidence(batch: BatchResult, edges: np.ndarray) -> list[dict]:
+    """Compact evidence of scored links (edges given): probability, match weight and each field's level (the
     weights and similarities behind them are in `canalis identity explain`)."""
-    scored = np.flatnonzero(batch.edge_pair >= 0)
     pairs = batch.pairs
-    index = batch.edge_pair[scored]
+    index = batch.edge_pair[edges]
     levels = pairs.comparison.levels[index].tolist()
     probability = np.round(pairs.scores.probability[index], 6).tolist()
     weight = np.round(pairs.scores.total[index], 3).tolist()
     swapped = pairs.comparison.swapped[index].tolist()
     names = [(name, FIELDS[name]) for name in FIELD_NAMES]
-    out: dict[int, dict] = {}
-    for e, row, p, w, swap in zip(scored.tolist(), levels, probability, weight, swapped, strict=True):
+    out: list[dict] = []
+    for row, p, w, swap in zip(levels, probability, weight, swapped, strict=True):
         found = {"rule": "probabilistic", "probability": p, "match_weight": w,
                  "levels": {name: level[j] for (name, level), j in zip(names, row, strict=True) if j}}  # fmt: skip
         if swap:
             found["names_swapped"] = True
-        out[e] = found
+        out.append(found)
     return out
 
 
-def _link_rows(batch: BatchResult, now: datetime) -> Iterable[tuple]:
-    """One row per (pair, rule): the first link of the batch, with its evidence."""
-    keys = batch.frame.key
-    scored = _scored_evidence(batch)
+# Rules in the order of their names: rows of one pair are written in that order.
+_RULE_NAME_RANK = np.argsort(np.argsort(np.asarray(RULES, dtype=object)))
+
+
+def _first_links(batch: BatchResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first edge of each (pair, rule), ordered by smaller key, larger key and rule name: (edges, smaller
+    row, larger row)."""
+    edges, rank = batch.edges, batch.key_rank
+    if not len(edges):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    ra, rb = rank[edges.a], rank[edges.b]
+    swap = ra > rb
+    lo, hi = np.where(swap, rb, ra), np.where(swap, ra, rb)
+    rule = _RULE_NAME_RANK[edges.rule.astype(np.int64)]
+    order = np.lexsort((np.arange(len(edges)), rule, hi, lo))
+    lo, hi, rule = lo[order], hi[order], rule[order]
+    first = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1]) | (rule[1:] != rule[:-1])]
+    chosen = order[first]
+    a, b = edges.a[chosen], edges.b[chosen]
+    flip = swap[chosen]
+    return chosen, np.where(flip, b, a), np.where(flip, a, b)
+
+
+def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
+    """One row per (pair, rule): the first link of the batch, with its evidence, in (pair, rule name) order."""
+    chosen, first, second = _first_links(batch)
+    if not len(chosen):
+        return []
+    keys = batch.frame.array("key")
+    scored = batch.edge_pair[chosen] >= 0
+    evidence: list[dict | None] = [None] * len(chosen)
+    for i, found in zip(np.flatnonzero(scored).tolist(), _scored_evidence(batch, chosen[scored]), strict=True):
+        evidence[i] = found
     by_group: dict[int, dict] = {}  # links of one key group share its evidence
-    status = batch.clustering.status.tolist()
-    rules = batch.edges.rule.tolist()
-    scores = np.round(batch.edges.score, 6).tolist()
+    groups = batch.edge_group[chosen].tolist()
+    edge_list = chosen.tolist()
+    for i in np.flatnonzero(~scored).tolist():
+        group = groups[i]
+        found = by_group.get(group)
+        if found is None:
+            found = by_group[group] = batch.edge_evidence(edge_list[i])
+        evidence[i] = found
     reasons = batch.clustering.reasons
-    seen: set[tuple[str, str, int]] = set()
-    for e, (a, b) in enumerate(zip(batch.edges.a.tolist(), batch.edges.b.tolist(), strict=True)):
-        ka, kb = keys[a], keys[b]
-        if ka > kb:
-            ka, kb = kb, ka
-        marker = (ka, kb, rules[e])
-        if marker in seen:
+    status = batch.clustering.status[chosen].tolist()
+    rules = batch.edges.rule[chosen].tolist()
+    scores = np.round(batch.edges.score[chosen], 6).tolist()
+    return [
+        (ka, kb, RULES[rule], score, STATUS_NAMES[state], reasons.get(e), found, now)
+        for ka, kb, rule, score, state, e, found in zip(
+            keys[first].tolist(), keys[second].tolist(), rules, scores, status, edge_list, evidence, strict=True
+        )
+    ]
+
+
+def _changed_links(connection: Connection, rows: list[tuple], touched: list[str]) -> list[tuple]:
+    """The link rows that are new or differ from the stored ones (whose stale rows are deleted); evidence is
+    encoded once, as it is stored."""
+    encoded: dict[int, JSONText] = {}  # links of one key group share one evidence document
+    fresh: list[tuple] = []
+    for row in rows:
+        evidence = row[6]
+        text = encoded.get(id(evidence))
+        if text is None:
+            text = encoded[id(evidence)] = JSONText(dumps(evidence))
+        fresh.append((*row[:6], text, row[7]))
+    stored = {
+        (a, b, rule): (link_id, (confidence, status, reason, evidence))
+        for link_id, a, b, rule, confidence, status, reason, evidence in select_where_in(
+            connection, identity_links, ("link_id", *_LINK_COLUMNS[:7]), ("record_a", "record_b"), touched
+        )
+    }  # fmt: skip
+    stale: list[int] = []
+    out: list[tuple] = []
+    for row in fresh:
+        old = stored.pop(row[:3], None)
+        if old is not None and old[1] == row[3:7]:
             continue
-        seen.add(marker)
-        evidence = scored.get(e)
-        if evidence is None:
-            group = int(batch.edge_group[e])
-            evidence = by_group.get(group)
-            if evidence is None:
-                evidence = by_group[group] = batch.edge_evidence(e)
-        yield ka, kb, RULES[rules[e]], scores[e], STATUS_NAMES[status[e]], reasons.get(e), evidence, now
+        if old is not None:
+            stale.append(old[0])
+        out.append(row)
+    stale.extend(link_id for link_id, _ in stored.values())
+    delete_ids(connection, identity_links.c.link_id, stale)
+    return out
 
 
-def _pair_rule(row: tuple) -> tuple:
-    return row[0], row[1], row[2]
+_IDENTITY_COLUMNS = (
+    "record_key", "source", "object", "source_id", "customer_id", "match_rule", "confidence", "updated_at",
+)  # fmt: skip
+
+
+def _changed_identities(connection: Connection, rows: list[tuple], touched: list[str]) -> list[tuple]:
+    """The source_identities rows that are new or differ from the stored ones (whose stale rows are deleted)."""
+    stored = {
+        row[0]: row
+        for row in select_where_in(connection, source_identities, _IDENTITY_COLUMNS[:7], ("record_key",), touched)
+    }
+    out = [row for row in rows if stored.pop(row[0], None) != row[:7]]
+    delete_where_in(connection, source_identities, ("record_key",), [row[0] for row in out] + list(stored))
+    return out
+
+
+def _identity_rows(batch: BatchResult, outcome: Outcome, now: datetime) -> list[tuple]:
+    """source_identities rows of the resolved records, in record key order."""
+    frame, ids = batch.frame, outcome.ids
+    rows = outcome.rows
+    order = np.argsort(batch.key_rank[rows], kind="stable")
+    records = frame.record
+    keys = frame.key
+    out = []
+    for r, c, rule, conf in zip(
+        rows[order].tolist(), outcome.cluster_index[order].tolist(), outcome.rule_index[order].tolist(),
+        outcome.confidence[order].tolist(), strict=True,
+    ):  # fmt: skip
+        record = records[r]
+        out.append((keys[r], record.source, record.object or "", record.source_id, ids[c],
+                    RULES[rule] if rule >= 0 else "singleton", conf, now))  # fmt: skip
+    return out
 
 
 def _golden_rows(golden: GoldenTable, created: dict[str, datetime], now: datetime) -> Iterable[tuple]:
@@ -250,28 +341,19 @@ def _write(
     resolved = list(batch.frame.key)
     removed = list(resolution.removed_records)
     touched = sorted(set(resolved) | set(removed))
+    links, identities = _link_rows(batch, now), _identity_rows(batch, outcome, now)
     if full:
         for table in (identity_links, source_identities, identity_records):
             connection.execute(sa.delete(table))
     else:
-        delete_where_in(connection, identity_links, ("record_a", "record_b"), touched)
-        delete_where_in(connection, source_identities, ("record_key",), touched)
+        # Only the rows that changed are written: most links and assignments of the touched records stay.
+        links = _changed_links(connection, links, touched)
+        identities = _changed_identities(connection, identities, touched)
         delete_where_in(connection, identity_records, ("record_key",), list(hashes) + removed)
     # Rows go in in key order: index pages then fill one after the other instead of at random.
-    insert_rows(connection, identity_links, _LINK_COLUMNS, sorted(_link_rows(batch, now), key=_pair_rule))
-    frame, ids = batch.frame, outcome.ids
-    rows, clusters, rules, confidence = (outcome.rows.tolist(), outcome.cluster_index.tolist(),
-                                         outcome.rule_index.tolist(), outcome.confidence.tolist())  # fmt: skip
-    insert_rows(
-        connection,
-        source_identities,
-        ("record_key", "source", "object", "source_id", "customer_id", "match_rule", "confidence", "updated_at"),
-        sorted(
-            (frame.key[r], frame.record[r].source, frame.record[r].object or "", frame.record[r].source_id, ids[c],
-             RULES[rule] if rule >= 0 else "singleton", conf, now)
-            for r, c, rule, conf in zip(rows, clusters, rules, confidence, strict=True)
-        ),
-    )  # fmt: skip
+    insert_rows(connection, identity_links, _LINK_COLUMNS, links)
+    ids = outcome.ids
+    insert_rows(connection, source_identities, _IDENTITY_COLUMNS, identities)
     old_ids = set(previous.values())
     created = dict(
         connection.execute(select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at)).all()
@@ -313,10 +395,10 @@ def _write(
         ("record_key", "content_hash", "resolved_at"),
         sorted((key, content, now) for key, content in hashes.items() if key in engine.row_of),
     )
-    _write_proposals(connection, batch, outcome.assignments, now, full)
+    _write_proposals(connection, batch, outcome, now, full)
 
 
-def _write_proposals(connection: Connection, batch: BatchResult, assignments: list, now: datetime, full: bool) -> None:
+def _write_proposals(connection: Connection, batch: BatchResult, outcome: Outcome, now: datetime, full: bool) -> None:
     """Replace the pending proposed merges of the resolved records with the batch's; decided pairs stay as they are."""
     table = identity_proposed_merges
     keys = batch.frame.key
@@ -324,22 +406,27 @@ def _write_proposals(connection: Connection, batch: BatchResult, assignments: li
         connection.execute(sa.delete(table).where(table.c.status == PENDING))
     else:
         pending = table.c.status == PENDING
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            connection.execute(
-                sa.delete(table).where(pending, sa.or_(table.c.record_a.in_(chunk), table.c.record_b.in_(chunk)))
-            )
+        wanted: Sequence[str] | sa.Select = keys if len(keys) <= 500 else key_holder(connection, keys)
+        connection.execute(
+            sa.delete(table).where(pending, sa.or_(table.c.record_a.in_(wanted), table.c.record_b.in_(wanted)))
+        )
     proposals = batch.proposals
     if proposals is None or not len(proposals):
         return
-    customer = {a.record_key: a.customer_id for a in assignments}
+    cluster = np.full(len(keys), -1, dtype=np.int64)
+    cluster[outcome.rows] = outcome.cluster_index
+    ids = outcome.ids
     rows: dict[tuple[str, str], tuple] = {}
     for i in range(len(proposals)):
-        a, b = sorted((keys[int(proposals.a[i])], keys[int(proposals.b[i])]))
+        ra, rb = int(proposals.a[i]), int(proposals.b[i])
+        if keys[ra] > keys[rb]:
+            ra, rb = rb, ra
+        ca, cb = int(cluster[ra]), int(cluster[rb])
         rows.setdefault(
-            (a, b),
-            (a, b, str(proposals.reason[i]), round(float(proposals.probability[i]), 6), customer.get(a),
-             customer.get(b), PENDING, batch.pairs.evidence(int(proposals.pair[i])), now),
+            (keys[ra], keys[rb]),
+            (keys[ra], keys[rb], str(proposals.reason[i]), round(float(proposals.probability[i]), 6),
+             ids[ca] if ca >= 0 else None, ids[cb] if cb >= 0 else None, PENDING,
+             batch.pairs.evidence(int(proposals.pair[i])), now),
         )  # fmt: skip
     decided: set[tuple[str, str]] = set()
     firsts = sorted({a for a, _ in rows})
@@ -356,13 +443,8 @@ def _write_proposals(connection: Connection, batch: BatchResult, assignments: li
 
 
 def _created(connection: Connection, ids: Sequence[str]) -> dict[str, datetime]:
-    out: dict[str, datetime] = {}
-    for start in range(0, len(ids), 500):
-        query = select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at).where(
-            identity_customer_ids.c.customer_id.in_(ids[start : start + 500])
-        )
-        out.update(dict(connection.execute(query).all()))
-    return out
+    table = identity_customer_ids
+    return dict(_where_in(connection, table.c.customer_id, table.c.created_at, sorted(ids)))
 
 
 # --- runs ----------------------------------------------------------------------------------------
@@ -494,13 +576,15 @@ def _incremental(
 def _previous(connection: Connection, resolution: Resolution) -> dict[str, str]:
     """Customer ids the resolved and removed records had before this run (as stored)."""
     keys = sorted(set(resolution.touched_records) | set(resolution.removed_records))
-    out: dict[str, str] = {}
-    for start in range(0, len(keys), 500):
-        query = select(source_identities.c.record_key, source_identities.c.customer_id).where(
-            source_identities.c.record_key.in_(keys[start : start + 500])
-        )
-        out.update(dict(connection.execute(query).all()))
-    return out
+    return dict(_where_in(connection, source_identities.c.record_key, source_identities.c.customer_id, keys))
+
+
+def _where_in(connection: Connection, key: sa.Column, value: sa.Column, keys: Sequence[str]) -> list[tuple]:
+    """(key, value) of the rows whose key is one of `keys`: one query (through the temporary key table for many)."""
+    if not keys:
+        return []
+    wanted: Sequence[str] | sa.Select = keys if len(keys) <= 500 else key_holder(connection, keys)
+    return [tuple(row) for row in connection.execute(select(key, value).where(key.in_(wanted)))]
 
 
 def resolve_customers(

@@ -107,17 +107,18 @@ class IdentityRecord:
 
         Raises ValueError when `source` or `source_id` is missing.
         """
-        data = _canonical_keys(data)
-        source, source_id = data.get("source"), data.get("source_id")
-        if source in (None, "") or source_id in (None, ""):
+        plan = _PLANS.get(tuple(data))
+        if plan is None:
+            plan = _plan(data)
+        source, source_id = _pick(data, plan.source), _pick(data, plan.source_id)
+        if source is None or source_id is None:
             raise ValueError("a record needs `source` and `source_id`")
         values: dict[str, Any] = {}
-        for name in PERSON_FIELDS:
-            value = data.get(name)
-            if value is None or value == "":
-                value = _lookup(data, FIELD_ALIASES.get(name, ()))
+        for name, found in plan.fields:
+            value = _pick(data, found)
             if value is None and name == "street":
-                value = _street_from_parts(data)
+                parts = [str(part).strip() for names in plan.street_parts if (part := _pick(data, names)) is not None]
+                value = " ".join(part for part in parts if part) or None
             if isinstance(value, str):
                 value = value.strip()
             if value is None or value == "":
@@ -126,17 +127,65 @@ class IdentityRecord:
                 values[name] = _date(value)
             else:
                 values[name] = value if isinstance(value, str) else str(value)
-        external = data.get("external_ids") or {}
+        external = _pick(data, plan.external_ids) or {}
         if not isinstance(external, Mapping):
             raise ValueError("`external_ids` must be an object of {system: id}")
+        obj = _pick(data, plan.object)
         return cls(
             source=str(source),
             source_id=str(source_id),
-            object=str(data["object"]) if data.get("object") else None,
+            object=str(obj) if obj else None,
             external_ids={str(k): str(v) for k, v in external.items() if v not in (None, "")},
-            updated_at=_timestamp(data.get("updated_at") or data.get("source_updated_at")),
+            updated_at=_timestamp(next((data[k] for k in plan.updated_at if data[k]), None)),
             **values,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Where the fields of mappings with one set of keys are: per field, the keys to try in order."""
+
+    source: tuple[str, ...]
+    source_id: tuple[str, ...]
+    object: tuple[str, ...]
+    external_ids: tuple[str, ...]
+    updated_at: tuple[str, ...]
+    fields: tuple[tuple[str, tuple[str, ...]], ...]
+    street_parts: tuple[tuple[str, ...], ...]
+
+
+# Plans by the keys of a mapping, in order: the lines of one file share theirs, so each is worked out once.
+_PLANS: dict[tuple, _Plan] = {}
+_MAX_PLANS = 1024
+
+
+def _plan(data: Mapping[str, Any]) -> _Plan:
+    keys = tuple(data)
+    # The key each canonical name comes from (lower-case, underscores; the last of several wins).
+    named = {str(k).strip().lower().replace(" ", "_").replace("-", "_"): k for k in keys}
+
+    def found(*names: str) -> tuple[str, ...]:
+        return tuple(named[name] for name in names if name in named)
+
+    plan = _Plan(
+        source=found("source"), source_id=found("source_id"), object=found("object"),
+        external_ids=found("external_ids"), updated_at=found("updated_at", "source_updated_at"),
+        fields=tuple((name, found(name, *FIELD_ALIASES.get(name, ()))) for name in PERSON_FIELDS),
+        street_parts=tuple(found(*names) for names in STREET_PARTS),
+    )  # fmt: skip
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[keys] = plan
+    return plan
+
+
+def _pick(data: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    """The first of these keys' values that is neither None nor empty text, or None."""
+    for key in keys:
+        value = data[key]
+        if value is not None and value != "":
+            return value
+    return None
 
 
 def _date(value: Any) -> date | None:

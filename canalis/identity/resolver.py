@@ -154,7 +154,7 @@ class BatchResult:
             return {"rule": rule, **self.pairs.evidence(int(self.edge_pair[e]))}
         if rule == "steward_merge":
             return {"rule": rule}
-        return {"rule": rule, **self.groups[int(self.edge_group[e])].evidence()}
+        return {"rule": rule, **self.groups.evidence(int(self.edge_group[e]))}
 
 
 def key_rank(frame: Frame) -> np.ndarray:
