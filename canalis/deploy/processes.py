@@ -88,10 +88,11 @@ def stop(started: Started, pid_dir: Path, *, timeout: float = 20.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and is_running(started):
             time.sleep(0.2)
-        if is_running(started):
-            _signal_group(started.pid, signal.SIGKILL)
-        else:  # children left behind by the leader (Celery's pool processes) go with it
-            _signal_group(started.pid, signal.SIGKILL)
+        # children left behind by the leader (Celery's pool processes) go with it, and a leader that did not stop
+        _signal_group(started.pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and is_running(started):  # a process in a disk wait dies when it wakes
+            time.sleep(0.1)
     (pid_dir / f"{started.name}.pid").unlink(missing_ok=True)
     return was_running
 
