@@ -52,8 +52,9 @@ def _pools(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([row.model_dump() for row in limits], indent=2))
     else:
+        width = max((len(row.pool) for row in limits), default=0)
         for row in limits:
-            print(f"{row.pool:<28} {row.limit:>3}  {row.reason}")
+            print(f"{row.pool:<{width}} {row.limit:>3}  {row.reason}")
         if args.apply:
             print(f"{len(limits)} pool limit(s) set in the instance")
     return 0
