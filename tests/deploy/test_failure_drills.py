@@ -7,7 +7,7 @@ in-process run on the same sandbox: the same raw records once each, the same cur
 no write to a channel.
 
 The drilled run is the part of `incremental_sync` the comparison reads (the raw reads, the canonical pass and
-identity resolution: 14 steps instead of 35), and the profile's run monitoring looks every 5 s instead of every
+identity resolution: 21 steps of 37), and the profile's run monitoring looks every 5 s instead of every
 30 s (`instance_settings`), so a dead run's slots are freed and its retry starts sooner; what each drill proves is
 unchanged. The three drills share one profile, on one test worker under `--dist loadgroup`.
 """
