@@ -88,6 +88,5 @@ def _run(args: argparse.Namespace) -> int:
     from canalis.deploy.runs import submit_and_wait
 
     profile = LocalProfile.load(args.folder)
-    run_id, status = submit_and_wait(profile, args.job, timeout=args.timeout, out=sys.stdout)
-    print(f"run {run_id}: {status}")
+    _, status = submit_and_wait(profile, args.job, timeout=args.timeout, out=sys.stdout)  # prints each status
     return 0 if status == "SUCCESS" else 1
