@@ -266,9 +266,27 @@ def up(profile: LocalProfile, out: TextIO = sys.stdout) -> dict[str, str]:
         raise
 
 
+def autovacuum_on(url: str) -> bool:
+    """Whether the PostgreSQL server runs autovacuum (which also keeps the planner's statistics up to date)."""
+    engine = sa.create_engine(store_url(url))
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text("SHOW autovacuum")).scalar_one() == "on"
+    finally:
+        engine.dispose()
+
+
 def _start(profile: LocalProfile, out: TextIO) -> dict[str, str]:
     ensure_database(profile.instance_database)
     ensure_database(profile.store_database)
+    if not autovacuum_on(profile.store_database):
+        # without it no table is ever analysed: past some 100,000 raw records the planner's guesses turn the
+        # landing's lookups by id into scans of the whole stream (measured: 0.66 s instead of 0.016 s per lookup)
+        print(
+            "warning: autovacuum is off on this PostgreSQL server; the store's tables are never analysed, and "
+            "large syncs slow down (turn it on, or run ANALYZE after large loads)",
+            file=out,
+        )
     prepare_home(profile)
     (profile.folder.resolve() / "profile.json").write_text(profile.model_dump_json(indent=2), encoding="utf-8")
     env = environment(profile)
