@@ -65,6 +65,7 @@ def start(
             env=dict(environment),
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=_default_signals,
         )
     start_time = process_start_time(process.pid)
     started = Started(name=name, pid=process.pid, start_time=start_time or 0, command=list(command), log=str(log_path))
@@ -95,6 +96,16 @@ def stop(started: Started, pid_dir: Path, *, timeout: float = 20.0) -> bool:
             time.sleep(0.1)
     (pid_dir / f"{started.name}.pid").unlink(missing_ok=True)
     return was_running
+
+
+def _default_signals() -> None:
+    """In the child before it runs: SIGTERM and SIGINT back to their defaults.
+
+    A process inherits the signals its parent ignores; started from one that ignores SIGTERM (a test run did),
+    a profile process would only stop on SIGKILL, after `stop`'s whole timeout.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _signal_group(pid: int, number: signal.Signals) -> None:
