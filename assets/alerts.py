@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import (
     DagsterEventType,
     DefaultSensorStatus,
-    EventRecordsFilter,
+    EventLogEntry,
     RunFailureSensorContext,
     SensorDefinition,
     SensorEvaluationContext,
@@ -91,38 +91,41 @@ def build_check_failure_sensor(settings: AlertSettings) -> SensorDefinition:
         f"asset check of severity {' or '.join(settings.check_severities)}.",
     )
     def _check_failure_alerts(context: SensorEvaluationContext):
-        records = check_evaluations(context, after=int(context.cursor) if context.cursor else None)
         if context.cursor is None:  # the first look starts from now: old failures were seen when they happened
-            context.update_cursor(str(records[-1].storage_id if records else 0))
+            context.update_cursor(str(context.instance.event_log_storage.get_maximum_record_id() or 0))
             return SkipReason("watching asset checks from now on")
+        entries = check_evaluations(context, after=int(context.cursor))
         sent = 0
-        for record in records:
-            alert = check_failure_alert(record, settings)
+        for storage_id, entry in entries:
+            alert = check_failure_alert(entry, settings)
             if alert is not None:
                 deliver(alert, settings)
                 sent += 1
-            context.update_cursor(str(record.storage_id))  # a failed delivery is tried again on the next tick
-        return SkipReason(f"{sent} alert(s) sent for {len(records)} check evaluation(s)")
+            context.update_cursor(str(storage_id))  # a failed delivery is tried again on the next tick
+        return SkipReason(f"{sent} alert(s) sent for {len(entries)} check evaluation(s)")
 
     return _check_failure_alerts
 
 
-def check_evaluations(context: SensorEvaluationContext, after: int | None) -> list:
-    """Asset check evaluations after a storage id, oldest first; with none, only the newest one (to start from)."""
-    event_filter = EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after)
-    if after is None:
-        return list(context.instance.get_event_records(event_filter, limit=1, ascending=False))
-    return list(context.instance.get_event_records(event_filter, limit=BATCH, ascending=True))
+def check_evaluations(context: SensorEvaluationContext, after: int) -> list[tuple[int, EventLogEntry]]:
+    """Asset check evaluations stored after a storage id, oldest first, at most BATCH of them.
+
+    Read across all runs by storage id, as Dagster's own daemon reads the events it reacts to.
+    """
+    entries = context.instance.event_log_storage.get_logs_for_all_runs_by_log_id(
+        after_cursor=after, dagster_event_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=BATCH
+    )
+    return sorted(entries.items())
 
 
-def check_failure_alert(record, settings: AlertSettings) -> Alert | None:
+def check_failure_alert(entry: EventLogEntry, settings: AlertSettings) -> Alert | None:
     """The alert for one check evaluation, or None when it passed or its severity is not sent."""
-    event = record.event_log_entry.dagster_event
+    event = entry.dagster_event
     evaluation = event.event_specific_data
     severity = evaluation.severity.value if evaluation.severity is not None else "ERROR"
     if evaluation.passed or severity not in settings.check_severities:
         return None
-    run_id = record.event_log_entry.run_id
+    run_id = entry.run_id
     return Alert(
         kind="check_failure",
         job=event.job_name or "",

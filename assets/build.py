@@ -27,6 +27,7 @@ from canalis.config.check import connection_problems
 from canalis.config.connections import CanalisConfig, load_config
 from canalis.config.wiring import build_mappers, canonical_feeds, streams_of
 from canalis.connectors.registry import RegisteredConnector, discover
+from canalis.deploy.backfill import backfill_jobs
 from canalis.sdk.errors import ConfigError
 
 
@@ -99,6 +100,7 @@ def build_definitions(
         jobs.append(build_file_drop_job([translator.raw_group(name) for name in folders], publish_keys))
     sensors.append(build_automation_sensor(PUBLISH_ASSETS if connections else ()))
     sensors.extend(build_alert_sensors(config.alerts))
+    jobs.extend(backfill_jobs(config, registry, resource_key))  # first loads of event streams, month by month
     return Definitions(
         assets=automate(assets, config.owners, translator),
         asset_checks=checks,

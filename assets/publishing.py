@@ -36,6 +36,7 @@ from canalis.assets.translator import CanalisTranslator
 from canalis.assets.unified import UNIFIED_CUSTOMERS
 from canalis.config.connections import CanalisConfig
 from canalis.config.wiring import build_mappers
+from canalis.deploy.write_slots import write_slots
 from canalis.publishing.apply import ApplyReport, PlanMoved, apply_stored_plan
 from canalis.publishing.gates import GateResult, circuit_breaker, inconsistency_gate, quarantine_gate
 from canalis.publishing.plan import ENTITIES, Plan, display
@@ -349,6 +350,15 @@ def _apply_asset(canalis_config: CanalisConfig, now: Callable[[], datetime]) -> 
         needed = sorted((set(plan.counts) | unresolved_channels(store)) & set(channels))
         mappers = build_mappers(canalis_config)
         with ExitStack() as opened:
+            held = opened.enter_context(
+                write_slots(
+                    context.instance,
+                    context.run,
+                    context.get_step_execution_context().step.key,
+                    needed,
+                    waiting=lambda pool: context.log.info(f"waiting for a slot in {pool}"),
+                )
+            )
             connectors = {
                 channel: opened.enter_context(getattr(context.resources, resource_key(channel)).build())
                 for channel in needed
@@ -364,7 +374,13 @@ def _apply_asset(canalis_config: CanalisConfig, now: Callable[[], datetime]) -> 
                 ) from None
             except PlanError as error:
                 raise Failure(description=str(error), metadata={"plan_id": plan_id}) from None
-        return MaterializeResult(metadata={"status": MetadataValue.text(report.status), **apply_metadata(report)})
+        return MaterializeResult(
+            metadata={
+                "status": MetadataValue.text(report.status),
+                "write_pools": ", ".join(held),
+                **apply_metadata(report),
+            }
+        )
 
     def _settle_unresolved(context: AssetExecutionContext, store: Store) -> dict[str, int]:
         """With no plan to apply, still read back the writes a dead run announced and never settled."""

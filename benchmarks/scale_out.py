@@ -1,21 +1,28 @@
 """A full sync of a sandbox world in process on SQLite, then on the production profile with Celery workers, and
 the scaling to expect with more workers.
 
-    python -m benchmarks.scale_out --customers 100000 --workers 2
+    python -m benchmarks.scale_out --customers 100000 --workers 2 --worlds /tmp/canalis-worlds --timeout 3600
 
 The profile is started on this machine (`canalis deploy local up`: PostgreSQL, RabbitMQ and Redis must run here)
 on databases of its own, dropped at the end. Both runs read the same sandbox world (the profile's), with the
 demo's connections. The estimate for more workers comes from the profile run's own step durations: the raw
 reads run in parallel but each vendor's reads are capped by its pool; the canonical pass, identity, consistency
 and planning each hold a store lock (one at a time); the other downstream steps run in parallel.
+
+With `--worlds DIR` the sandbox world is generated once into DIR/world-N and copied into the profile on later runs.
+The profile's run goes first. A run that does not finish within `--timeout` is stopped, and the steps it finished
+are printed with their seconds (and those still running), so a world too big for the time given still says where
+the time went; `--progress` prints each step as it ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,9 +35,75 @@ import sqlalchemy as sa
 
 from canalis.deploy.local import LocalProfile, down, up
 from canalis.deploy.pools import SERIAL_POOLS
-from canalis.deploy.runs import submit, wait
+from canalis.deploy.runs import graphql_client, submit
+from canalis.sandbox.serve import ensure_world
+from canalis.sandbox.world import WorldSpec
 
 SERVER = os.environ.get("CANALIS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+SEED = 42
+FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def prepare_world(customers: int, worlds: Path, data_dir: Path) -> float:
+    """Copy the world of that many customers kept under `worlds` (generated there first if missing) to data_dir;
+    seconds spent generating."""
+    kept = worlds / f"world-{customers}"
+    started = time.perf_counter()
+    generated = ensure_world(WorldSpec(seed=SEED, customers=customers), kept, pinned=False)
+    seconds = time.perf_counter() - started if generated else 0.0
+    shutil.copytree(kept, data_dir, ignore=shutil.ignore_patterns("*-shm", "*-wal"))
+    return seconds
+
+
+def running_steps(home: Path, run_id: str, environment: dict[str, str]) -> list[tuple[str, float]]:
+    """(step, seconds so far) of each step of a run that started and has not ended."""
+    from dagster import DagsterInstance
+
+    saved = dict(os.environ)
+    os.environ.update(environment)
+    try:
+        with DagsterInstance.from_config(str(home)) as instance:
+            now = time.time()
+            return [
+                (stat.step_key, now - stat.start_time)
+                for stat in instance.get_run_step_stats(run_id)
+                if stat.start_time and not stat.end_time
+            ]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def print_steps(title: str, steps: list[tuple[str, float, str | None]], running: list[tuple[str, float]]) -> None:
+    """The steps a run finished, longest first, and those still running."""
+    print(f"{title}: {len(steps)} steps finished, {sum(d for _, d, _ in steps):.1f} s of step time", flush=True)
+    for key, seconds, _ in sorted(steps, key=lambda row: -row[1]):
+        print(f"    {seconds:8.1f} s  {key}")
+    for key, seconds in running:
+        print(f"    {seconds:8.1f} s+ {key} (still running)")
+
+
+def wait_for_run(profile: LocalProfile, run_id: str, timeout: float, progress: bool, env: dict[str, str]) -> str:
+    """Wait for a profile run; its status, or TIMEOUT after `timeout` s (the run is then terminated)."""
+    client = graphql_client(profile)
+    deadline = time.monotonic() + timeout
+    seen: set[str] = set()
+    while time.monotonic() < deadline:
+        try:
+            status = client.get_run_status(run_id).value
+        except Exception:  # the webserver busy: ask again
+            status = ""
+        if progress:
+            for key, seconds, _ in step_stats(profile.home, run_id, env):
+                if key not in seen:
+                    seen.add(key)
+                    print(f"  profile step done: {key} {seconds:.1f} s", flush=True)
+        if status in FINISHED:
+            return status
+        time.sleep(5)
+    with contextlib.suppress(Exception):  # the profile is stopped next anyway
+        client.terminate_run(run_id)
+    return "TIMEOUT"
 
 
 def step_stats(home: Path, run_id: str, environment: dict[str, str]) -> list[tuple[str, float, str | None]]:
@@ -75,8 +148,8 @@ def estimate(steps: list[tuple[str, float, str | None]], workers: int, limits: d
     return {"raw": raw_time, "serial": sum(serial), "other": list_schedule(other, workers)}
 
 
-def run_in_process(environment: dict[str, str], folder: Path) -> tuple[float, str, Path]:
-    """`canalis run full_sync` on a fresh SQLite store: seconds, run id, Dagster home."""
+def run_in_process(environment: dict[str, str], folder: Path, timeout: float) -> tuple[float, str | None, Path, bool]:
+    """`canalis run full_sync` on a fresh SQLite store: seconds, run id, Dagster home, whether it finished."""
     home = folder / "in_process"
     home.mkdir()
     env = {
@@ -88,29 +161,40 @@ def run_in_process(environment: dict[str, str], folder: Path) -> tuple[float, st
         "CANALIS_EXECUTOR": "in_process",
     }
     started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "canalis.cli.main", "run", "full_sync", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    finished = True
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "canalis.cli.main", "run", "full_sync", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise SystemExit(f"in-process full sync failed:\n{result.stderr[-2000:]}")
+    except subprocess.TimeoutExpired:
+        finished = False
     seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"in-process full sync failed:\n{result.stderr[-2000:]}")
     from dagster import DagsterInstance
 
     with DagsterInstance.from_config(str(home)) as instance:
-        run_id = instance.get_runs(limit=1)[0].run_id
-    return seconds, run_id, home
+        runs = instance.get_runs(limit=1)
+        run_id = runs[0].run_id if runs else None
+    return seconds, run_id, home, finished
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale_out")
     parser.add_argument("--customers", type=int, default=1000, help="customers in the sandbox world")
     parser.add_argument("--workers", type=int, default=2, help="Celery workers of the profile")
+    parser.add_argument("--worlds", type=Path, default=None, help="folder keeping generated worlds between runs")
+    parser.add_argument("--timeout", type=float, default=24 * 3600, help="seconds each full sync may take")
+    parser.add_argument("--progress", action="store_true", help="print each profile step as it ends")
+    parser.add_argument("--skip-in-process", action="store_true", help="only the profile's run")
     args = parser.parse_args(argv)
     tag = uuid.uuid4().hex[:8]
+    in_process, local_steps, local_done, generation = 0.0, [], False, 0.0
     with tempfile.TemporaryDirectory(prefix="canalis-scale-") as tmp:
         folder = Path(tmp)
         profile = LocalProfile(
@@ -125,17 +209,34 @@ def main(argv: list[str] | None = None) -> int:
             sandbox_port=8791,
             sandbox_imap_port=8191,
         )
+        if args.worlds is not None:
+            generation = prepare_world(args.customers, args.worlds, profile.home / "sandbox")
         started = time.perf_counter()
         try:
             environment = up(profile, out=open(os.devnull, "w"))  # noqa: SIM115
             setup = time.perf_counter() - started
-            in_process, local_run, local_home = run_in_process(environment, folder)
+            print(f"profile up in {setup:.1f} s; full sync on the profile", flush=True)
             started = time.perf_counter()
             run_id = submit(profile, "full_sync")
-            status = wait(profile, run_id, timeout=24 * 3600)
+            status = wait_for_run(profile, run_id, args.timeout, args.progress, environment)
             on_profile = time.perf_counter() - started
             steps = step_stats(profile.home, run_id, environment)
-            local_steps = step_stats(local_home, local_run, {})
+            if status == "TIMEOUT":
+                print_steps(
+                    f"profile run stopped after {on_profile:.0f} s",
+                    steps,
+                    running_steps(profile.home, run_id, environment),
+                )
+            elif not args.skip_in_process:
+                print("full sync in process", flush=True)
+                in_process, local_run, local_home, local_done = run_in_process(environment, folder, args.timeout)
+                local_steps = step_stats(local_home, local_run, {}) if local_run else []
+                if not local_done:
+                    print_steps(
+                        f"in-process run stopped after {in_process:.0f} s",
+                        local_steps,
+                        running_steps(local_home, local_run, {}) if local_run else [],
+                    )
             from canalis.config.connections import load_config
             from canalis.connectors.registry import discover
             from canalis.deploy.pools import pool_limits
@@ -156,15 +257,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} cores, shared with other work while measuring")
     connections = {key.split("__")[1] for key, _, _ in steps if key.startswith("raw__")}
     print(f"world: {args.customers} customers, the demo's {len(connections)} connections")
+    if generation:
+        print(f"world generation (kept in {args.worlds}): {generation:.1f} s")
     print(f"profile start-up (sandbox world, databases, migrations, processes): {setup:.1f} s")
-    print(
-        f"full sync in process on SQLite:                  {in_process:8.1f} s  ({len(local_steps)} steps, "
-        f"{sum(d for _, d, _ in local_steps):.1f} s of step time)"
-    )
+    if local_steps or local_done:
+        print(
+            f"full sync in process on SQLite:                  {in_process:8.1f} s  ({len(local_steps)} steps, "
+            f"{sum(d for _, d, _ in local_steps):.1f} s of step time{'' if local_done else ', stopped'})"
+        )
     print(
         f"full sync on the profile, {args.workers} Celery workers:       {on_profile:8.1f} s  ({status}, "
         f"{len(steps)} steps, {sum(d for _, d, _ in steps):.1f} s of step time)"
     )
+    if status == "TIMEOUT":
+        return 1
     modelled = estimate(steps, args.workers, limits)
     # What the step times do not show (task dispatch, a process per step loading the code location, run start)
     # is spread over the steps: each step costs that much more, on whichever worker runs it.
@@ -181,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {workers:>3} workers: {sum(stages.values()):8.1f} s  (raw reads {stages['raw']:.1f}, serial store "
             f"steps {stages['serial']:.1f}, other steps {stages['other']:.1f})"
         )
+    print_steps("profile steps", steps, [])
     print(json.dumps({"in_process_s": round(in_process, 1), "profile_s": round(on_profile, 1), "steps": steps}))
     return 0
 

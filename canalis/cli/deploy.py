@@ -52,8 +52,9 @@ def _pools(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([row.model_dump() for row in limits], indent=2))
     else:
+        width = max((len(row.pool) for row in limits), default=0)
         for row in limits:
-            print(f"{row.pool:<28} {row.limit:>3}  {row.reason}")
+            print(f"{row.pool:<{width}} {row.limit:>3}  {row.reason}")
         if args.apply:
             print(f"{len(limits)} pool limit(s) set in the instance")
     return 0
@@ -87,6 +88,5 @@ def _run(args: argparse.Namespace) -> int:
     from canalis.deploy.runs import submit_and_wait
 
     profile = LocalProfile.load(args.folder)
-    run_id, status = submit_and_wait(profile, args.job, timeout=args.timeout, out=sys.stdout)
-    print(f"run {run_id}: {status}")
+    _, status = submit_and_wait(profile, args.job, timeout=args.timeout, out=sys.stdout)  # prints each status
     return 0 if status == "SUCCESS" else 1

@@ -65,6 +65,7 @@ def start(
             env=dict(environment),
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=_default_signals,
         )
     start_time = process_start_time(process.pid)
     started = Started(name=name, pid=process.pid, start_time=start_time or 0, command=list(command), log=str(log_path))
@@ -88,12 +89,23 @@ def stop(started: Started, pid_dir: Path, *, timeout: float = 20.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and is_running(started):
             time.sleep(0.2)
-        if is_running(started):
-            _signal_group(started.pid, signal.SIGKILL)
-        else:  # children left behind by the leader (Celery's pool processes) go with it
-            _signal_group(started.pid, signal.SIGKILL)
+        # children left behind by the leader (Celery's pool processes) go with it, and a leader that did not stop
+        _signal_group(started.pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and is_running(started):  # a process in a disk wait dies when it wakes
+            time.sleep(0.1)
     (pid_dir / f"{started.name}.pid").unlink(missing_ok=True)
     return was_running
+
+
+def _default_signals() -> None:
+    """In the child before it runs: SIGTERM and SIGINT back to their defaults.
+
+    A process inherits the signals its parent ignores; started from one that ignores SIGTERM (a test run did),
+    a profile process would only stop on SIGKILL, after `stop`'s whole timeout.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _signal_group(pid: int, number: signal.Signals) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from typing import TextIO
 
 from canalis.deploy.local import LocalProfile
@@ -20,13 +21,22 @@ def graphql_client(profile: LocalProfile):
     return DagsterGraphQLClient("127.0.0.1", port_number=profile.webserver_port, timeout=60)
 
 
-def submit(profile: LocalProfile, job: str, tags: dict[str, str] | None = None) -> str:
-    """Queue a run of a job; its id."""
+def submit(
+    profile: LocalProfile,
+    job: str,
+    tags: dict[str, str] | None = None,
+    asset_selection: Sequence[Sequence[str]] | None = None,
+) -> str:
+    """Queue a run of a job (of some of its assets, each a key path, when asked); its id."""
     from dagster_graphql import DagsterGraphQLClientError
 
     try:
         return graphql_client(profile).submit_job_execution(
-            job, repository_location_name="canalis", repository_name=REPOSITORY, tags=tags or {}
+            job,
+            repository_location_name="canalis",
+            repository_name=REPOSITORY,
+            tags=tags or {},
+            asset_selection=[list(key) for key in asset_selection] if asset_selection is not None else None,
         )
     except DagsterGraphQLClientError as error:
         raise CanalisError(

@@ -182,16 +182,15 @@ def test_a_warning_check_is_not_sent_unless_asked() -> None:
             def to_user_string() -> str:
                 return "a"
 
-    class Record:
-        class event_log_entry:
-            run_id = "r"
+    class Entry:
+        run_id = "r"
 
-            class dagster_event:
-                job_name = "j"
-                event_specific_data = Evaluation
+        class dagster_event:
+            job_name = "j"
+            event_specific_data = Evaluation
 
-    assert check_failure_alert(Record, _settings(webhook="http://x.org")) is None
-    alert = check_failure_alert(Record, _settings(webhook="http://x.org", check_severities=["ERROR", "WARN"]))
+    assert check_failure_alert(Entry, _settings(webhook="http://x.org")) is None
+    alert = check_failure_alert(Entry, _settings(webhook="http://x.org", check_severities=["ERROR", "WARN"]))
     assert alert is not None and alert.severity == "WARN"
 
 

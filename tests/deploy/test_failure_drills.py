@@ -5,6 +5,11 @@ profile reaches it through a proxy the test pauses, so the server other work sha
 ends, by itself or through Dagster's run monitoring and retries, and the store ends exactly as after an undisturbed
 in-process run on the same sandbox: the same raw records once each, the same cursors, the same unified customers,
 no write to a channel.
+
+The drilled run is the part of `incremental_sync` the comparison reads (the raw reads, the canonical pass and
+identity resolution: 21 steps of 37), and the profile's run monitoring looks every 5 s instead of every
+30 s (`instance_settings`), so a dead run's slots are freed and its retry starts sooner; what each drill proves is
+unchanged. The three drills share one profile, on one test worker under `--dist loadgroup`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,12 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((ROOT / "dagster_home" / "canalis.yaml").read_text(encoding="utf-8"))
 CONNECTIONS = ("crm_hubspot", "web_shop_export")  # a vendor API and a file drop: the drills need steps, not volume
 SERVICES = {"RabbitMQ": 5672, "Redis": 6379}
+# Dagster's waits the drills shorten: run monitoring's poll and the delay before a dead run's slots are freed,
+# and the queue's dequeue interval (the production values stay in deploy/dagster.yaml)
+DRILL_INSTANCE = {
+    "run_monitoring": {"poll_interval_seconds": 5, "free_slots_after_run_end_seconds": 5},
+    "run_coordinator": {"config": {"dequeue_interval_seconds": 1}},
+}
 
 
 def _free_port() -> int:
@@ -92,6 +103,7 @@ def profile(tmp_path_factory: pytest.TempPathFactory, proxy: PausableProxy) -> I
         sandbox_port=_free_port(),
         sandbox_imap_port=_free_port(),
         sandbox_customers=40,
+        instance_settings=DRILL_INSTANCE,
     )
     try:
         up(profile, out=sys.stderr)
@@ -110,8 +122,40 @@ def _environment(profile: LocalProfile) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def expected(profile: LocalProfile, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """The store after an undisturbed in-process incremental sync on SQLite, against the profile's sandbox."""
+def drilled(profile: LocalProfile) -> list[list[str]]:
+    """The assets the drilled runs materialise: raw reads, the canonical pass, identity resolution."""
+    from canalis.assets.build import build_definitions
+    from canalis.config.connections import load_config
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in _environment(profile).items():
+            patch.setenv(name, value)
+        job = build_definitions(load_config()).resolve_job_def("incremental_sync")
+        keys = job.asset_layer.executable_asset_keys
+    chosen = sorted(
+        key.path for key in keys if key.path[0] in ("raw", "canonical") or key.path == ["unified_customers"]
+    )
+    assert ["unified_customers"] in chosen and any(path[0] == "raw" for path in chosen)
+    return chosen
+
+
+REFERENCE = """
+import json, sys
+from dagster import AssetKey, DagsterInstance
+from canalis.assets.definitions import defs
+
+keys = [AssetKey(path) for path in json.loads(sys.argv[1])]
+with DagsterInstance.get() as instance:
+    result = defs.resolve_job_def("incremental_sync").execute_in_process(
+        instance=instance, asset_selection=keys, raise_on_error=False
+    )
+sys.exit(0 if result.success else 1)
+"""
+
+
+@pytest.fixture(scope="module")
+def expected(profile: LocalProfile, drilled: list[list[str]], tmp_path_factory: pytest.TempPathFactory):
+    """The store after an undisturbed in-process run of the drilled assets on SQLite, against the profile's sandbox."""
     home = tmp_path_factory.mktemp("reference")
     url = f"sqlite:///{home / 'canalis.db'}"
     env = {
@@ -123,8 +167,8 @@ def expected(profile: LocalProfile, tmp_path_factory: pytest.TempPathFactory) ->
         "CANALIS_EXECUTOR": "in_process",
         "CANALIS_DISABLE_PLUGINS": "1",
     }
-    command = [sys.executable, "-m", "canalis.cli.main", "run", "incremental_sync", "--json"]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
+    command = [sys.executable, "-c", REFERENCE, json.dumps(drilled)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     snapshot = _snapshot(url)
     assert snapshot["raw"] and snapshot["unified"] and snapshot["writes"] == 0
@@ -220,11 +264,11 @@ def _running_steps(instance, run_id: str) -> dict[str, str]:
 
 
 def test_a_worker_killed_mid_step_leaves_the_store_as_an_undisturbed_run(
-    profile, expected, monkeypatch: pytest.MonkeyPatch
+    profile, drilled, expected, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _reset_store(profile)
     instance = _instance(profile, monkeypatch)
-    run_id = submit(profile, "incremental_sync")
+    run_id = submit(profile, "incremental_sync", asset_selection=drilled)
     deadline = time.monotonic() + 600
     victim = None
     while victim is None and time.monotonic() < deadline:
@@ -254,11 +298,11 @@ def _worker_env(profile: LocalProfile) -> dict[str, str]:
 
 
 def test_a_daemon_restarted_during_a_run_leaves_the_store_as_an_undisturbed_run(
-    profile, expected, monkeypatch: pytest.MonkeyPatch
+    profile, drilled, expected, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _reset_store(profile)
     instance = _instance(profile, monkeypatch)
-    run_id = submit(profile, "incremental_sync")
+    run_id = submit(profile, "incremental_sync", asset_selection=drilled)
     deadline = time.monotonic() + 600
     while not _step_workers(instance, run_id) and time.monotonic() < deadline:
         time.sleep(0.3)
@@ -279,11 +323,11 @@ def test_a_daemon_restarted_during_a_run_leaves_the_store_as_an_undisturbed_run(
 
 
 def test_postgresql_gone_for_30_seconds_during_a_run_leaves_the_store_as_an_undisturbed_run(
-    profile, expected, proxy: PausableProxy, monkeypatch: pytest.MonkeyPatch
+    profile, drilled, expected, proxy: PausableProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _reset_store(profile)
     instance = _instance(profile, monkeypatch)
-    run_id = submit(profile, "incremental_sync")
+    run_id = submit(profile, "incremental_sync", asset_selection=drilled)
     deadline = time.monotonic() + 600
     while not _step_workers(instance, run_id) and time.monotonic() < deadline:
         time.sleep(0.3)

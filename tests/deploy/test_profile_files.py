@@ -69,3 +69,19 @@ def test_a_reused_pid_is_not_taken_for_the_recorded_process(tmp_path: Path) -> N
     processes.stop(started, tmp_path, timeout=10)
     time.sleep(0.1)
     assert not processes.is_running(started)
+
+
+def test_a_profile_process_stops_on_sigterm_even_when_its_parent_ignores_it(tmp_path: Path) -> None:
+    import signal
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        started = processes.start("s", sleeper, pid_dir=tmp_path, log_dir=tmp_path, environment={}, cwd=tmp_path)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    status = Path(f"/proc/{started.pid}/status").read_text()
+    ignored = int(next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16)
+    assert not ignored & (1 << (signal.SIGTERM - 1))  # the child takes SIGTERM, whatever its parent ignored
+    processes.stop(started, tmp_path, timeout=10)
+    assert not processes.is_running(started)
