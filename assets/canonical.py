@@ -87,6 +87,7 @@ def build_canonical_assets(
         reports = canonicalize_entities(
             store, mappers, selected, full=is_full_refresh(context), run_id=context.run.run_id
         )
+        store.analyze_written()  # the next steps look rows up by key in what this pass wrote
         for key in sorted(context.selected_asset_keys):
             entity = key_to_entity[key]
             report = reports[entity]

@@ -95,6 +95,7 @@ def build_unified_assets(
         def customer_timeline(context: AssetExecutionContext) -> MaterializeResult:
             store = context.resources.store.get_store()
             report = attach_interactions(store)
+            store.analyze_written()
             return MaterializeResult(
                 metadata={
                     "interactions": report.interactions,

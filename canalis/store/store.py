@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from canalis.store import tables
 from canalis.store.database import create_store_engine, default_database_url, safe_url
 from canalis.store.locks import store_lock
 from canalis.store.migrate import upgrade_to_head
+from canalis.store.statistics import analyze_due
 from canalis.store.upsert import UpsertCounts, upsert
 
 log = logging.getLogger("canalis.store")
@@ -76,9 +77,18 @@ class Store:
         """Bring the schema to the newest revision (creates it on an empty database)."""
         upgrade_to_head(self.engine)
 
-    def lock(self, name: str) -> AbstractContextManager[None]:
-        """A lock on this store shared by every process using it: one holder at a time (see `store_lock`)."""
-        return store_lock(self.engine, name)
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """A lock on this store shared by every process using it: one holder at a time (see `store_lock`). The
+        step holding it writes in bulk: on leaving, tables it changed enough are analysed (`analyze_written`)."""
+        with store_lock(self.engine, name):
+            yield
+        self.analyze_written()
+
+    def analyze_written(self) -> list[str]:
+        """Analyse the store's tables changed by many rows since their last analysis (PostgreSQL; see
+        `canalis.store.statistics`). Steps call it after writing in bulk; it costs one query when nothing is due."""
+        return analyze_due(self.engine, tables.metadata.tables)
 
     def close(self) -> None:
         """Close the store's connection pool; connections checked out later open a new one."""

@@ -12,6 +12,8 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 
+from canalis.store.statistics import note_inserted
+
 CHUNK_SIZE = 500
 
 
@@ -62,6 +64,7 @@ def upsert(
             batch = []
     if batch:
         counts += _upsert_chunk(connection, table, batch, key_columns, compare, update_columns, keep_on_update)
+    note_inserted(connection, table, counts.inserted)
     return counts
 
 
