@@ -3,13 +3,14 @@
     python -m benchmarks.sync_benchmark --customers 100000 1000000 --database sqlite postgresql
 
 For each world size and database, in a fresh Canalis home: the world is generated (or reused from --worlds),
-served by the sandbox from a process of its own (its CPU time is printed too), then `canalis run full_sync`, `canalis run incremental_sync` after a share
-of the customers (--changed, 1% by default) were edited in every channel, and `canalis run incremental_sync` with
-nothing changed run one after the other as separate processes. Printed per run: wall time, the run process's CPU
-time and peak memory, and the seconds of its steps grouped as raw landing, canonical pass, unified_customers,
-inconsistencies, plans, KPIs and the rest (read from the run's step events in Dagster's storage). With several
-sizes the figures are printed side by side with the ratio of each to the smallest size's. On a shared machine the
-CPU time is the steadier figure: wall time also counts the time other processes held the cores.
+served by the sandbox from a process of its own (its CPU time is printed too), then `canalis run full_sync`,
+`canalis run incremental_sync` after a share of the customers (--changed, 1% by default) were edited in every
+channel, and `canalis run incremental_sync` with nothing changed run one after the other as separate processes.
+Printed per run: wall time, the run process's CPU time and peak memory, and the seconds of its steps grouped as raw
+landing, canonical pass, unified_customers, inconsistencies, plans, KPIs and the rest (read from the run's step events
+in Dagster's storage). With several sizes the figures are printed side by side with the ratio of each to the smallest
+size's. On a shared machine the CPU time is the steadier figure: wall time also counts the time other processes held
+the cores.
 """
 
 from __future__ import annotations
