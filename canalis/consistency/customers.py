@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from canalis.mappings.normalize import email_key, fold_name, phone_key
 from canalis.store import tables
+
+if TYPE_CHECKING:
+    from canalis.consistency.scope import CustomerScope
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +45,8 @@ class SourceRecord:
     family_tokens: tuple[str, ...] = ()
 
 
-def records_by_customer(conn: Connection) -> dict[str, list[SourceRecord]]:
-    """Every unified customer's source records, in record-key order."""
+def records_by_customer(conn: Connection, scope: CustomerScope | None = None) -> dict[str, list[SourceRecord]]:
+    """Every unified customer's source records (those of the scope's customers only), in record-key order."""
     r, s = tables.customer_records, tables.source_identities
     query = (
         select(
@@ -66,6 +69,8 @@ def records_by_customer(conn: Connection) -> dict[str, list[SourceRecord]]:
         .join(s, s.c.record_key == r.c.record_key)
         .order_by(s.c.customer_id, r.c.record_key)
     )
+    if scope is not None:
+        query = query.where(scope.customer_filter(s.c.customer_id))
     grouped: dict[str, list[SourceRecord]] = defaultdict(list)
     for customer_id, *values in conn.execute(query).tuples():
         grouped[customer_id].append(with_keys(*values))
@@ -85,8 +90,10 @@ def with_keys(*values: Any) -> SourceRecord:
     )
 
 
-def consents_by_customer(conn: Connection, purpose: str, channel: str) -> dict[str, list[dict[str, Any]]]:
-    """Consent rows for one purpose and channel, grouped by unified customer."""
+def consents_by_customer(
+    conn: Connection, purpose: str, channel: str, scope: CustomerScope | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Consent rows for one purpose and channel, grouped by unified customer (of the scope only, if given)."""
     c, s = tables.consents, tables.source_identities
     query = (
         select(s.c.customer_id, c.c.record_key, c.c.source, c.c.status, c.c.recorded_at)
@@ -94,6 +101,8 @@ def consents_by_customer(conn: Connection, purpose: str, channel: str) -> dict[s
         .where(c.c.purpose == purpose, c.c.channel == channel)
         .order_by(s.c.customer_id, c.c.record_key)
     )
+    if scope is not None:
+        query = query.where(scope.customer_filter(s.c.customer_id))
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for customer_id, record_key, source, status, recorded_at in conn.execute(query).tuples():
         grouped[customer_id].append(
@@ -102,8 +111,10 @@ def consents_by_customer(conn: Connection, purpose: str, channel: str) -> dict[s
     return dict(grouped)
 
 
-def open_complaints_by_customer(conn: Connection, closed_statuses: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-    """Complaints whose status is not a closed one, grouped by unified customer."""
+def open_complaints_by_customer(
+    conn: Connection, closed_statuses: Iterable[str], scope: CustomerScope | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Complaints whose status is not a closed one, grouped by unified customer (of the scope only, if given)."""
     i, s = tables.interactions, tables.source_identities
     closed = sorted({status.lower() for status in closed_statuses})
     customer = func.coalesce(i.c.customer_id, s.c.customer_id).label("customer")
@@ -114,6 +125,8 @@ def open_complaints_by_customer(conn: Connection, closed_statuses: Iterable[str]
         .where(func.lower(func.coalesce(i.c.status, "")).not_in(closed))
         .order_by(i.c.interaction_key)
     )
+    if scope is not None:
+        query = query.where(scope.customer_filter(func.coalesce(i.c.customer_id, s.c.customer_id)))
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in conn.execute(query):
         values = dict(row._mapping)
