@@ -33,7 +33,7 @@ def customer_attribute_conflicts(
 ) -> Iterator[Finding]:
     """Same unified customer, values that really disagree (not just written differently) across systems."""
     compare = set(settings.compare_attributes)
-    grouped = records_by_customer(conn, scope)
+    grouped = records_by_customer(conn, scope, comparable_only=True)
     if "phone" in compare:
         ignored = [*settings.ignored_phones, *sorted(shared_phones(grouped) | business_phones(conn))]
         settings = settings.model_copy(update={"ignored_phones": ignored})
