@@ -22,6 +22,7 @@ from dagster import (
 )
 from sqlalchemy import case, select
 
+from canalis.assets.jobs import is_full_refresh
 from canalis.assets.metadata import counter_table, markdown_table
 from canalis.assets.translator import CanalisTranslator
 from canalis.assets.unified import UNIFIED_CUSTOMERS
@@ -72,16 +73,18 @@ def build_consistency_assets(
             update={"disabled_rules": [*settings.disabled_rules, *(r.code for r in CATALOGUE if r.code not in codes)]}
         )
         with store.lock("consistency"):
-            report = check_consistency(store, run_settings, run_id=context.run.run_id)
+            report = check_consistency(store, run_settings, run_id=context.run.run_id, full=is_full_refresh(context))
         counts = report.lifecycle.counts()
+        checked = "every customer" if report.customers_checked is None else f"{report.customers_checked} customers"
         context.log.info(
-            f"{len(report.findings)} inconsistencies found: {counts['opened']} opened, "
+            f"{len(report.findings)} inconsistencies found ({checked} checked): {counts['opened']} opened, "
             f"{counts['still_open']} still open, {counts['closed']} closed"
         )
         open_rows = open_cases(store)
         return MaterializeResult(
             metadata={
                 "found": len(report.findings),
+                "customers_checked": "all" if report.customers_checked is None else report.customers_checked,
                 "opened": counts["opened"],
                 "reopened": counts["reopened"],
                 "still_open": counts["still_open"],

@@ -171,44 +171,10 @@ class TreeMemory:
 
 def run_dlt(base_url: str, work: Path) -> dict[str, Any]:
     """dlt's REST API source on the same endpoint, into SQLite."""
-    import dlt
-    from dlt.sources.rest_api import rest_api_source
+    from benchmarks.hubspot_sync_benchmark import run_dlt as run_dlt_into
 
-    from canalis.sandbox.emulators.hubspot import ACCESS_TOKEN
-
-    source = rest_api_source(
-        {
-            "client": {"base_url": base_url, "auth": {"type": "bearer", "token": ACCESS_TOKEN}},
-            "resources": [
-                {
-                    "name": "contacts",
-                    "endpoint": {
-                        "path": "crm/v3/objects/contacts",
-                        "params": {"limit": PAGE_SIZE},
-                        "data_selector": "results",
-                        "paginator": {"type": "cursor", "cursor_path": "paging.next.after", "cursor_param": "after"},
-                    },
-                }
-            ],
-        }
-    )
-    pipeline = dlt.pipeline(
-        pipeline_name="bench",
-        pipelines_dir=str(work / "dlt"),
-        destination=dlt.destinations.sqlalchemy(f"sqlite:///{work / 'dlt.db'}"),
-        dataset_name="main",
-    )
-    started = time.perf_counter()
-    info = pipeline.run(source)
-    seconds = time.perf_counter() - started
-    rows = pipeline.last_trace.last_normalize_info.row_counts.get("contacts", 0)
-    del info
-    return {
-        "records": rows,
-        "seconds": round(seconds, 2),
-        "records_per_s": round(rows / seconds) if seconds else 0,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-    }
+    result = run_dlt_into(base_url, work, "sqlite")
+    return {**result, "records_per_s": round(result["records"] / result["seconds"]) if result["seconds"] else 0}
 
 
 def run_bare(base_url: str, work: Path) -> dict[str, Any]:

@@ -3,13 +3,14 @@
     python -m benchmarks.sync_benchmark --customers 100000 1000000 --database sqlite postgresql
 
 For each world size and database, in a fresh Canalis home: the world is generated (or reused from --worlds),
-served by the sandbox in this process, then `canalis run full_sync`, `canalis run incremental_sync` after a share
-of the customers (--changed, 1% by default) were edited in every channel, and `canalis run incremental_sync` with
-nothing changed run one after the other as separate processes. Printed per run: wall time, the run process's CPU
-time and peak memory, and the seconds of its steps grouped as raw landing, canonical pass, unified_customers,
-inconsistencies, plans, KPIs and the rest (read from the run's step events in Dagster's storage). With several
-sizes the figures are printed side by side with the ratio of each to the smallest size's. On a shared machine the
-CPU time is the steadier figure: wall time also counts the time other processes held the cores.
+served by the sandbox from a process of its own (its CPU time is printed too), then `canalis run full_sync`,
+`canalis run incremental_sync` after a share of the customers (--changed, 1% by default) were edited in every
+channel, and `canalis run incremental_sync` with nothing changed run one after the other as separate processes.
+Printed per run: wall time, the run process's CPU time and peak memory, and the seconds of its steps grouped as raw
+landing, canonical pass, unified_customers, inconsistencies, plans, KPIs and the rest (read from the run's step events
+in Dagster's storage). With several sizes the figures are printed side by side with the ratio of each to the smallest
+size's. On a shared machine the CPU time is the steadier figure: wall time also counts the time other processes held
+the cores.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import sqlalchemy as sa
 from canalis.sandbox.environment import sandbox_environment
 from canalis.sandbox.objectstore import ObjectStore
 from canalis.sandbox.serve import ensure_world, set_shopify_plan
-from canalis.sandbox.server import SandboxServer
+from canalis.sandbox.server.process import SandboxProcess
 from canalis.sandbox.world import WorldSpec, store_path
 from canalis.sandbox.world.changes import change_customers
 
@@ -158,7 +159,7 @@ def bench_one(customers: int, kind: str, worlds: Path, changed: float, keep: boo
         shutil.copy(DEMO_HOME / name, home / name)
     log = home / "runs.log"
     figures: dict[str, RunFigures] = {}
-    server = SandboxServer(served, imap=True).start()
+    server = SandboxProcess(served, imap=True).start()
     try:
         with database(kind) as url:
             environment = {
@@ -176,7 +177,8 @@ def bench_one(customers: int, kind: str, worlds: Path, changed: float, keep: boo
             figures[RUNS[1]] = run_job("incremental_sync", environment, log)
             figures[RUNS[2]] = run_job("incremental_sync", environment, log)
     finally:
-        server.stop()
+        sandbox_cpu = server.stop()
+        print(f"  the sandbox process used {sandbox_cpu:.1f} s of CPU serving the three runs", flush=True)
         if not keep:
             shutil.rmtree(home, ignore_errors=True)
         else:

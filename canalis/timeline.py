@@ -1,12 +1,20 @@
-"""The cross-channel timeline: every interaction attached to its unified customer, in time order."""
+"""The cross-channel timeline: every interaction attached to its unified customer, in time order.
+
+Attaching is one UPDATE in the database: an interaction takes the customer of its source record, or, when it has no
+record that belongs to a customer, the one customer holding its email as a valid contact point; it is left
+unattached when several customers hold that email. Only rows whose customer changes are written. The report's
+figures (channel switches, customers seen in several channels) are aggregates worked out by the database too.
+"""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
 
 from canalis.store import Store, tables
 
@@ -26,63 +34,87 @@ class TimelineReport:
     example: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _record_customer() -> ColumnElement:
+    """The customer of an interaction's source record (a correlated scalar subquery)."""
+    i, s = tables.interactions, tables.source_identities
+    return select(s.c.customer_id).where(s.c.record_key == i.c.customer_record_key).scalar_subquery()
+
+
+def _email_holders(aggregate: ColumnElement) -> Any:
+    """An aggregate over the customers holding an interaction's email as a valid contact point (correlated)."""
+    i, cp, s = tables.interactions, tables.contact_points, tables.source_identities
+    return (
+        select(aggregate)
+        .select_from(cp.join(s, s.c.record_key == cp.c.record_key))
+        .where(cp.c.kind == "email", cp.c.is_valid.is_(True), cp.c.value == i.c.customer_email)
+    )
+
+
+def _attached_customer() -> ColumnElement:
+    """The customer an interaction belongs to: its record's, else its email's when one customer alone holds it."""
+    s = tables.source_identities
+    only_one = (
+        _email_holders(func.min(s.c.customer_id)).having(func.count(s.c.customer_id.distinct()) == 1).scalar_subquery()
+    )
+    return func.coalesce(_record_customer(), only_one)
+
+
 def attach_interactions(store: Store) -> TimelineReport:
     """Set `customer_id` on every interaction from its source record, or from its email when that is all it has."""
-    i, s, cp = tables.interactions, tables.source_identities, tables.contact_points
+    i = tables.interactions
     report = TimelineReport()
     with store.begin() as conn:
-        record_customer = dict(conn.execute(select(s.c.record_key, s.c.customer_id)).all())
-        email_customers: dict[str, set[str]] = defaultdict(set)
-        for value, key in conn.execute(
-            select(cp.c.value, cp.c.record_key).where(cp.c.kind == "email", cp.c.is_valid.is_(True))
-        ):
-            if key in record_customer:
-                email_customers[value].add(record_customer[key])
-        changes: dict[str, str | None] = {}
-        for key, record_key, email, current in conn.execute(
-            select(i.c.interaction_key, i.c.customer_record_key, i.c.customer_email, i.c.customer_id)
-        ):
-            report.interactions += 1
-            customer = record_customer.get(record_key) if record_key else None
-            if customer is None and email:
-                candidates = email_customers.get(email, set())
-                if len(candidates) == 1:
-                    customer = next(iter(candidates))
-                elif len(candidates) > 1:
-                    report.ambiguous += 1
-            if customer is None:
-                report.unattached += 1
-            else:
-                report.attached += 1
-            if customer != current:
-                changes[key] = customer
-        for key, customer in changes.items():
-            conn.execute(update(i).where(i.c.interaction_key == key).values(customer_id=customer))
+        customer = _attached_customer()
+        conn.execute(update(i).where(i.c.customer_id.is_distinct_from(customer)).values(customer_id=customer))
+        _count_attached(conn, report)
         _measure_switches(conn, report)
     return report
 
 
-def _measure_switches(conn, report: TimelineReport) -> None:
+def _count_attached(conn: Connection, report: TimelineReport) -> None:
+    """Interactions, attached ones, and unattached ones whose email several customers hold."""
     i = tables.interactions
-    last: dict[str, str] = {}
-    channels: dict[str, set[str]] = defaultdict(set)
-    counts: Counter = Counter()
-    rows = conn.execute(
-        select(i.c.customer_id, i.c.channel, i.c.occurred_at)
-        .where(i.c.customer_id.is_not(None))
-        .order_by(i.c.customer_id, i.c.occurred_at, i.c.interaction_key)
+    report.interactions, report.attached = conn.execute(select(func.count(), func.count(i.c.customer_id))).one()
+    report.unattached = report.interactions - report.attached
+    if not report.unattached:
+        return
+    s = tables.source_identities
+    several = _email_holders(func.count(s.c.customer_id.distinct())).scalar_subquery() > 1
+    report.ambiguous = conn.execute(
+        select(func.count()).where(i.c.customer_id.is_(None), i.c.customer_email.is_not(None), several)
+    ).scalar_one()
+
+
+def _measure_switches(conn: Connection, report: TimelineReport) -> None:
+    """Interactions per channel, channel switches along each customer's timeline, and the busiest timeline."""
+    i = tables.interactions
+    attached = i.c.customer_id.is_not(None)
+    for channel, count in conn.execute(select(i.c.channel, func.count()).where(attached).group_by(i.c.channel)):
+        report.by_channel[channel] = count
+    previous = func.lag(i.c.channel).over(partition_by=i.c.customer_id, order_by=(i.c.occurred_at, i.c.interaction_key))
+    steps = select(i.c.channel, previous.label("previous")).where(attached).subquery()
+    report.channel_switches = conn.execute(
+        select(func.count()).where(and_(steps.c.previous.is_not(None), steps.c.previous != steps.c.channel))
+    ).scalar_one()
+    per_customer = (
+        select(
+            i.c.customer_id,
+            func.count(i.c.channel.distinct()).label("channels"),
+            func.count().label("interactions"),
+        )
+        .where(attached)
+        .group_by(i.c.customer_id)
+        .subquery()
     )
-    for customer, channel, _ in rows:
-        report.by_channel[channel] += 1
-        counts[customer] += 1
-        if customer in last and last[customer] != channel:
-            report.channel_switches += 1
-        last[customer] = channel
-        channels[customer].add(channel)
-    report.customers_with_interactions = len(channels)
-    report.multichannel_customers = sum(1 for seen in channels.values() if len(seen) > 1)
-    if counts:
-        busiest = max(sorted(counts), key=lambda customer: (len(channels[customer]), counts[customer]))
+    report.customers_with_interactions, report.multichannel_customers = conn.execute(
+        select(func.count(), func.coalesce(func.sum(case((per_customer.c.channels > 1, 1), else_=0)), 0))
+    ).one()
+    busiest = conn.execute(
+        select(per_customer.c.customer_id)
+        .order_by(per_customer.c.channels.desc(), per_customer.c.interactions.desc(), per_customer.c.customer_id)
+        .limit(1)
+    ).scalar()
+    if busiest is not None:
         report.example = customer_timeline(conn, busiest)
 
 

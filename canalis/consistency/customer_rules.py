@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.engine import Connection
@@ -22,13 +22,18 @@ from canalis.mappings.normalize import normalize_street, phone_key, phonetic_key
 from canalis.publishing.suppression import consent_pauses
 from canalis.store import tables
 
+if TYPE_CHECKING:
+    from canalis.consistency.scope import CustomerScope
+
 CUSTOMER = "customer"
 
 
-def customer_attribute_conflicts(conn: Connection, settings: ConsistencySettings, now: datetime) -> Iterator[Finding]:
+def customer_attribute_conflicts(
+    conn: Connection, settings: ConsistencySettings, now: datetime, scope: CustomerScope | None = None
+) -> Iterator[Finding]:
     """Same unified customer, values that really disagree (not just written differently) across systems."""
     compare = set(settings.compare_attributes)
-    grouped = records_by_customer(conn)
+    grouped = records_by_customer(conn, scope, comparable_only=True)
     if "phone" in compare:
         ignored = [*settings.ignored_phones, *sorted(shared_phones(grouped) | business_phones(conn))]
         settings = settings.model_copy(update={"ignored_phones": ignored})
@@ -221,11 +226,13 @@ ATTRIBUTE_CHECKS = {
 }
 
 
-def duplicates_in_channel(conn: Connection, settings: ConsistencySettings, now: datetime) -> Iterator[Finding]:
+def duplicates_in_channel(
+    conn: Connection, settings: ConsistencySettings, now: datetime, scope: CustomerScope | None = None
+) -> Iterator[Finding]:
     """One channel holds several records of the same unified customer (found by a GROUP BY in the database)."""
     severity = settings.severity_of("duplicate_in_channel", "warn")
     held: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
-    for customer_id, source, record_key, source_id in conn.execute(duplicate_records_query()):
+    for customer_id, source, record_key, source_id in conn.execute(duplicate_records_query(scope)):
         held[(customer_id, source)].append((record_key, source_id))
     for (customer_id, source), records in held.items():
         yield Finding(
@@ -238,16 +245,13 @@ def duplicates_in_channel(conn: Connection, settings: ConsistencySettings, now: 
         )
 
 
-def duplicate_records_query() -> Select:
+def duplicate_records_query(scope: CustomerScope | None = None) -> Select:
     """Records of the (unified customer, source) pairs holding more than one, by customer, source and record key."""
     r, s = tables.customer_records, tables.source_identities
-    doubled = (
-        select(s.c.customer_id, r.c.source)
-        .join(r, r.c.record_key == s.c.record_key)
-        .group_by(s.c.customer_id, r.c.source)
-        .having(func.count() > 1)
-        .subquery()
-    )
+    pairs = select(s.c.customer_id, r.c.source).join(r, r.c.record_key == s.c.record_key)
+    if scope is not None:
+        pairs = pairs.where(scope.customer_filter(s.c.customer_id))
+    doubled = pairs.group_by(s.c.customer_id, r.c.source).having(func.count() > 1).subquery()
     return (
         select(s.c.customer_id, r.c.source, r.c.record_key, r.c.source_id)
         .join(s, s.c.record_key == r.c.record_key)
@@ -263,7 +267,9 @@ def _statuses(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
     return statuses
 
 
-def consent_conflicts(conn: Connection, settings: ConsistencySettings, now: datetime) -> Iterator[Finding]:
+def consent_conflicts(
+    conn: Connection, settings: ConsistencySettings, now: datetime, scope: CustomerScope | None = None
+) -> Iterator[Finding]:
     """Opted out in one system, subscribed in another, for the same purpose and channel.
 
     A refusal Canalis wrote itself to pause promotions during an open complaint is not the customer's opt-out,
@@ -271,7 +277,7 @@ def consent_conflicts(conn: Connection, settings: ConsistencySettings, now: date
     """
     purpose, channel = settings.marketing_purpose, settings.marketing_channel
     paused = _paused(conn, purpose, channel)
-    for customer_id, rows in consents_by_customer(conn, purpose, channel).items():
+    for customer_id, rows in consents_by_customer(conn, purpose, channel, scope).items():
         rows = [row for row in rows if not (row["status"] == "denied" and (row["source"], row["record_key"]) in paused)]
         statuses = _statuses(rows)
         denied, granted = statuses.get("denied", set()), statuses.get("granted", set())
@@ -298,11 +304,14 @@ def _paused(conn: Connection, purpose: str, channel: str) -> set[tuple[str, str]
     return {(source, record_key) for source, record_key in conn.execute(query)}
 
 
-def complaints_targeted(conn: Connection, settings: ConsistencySettings, now: datetime) -> Iterator[Finding]:
+def complaints_targeted(
+    conn: Connection, settings: ConsistencySettings, now: datetime, scope: CustomerScope | None = None
+) -> Iterator[Finding]:
     """An open complaint in some system while the customer is still subscribed to promotional messages elsewhere."""
     purpose, channel = settings.marketing_purpose, settings.marketing_channel
-    consents = consents_by_customer(conn, purpose, channel)
-    for customer_id, complaints in sorted(open_complaints_by_customer(conn, settings.closed_statuses).items()):
+    consents = consents_by_customer(conn, purpose, channel, scope)
+    complaints_of = open_complaints_by_customer(conn, settings.closed_statuses, scope)
+    for customer_id, complaints in sorted(complaints_of.items()):
         subscribed = sorted(_statuses(consents.get(customer_id, [])).get("granted", set()))
         if not subscribed:
             continue

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
-
-from sqlalchemy.engine import Connection
-
-if TYPE_CHECKING:
-    from canalis.consistency.settings import ConsistencySettings
+from typing import Any, Literal
 
 Severity = Literal["error", "warn"]
 
@@ -39,7 +33,8 @@ class Finding:
 
 PER_CUSTOMER_CODES = frozenset({"customer_attribute_conflict", "consent_conflict", "complaint_targeted_by_promotion"})
 
-RuleCheck = Callable[[Connection, "ConsistencySettings", datetime], Iterator[Finding]]
+RuleCheck = Callable[..., Iterator[Finding]]
+"""(connection, settings, now) -> findings; customer rules also take `scope=` (a CustomerScope or None)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ the comebacks, so a flapping price shows as one inconsistency, not many.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,11 +54,13 @@ def record_findings(
     now: datetime,
     *,
     evaluated_codes: Iterable[str] | None = None,
+    evaluated: Callable[[str, str], bool] | None = None,
 ) -> LifecycleReport:
     """Open, refresh and close inconsistencies from one run's findings, in one bulk statement per kind of change.
 
     Only inconsistencies of `evaluated_codes` (default: the codes of every rule in the catalogue) can be closed, so
-    a rule that was disabled or did not run leaves its open inconsistencies as they were.
+    a rule that was disabled or did not run leaves its open inconsistencies as they were; `evaluated(code,
+    entity_key)`, when given, narrows that to the entities the run looked at (an incremental pass's customers).
     """
     if evaluated_codes is None:
         from canalis.consistency.rules import RULES
@@ -71,7 +73,9 @@ def record_findings(
         seen.setdefault(inconsistency_id(*finding.identity), finding)
     existing = {
         row.inconsistency_id: row
-        for row in conn.execute(select(table.c.inconsistency_id, table.c.code, table.c.status)).all()
+        for row in conn.execute(
+            select(table.c.inconsistency_id, table.c.code, table.c.entity_key, table.c.status)
+        ).all()
     }
     report = LifecycleReport()
     inserts: list[dict[str, Any]] = []
@@ -116,7 +120,10 @@ def record_findings(
     closing = [
         {"b_id": key}
         for key, row in sorted(existing.items())
-        if row.status == "open" and key not in seen and row.code in codes
+        if row.status == "open"
+        and key not in seen
+        and row.code in codes
+        and (evaluated is None or evaluated(row.code, row.entity_key))
     ]
     report.closed = [item["b_id"] for item in closing]
     if inserts:

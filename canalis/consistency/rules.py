@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
 from canalis.consistency import catalog_rules, customer_rules
 from canalis.consistency.findings import Finding, Rule
 from canalis.consistency.settings import ConsistencySettings
+
+if TYPE_CHECKING:
+    from canalis.consistency.scope import CustomerScope
 
 CATALOGUE: tuple[Rule, ...] = (
     Rule(
@@ -93,11 +97,20 @@ def enabled_rules(settings: ConsistencySettings) -> list[Rule]:
     return [rule for rule in CATALOGUE if rule.code not in settings.disabled_rules]
 
 
-def run_rule(conn: Connection, rule: Rule, settings: ConsistencySettings, now: datetime) -> list[Finding]:
-    """One rule's findings, with the severity in force and duplicates (same identity) dropped."""
+def run_rule(
+    conn: Connection, rule: Rule, settings: ConsistencySettings, now: datetime, scope: CustomerScope | None = None
+) -> list[Finding]:
+    """One rule's findings, with the severity in force and duplicates (same identity) dropped.
+
+    With a scope, a customer rule looks only at the scope's customers and reports findings of its core ones.
+    """
     severity = settings.severity_of(rule.code, rule.severity)
     unique: dict[tuple, Finding] = {}
-    for finding in rule.check(conn, settings, now):
+    scoped = scope is not None and rule.entity_type == customer_rules.CUSTOMER
+    found = rule.check(conn, settings, now, scope=scope) if scoped else rule.check(conn, settings, now)
+    for finding in found:
+        if scoped and finding.entity_key not in scope.core:
+            continue
         if finding.severity != severity:
             finding = Finding(
                 finding.code, finding.entity_type, finding.entity_key, finding.channels, finding.details, severity

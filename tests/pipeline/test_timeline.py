@@ -1,0 +1,103 @@
+"""The cross-channel timeline: interactions attached to customers by their record or their email, on SQLite and
+PostgreSQL, and the timeline's figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from canalis.store import Store, tables
+from canalis.timeline import attach_interactions
+
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    url = (
+        f"sqlite:///{tmp_path / 'timeline.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    store = Store(url)
+    store.migrate()
+    yield store
+    store.engine.dispose()
+
+
+def _customer(store: Store, customer_id: str, record_key: str, email: str | None) -> None:
+    source, obj, source_id = record_key.split(":")
+    with store.begin() as conn:
+        conn.execute(
+            tables.source_identities.insert().values(
+                record_key=record_key, source=source, object=obj, source_id=source_id, customer_id=customer_id,
+                match_rule="test", confidence=1.0, updated_at=START,
+            )
+        )  # fmt: skip
+        if email:
+            conn.execute(
+                tables.contact_points.insert().values(
+                    contact_point_key=f"{record_key}|email|{email}", record_key=record_key, kind="email",
+                    value=email, raw_value=email, is_valid=True, updated_at=START,
+                )
+            )  # fmt: skip
+
+
+def _interaction(store: Store, key: str, channel: str, minutes: int, record_key=None, email=None) -> None:
+    with store.begin() as conn:
+        conn.execute(
+            tables.interactions.insert().values(
+                interaction_key=key, source=channel, object="events", source_id=key, customer_record_key=record_key,
+                customer_email=email, channel=channel, kind="order", occurred_at=START + timedelta(minutes=minutes),
+                is_complaint=False, loaded_at=START, content_hash=key,
+            )
+        )  # fmt: skip
+
+
+def _attached(store: Store) -> dict[str, str | None]:
+    i = tables.interactions
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(i.c.interaction_key, i.c.customer_id)).all())
+
+
+@pytest.fixture
+def world(store: Store) -> Store:
+    _customer(store, "cu_1", "crm:customers:1", "lea@example.fr")
+    _customer(store, "cu_2", "web:customers:2", "famille@example.fr")
+    _customer(store, "cu_3", "pos:customers:3", "famille@example.fr")
+    _interaction(store, "i1", "crm", 1, record_key="crm:customers:1")
+    _interaction(store, "i2", "web", 2, email="lea@example.fr")  # the one customer holding that email
+    _interaction(store, "i3", "web", 3, email="famille@example.fr")  # two customers hold it: left alone
+    _interaction(store, "i4", "store", 4)  # nothing to go by
+    _interaction(store, "i5", "crm", 5, record_key="crm:customers:1")
+    _interaction(store, "i6", "store", 6, record_key="crm:customers:404", email="lea@example.fr")  # unknown record
+    return store
+
+
+def test_interactions_find_their_customer_by_record_then_by_email(world: Store) -> None:
+    report = attach_interactions(world)
+
+    assert _attached(world) == {"i1": "cu_1", "i2": "cu_1", "i3": None, "i4": None, "i5": "cu_1", "i6": "cu_1"}
+    assert (report.interactions, report.attached, report.unattached, report.ambiguous) == (6, 4, 2, 1)
+    assert report.customers_with_interactions == 1 and report.multichannel_customers == 1
+    assert report.channel_switches == 3  # crm -> web -> crm -> store
+    assert report.by_channel == {"crm": 2, "web": 1, "store": 1}
+    assert [row["channel"] for row in report.example] == ["crm", "web", "crm", "store"]
+
+
+def test_a_customer_change_moves_the_interactions_and_nothing_else(world: Store) -> None:
+    attach_interactions(world)
+    s = tables.source_identities
+    with world.begin() as conn:
+        conn.execute(update(s).where(s.c.record_key == "pos:customers:3").values(customer_id="cu_2"))
+        conn.execute(update(s).where(s.c.record_key == "crm:customers:1").values(customer_id="cu_9"))
+
+    report = attach_interactions(world)
+
+    assert _attached(world) == {"i1": "cu_9", "i2": "cu_9", "i3": "cu_2", "i4": None, "i5": "cu_9", "i6": "cu_9"}
+    assert (report.attached, report.unattached, report.ambiguous) == (5, 1, 0)
+    assert report.customers_with_interactions == 2 and report.channel_switches == 3
