@@ -19,7 +19,7 @@ class WorldContext:
     """Shared generation state; rows are buffered per chunk and flushed to the store."""
 
     spec: WorldSpec
-    store: ObjectStore
+    store: ObjectStore | None
     catalog: Catalog
     counters: Counters = field(default_factory=Counters)
     rows: dict[tuple[str, str], list[tuple[str, str, dict[str, Any], str]]] = field(
@@ -68,6 +68,7 @@ class WorldContext:
 
     def flush(self) -> None:
         """Write buffered rows and truth to the store."""
+        assert self.store is not None, "a chunk made apart from the store is not flushed"
         for (system, object_type), rows in self.rows.items():
             self.store.put_many(system, object_type, rows)
         self.rows.clear()

@@ -63,12 +63,13 @@ def shopify_gid(resource: str, numeric: int) -> str:
 class Counters:
     """Sequential numbers per (system, object type), the source of every generated id."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: int = 0) -> None:
+        self.start = start
         self.last: dict[tuple[str, str], int] = {}
 
     def next(self, system: str, object_type: str) -> int:
-        """The next number for a type, starting at 1."""
+        """The next number for a type, starting at start + 1."""
         key = (system, object_type)
-        value = self.last.get(key, 0) + 1
+        value = self.last.get(key, self.start) + 1
         self.last[key] = value
         return value

@@ -70,6 +70,28 @@ def test_same_seed_gives_the_same_world_and_another_seed_another(world_dir: Path
     assert _fingerprint(world_dir) != _fingerprint(tmp_path / "other")
 
 
+def test_a_world_of_many_chunks_is_the_same_from_one_process_or_several(tmp_path: Path) -> None:
+    spec = WorldSpec(customers=150, chunk_size=40, now=PINNED)
+    alone = generate_world(spec, tmp_path / "alone", workers=1)
+    shared = generate_world(spec, tmp_path / "shared", workers=2)
+    assert _fingerprint(tmp_path / "alone") == _fingerprint(tmp_path / "shared")
+    assert alone.objects == shared.objects and alone.maildir_messages == shared.maildir_messages
+    assert alone.inconsistencies == shared.inconsistencies
+    with ObjectStore(store_path(tmp_path / "shared")) as store:
+        # every chunk's persons are in the ground truth, the ids of later chunks never collide with earlier ones
+        owners = {person for _, _, _, person in store.iter_truth_records()}
+        assert {f"P{n:07d}" for n in (0, 39, 40, 149)} <= owners
+        orders = [o.payload["name"] for o in store.iter_all("shopify", "orders")]
+        assert len(orders) == len(set(orders)) == alone.objects["shopify"]["orders"]
+        cases = [c.payload["CaseNumber"] for c in store.iter_all("salesforce", "Case")]
+        assert len(cases) == len(set(cases))
+        # the fault details filled in by later systems (duplicates' record ids) reach the ground truth
+        duplicates = store.truth_inconsistencies("duplicate_in_channel")
+        assert duplicates and all(len(item.details["record_ids"]) == 2 for item in duplicates)
+    maildir_files = [p for p in (tmp_path / "shared" / "maildir").rglob("*") if p.is_file()]
+    assert len(maildir_files) == shared.maildir_messages
+
+
 def test_regenerating_into_the_same_dir_replaces_the_world(tmp_path: Path) -> None:
     generate_world(WorldSpec(customers=40, now=PINNED), tmp_path)
     first = _fingerprint(tmp_path)
