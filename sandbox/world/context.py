@@ -54,9 +54,9 @@ class WorldContext:
         person_id: str | None = None,
     ) -> None:
         """Buffer one vendor object (and its owner in the ground truth)."""
-        self.rows[(system, object_type)].append(
-            (object_id, format_timestamp(updated_at), payload, format_timestamp(created_at))
-        )
+        updated = format_timestamp(updated_at)
+        created = updated if created_at == updated_at else format_timestamp(created_at)
+        self.rows[(system, object_type)].append((object_id, updated, payload, created))
         if person_id is not None:
             self.truth.append((system, object_type, object_id, person_id))
 

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from canalis.sandbox.objectstore import ObjectStore, TruthInconsistency
+from canalis.sandbox.objectstore import ObjectStore, TruthInconsistency, encode_payload
 from canalis.sandbox.world import maildir
 from canalis.sandbox.world.catalog import build_catalog
 from canalis.sandbox.world.chunks import (
@@ -207,7 +207,7 @@ def generate_world(spec: WorldSpec, data_dir: Path, *, workers: int | None = Non
         truth_records = store.count_truth_records()
         if truth_records <= GROUND_TRUTH_MAX_RECORDS:
             document = ground_truth_document(store)
-            (data_dir / GROUND_TRUTH_FILE).write_text(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+            (data_dir / GROUND_TRUTH_FILE).write_text(encode_payload(document))  # json.dumps's layout, faster
         summary = WorldSummary(
             seed=spec.seed,
             customers=spec.customers,
