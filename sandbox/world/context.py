@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from canalis.sandbox.objectstore import ObjectStore, format_timestamp
+from canalis.sandbox.objectstore import ObjectStore
 from canalis.sandbox.world.catalog import Catalog
+from canalis.sandbox.world.formats import store_timestamp
 from canalis.sandbox.world.ids import Counters
 from canalis.sandbox.world.spec import WorldSpec
 
@@ -54,8 +55,8 @@ class WorldContext:
         person_id: str | None = None,
     ) -> None:
         """Buffer one vendor object (and its owner in the ground truth)."""
-        updated = format_timestamp(updated_at)
-        created = updated if created_at == updated_at else format_timestamp(created_at)
+        updated = store_timestamp(updated_at)
+        created = updated if created_at == updated_at else store_timestamp(created_at)
         self.rows[(system, object_type)].append((object_id, updated, payload, created))
         if person_id is not None:
             self.truth.append((system, object_type, object_id, person_id))
