@@ -265,3 +265,18 @@ def test_some_customers_phone_again_about_an_open_case(world: ObjectStore) -> No
         assert world.truth_person("salesforce", "Task", task["Id"]) == world.truth_person(
             "salesforce", "Case", case["Id"]
         )
+
+
+def test_weighted_draws_what_random_choices_draws() -> None:
+    import random
+
+    from canalis.sandbox.world.people import Weighted
+
+    options, weights = ("a", "b", "c", "d"), (25, 0, 60, 15)
+    table = Weighted(options, weights)
+    mine, theirs = random.Random(7), random.Random(7)
+    drawn = [table.draw(mine) for _ in range(2000)]
+    assert drawn == [theirs.choices(options, weights=weights)[0] for _ in range(2000)]
+    assert "b" not in drawn and {"a", "c", "d"} <= set(drawn)
+    with pytest.raises(ValueError):
+        Weighted(options, weights[:2])
