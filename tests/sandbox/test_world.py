@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import mailbox
+import random
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 from canalis.sandbox.objectstore import ObjectStore
 from canalis.sandbox.world import SYSTEMS, WorldSpec, generate_world, store_path
 from canalis.sandbox.world.ids import SALESFORCE_PREFIXES, salesforce_checksum
+from canalis.sandbox.world.people import Weighted
 
 PINNED = datetime(2026, 1, 15, 9, tzinfo=UTC)  # one clock for every generation compared here
 
@@ -268,10 +270,6 @@ def test_some_customers_phone_again_about_an_open_case(world: ObjectStore) -> No
 
 
 def test_weighted_draws_what_random_choices_draws() -> None:
-    import random
-
-    from canalis.sandbox.world.people import Weighted
-
     options, weights = ("a", "b", "c", "d"), (25, 0, 60, 15)
     table = Weighted(options, weights)
     mine, theirs = random.Random(7), random.Random(7)
