@@ -12,6 +12,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -127,21 +128,21 @@ def _chunk_tasks(spec: WorldSpec, ctx: WorldContext, inconsistencies: list[Truth
 
 
 def _chunk_results(setting: ChunkSetting, tasks: Iterator[ChunkTask], workers: int) -> Iterator[ChunkResult]:
-    """Each chunk's result in chunk order, made by worker processes when there are several chunks and workers."""
-    first = next(tasks, None)
-    if first is None:
-        return
-    second = next(tasks, None)
-    if second is None or workers <= 1:
-        for task in (first, *((second,) if second else ()), *tasks):
+    """Each chunk's result in chunk order, made by worker processes when there are several chunks and workers.
+
+    Persons are made only a few chunks ahead of the results written, so memory does not grow with the world.
+    """
+    ahead = list(islice(tasks, 2))
+    if len(ahead) < 2 or workers <= 1:
+        for task in chain(ahead, tasks):
             yield emit_chunk(setting, task)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that may run threads
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(setting,)) as pool:
         pending: deque[Future[ChunkResult]] = deque()
-        for task in (first, second, *tasks):
+        for task in chain(ahead, tasks):
             pending.append(pool.submit(emit_chunk_in_worker, task))
-            if len(pending) > workers:  # a bounded queue: persons and results of a few chunks in memory at once
+            if len(pending) > workers:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()

@@ -278,3 +278,29 @@ def test_weighted_draws_what_random_choices_draws() -> None:
     assert "b" not in drawn and {"a", "c", "d"} <= set(drawn)
     with pytest.raises(ValueError):
         Weighted(options, weights[:2])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_persons_are_made_only_a_few_chunks_ahead_of_the_chunks_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    from canalis.sandbox.world import generate
+
+    made: list[int] = []
+    ahead_when_written: list[int] = []
+    chunk_tasks, put_encoded = generate._chunk_tasks, ObjectStore.put_encoded
+
+    def counted_tasks(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for task in chunk_tasks(*args, **kwargs):
+            made.append(task.number)
+            yield task
+
+    def counted_put(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        ahead_when_written.append(len(made) - len(ahead_when_written))
+        return put_encoded(self, *args, **kwargs)
+
+    monkeypatch.setattr(generate, "_chunk_tasks", counted_tasks)
+    monkeypatch.setattr(ObjectStore, "put_encoded", counted_put)
+    generate_world(WorldSpec(customers=240, chunk_size=20, now=PINNED), tmp_path, workers=workers)
+    assert len(made) == len(ahead_when_written) == 12
+    assert max(ahead_when_written) <= workers + 2
