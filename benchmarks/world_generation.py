@@ -7,15 +7,41 @@ of this process and, apart, of any one worker. On a shared machine the CPU time 
 from __future__ import annotations
 
 import argparse
+import logging
 import resource
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from canalis.sandbox.world import WorldSpec, generate_world
+
+
+class _Progress(logging.Handler):
+    """Every n-th chunk written: wall seconds, CPU seconds and resident memory of this process and its workers."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        import psutil  # a test and dev dependency, needed only here
+
+        self.process, self.every, self.seen = psutil.Process(), every, 0
+        self.started = time.perf_counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen += 1
+        if self.seen % self.every:
+            return
+        workers = self.process.children(recursive=True)
+        cpu = sum(sum(p.cpu_times()[:2]) for p in (self.process, *workers))
+        rss = [p.memory_info().rss / 2**20 for p in (self.process, *workers)]
+        print(
+            f"progress {record.getMessage()}: {time.perf_counter() - self.started:.0f} s wall, {cpu:.0f} s CPU, "
+            f"{rss[0]:.0f} MiB here, {max(rss[1:], default=0):.0f} MiB at most in a worker",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,8 +51,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--data-dir", type=Path, default=None, help="kept after the run; a temp dir otherwise")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: generate_world's)")
+    parser.add_argument("--progress", type=int, default=0, help="print time, CPU and memory every N chunks written")
     args = parser.parse_args(argv)
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="canalis-world-"))
+    if args.progress:
+        logging.getLogger("canalis.sandbox.world.generate").addHandler(_Progress(args.progress))
+        logging.getLogger("canalis.sandbox.world.generate").setLevel(logging.INFO)
     try:
         summary = generate_world(WorldSpec(seed=args.seed, customers=args.customers), data_dir, workers=args.workers)
         own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -36,6 +37,8 @@ from canalis.sandbox.world.truth import ground_truth_document
 STORE_FILE = "world.db"
 GROUND_TRUTH_FILE = "ground_truth.json"
 GROUND_TRUTH_MAX_RECORDS = 200_000
+
+log = logging.getLogger(__name__)
 
 CATALOG_EMITTERS: tuple[Callable[[WorldContext], None], ...] = (
     odoo.emit_catalog,
@@ -160,6 +163,7 @@ def _generate_objects(
     inconsistencies = list(catalog.inconsistencies)
     setting = ChunkSetting(spec, catalog, dict(ctx.counters.last), maildir.prepare(data_dir))
     brevo_lists: Counter[int] = ctx.tallies.setdefault("brevo_lists", Counter())
+    chunks = -(-spec.customers // spec.chunk_size)
     for result in _chunk_results(setting, _chunk_tasks(spec, ctx, inconsistencies), workers):
         store.put_encoded(((system, kind, rows) for (system, kind), rows in result.rows.items()), result.truth)
         for key, count in result.used.items():
@@ -170,6 +174,7 @@ def _generate_objects(
         ctx.tallies["brevo_blacklisted"] += result.brevo_blacklisted
         for key, details in result.fault_details.items():
             ctx.fault_details[key].update(details)  # the same dicts as the inconsistencies' details
+        log.info("world chunk %d of %d written", result.number + 1, chunks)
     brevo.emit_lists(ctx)
     ctx.flush()
     return inconsistencies, ctx
