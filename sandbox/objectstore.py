@@ -6,7 +6,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +68,12 @@ CREATE TABLE IF NOT EXISTS truth_inconsistencies (
 """
 
 _SECONDARY_INDEXES = ("objects_by_updated", "objects_by_seq", "truth_records_by_person")
+
+_UPSERT = (
+    "INSERT INTO objects (system, object_type, object_id, seq, created_at, updated_at, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (system, object_type, object_id) "
+    "DO UPDATE SET updated_at = excluded.updated_at, payload = excluded.payload"
+)
 
 OrderBy = Literal["seq", "updated_at"]
 _TRAILING_DIGITS = re.compile(r"(\d+)(?:\?.*)?$")
@@ -260,11 +266,6 @@ class ObjectStore:
         batch_size: int = BATCH_SIZE,
     ) -> int:
         """Insert or replace rows of (id, updated_at, payload[, created_at]) in batches; returns the count."""
-        upsert = (
-            "INSERT INTO objects (system, object_type, object_id, seq, created_at, updated_at, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (system, object_type, object_id) "
-            "DO UPDATE SET updated_at = excluded.updated_at, payload = excluded.payload"
-        )
         total = 0
         iterator = iter(rows)
         while batch := list(islice(iterator, batch_size)):
@@ -278,10 +279,34 @@ class ObjectStore:
                     params.append(
                         (system, object_type, object_id, seq, created_at, updated_at, encode_payload(payload))
                     )
-                conn.executemany(upsert, params)
+                conn.executemany(_UPSERT, params)
                 self._save_seq(conn, system, object_type, seq)
             self._changed(system, object_type, (row[0] for row in batch))
             total += len(batch)
+        return total
+
+    def put_encoded(
+        self,
+        groups: Iterable[tuple[str, str, Sequence[tuple[str, str, str, str]]]],
+        truth: Sequence[tuple[str, str, str, str]] = (),
+    ) -> int:
+        """Insert or replace many types' rows of (id, updated_at, payload JSON, created_at) whose payloads are already
+        encoded, and ground-truth rows, in one transaction; returns the count of objects."""
+        total = 0
+        with self._write() as conn:
+            for system, object_type, rows in groups:
+                first = self._last_seq(conn, system, object_type) + 1
+                conn.executemany(
+                    _UPSERT,
+                    [
+                        (system, object_type, object_id, seq, created_at, updated_at, payload)
+                        for seq, (object_id, updated_at, payload, created_at) in enumerate(rows, first)
+                    ],
+                )
+                self._save_seq(conn, system, object_type, first + len(rows) - 1)
+                self._changed(system, object_type, (row[0] for row in rows))
+                total += len(rows)
+            conn.executemany("INSERT OR REPLACE INTO truth_records VALUES (?, ?, ?, ?)", truth)
         return total
 
     def put(

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from canalis.sandbox.objectstore import ObjectStore, format_timestamp
+from canalis.sandbox.objectstore import ObjectStore
 from canalis.sandbox.world.catalog import Catalog
+from canalis.sandbox.world.formats import store_timestamp
 from canalis.sandbox.world.ids import Counters
 from canalis.sandbox.world.spec import WorldSpec
 
@@ -19,7 +20,7 @@ class WorldContext:
     """Shared generation state; rows are buffered per chunk and flushed to the store."""
 
     spec: WorldSpec
-    store: ObjectStore
+    store: ObjectStore | None
     catalog: Catalog
     counters: Counters = field(default_factory=Counters)
     rows: dict[tuple[str, str], list[tuple[str, str, dict[str, Any], str]]] = field(
@@ -54,9 +55,9 @@ class WorldContext:
         person_id: str | None = None,
     ) -> None:
         """Buffer one vendor object (and its owner in the ground truth)."""
-        self.rows[(system, object_type)].append(
-            (object_id, format_timestamp(updated_at), payload, format_timestamp(created_at))
-        )
+        updated = store_timestamp(updated_at)
+        created = updated if created_at == updated_at else store_timestamp(created_at)
+        self.rows[(system, object_type)].append((object_id, updated, payload, created))
         if person_id is not None:
             self.truth.append((system, object_type, object_id, person_id))
 
@@ -68,6 +69,7 @@ class WorldContext:
 
     def flush(self) -> None:
         """Write buffered rows and truth to the store."""
+        assert self.store is not None, "a chunk made apart from the store is not flushed"
         for (system, object_type), rows in self.rows.items():
             self.store.put_many(system, object_type, rows)
         self.rows.clear()

@@ -5,14 +5,33 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from canalis.sandbox.objectstore import format_timestamp
+
 PARIS = ZoneInfo("Europe/Paris")
 
 
+_MILLIS: dict[datetime, str] = {}
+_MILLIS_KEPT = 1 << 16
+"""Moments formatted lately: a record's moments are written in its payload and again as its store timestamps."""
+
+
 def _utc_millis(moment: datetime) -> str:
-    """2026-01-05T10:00:00.000 in UTC (isoformat, which is several times faster than strftime)."""
+    """2026-01-05T10:00:00.000 in UTC (isoformat, which is several times faster than strftime; remembered)."""
+    text = _MILLIS.get(moment)
+    if text is None:
+        utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+        text = utc.isoformat(timespec="milliseconds")[:23]
+        if len(_MILLIS) >= _MILLIS_KEPT:
+            _MILLIS.clear()
+        _MILLIS[moment] = text
+    return text
+
+
+def store_timestamp(moment: datetime) -> str:
+    """The object store's timestamp of a moment (`format_timestamp`), from the moments formatted lately."""
     if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="milliseconds")[:23]
+        return format_timestamp(moment)
+    return _utc_millis(moment) + "Z"
 
 
 def salesforce_datetime(moment: datetime) -> str:

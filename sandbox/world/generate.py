@@ -4,45 +4,42 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
+import logging
+import multiprocessing
+import os
 import shutil
 import time
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
-from canalis.sandbox.objectstore import ObjectStore, TruthInconsistency
+from canalis.sandbox.objectstore import ObjectStore, TruthInconsistency, encode_payload
 from canalis.sandbox.world import maildir
 from canalis.sandbox.world.catalog import build_catalog
+from canalis.sandbox.world.chunks import (
+    ChunkResult,
+    ChunkSetting,
+    ChunkTask,
+    emit_chunk,
+    emit_chunk_in_worker,
+    init_worker,
+)
 from canalis.sandbox.world.context import WorldContext
 from canalis.sandbox.world.people import Person, PersonFactory, Pools, stable_rng
 from canalis.sandbox.world.spec import WorldSpec, WorldSummary
-from canalis.sandbox.world.systems import brevo, freshdesk, hubspot, mailchimp, odoo, salesforce, shopify, square
+from canalis.sandbox.world.systems import brevo, hubspot, mailchimp, odoo, salesforce, shopify, square
 from canalis.sandbox.world.truth import ground_truth_document
 
 STORE_FILE = "world.db"
 GROUND_TRUTH_FILE = "ground_truth.json"
 GROUND_TRUTH_MAX_RECORDS = 200_000
 
-PersonEmitter = Callable[[WorldContext, Person, random.Random, dict[str, Any]], None]
+log = logging.getLogger(__name__)
 
-# Shopify runs before Odoo, which mirrors the web orders as sale orders.
-PERSON_EMITTERS: tuple[tuple[str, PersonEmitter], ...] = (
-    ("shopify", shopify.emit_person),
-    ("odoo", odoo.emit_person),
-    ("square", square.emit_person),
-    ("salesforce", salesforce.emit_person),
-    ("hubspot", hubspot.emit_person),
-    ("brevo", brevo.emit_person),
-    ("mailbox", maildir.emit_person),
-    # Last, and drawing from their own seeded generators: adding them changed no other system's copy.
-    ("freshdesk", freshdesk.emit_person),
-    ("mailchimp", mailchimp.emit_person),
-)
-# Systems whose members are chosen apart from the shared draw of systems, each from the person's own generator.
-LATE_JOINERS: tuple[Callable[[Person, int], bool], ...] = (freshdesk.joins, mailchimp.joins)
-LATE_SYSTEMS: tuple[str, ...] = ("freshdesk", "mailchimp")
 CATALOG_EMITTERS: tuple[Callable[[WorldContext], None], ...] = (
     odoo.emit_catalog,
     shopify.emit_catalog,
@@ -122,38 +119,80 @@ def _inject_person_faults(spec: WorldSpec, people: list[Person], ctx: WorldConte
     return found
 
 
+def _chunk_tasks(spec: WorldSpec, ctx: WorldContext, inconsistencies: list[TruthInconsistency]) -> Iterator[ChunkTask]:
+    """The persons chunk by chunk (made here, in order: emails are unique across the world), faults in the first."""
+    factory = PersonFactory(spec, Pools(spec))
+    for n, people in enumerate(factory.chunks()):
+        details: dict[tuple[str, str], dict[str, Any]] = {}
+        if n == 0 and spec.inject_inconsistencies:
+            inconsistencies += _inject_person_faults(spec, people, ctx)
+            details = ctx.fault_details
+        yield ChunkTask(n, people, details)
+
+
+def _chunk_results(setting: ChunkSetting, tasks: Iterator[ChunkTask], workers: int) -> Iterator[ChunkResult]:
+    """Each chunk's result in chunk order, made by worker processes when there are several chunks and workers.
+
+    Persons are made only a few chunks ahead of the results written, so memory does not grow with the world.
+    """
+    ahead = list(islice(tasks, 2))
+    if len(ahead) < 2 or workers <= 1:
+        for task in chain(ahead, tasks):
+            yield emit_chunk(setting, task)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may run threads
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(setting,)) as pool:
+        pending: deque[Future[ChunkResult]] = deque()
+        for task in chain(ahead, tasks):
+            pending.append(pool.submit(emit_chunk_in_worker, task))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def _generate_objects(
-    spec: WorldSpec, store: ObjectStore, data_dir: Path
+    spec: WorldSpec, store: ObjectStore, data_dir: Path, workers: int
 ) -> tuple[list[TruthInconsistency], WorldContext]:
     """Catalogue, persons and lists into the store and Maildir; the inconsistencies injected and the context."""
     catalog = build_catalog(spec)
     ctx = WorldContext(spec=spec, store=store, catalog=catalog)
-    ctx.tallies["maildir_root"] = maildir.prepare(data_dir)
     for emit in CATALOG_EMITTERS:
         emit(ctx)
     ctx.flush()
     inconsistencies = list(catalog.inconsistencies)
-    factory = PersonFactory(spec, Pools(spec))
-    for n, people in enumerate(factory.chunks()):
-        if n == 0 and spec.inject_inconsistencies:
-            inconsistencies += _inject_person_faults(spec, people, ctx)
-        rng = stable_rng(spec.seed, "systems", people[0].index)
-        for person in people:
-            for system, joins in zip(LATE_SYSTEMS, LATE_JOINERS, strict=True):
-                if joins(person, spec.seed):
-                    person.systems.add(system)
-            scratch: dict[str, Any] = {}
-            for system, emit_person in PERSON_EMITTERS:
-                if system in person.systems:
-                    emit_person(ctx, person, rng, scratch)
-        ctx.flush()
+    setting = ChunkSetting(spec, catalog, dict(ctx.counters.last), maildir.prepare(data_dir))
+    brevo_lists: Counter[int] = ctx.tallies.setdefault("brevo_lists", Counter())
+    chunks = -(-spec.customers // spec.chunk_size)
+    for result in _chunk_results(setting, _chunk_tasks(spec, ctx, inconsistencies), workers):
+        store.put_encoded(((system, kind, rows) for (system, kind), rows in result.rows.items()), result.truth)
+        for key, count in result.used.items():
+            ctx.tallies[key] += count
+        for key, last in result.numeric_ids.items():
+            ctx.numeric_ids[key] = max(last, ctx.numeric_ids.get(key, last))
+        brevo_lists.update(result.brevo_lists)
+        ctx.tallies["brevo_blacklisted"] += result.brevo_blacklisted
+        for key, details in result.fault_details.items():
+            ctx.fault_details[key].update(details)  # the same dicts as the inconsistencies' details
+        log.info("world chunk %d of %d written", result.number + 1, chunks)
     brevo.emit_lists(ctx)
     ctx.flush()
     return inconsistencies, ctx
 
 
-def generate_world(spec: WorldSpec, data_dir: Path) -> WorldSummary:
-    """Generate the world described by the spec into data_dir (replacing any world already there)."""
+def default_workers() -> int:
+    """Worker processes for a world of several chunks: one per core, at most 4 (CANALIS_WORLD_WORKERS overrides)."""
+    configured = os.environ.get("CANALIS_WORLD_WORKERS")
+    if configured:
+        return max(1, int(configured))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def generate_world(spec: WorldSpec, data_dir: Path, *, workers: int | None = None) -> WorldSummary:
+    """Generate the world described by the spec into data_dir (replacing any world already there).
+
+    The same spec gives the same world whatever the number of worker processes (default: `default_workers()`).
+    """
     started = time.perf_counter()
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +200,9 @@ def generate_world(spec: WorldSpec, data_dir: Path) -> WorldSummary:
     store = ObjectStore(store_path(data_dir))
     try:
         with store.bulk_load():
-            inconsistencies, ctx = _generate_objects(spec, store, data_dir)
+            inconsistencies, ctx = _generate_objects(
+                spec, store, data_dir, default_workers() if workers is None else workers
+            )
         for (system, object_type), last in sorted(ctx.numeric_ids.items()):
             store.set_last_numeric_id(system, object_type, last)
         store.put_truth_inconsistencies(
@@ -172,14 +213,14 @@ def generate_world(spec: WorldSpec, data_dir: Path) -> WorldSummary:
         truth_records = store.count_truth_records()
         if truth_records <= GROUND_TRUTH_MAX_RECORDS:
             document = ground_truth_document(store)
-            (data_dir / GROUND_TRUTH_FILE).write_text(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+            (data_dir / GROUND_TRUTH_FILE).write_text(encode_payload(document))  # json.dumps's layout, faster
         summary = WorldSummary(
             seed=spec.seed,
             customers=spec.customers,
             data_dir=str(data_dir),
             store_path=str(store_path(data_dir)),
             truth_records=truth_records,
-            maildir_messages=ctx.counters.last.get(("mailbox", "messages"), 0),
+            maildir_messages=ctx.tallies[("mailbox", "messages")],
         )
         for system, object_type, count in store.object_types():
             summary.objects.setdefault(system, {})[object_type] = count
@@ -198,9 +239,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-inconsistencies", action="store_true")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core, max 4)")
     args = parser.parse_args(argv)
     spec = WorldSpec(seed=args.seed, customers=args.customers, inject_inconsistencies=not args.no_inconsistencies)
-    print(json.dumps(asdict(generate_world(spec, args.data_dir)), indent=2))
+    print(json.dumps(asdict(generate_world(spec, args.data_dir, workers=args.workers)), indent=2))
 
 
 if __name__ == "__main__":

@@ -45,14 +45,22 @@ def salesforce_id(sobject: str, n: int) -> str:
     return id15 + salesforce_checksum(id15)
 
 
+_TRIPLE = 36**3
+_TRIPLES: tuple[str, ...] = tuple(BASE36[v % 36] + BASE36[v // 36 % 36] + BASE36[v // 1296] for v in range(_TRIPLE))
+"""Every number below 36**3 as three base-36 digits, least significant first."""
+
+
 def opaque_id(label: str, n: int, length: int) -> str:
-    """A deterministic uppercase alphanumeric id in Square's style."""
+    """A deterministic uppercase alphanumeric id in Square's style.
+
+    The hash's base-36 digits, least significant first (three at a time: one division per three digits).
+    """
     value = int.from_bytes(hashlib.blake2b(f"{label}:{n}".encode(), digest_size=20).digest(), "big")
-    chars = []
-    for _ in range(length):
-        value, digit = divmod(value, 36)
-        chars.append(BASE36[digit])
-    return "".join(chars)
+    parts = []
+    for _ in range((length + 2) // 3):
+        value, low = divmod(value, _TRIPLE)
+        parts.append(_TRIPLES[low])
+    return "".join(parts)[:length]
 
 
 def shopify_gid(resource: str, numeric: int) -> str:
@@ -63,12 +71,13 @@ def shopify_gid(resource: str, numeric: int) -> str:
 class Counters:
     """Sequential numbers per (system, object type), the source of every generated id."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: int = 0) -> None:
+        self.start = start
         self.last: dict[tuple[str, str], int] = {}
 
     def next(self, system: str, object_type: str) -> int:
-        """The next number for a type, starting at 1."""
+        """The next number for a type, starting at start + 1."""
         key = (system, object_type)
-        value = self.last.get(key, 0) + 1
+        value = self.last.get(key, self.start) + 1
         self.last[key] = value
         return value

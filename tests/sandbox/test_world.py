@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import mailbox
+import random
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 from canalis.sandbox.objectstore import ObjectStore
 from canalis.sandbox.world import SYSTEMS, WorldSpec, generate_world, store_path
 from canalis.sandbox.world.ids import SALESFORCE_PREFIXES, salesforce_checksum
+from canalis.sandbox.world.people import Weighted
 
 PINNED = datetime(2026, 1, 15, 9, tzinfo=UTC)  # one clock for every generation compared here
 
@@ -68,6 +70,28 @@ def test_same_seed_gives_the_same_world_and_another_seed_another(world_dir: Path
     assert again.customers == 300
     generate_world(WorldSpec(seed=43, customers=300, now=PINNED), tmp_path / "other")
     assert _fingerprint(world_dir) != _fingerprint(tmp_path / "other")
+
+
+def test_a_world_of_many_chunks_is_the_same_from_one_process_or_several(tmp_path: Path) -> None:
+    spec = WorldSpec(customers=150, chunk_size=40, now=PINNED)
+    alone = generate_world(spec, tmp_path / "alone", workers=1)
+    shared = generate_world(spec, tmp_path / "shared", workers=2)
+    assert _fingerprint(tmp_path / "alone") == _fingerprint(tmp_path / "shared")
+    assert alone.objects == shared.objects and alone.maildir_messages == shared.maildir_messages
+    assert alone.inconsistencies == shared.inconsistencies
+    with ObjectStore(store_path(tmp_path / "shared")) as store:
+        # every chunk's persons are in the ground truth, the ids of later chunks never collide with earlier ones
+        owners = {person for _, _, _, person in store.iter_truth_records()}
+        assert {f"P{n:07d}" for n in (0, 39, 40, 149)} <= owners
+        orders = [o.payload["name"] for o in store.iter_all("shopify", "orders")]
+        assert len(orders) == len(set(orders)) == alone.objects["shopify"]["orders"]
+        cases = [c.payload["CaseNumber"] for c in store.iter_all("salesforce", "Case")]
+        assert len(cases) == len(set(cases))
+        # the fault details filled in by later systems (duplicates' record ids) reach the ground truth
+        duplicates = store.truth_inconsistencies("duplicate_in_channel")
+        assert duplicates and all(len(item.details["record_ids"]) == 2 for item in duplicates)
+    maildir_files = [p for p in (tmp_path / "shared" / "maildir").rglob("*") if p.is_file()]
+    assert len(maildir_files) == shared.maildir_messages
 
 
 def test_regenerating_into_the_same_dir_replaces_the_world(tmp_path: Path) -> None:
@@ -243,3 +267,40 @@ def test_some_customers_phone_again_about_an_open_case(world: ObjectStore) -> No
         assert world.truth_person("salesforce", "Task", task["Id"]) == world.truth_person(
             "salesforce", "Case", case["Id"]
         )
+
+
+def test_weighted_draws_what_random_choices_draws() -> None:
+    options, weights = ("a", "b", "c", "d"), (25, 0, 60, 15)
+    table = Weighted(options, weights)
+    mine, theirs = random.Random(7), random.Random(7)
+    drawn = [table.draw(mine) for _ in range(2000)]
+    assert drawn == [theirs.choices(options, weights=weights)[0] for _ in range(2000)]
+    assert "b" not in drawn and {"a", "c", "d"} <= set(drawn)
+    with pytest.raises(ValueError):
+        Weighted(options, weights[:2])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_persons_are_made_only_a_few_chunks_ahead_of_the_chunks_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    from canalis.sandbox.world import generate
+
+    made: list[int] = []
+    ahead_when_written: list[int] = []
+    chunk_tasks, put_encoded = generate._chunk_tasks, ObjectStore.put_encoded
+
+    def counted_tasks(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for task in chunk_tasks(*args, **kwargs):
+            made.append(task.number)
+            yield task
+
+    def counted_put(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        ahead_when_written.append(len(made) - len(ahead_when_written))
+        return put_encoded(self, *args, **kwargs)
+
+    monkeypatch.setattr(generate, "_chunk_tasks", counted_tasks)
+    monkeypatch.setattr(ObjectStore, "put_encoded", counted_put)
+    generate_world(WorldSpec(customers=240, chunk_size=20, now=PINNED), tmp_path, workers=workers)
+    assert len(made) == len(ahead_when_written) == 12
+    assert max(ahead_when_written) <= workers + 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from canalis.sandbox.world.context import WorldContext, moment_between, opted_out_in
@@ -35,8 +36,17 @@ TYPO_DOMAINS = {typo for typos in DOMAIN_TYPOS.values() for typo in typos}
 
 
 def _campaign_moment(ctx: WorldContext, campaign_id: int) -> datetime:
-    days = ctx.spec.history_days * (len(CAMPAIGNS) * 2 - campaign_id + 1) // (len(CAMPAIGNS) * 2 + 1)
-    return (ctx.now - timedelta(days=days)).replace(hour=8, minute=30, second=0, microsecond=0)
+    return _campaign_moments(ctx.now, ctx.spec.history_days)[campaign_id]
+
+
+@cache
+def _campaign_moments(now: datetime, history_days: int) -> dict[int, datetime]:
+    """When each campaign went out (asked for every contact: worked out once per world)."""
+    moments = {}
+    for campaign_id in campaign_ids():
+        days = history_days * (len(CAMPAIGNS) * 2 - campaign_id + 1) // (len(CAMPAIGNS) * 2 + 1)
+        moments[campaign_id] = (now - timedelta(days=days)).replace(hour=8, minute=30, second=0, microsecond=0)
+    return moments
 
 
 def campaign_ids() -> range:

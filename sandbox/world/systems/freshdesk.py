@@ -12,7 +12,7 @@ from typing import Any
 
 from canalis.sandbox.world.context import WorldContext, complaint_may_stay_open, moment_between
 from canalis.sandbox.world.formats import iso_seconds_z
-from canalis.sandbox.world.people import Person, stable_rng
+from canalis.sandbox.world.people import Person, Weighted, stable_rng
 from canalis.sandbox.world.variations import copy_for
 
 SYSTEM = "freshdesk"
@@ -32,6 +32,7 @@ QUESTIONS = (
     ("Incident", "Code promo non accepté"),
     ("Remboursement", "Demande de remboursement"),
 )
+SOURCE_DRAW: Weighted[int] = Weighted([code for code, _ in SOURCES], [weight for _, weight in SOURCES])
 COMPLAINTS = ("Article reçu endommagé", "Colis jamais reçu", "Erreur sur ma facture", "Accueil en boutique")
 # Freshdesk's satisfaction scale: 103 extremely happy ... -103 extremely unhappy.
 RATINGS = (103, 102, 101, 100, -101, -102, -103)
@@ -91,7 +92,7 @@ def _ticket(ctx: WorldContext, person: Person, rng: random.Random, contact_id: i
     may_stay_open = not complaint or complaint_may_stay_open(person.consent, person.faults, SYSTEM)
     status = rng.choice((OPEN, PENDING)) if may_stay_open and rng.random() < 0.2 else rng.choice((RESOLVED, CLOSED))
     updated = moment_between(rng, created + timedelta(minutes=10), min(ctx.now, created + timedelta(days=6)))
-    source = rng.choices([code for code, _ in SOURCES], weights=[weight for _, weight in SOURCES])[0]
+    source = SOURCE_DRAW.draw(rng)
     ticket = {
         "id": ticket_id,
         "subject": subject,

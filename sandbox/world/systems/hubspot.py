@@ -15,12 +15,13 @@ from canalis.sandbox.world.context import (
 )
 from canalis.sandbox.world.formats import epoch_millis, iso_millis_z
 from canalis.sandbox.world.ids import opaque_id
-from canalis.sandbox.world.people import Company, Person
+from canalis.sandbox.world.people import Company, Person, Weighted
 from canalis.sandbox.world.texts import COMPLAINT_SUBJECTS, QUESTION_SUBJECTS
 from canalis.sandbox.world.variations import Copy, copy_for
 
 SYSTEM = "hubspot"
 IDENTITY_TYPE = "contacts"
+TICKET_COUNTS: Weighted[int] = Weighted((0, 1, 2), (75, 20, 5))
 PORTAL_ID = 4_815_162
 PRODUCT_BASE = 1_500_000_000
 BASES = {
@@ -182,7 +183,7 @@ def _contact(ctx: WorldContext, person: Person, rng: random.Random, copy: Copy, 
 
 def _tickets(ctx: WorldContext, person: Person, rng: random.Random, contact_id: str, created: datetime) -> None:
     forced = person.faults.get("open_complaint") == SYSTEM
-    count = rng.choices((0, 1, 2), weights=(75, 20, 5))[0] + (1 if forced else 0)
+    count = TICKET_COUNTS.draw(rng) + (1 if forced else 0)
     may_stay_open = complaint_may_stay_open(person.consent, person.faults, SYSTEM)
     for n in range(count):
         last_forced = forced and n == count - 1

@@ -15,7 +15,7 @@ from canalis.sandbox.world.context import (
 )
 from canalis.sandbox.world.formats import iso_date, salesforce_datetime
 from canalis.sandbox.world.ids import salesforce_id
-from canalis.sandbox.world.people import Company, Person, stable_rng
+from canalis.sandbox.world.people import Company, Person, Weighted, stable_rng
 from canalis.sandbox.world.texts import CALL_SUBJECTS, COMPLAINT_SUBJECTS, QUESTION_SUBJECTS
 from canalis.sandbox.world.variations import copy_for
 
@@ -24,6 +24,8 @@ IDENTITY_TYPE = "Contact"
 API_VERSION = "v60.0"
 OWNER_ID = salesforce_id("User", 1)
 PRICEBOOK_ID = salesforce_id("Pricebook2", 1)
+CASE_COUNTS: Weighted[int] = Weighted((0, 1, 2), (65, 25, 10))
+CALL_COUNTS: Weighted[int] = Weighted((0, 1, 2, 3), (60, 25, 10, 5))
 BUCKET_ACCOUNTS = ("Clients particuliers", "Clients particuliers - Boutiques", "Clients web")
 
 
@@ -249,7 +251,7 @@ def _cases(
     email: str | None,
 ) -> None:
     forced = person.faults.get("open_complaint") == SYSTEM
-    count = rng.choices((0, 1, 2), weights=(65, 25, 10))[0] + (1 if forced else 0)
+    count = CASE_COUNTS.draw(rng) + (1 if forced else 0)
     may_stay_open = complaint_may_stay_open(person.consent, person.faults, SYSTEM)
     for n in range(count):
         kind = (
@@ -351,7 +353,7 @@ def _follow_up_call(
 def _calls(
     ctx: WorldContext, person: Person, rng: random.Random, contact_id: str, account_id: str, created: datetime
 ) -> None:
-    for _ in range(rng.choices((0, 1, 2, 3), weights=(60, 25, 10, 5))[0]):
+    for _ in range(CALL_COUNTS.draw(rng)):
         at = moment_between(rng, created, ctx.now - timedelta(hours=1))
         subject = rng.choice(CALL_SUBJECTS)
         task_id = _new_id(ctx, "Task")

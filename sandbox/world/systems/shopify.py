@@ -10,7 +10,7 @@ from canalis.sandbox.world.catalog import STOCK_PLACES, Product, Promotion, mone
 from canalis.sandbox.world.context import WorldContext, moment_between
 from canalis.sandbox.world.formats import iso_seconds_z
 from canalis.sandbox.world.ids import shopify_gid
-from canalis.sandbox.world.people import Person
+from canalis.sandbox.world.people import Person, Weighted
 from canalis.sandbox.world.variations import Copy, copy_for
 
 SYSTEM = "shopify"
@@ -24,6 +24,7 @@ VARIANT_BASE = 44_100_000_000_000
 ITEM_BASE = 46_200_000_000_000
 LOCATION_BASE = 71_000_000_000
 DISCOUNT_BASE = 1_230_000_000_000
+ORDER_COUNTS: Weighted[int] = Weighted(range(6), (25, 35, 18, 10, 7, 5))
 CONSENT_STATES = {"subscribed": "SUBSCRIBED", "unsubscribed": "UNSUBSCRIBED", "none": "NOT_SUBSCRIBED"}
 
 
@@ -304,7 +305,7 @@ def _orders(
 ) -> list[dict[str, Any]]:
     """Web orders; each summary keeps `_at` and `_total` for the customer record and Odoo's mirror."""
     catalog = ctx.catalog
-    count = rng.choices(range(6), weights=(25, 35, 18, 10, 7, 5))[0]
+    count = ORDER_COUNTS.draw(rng)
     summaries: list[dict[str, Any]] = []
     moments = sorted(moment_between(rng, created, ctx.now - timedelta(hours=2)) for _ in range(count))
     for at in moments:

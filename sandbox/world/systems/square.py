@@ -10,11 +10,12 @@ from canalis.sandbox.world.catalog import STOCK_PLACES, Product, Promotion, Stoc
 from canalis.sandbox.world.context import WorldContext, moment_between
 from canalis.sandbox.world.formats import epoch_millis, iso_millis_z
 from canalis.sandbox.world.ids import opaque_id
-from canalis.sandbox.world.people import Person
+from canalis.sandbox.world.people import Person, Weighted
 from canalis.sandbox.world.variations import Copy, copy_for
 
 SYSTEM = "square"
 IDENTITY_TYPE = "customers"
+SALE_COUNTS: Weighted[int] = Weighted(range(5), (20, 40, 20, 12, 8))
 PLACES: tuple[StockPlace, ...] = tuple(p for p in STOCK_PLACES if p.channel == SYSTEM)
 
 
@@ -268,7 +269,7 @@ def _sales(
     created: datetime,
 ) -> None:
     catalog = ctx.catalog
-    count = rng.choices(range(5), weights=(20, 40, 20, 12, 8))[0] if person else 1
+    count = SALE_COUNTS.draw(rng) if person else 1
     for _ in range(count):
         at = moment_between(rng, created, ctx.now - timedelta(hours=1))
         place = home if rng.random() < 0.85 else rng.choice(PLACES)
