@@ -1,0 +1,88 @@
+"""The one-to-one constraint across registers: learned registers, free records, mutual best, and the gain on
+two-file email-less data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.corrupted_people import PeopleSpec, generate, pairwise_quality
+from canalis.identity import IdentityConfig, IdentityRecord
+from canalis.identity.cli import run_resolve
+from canalis.identity.features import Frame
+from canalis.identity.one_to_one import infer_registers, one_to_one_links, registers_for
+from canalis.identity.scoring import MatchModel
+
+
+def test_sources_matched_across_and_never_within_are_learned_as_registers() -> None:
+    people = 100
+    source = np.asarray(["a"] * people + ["b"] * people + ["c"] * 60)
+    labels = np.concatenate([np.arange(people), np.arange(people), np.arange(200, 260)])
+    assert infer_registers(source, labels) == ("a", "b"), "c is never matched: not a register"
+    duplicated = labels.copy()
+    duplicated[10:20] = 0  # ten records of a end with another record of a
+    assert infer_registers(source, duplicated) == (), "a holds duplicates: one register left, no constraint"
+    assert infer_registers(source[:people], labels[:people]) == ()
+
+
+def test_registers_can_be_set_or_turned_off_in_config() -> None:
+    assert registers_for(IdentityConfig(), ("a", "b")) == ("a", "b")
+    assert registers_for(IdentityConfig(register_sources=()), ("a", "b")) == ()
+    assert registers_for(IdentityConfig(register_sources=(), one_record_per_source=("x", "y")), ()) == ("x", "y")
+    model = MatchModel(m={}, u={}, prior=0.1, registers=("a", "b"))
+    assert MatchModel.from_dict(model.to_dict()).registers == ("a", "b")
+
+
+def _frame(sources: list[str]) -> Frame:
+    records = [IdentityRecord(s, str(i), family_name="Martin") for i, s in enumerate(sources)]
+    return Frame.from_records(records, IdentityConfig())
+
+
+def _links(frame: Frame, labels: list[int], pairs: list[tuple[int, int, float]], **kwargs) -> list[tuple[int, int]]:
+    a = np.asarray([p[0] for p in pairs])
+    b = np.asarray([p[1] for p in pairs])
+    p = np.asarray([p[2] for p in pairs])
+    found = one_to_one_links(frame, np.asarray(labels), a, b, p, np.ones(len(a), dtype=bool),
+                             kwargs.pop("registers", ("a", "b")), IdentityConfig(), kwargs.pop("never", {}),
+                             set())  # fmt: skip
+    return [(int(a[i]), int(b[i])) for i in found.chosen]
+
+
+def test_a_free_record_links_its_free_best_candidate_not_a_matched_household_member() -> None:
+    # Rows 0 (a) and 1 (b): one person, already matched. Row 2 (a): a household member, whose own record of b
+    # is row 3. Row 2 scores higher with row 1 than with row 3, but row 1 is not free.
+    frame = _frame(["a", "b", "a", "b"])
+    labels = [0, 0, 2, 3]
+    assert _links(frame, labels, [(2, 1, 0.9), (2, 3, 0.7)]) == [(2, 3)]
+    assert _links(frame, labels, [(2, 1, 0.9), (2, 3, 0.7)], registers=()) == []
+    assert _links(frame, labels, [(2, 3, 0.7)], never={2: {3}, 3: {2}}) == []
+
+
+def test_ties_and_pairs_within_one_source_are_not_linked() -> None:
+    frame = _frame(["a", "b", "b", "a"])
+    labels = [0, 1, 2, 3]
+    assert _links(frame, labels, [(0, 1, 0.8), (0, 2, 0.8)]) == [], "two best candidates: neither"
+    assert _links(frame, labels, [(0, 3, 0.9)]) == [], "one register: never two records of it"
+    assert _links(frame, labels, [(0, 1, 0.8), (0, 2, 0.6), (3, 2, 0.7)]) == [(0, 1), (3, 2)]
+
+
+def test_two_files_without_duplicates_gain_recall_without_losing_precision(tmp_path: Path) -> None:
+    rows, truth = generate(PeopleSpec(people=600, level="high", shape="pairs", seed=5))
+    source = tmp_path / "people.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    results = {}
+    for name, config in (("off", IdentityConfig(register_sources=())), ("learned", IdentityConfig())):
+        target = tmp_path / f"{name}.jsonl"
+        summary = run_resolve(source, target, config=config)
+        assigned = {}
+        for line in target.read_text().splitlines():
+            found = json.loads(line)
+            assigned[f"{found['source']}:{found['source_id']}"] = found["customer_id"]
+        results[name] = (summary, pairwise_quality(assigned, truth))
+    off, learned = results["off"], results["learned"]
+    assert learned[0]["register_sources"] == ["a", "b"] and off[0]["register_sources"] == []
+    assert off[0]["one_to_one_links"] == 0 < learned[0]["one_to_one_links"]
+    assert learned[1]["recall"] > off[1]["recall"]
+    assert learned[1]["precision"] >= off[1]["precision"]
