@@ -28,6 +28,10 @@ from canalis.identity.features import Frame
 MIN_MATCHED_SHARE = 0.2
 MIN_MATCHED = 50
 MAX_DUPLICATE_SHARE = 0.01
+# Pairs whose given names conflict (a name replaced, or a household member) are linked only between registers
+# whose records are almost all matched to each other already: there a free record very likely has its double
+# among the free records of the other register, while a household member free in both is rare.
+MIN_COVERAGE = 0.85
 
 
 def infer_registers(source: np.ndarray, labels: np.ndarray) -> tuple[str, ...]:
@@ -77,6 +81,7 @@ def one_to_one_links(
     config: IdentityConfig,
     never: dict[int, set[int]],
     conflicts: set[int],
+    covered_only: np.ndarray | None = None,
 ) -> OneToOne:
     """Link doubtful pairs across registers whose clusters are free for each other and mutual best.
 
@@ -84,7 +89,9 @@ def one_to_one_links(
     candidate when its records are in different clusters, of two different registers, and the two clusters
     together hold at most one record of each register. Among candidates, a pair is linked when it is the single
     best candidate of both its clusters (a tie links neither), within the cluster size limit, with no
-    never-merge decision and no confident non-match across the two clusters.
+    never-merge decision and no confident non-match across the two clusters. Pairs in `covered_only` are
+    candidates only between two registers of which MIN_COVERAGE of the smaller one's clusters are already
+    matched to the other.
     """
     n = len(labels)
     nothing = OneToOne(np.zeros(0, dtype=np.int64), labels)
@@ -95,6 +102,9 @@ def one_to_one_links(
     is_register = np.isin(source, names)
     code = np.where(is_register, np.searchsorted(names, source), -1)
     la, lb = labels[pair_a], labels[pair_b]
+    if covered_only is not None and covered_only.any():
+        covered = coverage(labels, code, len(names)) >= MIN_COVERAGE
+        eligible = eligible | (covered_only & covered[np.maximum(code[pair_a], 0), np.maximum(code[pair_b], 0)])
     candidate = (
         eligible
         & (probability >= config.review_probability)
@@ -132,6 +142,22 @@ def one_to_one_links(
     relabel = np.arange(n)
     relabel[high] = low  # each cluster is in one chosen pair at most (a single best)
     return OneToOne(np.sort(chosen), relabel[labels])
+
+
+def coverage(labels: np.ndarray, code: np.ndarray, count: int) -> np.ndarray:
+    """Share of the clusters of the smaller register of each two (rows, columns: register codes) that hold a
+    record of the other: how completely two registers are already matched."""
+    rows = np.flatnonzero(code >= 0)
+    held = np.unique(labels[rows] * count + code[rows])
+    cluster, register = held // count, held % count
+    per_register = np.bincount(register, minlength=count)
+    start = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
+    both = np.zeros((count, count), dtype=np.int64)
+    for group in np.split(register, start[1:]):
+        if len(group) > 1:
+            both[np.ix_(group, group)] += 1
+    smaller = np.minimum.outer(per_register, per_register)
+    return np.divide(both, smaller, out=np.zeros((count, count)), where=smaller > 0)
 
 
 def _allowed(

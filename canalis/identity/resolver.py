@@ -257,9 +257,10 @@ def _apply_one_to_one(
     others[list(_NAMES)] = False
     different = np.asarray([len(FIELDS[name]) - 1 for name in FIELD_NAMES])
     disagree = ((levels == different) & (levels > 0))[:, others].any(axis=1)
-    eligible = (pairs.conflict == "") & ~pairs.names_only & ~disagree & (weights[:, others].sum(axis=1) > 0)
-    found = one_to_one_links(frame, clustering.labels, pairs.a, pairs.b, pairs.scores.probability, eligible,
-                             registers, config, never, conflicts)  # fmt: skip
+    sound = ~pairs.names_only & ~disagree & (weights[:, others].sum(axis=1) > 0)
+    found = one_to_one_links(frame, clustering.labels, pairs.a, pairs.b, pairs.scores.probability,
+                             sound & (pairs.conflict == ""), registers, config, never, conflicts,
+                             covered_only=sound & (pairs.conflict == "given_name"))  # fmt: skip
     chosen = found.chosen
     if not len(chosen):
         return edges, edge_group, edge_pair, clustering

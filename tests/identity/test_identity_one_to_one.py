@@ -86,3 +86,21 @@ def test_two_files_without_duplicates_gain_recall_without_losing_precision(tmp_p
     assert off[0]["one_to_one_links"] == 0 < learned[0]["one_to_one_links"]
     assert learned[1]["recall"] > off[1]["recall"]
     assert learned[1]["precision"] >= off[1]["precision"]
+
+
+def test_conflicting_given_names_link_only_between_registers_matched_almost_completely() -> None:
+    # Ten people matched across a and b, and two free records (rows 20, 21) whose given names conflict.
+    frame = _frame(["a"] * 10 + ["b"] * 10 + ["a", "b"])
+    matched = [*range(10), *range(10)]
+    a, b, p = np.asarray([20]), np.asarray([21]), np.asarray([0.97])
+    nothing = np.zeros(1, dtype=bool)
+    conflict = np.ones(1, dtype=bool)
+
+    def links(labels: list[int]) -> int:
+        found = one_to_one_links(frame, np.asarray(labels), a, b, p, nothing, ("a", "b"), IdentityConfig(), {},
+                                 set(), covered_only=conflict)  # fmt: skip
+        return len(found.chosen)
+
+    assert links([*matched, 20, 21]) == 1, "ten of eleven clusters of a matched: coverage above the minimum"
+    half = [*range(10), *range(30, 40)]  # the same records, no longer matched to each other
+    assert links([*half, 20, 21]) == 0
