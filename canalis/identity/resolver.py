@@ -162,7 +162,10 @@ class BatchResult:
         """Evidence of link e: the key group behind a deterministic link, or the field scores of a scored one."""
         rule = RULES[int(self.edges.rule[e])]
         if rule == "probabilistic":
-            return {"rule": rule, **self.pairs.evidence(int(self.edge_pair[e]))}
+            evidence = {"rule": rule, **self.pairs.evidence(int(self.edge_pair[e]))}
+            if e >= len(self.edges) - self.one_to_one:  # linked by the one-to-one constraint (added last)
+                evidence["one_to_one"] = True
+            return evidence
         if rule == "steward_merge":
             return {"rule": rule}
         return {"rule": rule, **self.groups[int(self.edge_group[e])].evidence()}

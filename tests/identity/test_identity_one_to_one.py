@@ -104,3 +104,19 @@ def test_conflicting_given_names_link_only_between_registers_matched_almost_comp
     assert links([*matched, 20, 21]) == 1, "ten of eleven clusters of a matched: coverage above the minimum"
     half = [*range(10), *range(30, 40)]  # the same records, no longer matched to each other
     assert links([*half, 20, 21]) == 0
+
+
+def test_links_of_the_constraint_say_so_in_their_evidence(tmp_path: Path) -> None:
+    rows, _ = generate(PeopleSpec(people=300, level="high", shape="pairs", seed=5))
+    source = tmp_path / "people.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    target = tmp_path / "out.jsonl"
+    summary = run_resolve(source, target, explain=True)
+    marked = [
+        (line["source_id"], link["matched_with"])
+        for line in map(json.loads, target.read_text().splitlines())
+        for link in line["links"]
+        if link.get("one_to_one")
+    ]
+    assert summary["one_to_one_links"] > 0
+    assert len(marked) == 2 * summary["one_to_one_links"], "both records of each such link carry it"
