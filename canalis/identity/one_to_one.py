@@ -125,6 +125,16 @@ def one_to_one_links(
     index = index[sizes[la[index]] + sizes[lb[index]] <= config.max_cluster_size]
     if not len(index):
         return nothing
+    # No rival: neither cluster has a scored pair (at or above the review probability, vetoed or not) with a
+    # third cluster. A household member free on both sides is met so: it scores with the matched person of its
+    # household too.
+    scored = np.flatnonzero((probability >= config.review_probability) & (labels[pair_a] != labels[pair_b]))
+    sa, sb = labels[pair_a[scored]], labels[pair_b[scored]]
+    met = np.unique(np.concatenate([sa * n + sb, sb * n + sa]))
+    rivals = np.bincount(met // n, minlength=n)
+    index = index[(rivals[la[index]] == 1) & (rivals[lb[index]] == 1)]
+    if not len(index):
+        return nothing
     # Mutual best: the pair is the single best candidate of both its clusters.
     p = probability[index]
     best = np.full(n, -1.0)
