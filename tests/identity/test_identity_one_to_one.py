@@ -4,12 +4,13 @@ two-file email-less data."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.corrupted_people import PeopleSpec, generate, pairwise_quality
-from canalis.identity import IdentityConfig, IdentityRecord
+from canalis.identity import IdentityConfig, IdentityEngine, IdentityRecord
 from canalis.identity.cli import run_resolve
 from canalis.identity.features import Frame
 from canalis.identity.one_to_one import infer_registers, one_to_one_links, registers_for
@@ -50,22 +51,24 @@ def _links(frame: Frame, labels: list[int], pairs: list[tuple[int, int, float]],
     return [(int(a[i]), int(b[i])) for i in found.chosen]
 
 
-def test_a_free_record_links_its_free_best_candidate_not_a_matched_household_member() -> None:
-    # Rows 0 (a) and 1 (b): one person, already matched. Row 2 (a): a household member, whose own record of b
-    # is row 3. Row 2 scores higher with row 1 than with row 3, but row 1 is not free.
+def test_a_free_record_links_its_sole_free_candidate_but_not_beside_a_household_member() -> None:
+    # Rows 0 (a) and 1 (b): one person, already matched. Rows 2 (a) and 3 (b): free, each other's only candidate.
     frame = _frame(["a", "b", "a", "b"])
     labels = [0, 0, 2, 3]
-    assert _links(frame, labels, [(2, 1, 0.9), (2, 3, 0.7)]) == [(2, 3)]
-    assert _links(frame, labels, [(2, 1, 0.9), (2, 3, 0.7)], registers=()) == []
+    assert _links(frame, labels, [(2, 3, 0.7)]) == [(2, 3)]
+    assert _links(frame, labels, [(2, 3, 0.7)], registers=()) == []
     assert _links(frame, labels, [(2, 3, 0.7)], never={2: {3}, 3: {2}}) == []
+    # Row 2 also scores with the matched person's record (a household member does): it is not linked at all.
+    assert _links(frame, labels, [(2, 1, 0.9), (2, 3, 0.7)]) == []
 
 
-def test_ties_and_pairs_within_one_source_are_not_linked() -> None:
+def test_ties_rivals_and_pairs_within_one_source_are_not_linked() -> None:
     frame = _frame(["a", "b", "b", "a"])
     labels = [0, 1, 2, 3]
-    assert _links(frame, labels, [(0, 1, 0.8), (0, 2, 0.8)]) == [], "two best candidates: neither"
+    assert _links(frame, labels, [(0, 1, 0.8), (0, 2, 0.8)]) == [], "two candidates: neither"
     assert _links(frame, labels, [(0, 3, 0.9)]) == [], "one register: never two records of it"
-    assert _links(frame, labels, [(0, 1, 0.8), (0, 2, 0.6), (3, 2, 0.7)]) == [(0, 1), (3, 2)]
+    assert _links(frame, labels, [(0, 1, 0.8), (3, 2, 0.7)]) == [(0, 1), (3, 2)]
+    assert _links(frame, labels, [(0, 1, 0.8), (0, 2, 0.6), (3, 2, 0.7)]) == [], "0 and 2 each meet two clusters"
 
 
 def test_two_files_without_duplicates_gain_recall_without_losing_precision(tmp_path: Path) -> None:
@@ -120,3 +123,29 @@ def test_links_of_the_constraint_say_so_in_their_evidence(tmp_path: Path) -> Non
     ]
     assert summary["one_to_one_links"] > 0
     assert len(marked) == 2 * summary["one_to_one_links"], "both records of each such link carry it"
+
+
+def test_household_members_free_in_both_files_stay_apart() -> None:
+    # Two files of one record per person, plus households: two more members of a person's household (same
+    # family name and address, other given names and birth dates), one only in each file, so both are free.
+    rows, truth = generate(PeopleSpec(people=1500, level="high", shape="pairs", seed=9))
+    rng = random.Random(4)
+    given = sorted({row["given_name"] for row in rows if row.get("given_name")})
+    members: list[str] = []
+    for i, row in enumerate([row for row in rows if row["source"] == "a"][:150]):
+        for side in ("a", "b"):
+            born = f"{rng.randint(1930, 2000)}0{rng.randint(1, 9)}1{rng.randint(0, 9)}"
+            member = {**row, "source": side, "source_id": f"h{i}{side}", "given_name": rng.choice(given),
+                      "date_of_birth": born}  # fmt: skip
+            rows.append(member)
+            members.append(f"{side}:h{i}{side}")
+            truth[members[-1]] = members[-1]
+    records = [IdentityRecord.from_mapping(row) for row in rows]
+    merged = {}
+    for name, config in (("off", IdentityConfig(register_sources=())), ("learned", IdentityConfig())):
+        engine = IdentityEngine(config)
+        report = engine.resolve(records).report
+        merged[name] = sum(len(engine.members[engine.customer_of(key)]) > 1 for key in members)
+        if name == "learned":
+            assert report.one_to_one_links > 0
+    assert merged["learned"] <= merged["off"]
