@@ -2,10 +2,11 @@
 
 A register is a source that holds one record per person (a customer file without duplicates). Where two or more
 sources are registers, a person has at most one record in each, so a record already matched to a record of the
-other register is not free, and two doubtful records that are both free on the other side and each other's best
-remaining candidate are most likely one person. This is what tells a person whose given name and birth date were
-both replaced from a member of the household: pairwise they look alike, but the household member is already
-matched to its own record of the other register.
+other register is not free, and two doubtful records that are both free on the other side, each other's best
+remaining candidate and met by no third cluster are most likely one person. This is what tells a person whose
+given name and birth date were both replaced from a member of the household: pairwise they look alike, but the
+household member is already matched to its own record of the other register, or scores with the matched person
+of its household when its own record is missing.
 
 Registers are declared (`IdentityConfig.register_sources`, and every `one_record_per_source`) or learned from
 the data on a full run: a source whose records are often matched to records of another source while almost never
@@ -87,11 +88,11 @@ def one_to_one_links(
 
     A pair (scored at or above the review probability, `eligible` saying which pairs may be linked at all) is a
     candidate when its records are in different clusters, of two different registers, and the two clusters
-    together hold at most one record of each register. Among candidates, a pair is linked when it is the single
-    best candidate of both its clusters (a tie links neither), within the cluster size limit, with no
-    never-merge decision and no confident non-match across the two clusters. Pairs in `covered_only` are
-    candidates only between two registers of which MIN_COVERAGE of the smaller one's clusters are already
-    matched to the other.
+    together hold at most one record of each register. Among candidates, a pair is linked when neither cluster
+    scores with a third cluster and it is the single best candidate of both (a tie links neither), within the
+    cluster size limit, with no never-merge decision and no confident non-match across the two clusters. Pairs
+    in `covered_only` are candidates only between two registers of which MIN_COVERAGE of the smaller one's
+    clusters are already matched to the other.
     """
     n = len(labels)
     nothing = OneToOne(np.zeros(0, dtype=np.int64), labels)
