@@ -108,6 +108,8 @@ def run_resolve(
         "links_by_rule": report.links_by_rule,
         "refused_links": report.refused_links,
         "proposed_merges": report.proposed_merges,
+        "register_sources": report.register_sources,
+        "one_to_one_links": report.one_to_one_links,
         "flagged_clusters": len(report.flagged_clusters),
         "largest_cluster": report.largest_cluster,
         "singleton_share": report.singleton_share,

@@ -69,6 +69,13 @@ class IdentityConfig(BaseModel):
         description="Sources that never hold two records of one person (a register with unique customers): "
         "their records are never merged with each other, except by a steward.",
     )
+    register_sources: tuple[str, ...] | None = Field(
+        None,
+        description="Sources holding one record per person (registers), for the one-to-one constraint: a doubtful "
+        "pair across two registers whose records are both still unmatched on the other side and each other's "
+        "single best candidate is linked. None: learned from the data on a full run (a source matched to other "
+        "sources often and within itself almost never); (): no constraint. one_record_per_source sources count too.",
+    )
     auto_accept_probability: float | None = Field(
         None,
         ge=0.0,

@@ -453,6 +453,8 @@ class IdentityEngine:
             links_by_rule=dict(sorted(links.items())),
             refused_links=dict(sorted(refused.items())),
             review_pairs=batch.review_count,
+            register_sources=list(batch.registers),
+            one_to_one_links=batch.one_to_one,
             proposed_merges=_proposal_reasons(batch),
             demoted_keys=dict(demoted),
             flagged_clusters=sorted(flagged, key=lambda f: (-f["size"], f["customer_id"])),

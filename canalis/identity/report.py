@@ -21,6 +21,8 @@ class ResolutionReport:
     links_by_rule: dict[str, int] = field(default_factory=dict)
     refused_links: dict[str, int] = field(default_factory=dict)
     review_pairs: int = 0
+    register_sources: list[str] = field(default_factory=list)
+    one_to_one_links: int = 0
     proposed_merges: dict[str, int] = field(default_factory=dict)
     policy_decisions: dict[str, int] = field(default_factory=dict)
     demoted_keys: dict[str, int] = field(default_factory=dict)

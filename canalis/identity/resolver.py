@@ -9,11 +9,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from canalis.identity.blocking import BLOCK_KINDS, candidate_pairs
-from canalis.identity.clusters import RULE_INDEX, RULES, Clustering, Edges, build_clusters, connected_components
+from canalis.identity.clusters import (
+    ACCEPTED,
+    RULE_INDEX,
+    RULES,
+    Clustering,
+    Edges,
+    build_clusters,
+    connected_components,
+)
 from canalis.identity.compare import FIELD_NAMES, FIELDS, NAME_WEAK_BELOW, Comparison, compare, score_columns
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
 from canalis.identity.keys import KeyGroups, key_groups
+from canalis.identity.one_to_one import as_edges, infer_registers, one_to_one_links, registers_for
 from canalis.identity.overrides import Overrides
 from canalis.identity.scoring import MatchModel, Scores, estimate_prior, match_weights, score, train
 
@@ -134,6 +143,8 @@ class BatchResult:
     key_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     block_codes: dict[str, np.ndarray] = field(default_factory=dict)
     proposals: Proposals | None = None
+    registers: tuple[str, ...] = ()
+    one_to_one: int = 0
 
     def clusters(self) -> list[list[int]]:
         """Rows of each cluster, sorted by record key, clusters ordered by their first key."""
@@ -151,7 +162,10 @@ class BatchResult:
         """Evidence of link e: the key group behind a deterministic link, or the field scores of a scored one."""
         rule = RULES[int(self.edges.rule[e])]
         if rule == "probabilistic":
-            return {"rule": rule, **self.pairs.evidence(int(self.edge_pair[e]))}
+            evidence = {"rule": rule, **self.pairs.evidence(int(self.edge_pair[e]))}
+            if e >= len(self.edges) - self.one_to_one:  # linked by the one-to-one constraint (added last)
+                evidence["one_to_one"] = True
+            return evidence
         if rule == "steward_merge":
             return {"rule": rule}
         return {"rule": rule, **self.groups.evidence(int(self.edge_group[e]))}
@@ -231,6 +245,43 @@ def _unambiguous_names(
     prob = Edges(pairs.a[linked], pairs.b[linked], np.full(len(linked), PROBABILISTIC, dtype=np.int8),
                  pairs.scores.probability[linked])  # fmt: skip
     return prob, linked
+
+
+def _apply_one_to_one(
+    frame: Frame, pairs: ScoredPairs, edges: Edges, edge_group: np.ndarray, edge_pair: np.ndarray,
+    clustering: Clustering, registers: tuple[str, ...], config: IdentityConfig, never: dict[int, set[int]],
+    conflicts: set[int],
+) -> tuple[Edges, np.ndarray, np.ndarray, Clustering]:  # fmt: skip
+    """Add the links of the one-to-one constraint across registers (canalis.identity.one_to_one) as accepted
+    scored links: pairs in the review band with no pairwise conflict whose fields other than the names weigh for
+    the match and none of which disagrees (a namesake with another email is not a free record's double)."""
+    levels, weights = pairs.comparison.levels, pairs.scores.field_weights
+    others = np.ones(levels.shape[1], dtype=bool)
+    others[list(_NAMES)] = False
+    different = np.asarray([len(FIELDS[name]) - 1 for name in FIELD_NAMES])
+    disagree = ((levels == different) & (levels > 0))[:, others].any(axis=1)
+    sound = ~pairs.names_only & ~disagree & (weights[:, others].sum(axis=1) > 0)
+    found = one_to_one_links(frame, clustering.labels, pairs.a, pairs.b, pairs.scores.probability,
+                             sound & (pairs.conflict == ""), registers, config, never, conflicts,
+                             covered_only=sound & (pairs.conflict == "given_name"))  # fmt: skip
+    chosen = found.chosen
+    if not len(chosen):
+        return edges, edge_group, edge_pair, clustering
+    start = len(edges)
+    added = np.arange(start, start + len(chosen))
+    edges = Edges.concat([edges, as_edges(chosen, pairs.a, pairs.b, pairs.scores.probability, PROBABILISTIC)])
+    attach = list(clustering.attach)
+    for e, a, b in zip(added.tolist(), pairs.a[chosen].tolist(), pairs.b[chosen].tolist(), strict=True):
+        for row in (a, b):
+            if attach[row] < 0:
+                attach[row] = e
+    clustering = Clustering(
+        labels=found.labels, order=np.concatenate([clustering.order, added]),
+        status=np.concatenate([clustering.status, np.full(len(chosen), ACCEPTED, dtype=clustering.status.dtype)]),
+        reasons=clustering.reasons, attach=attach, flags=clustering.flags,
+    )  # fmt: skip
+    return (edges, np.concatenate([edge_group, np.full(len(chosen), -1)]),
+            np.concatenate([edge_pair, chosen.astype(np.int64)]), clustering)  # fmt: skip
 
 
 def resolve_frame(
@@ -373,6 +424,13 @@ def resolve_frame(
     low = np.flatnonzero((against < -config.conflict_weight) & linked_rows[cand_a] & linked_rows[cand_b])
     conflicts = set((cand_a[low] * n + cand_b[low]).tolist()) if config.conflict_weight > 0 else set()
     clustering = build_clusters(frame, edges, ranks, config, never, conflicts, dob_common)
+    if training:
+        model.registers = infer_registers(frame.array("source"), clustering.labels)
+    registers = registers_for(config, model.registers)
+    before = len(edges)
+    edges, edge_group, edge_pair, clustering = _apply_one_to_one(
+        frame, pairs, edges, edge_group, edge_pair, clustering, registers, config, never, conflicts
+    )
     proposals = _proposals(pairs, edges, edge_pair, clustering, config, never)
     review_count = len(proposals)
     timings["clustering"] = time.perf_counter() - clock
@@ -380,4 +438,5 @@ def resolve_frame(
         frame=frame, model=model, groups=groups, edges=edges, edge_group=edge_group, edge_pair=edge_pair,
         pairs=pairs, clustering=clustering, candidate_count=len(cand_a), review_count=review_count,
         skipped_blocks=skipped, timings=timings, key_rank=ranks, block_codes=block_codes, proposals=proposals,
+        registers=registers, one_to_one=len(edges) - before,
     )  # fmt: skip

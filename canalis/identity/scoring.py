@@ -49,6 +49,7 @@ class MatchModel:
     default_frequency: dict[str, float] = field(default_factory=dict)
     trained_on: dict[str, int] = field(default_factory=dict)
     region: str | None = None
+    registers: tuple[str, ...] = ()
 
     def weights(self) -> np.ndarray:
         """log2(m/u) per field (rows) and level (columns); 0 for "missing" and unused levels."""
@@ -70,6 +71,7 @@ class MatchModel:
         return {
             "m": self.m, "u": self.u, "prior": self.prior, "term_frequencies": self.term_frequencies,
             "default_frequency": self.default_frequency, "trained_on": self.trained_on, "region": self.region,
+            "registers": list(self.registers),
         }  # fmt: skip
 
     @classmethod
@@ -83,6 +85,7 @@ class MatchModel:
             default_frequency=data.get("default_frequency", {}),
             trained_on=data.get("trained_on", {}),
             region=data.get("region"),
+            registers=tuple(data.get("registers", ())),
         )
 
     def describe(self) -> dict:
