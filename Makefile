@@ -51,6 +51,7 @@ docs: $(STAMP)
 	$(BIN)/canalis connectors settings --env-example > dagster_home/.env.example
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"  # dlt, compared with in the ingest and HubSpot benchmarks
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -12,6 +12,7 @@ BENCHMARKS = (
     "identity_benchmark",
     "connector_benchmark",
     "ingest_benchmark",
+    "hubspot_sync_benchmark",
     "erasure_benchmark",
     "scale_out",
     "replay_benchmark",
