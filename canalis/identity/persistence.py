@@ -220,7 +220,10 @@ def _first_links(batch: BatchResult) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
-    """One row per (pair, rule): the first link of the batch, with its evidence, in (pair, rule name) order."""
+    """One row per (pair, rule): the first link of the batch, in (pair, rule name) order. Only scored links carry
+    evidence; a key or steward link is its rule (the key group behind it, with the shared value, is rebuilt on
+    demand by `explain`), so key values are not copied into the links and a link row changes only when its
+    decision does."""
     chosen, first, second = _first_links(batch)
     if not len(chosen):
         return []
@@ -229,15 +232,7 @@ def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
     evidence: list[dict | None] = [None] * len(chosen)
     for i, found in zip(np.flatnonzero(scored).tolist(), _scored_evidence(batch, chosen[scored]), strict=True):
         evidence[i] = found
-    by_group: dict[int, dict] = {}  # links of one key group share its evidence
-    groups = batch.edge_group[chosen].tolist()
     edge_list = chosen.tolist()
-    for i in np.flatnonzero(~scored).tolist():
-        group = groups[i]
-        found = by_group.get(group)
-        if found is None:
-            found = by_group[group] = batch.edge_evidence(edge_list[i])
-        evidence[i] = found
     reasons = batch.clustering.reasons
     status = batch.clustering.status[chosen].tolist()
     rules = batch.edges.rule[chosen].tolist()
@@ -253,14 +248,7 @@ def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
 def _changed_links(connection: Connection, rows: list[tuple], touched: list[str]) -> list[tuple]:
     """The link rows that are new or differ from the stored ones (whose stale rows are deleted); evidence is
     encoded once, as it is stored."""
-    encoded: dict[int, JSONText] = {}  # links of one key group share one evidence document
-    fresh: list[tuple] = []
-    for row in rows:
-        evidence = row[6]
-        text = encoded.get(id(evidence))
-        if text is None:
-            text = encoded[id(evidence)] = JSONText(dumps(evidence))
-        fresh.append((*row[:6], text, row[7]))
+    fresh = [(*row[:6], None if row[6] is None else JSONText(dumps(row[6])), row[7]) for row in rows]
     stored = {
         (a, b, rule): (link_id, (confidence, status, reason, evidence))
         for link_id, a, b, rule, confidence, status, reason, evidence in select_where_in(

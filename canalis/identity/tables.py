@@ -31,12 +31,17 @@ identity_links = Table(
     Column("confidence", Float, nullable=False, comment="1.0 for keys and stewards, the match probability otherwise"),
     Column("status", String(20), nullable=False, comment="accepted (one customer) or refused by a guard"),
     Column("reason", String(60), comment="the guard that refused the link"),
-    Column("evidence", JSONDoc, comment="key group, or per-field levels, similarities and weights"),
+    Column(
+        "evidence",
+        JSONDoc,
+        comment="scored links: probability, match weight and per-field levels; none for key and steward links "
+        "(explain rebuilds the key group)",
+    ),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("record_a", "record_b", "rule", name="uq_identity_links_pair_rule"),
     comment="Every link identity resolution considered between two records, and why.",
 )
-Index("ix_identity_links_record_a", identity_links.c.record_a)
+# Lookups by record_a use the unique constraint (its leading column); record_b has its own index.
 Index("ix_identity_links_record_b", identity_links.c.record_b)
 
 identity_customer_ids = Table(
