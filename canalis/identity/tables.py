@@ -131,8 +131,16 @@ Index("ix_identity_proposed_merges_status", identity_proposed_merges.c.status)
 identity_state = Table(
     "identity_state",
     metadata,
-    Column("part", Integer, primary_key=True, autoincrement=False, comment="parts of at most 16 MiB, in order"),
-    Column("run_id", Integer, comment="the run that saved it"),
+    Column("name", String(100), primary_key=True, comment="the part of the state (#header for the header)"),
+    Column(
+        "piece",
+        Integer,
+        primary_key=True,
+        autoincrement=False,
+        comment="pieces of a part in order: 32,768 records' values, at most 16 MiB",
+    ),
+    Column("digest", String(32), nullable=False, comment="BLAKE2b of data: a run rewrites the pieces that changed"),
+    Column("run_id", Integer, comment="the run that wrote the piece"),
     Column("data", LargeBinary(length=2**32 - 1), nullable=False, comment="LONGBLOB on MySQL"),
     comment="The engine's resolved state after the last run (features, block codes, assignments, link graph, "
     "ids, model), from which incremental runs start; see canalis.identity.state.",
