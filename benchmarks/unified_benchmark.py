@@ -8,7 +8,8 @@ store. Timed: `resolve_customers(full=True)` (read the records, resolve, write s
 links, indexes and state), then `--changed` records changed in place and resolved incrementally (read the
 changes, resolve the part of the graph they touch, persist, update golden records). Prints wall seconds, CPU
 seconds of the process (steadier on a shared machine; a database server's own CPU is not counted), records/s,
-the load average and the peak resident memory of the process. PostgreSQL is at CANALIS_TEST_POSTGRES_URL or
+the load average, the peak resident memory of the process, and the saved identity state's pieces (how many,
+their size, how many the incremental run rewrote). PostgreSQL is at CANALIS_TEST_POSTGRES_URL or
 127.0.0.1:5432/test.
 """
 
@@ -33,6 +34,7 @@ import sqlalchemy as sa
 from benchmarks.identity_benchmark import clone_population, load_world
 from canalis.identity import IdentityConfig
 from canalis.identity.persistence import resolve_customers
+from canalis.identity.tables import identity_state
 from canalis.sandbox.world import WorldSpec
 from canalis.store import Store
 from canalis.store.tables import customer_records
@@ -109,6 +111,23 @@ def change(engine: sa.Engine, count: int, seed: int) -> int:
     return len(updates)
 
 
+def state_pieces(engine: sa.Engine) -> dict[str, Any]:
+    """The saved identity state: its pieces and size, and how many of them the last run rewrote."""
+    table = identity_state
+    with engine.connect() as connection:
+        last = connection.execute(sa.select(sa.func.max(table.c.run_id))).scalar_one()
+        rows = connection.execute(
+            sa.select(table.c.run_id == last, sa.func.count(), sa.func.sum(sa.func.length(table.c.data))).group_by(
+                table.c.run_id == last
+            )
+        ).all()
+    total = sum(count for _, count, _ in rows)
+    size = sum(int(size or 0) for _, _, size in rows)
+    rewritten = [(count, int(size or 0)) for latest, count, size in rows if latest] or [(0, 0)]
+    return {"pieces": total, "megabytes": round(size / 1e6, 1), "rewritten_by_last_run": rewritten[0][0],
+            "megabytes_rewritten": round(rewritten[0][1] / 1e6, 1)}  # fmt: skip
+
+
 def run(url: str, records: int, changed: int, seed: int, world_dir: Path, people: int) -> dict[str, Any]:
     store = Store(url)
     store.migrate()
@@ -125,6 +144,7 @@ def run(url: str, records: int, changed: int, seed: int, world_dir: Path, people
         started, cpu = time.perf_counter(), cpu_seconds()
         incremental = resolve_customers(engine, config=config)
         incremental_seconds, incremental_cpu = time.perf_counter() - started, cpu_seconds() - cpu
+        state = state_pieces(engine)
         return {
             "database": engine.dialect.name,
             "records": filled,
@@ -138,6 +158,7 @@ def run(url: str, records: int, changed: int, seed: int, world_dir: Path, people
             "incremental_cpu_seconds": round(incremental_cpu, 2),
             "incremental_resolved": incremental.records_resolved,
             "incremental_stage_seconds": incremental.timings,
+            "state_pieces": state,
             "load_average_before": round(load_before, 2),
             "peak_rss_mb": round(peak_rss_mb()),
         }

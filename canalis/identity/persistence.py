@@ -31,6 +31,7 @@ from canalis.identity.records import IdentityRecord
 from canalis.identity.report import ResolutionReport
 from canalis.identity.resolver import BatchResult
 from canalis.identity.scoring import MatchModel
+from canalis.identity.state import PIECE_BYTES, join, pieces
 from canalis.identity.survivorship import GOLDEN_FIELDS, GoldenTable
 from canalis.identity.tables import (
     identity_customer_ids,
@@ -57,7 +58,6 @@ _RECORD_COLUMNS = [
     for name in ("record_key", "source", "object", "source_id", *_PERSON_COLUMNS, "external_ids", "source_updated_at",
                  "content_hash")
 ]  # fmt: skip
-_STATE_PART = 16 * 1024 * 1024  # below MySQL's default max_allowed_packet
 
 
 def _now(now: datetime | None) -> datetime:
@@ -131,21 +131,39 @@ def _record_loader(connection: Connection):
 
 
 def _load_state(connection: Connection) -> bytes | None:
-    parts = connection.execute(select(identity_state.c.data).order_by(identity_state.c.part)).all()
-    if not parts:
+    table = identity_state
+    rows = connection.execute(select(table.c.name, table.c.piece, table.c.data)).all()
+    if not rows:
         return None
-    return b"".join(bytes(part) for (part,) in parts)
+    return join({(name, piece): data for name, piece, data in rows})
 
 
-def _save_state(connection: Connection, engine: IdentityEngine, run_id: int) -> None:
-    data = engine.to_state()
-    connection.execute(sa.delete(identity_state))
-    rows = [
-        {"part": i, "run_id": run_id, "data": data[start : start + _STATE_PART]}
-        for i, start in enumerate(range(0, len(data), _STATE_PART))
-    ]
-    for row in rows:
-        connection.execute(sa.insert(identity_state), row)
+def _save_state(connection: Connection, engine: IdentityEngine, run_id: int) -> int:
+    """Save the engine's state, rewriting only the pieces whose digest changed; returns how many were written."""
+    table = identity_state
+    stored = {(name, piece): digest for name, piece, digest in connection.execute(
+        select(table.c.name, table.c.piece, table.c.digest))}  # fmt: skip
+    fresh = pieces(engine.to_state())
+    changed = [p for p in fresh if stored.pop((p.name, p.index), None) != p.digest]
+    gone: dict[str, list[int]] = {}
+    for name, index in [*stored, *((p.name, p.index) for p in changed)]:
+        gone.setdefault(name, []).append(index)
+    for name, indexes in gone.items():
+        for start in range(0, len(indexes), 500):
+            chosen = indexes[start : start + 500]
+            connection.execute(sa.delete(table).where(table.c.name == name, table.c.piece.in_(chosen)))
+    batch: list[dict] = []
+    size = 0
+    for piece in changed:  # statements of at most about PIECE_BYTES (MySQL's max_allowed_packet)
+        if batch and size + len(piece.data) > PIECE_BYTES:
+            connection.execute(sa.insert(table), batch)
+            batch, size = [], 0
+        batch.append({"name": piece.name, "piece": piece.index, "digest": piece.digest, "run_id": run_id,
+                      "data": bytes(piece.data)})  # fmt: skip
+        size += len(piece.data)
+    if batch:
+        connection.execute(sa.insert(table), batch)
+    return len(changed)
 
 
 def _primed_engine(connection: Connection, config: IdentityConfig, decisions: list[Override]) -> IdentityEngine:
@@ -220,7 +238,10 @@ def _first_links(batch: BatchResult) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
-    """One row per (pair, rule): the first link of the batch, with its evidence, in (pair, rule name) order."""
+    """One row per (pair, rule): the first link of the batch, in (pair, rule name) order. Only scored links carry
+    evidence; a key or steward link is its rule (the key group behind it, with the shared value, is rebuilt on
+    demand by `explain`), so key values are not copied into the links and a link row changes only when its
+    decision does."""
     chosen, first, second = _first_links(batch)
     if not len(chosen):
         return []
@@ -229,15 +250,7 @@ def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
     evidence: list[dict | None] = [None] * len(chosen)
     for i, found in zip(np.flatnonzero(scored).tolist(), _scored_evidence(batch, chosen[scored]), strict=True):
         evidence[i] = found
-    by_group: dict[int, dict] = {}  # links of one key group share its evidence
-    groups = batch.edge_group[chosen].tolist()
     edge_list = chosen.tolist()
-    for i in np.flatnonzero(~scored).tolist():
-        group = groups[i]
-        found = by_group.get(group)
-        if found is None:
-            found = by_group[group] = batch.edge_evidence(edge_list[i])
-        evidence[i] = found
     reasons = batch.clustering.reasons
     status = batch.clustering.status[chosen].tolist()
     rules = batch.edges.rule[chosen].tolist()
@@ -253,14 +266,7 @@ def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
 def _changed_links(connection: Connection, rows: list[tuple], touched: list[str]) -> list[tuple]:
     """The link rows that are new or differ from the stored ones (whose stale rows are deleted); evidence is
     encoded once, as it is stored."""
-    encoded: dict[int, JSONText] = {}  # links of one key group share one evidence document
-    fresh: list[tuple] = []
-    for row in rows:
-        evidence = row[6]
-        text = encoded.get(id(evidence))
-        if text is None:
-            text = encoded[id(evidence)] = JSONText(dumps(evidence))
-        fresh.append((*row[:6], text, row[7]))
+    fresh = [(*row[:6], None if row[6] is None else JSONText(dumps(row[6])), row[7]) for row in rows]
     stored = {
         (a, b, rule): (link_id, (confidence, status, reason, evidence))
         for link_id, a, b, rule, confidence, status, reason, evidence in select_where_in(

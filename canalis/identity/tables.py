@@ -31,12 +31,17 @@ identity_links = Table(
     Column("confidence", Float, nullable=False, comment="1.0 for keys and stewards, the match probability otherwise"),
     Column("status", String(20), nullable=False, comment="accepted (one customer) or refused by a guard"),
     Column("reason", String(60), comment="the guard that refused the link"),
-    Column("evidence", JSONDoc, comment="key group, or per-field levels, similarities and weights"),
+    Column(
+        "evidence",
+        JSONDoc,
+        comment="scored links: probability, match weight and per-field levels; none for key and steward links "
+        "(explain rebuilds the key group)",
+    ),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("record_a", "record_b", "rule", name="uq_identity_links_pair_rule"),
     comment="Every link identity resolution considered between two records, and why.",
 )
-Index("ix_identity_links_record_a", identity_links.c.record_a)
+# Lookups by record_a use the unique constraint (its leading column); record_b has its own index.
 Index("ix_identity_links_record_b", identity_links.c.record_b)
 
 identity_customer_ids = Table(
@@ -126,8 +131,16 @@ Index("ix_identity_proposed_merges_status", identity_proposed_merges.c.status)
 identity_state = Table(
     "identity_state",
     metadata,
-    Column("part", Integer, primary_key=True, autoincrement=False, comment="parts of at most 16 MiB, in order"),
-    Column("run_id", Integer, comment="the run that saved it"),
+    Column("name", String(100), primary_key=True, comment="the part of the state (#header for the header)"),
+    Column(
+        "piece",
+        Integer,
+        primary_key=True,
+        autoincrement=False,
+        comment="pieces of a part in order: 32,768 records' values, at most 16 MiB",
+    ),
+    Column("digest", String(32), nullable=False, comment="BLAKE2b of data: a run rewrites the pieces that changed"),
+    Column("run_id", Integer, comment="the run that wrote the piece"),
     Column("data", LargeBinary(length=2**32 - 1), nullable=False, comment="LONGBLOB on MySQL"),
     comment="The engine's resolved state after the last run (features, block codes, assignments, link graph, "
     "ids, model), from which incremental runs start; see canalis.identity.state.",
