@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -199,7 +200,12 @@ def to_datetime(value: Any, format: str | None = None, timezone: str = "UTC") ->
             return datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError):
             raise TransformError(f"{value} is not a timestamp in epoch seconds (out of range)") from None
-    text = str(value).strip()
+    return _parse_timestamp(str(value).strip(), format, timezone)
+
+
+@lru_cache(maxsize=8192)  # per distinct text: the same timestamp often comes twice in a record (record, consent)
+def _parse_timestamp(text: str, format: str | None, timezone: str) -> datetime:
+    """Aware UTC time of a timestamp text (datetimes are immutable, so a cached one is safe to share)."""
     try:
         zone = ZoneInfo(timezone)
     except ZoneInfoNotFoundError:
