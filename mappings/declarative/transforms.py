@@ -18,6 +18,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from canalis.mappings import normalize
+from canalis.mappings.normalize.emails import email_of_text
 
 
 class TransformError(ValueError):
@@ -140,7 +141,13 @@ def _normalized(result: normalize.Normalized, what: str) -> Any:
 @register_transform("email")
 def email(value: Any) -> str | None:
     """Normalise an email (trim, lower-case, syntax check)."""
-    return _normalized(normalize.normalize_email(_text(value)), "email")
+    text = _text(value)
+    if text is None:
+        return None
+    normalised, valid, reason = email_of_text(text)  # normalize_email without its wrapping: one per record
+    if not valid:
+        raise TransformError(f"'{text}' is not a valid email ({(reason or 'invalid').replace('_', ' ')})")
+    return normalised
 
 
 @register_transform("phone_e164")
