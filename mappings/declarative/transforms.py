@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from canalis.mappings import normalize
 from canalis.mappings.normalize.emails import email_of_text
+from canalis.mappings.normalize.phones import phone_of_text
 
 
 class TransformError(ValueError):
@@ -158,9 +159,14 @@ def phone_e164(value: Any, region: str = "FR", international_digits: bool = Fals
     (systems that store 33612345678 for +33 6 12 34 56 78).
     """
     text = _text(value)
-    if international_digits and text and text.isdigit() and not text.startswith("0"):
-        value = "+" + text
-    return _normalized(normalize.normalize_phone(_text(value), default_region=region), "phone number")
+    if text is None:
+        return None
+    if international_digits and text.isdigit() and not text.startswith("0"):
+        text = "+" + text
+    normalised, valid, reason = phone_of_text(text, region)  # normalize_phone without its wrapping
+    if normalised is None or not valid:
+        raise TransformError(f"'{text}' is not a valid phone number ({(reason or 'invalid').replace('_', ' ')})")
+    return normalised
 
 
 def _check_region(args: dict[str, Any]) -> None:

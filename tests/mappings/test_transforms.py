@@ -88,3 +88,28 @@ def test_email_transform_gives_what_normalize_email_gives(value) -> None:
         assert str(refused.value) == str(error)
     else:
         assert transforms.email(value) == expected
+
+
+PHONES = [
+    None, "", "  ", "+33 6 12 34 56 78", "06 12 34 56 78", "0612345678", "33612345678", "+33 (0)6 12 34 56 78",
+    "0033612345678", "+1 415 555 0100", "12", "abc", "+999 123", "06-12-34-56-78 ", 612345678, "+44 20 7946 0958",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", PHONES)
+@pytest.mark.parametrize("args", [{}, {"region": "GB"}, {"international_digits": True}])
+def test_phone_transform_gives_what_normalize_phone_gives(value, args) -> None:
+    """The transform skips normalize_phone's wrapping, not its work: same value, same refusal, same words."""
+    text = transforms._text(value)
+    if args.get("international_digits") and text and text.isdigit() and not text.startswith("0"):
+        text = "+" + text
+    try:
+        expected = transforms._normalized(
+            normalize.normalize_phone(text, default_region=args.get("region", "FR")), "phone number"
+        )
+    except transforms.TransformError as error:
+        with pytest.raises(transforms.TransformError) as refused:
+            transforms.phone_e164(value, **args)
+        assert str(refused.value) == str(error)
+    else:
+        assert transforms.phone_e164(value, **args) == expected
