@@ -171,7 +171,7 @@ class _Pass:
                 if rows:
                     after = (rows[-1].batch_id, rows[-1].record_id)
                     executor = self.pool.executor(long=len(rows) == CHUNK)
-                    records = [(row.record_id, row.payload) for row in rows]
+                    records = [(record_id, payload) for record_id, _, payload in rows]  # unpacked: no lookups by name
                     job = executor.submit(
                         map_chunk, self.mapper, self.stream, self.entities, records, utcnow(), self.driver
                     )

@@ -5,7 +5,10 @@ The caller reads raw records from the store and writes what comes back; this mod
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +49,36 @@ def map_chunk(
     failure with the reason, never dropped. With a `driver` (such as `sqlite+pysqlite`), each table's rows come
     back as database values for it (PreparedRows), ready to be written.
     """
+    with _collector_paused():
+        return _map_chunk(mapper, stream, entities, records, loaded_at, driver)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a chunk is mapped.
+
+    A chunk builds some hundred thousand small objects (documents, values, records, rows) that all live until
+    it is written, and none of them hold reference cycles: the collector, run every few hundred allocations,
+    walks them again and again and finds nothing (a tenth of the pass's CPU time). Whatever cycles a chunk
+    makes are collected once the collector runs again after it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _map_chunk(
+    mapper: Mapper,
+    stream: str,
+    entities: list[str],
+    records: list[tuple[str, Any]],
+    loaded_at: datetime,
+    driver: str | None,
+) -> ChunkResult:
     connection = mapper.connection
     wanted = frozenset(entities)
     single = entities[0] if len(entities) == 1 else None

@@ -3,7 +3,7 @@
 `CompiledRule.value` walks a rule's paths and transforms in loops, for every field of every record. Here each
 target's rules become the source of one function that reads the paths with nested `get` calls, calls the
 transforms in turn and fills the values, exactly as the loops would; `CompiledRule` stays the reference
-(and evaluates the rare rules written out here as one call: several paths, `item.` paths, `join`).
+(and evaluates the rare rules written out here as one call: `item.` paths, `join`).
 
 The generated text holds no value from the mapping file: names of fields and path parts go in as string
 literals through `repr`, everything else (transforms, arguments, constants, defaults) is passed to a factory,
@@ -77,7 +77,9 @@ def _rule_lines(field: str, rule: CompiledRule, constant: Callable[[Any], str]) 
         lines.append(f"v = {constant(rule.const)}")
     elif rule.context is not None:
         lines.append(f"v = context_value({rule.context!r})")
-    else:  # several paths, item paths or a join: the rule reads its source itself
+    elif rule.join is None and rule.paths and not any(from_item for from_item, _ in rule.paths):
+        lines.extend(_first_of_lines([parts for _, parts in rule.paths]))
+    else:  # item paths or a join: the rule reads its source itself
         lines.append(f"v = {constant(rule)}.source_value(raw, item, context_value)")
     if rule.default is not None:  # an empty value takes the default, which is never empty
         finish = ["if v is None or v == '':", f"    v = {constant(rule.default)}", f"values[{name}] = v"]
@@ -107,6 +109,16 @@ def _rule_lines(field: str, rule: CompiledRule, constant: Callable[[Any], str]) 
         "else:",
         *(f"    {line}" for line in finish),
     ]
+
+
+def _first_of_lines(paths: list[tuple[str, ...]]) -> list[str]:
+    """Read several paths as CompiledRule.raw_value does: the first value that is neither None nor empty."""
+    lines = _path_lines(paths[0])
+    for depth, parts in enumerate(paths[1:]):
+        indent = "    " * depth
+        lines.append(f"{indent}if v is None or v == '':")
+        lines.extend(f"{indent}    {line}" for line in _path_lines(parts))
+    return lines
 
 
 def _path_lines(parts: tuple[str, ...]) -> list[str]:

@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -17,6 +18,8 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from canalis.mappings import normalize
+from canalis.mappings.normalize.emails import email_of_text
+from canalis.mappings.normalize.phones import phone_of_text
 
 
 class TransformError(ValueError):
@@ -139,7 +142,13 @@ def _normalized(result: normalize.Normalized, what: str) -> Any:
 @register_transform("email")
 def email(value: Any) -> str | None:
     """Normalise an email (trim, lower-case, syntax check)."""
-    return _normalized(normalize.normalize_email(_text(value)), "email")
+    text = _text(value)
+    if text is None:
+        return None
+    normalised, valid, reason = email_of_text(text)  # normalize_email without its wrapping: one per record
+    if not valid:
+        raise TransformError(f"'{text}' is not a valid email ({(reason or 'invalid').replace('_', ' ')})")
+    return normalised
 
 
 @register_transform("phone_e164")
@@ -150,9 +159,14 @@ def phone_e164(value: Any, region: str = "FR", international_digits: bool = Fals
     (systems that store 33612345678 for +33 6 12 34 56 78).
     """
     text = _text(value)
-    if international_digits and text and text.isdigit() and not text.startswith("0"):
-        value = "+" + text
-    return _normalized(normalize.normalize_phone(_text(value), default_region=region), "phone number")
+    if text is None:
+        return None
+    if international_digits and text.isdigit() and not text.startswith("0"):
+        text = "+" + text
+    normalised, valid, reason = phone_of_text(text, region)  # normalize_phone without its wrapping
+    if normalised is None or not valid:
+        raise TransformError(f"'{text}' is not a valid phone number ({(reason or 'invalid').replace('_', ' ')})")
+    return normalised
 
 
 def _check_region(args: dict[str, Any]) -> None:
@@ -199,7 +213,12 @@ def to_datetime(value: Any, format: str | None = None, timezone: str = "UTC") ->
             return datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError):
             raise TransformError(f"{value} is not a timestamp in epoch seconds (out of range)") from None
-    text = str(value).strip()
+    return _parse_timestamp(str(value).strip(), format, timezone)
+
+
+@lru_cache(maxsize=8192)  # per distinct text: the same timestamp often comes twice in a record (record, consent)
+def _parse_timestamp(text: str, format: str | None, timezone: str) -> datetime:
+    """Aware UTC time of a timestamp text (datetimes are immutable, so a cached one is safe to share)."""
     try:
         zone = ZoneInfo(timezone)
     except ZoneInfoNotFoundError:

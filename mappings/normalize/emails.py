@@ -96,6 +96,11 @@ def email_key(raw: str | None) -> str | None:
     return value if valid else None
 
 
+def email_of_text(text: str, *, provider_rules: bool = True) -> tuple[str, bool, str | None]:
+    """(value, valid, reason) of an already stripped, non-empty text: what normalize_email gives, unwrapped."""
+    return _normalize_text(text, provider_rules)
+
+
 def normalize_email(raw: Any, *, provider_rules: bool = True) -> Normalized[str]:
     """Trim, lower-case and syntax-check an email; gmail dots and +tags are removed (those rules are certain)."""
     text = as_text(raw)

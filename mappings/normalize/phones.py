@@ -256,6 +256,13 @@ def phone_key(raw: str | None, region: str = "FR") -> tuple[str | None, bool]:
     return None, False
 
 
+def phone_of_text(text: str, default_region: str = "FR") -> tuple[str | None, bool, str | None]:
+    """(value, valid, reason) of an already stripped, non-empty text: what normalize_phone gives, unwrapped."""
+    if not any(map(str.isdigit, text)):
+        return text, False, "no_digits"
+    return _normalize_text(text, (default_region or "FR").upper())
+
+
 def normalize_phone(raw: Any, default_region: str = "FR") -> Normalized[str]:
     """A phone number in E.164 (+33612345678); national forms are read in `default_region`.
 

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from canalis.mappings import normalize
+from canalis.mappings.declarative import transforms
 from canalis.mappings.declarative.transforms import TRANSFORMS, TransformError
 
 
@@ -66,3 +68,48 @@ def test_phone_digits_without_plus_can_be_read_as_international() -> None:
 def test_scale_multiplies_exactly() -> None:
     assert t("scale", "0.1", factor=100) == Decimal("10.0")
     assert t("scale", "19.90", factor="0.5") == Decimal("9.950")
+
+
+EMAILS = [
+    None, "", "   ", " Ada@Example.ORG ", "a.d.a+news@gmail.com", "léa.dubois@exemple.fr", "mailto:x@y.fr",
+    "<b@c.de>", "not-an-email", "a@b", "a@localhost", "a..b@c.fr", "x@example.invalid", 12, "ÉLODIE@Exemple.Fr",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", EMAILS)
+def test_email_transform_gives_what_normalize_email_gives(value) -> None:
+    """The transform skips normalize_email's wrapping, not its work: same value, same refusal, same words."""
+    text = transforms._text(value)
+    try:
+        expected = transforms._normalized(normalize.normalize_email(text), "email")
+    except transforms.TransformError as error:
+        with pytest.raises(transforms.TransformError) as refused:
+            transforms.email(value)
+        assert str(refused.value) == str(error)
+    else:
+        assert transforms.email(value) == expected
+
+
+PHONES = [
+    None, "", "  ", "+33 6 12 34 56 78", "06 12 34 56 78", "0612345678", "33612345678", "+33 (0)6 12 34 56 78",
+    "0033612345678", "+1 415 555 0100", "12", "abc", "+999 123", "06-12-34-56-78 ", 612345678, "+44 20 7946 0958",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", PHONES)
+@pytest.mark.parametrize("args", [{}, {"region": "GB"}, {"international_digits": True}])
+def test_phone_transform_gives_what_normalize_phone_gives(value, args) -> None:
+    """The transform skips normalize_phone's wrapping, not its work: same value, same refusal, same words."""
+    text = transforms._text(value)
+    if args.get("international_digits") and text and text.isdigit() and not text.startswith("0"):
+        text = "+" + text
+    try:
+        expected = transforms._normalized(
+            normalize.normalize_phone(text, default_region=args.get("region", "FR")), "phone number"
+        )
+    except transforms.TransformError as error:
+        with pytest.raises(transforms.TransformError) as refused:
+            transforms.phone_e164(value, **args)
+        assert str(refused.value) == str(error)
+    else:
+        assert transforms.phone_e164(value, **args) == expected
