@@ -7,6 +7,7 @@ import sys
 
 BENCHMARKS = (
     "pipeline_benchmark",
+    "canonical_benchmark",
     "world_generation",
     "sync_benchmark",
     "identity_benchmark",
