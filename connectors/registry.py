@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -47,8 +48,14 @@ def builtin_connectors() -> list[type[Connector]]:
     connector in a `connector.yaml` next to its `__init__.py`).
 
     A built-in that fails to import is logged and left out, like a broken plugin, so one connector cannot take
-    the whole code location down; the test suite checks that every built-in loads.
+    the whole code location down; the test suite checks that every built-in loads. They are found once per
+    process: the modules are imported once anyway, and the declared ones are built from their YAML only once.
     """
+    return list(_builtin_connectors())
+
+
+@cache
+def _builtin_connectors() -> tuple[type[Connector], ...]:
     found: list[type[Connector]] = []
     for name in BUILTIN_MODULES:
         try:
@@ -73,7 +80,7 @@ def builtin_connectors() -> list[type[Connector]]:
             log.error("built-in connector package %s names no CONNECTOR and holds no %s", name, DECLARATION_FILE)
             continue
         found.append(connector)
-    return found
+    return tuple(found)
 
 
 def discover(*, include_plugins: bool | None = None) -> dict[str, RegisteredConnector]:
