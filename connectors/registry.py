@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
@@ -92,7 +93,7 @@ def discover(*, include_plugins: bool | None = None) -> dict[str, RegisteredConn
         include_plugins = os.environ.get(DISABLE_PLUGINS_ENV, "") not in ("1", "true", "yes")
     if not include_plugins:
         return registry
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in _plugin_entry_points(tuple(sys.path)):
         try:
             loaded = entry_point.load()
         except Exception as error:  # a broken plugin must not take the code location down
@@ -109,6 +110,14 @@ def discover(*, include_plugins: bool | None = None) -> dict[str, RegisteredConn
         distribution = entry_point.dist.name if entry_point.dist else entry_point.value
         registry[loaded.name] = RegisteredConnector(loaded, distribution)
     return registry
+
+
+@cache
+def _plugin_entry_points(search_path: tuple[str, ...]) -> tuple:
+    """The `canalis.connectors` entry points installed on a search path (scanning every distribution's metadata
+    takes a fifth of a second, and the registry is asked for at every connector built)."""
+    del search_path  # the cache key: a process that changes sys.path scans again
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def get_connector(name: str, registry: dict[str, RegisteredConnector] | None = None) -> type[Connector]:
