@@ -50,16 +50,18 @@ def child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(home: Path, job: str) -> RunFigures:
-    """One `canalis run` in `home`, timed from outside and split by its event log."""
+def run_once(home: Path, job: str, source: Path | None = None) -> RunFigures:
+    """One `canalis run` in `home`, timed from outside and split by its event log (code from `source` if given)."""
     environment = {**os.environ, "DAGSTER_HOME": str(home), "CANALIS_HOME": str(home)}
     environment.pop("CANALIS_SANDBOX_URL", None)
+    if source is not None:
+        environment["PYTHONPATH"] = str(source)
     cpu_before = child_cpu()
     started = time.time()
     process = subprocess.run(
         [sys.executable, "-m", "canalis.cli.main", "run", job, "--json"],
         env=environment,
-        cwd=ROOT,
+        cwd=source or ROOT,
         capture_output=True,
         text=True,
         check=False,
@@ -124,14 +126,19 @@ def covered(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
-def import_seconds(module: str) -> tuple[float, float]:
+def import_seconds(module: str, source: Path | None = None) -> tuple[float, float]:
     """Wall and CPU seconds of `import module` in a fresh interpreter, with the demo's connections file."""
     code = (
         f"import resource, time; t = time.perf_counter(); import {module}; w = time.perf_counter() - t; "
         "u = resource.getrusage(resource.RUSAGE_SELF); print(w, u.ru_utime + u.ru_stime)"
     )
-    environment = {**os.environ, "CANALIS_HOME": str(ROOT / "dagster_home"), "DAGSTER_HOME": str(ROOT / "dagster_home")}
-    out = subprocess.run([sys.executable, "-c", code], env=environment, cwd=ROOT, capture_output=True, text=True)
+    home = str((source or ROOT) / "dagster_home")
+    environment = {**os.environ, "CANALIS_HOME": home, "DAGSTER_HOME": home}
+    if source is not None:
+        environment["PYTHONPATH"] = str(source)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=environment, cwd=source or ROOT, capture_output=True, text=True, check=True
+    )
     wall, cpu = out.stdout.split()
     return float(wall), float(cpu)
 
@@ -141,10 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", default="full_sync", choices=["full_sync", "incremental_sync"])
     parser.add_argument("--runs", type=int, default=2, help="runs in the same home (the first generates the world)")
     parser.add_argument("--home", type=Path, help="a scratch home to reuse (default: a fresh copy of dagster_home/)")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        help="another tree laid out as the installed `canalis` package, with its dagster_home/ (to compare versions "
+        "side by side); default: this checkout as installed",
+    )
     args = parser.parse_args(argv)
+    source = args.source.resolve() if args.source else None
 
     for module in ("canalis.cli.main", "canalis.assets.definitions"):
-        wall, cpu = import_seconds(module)
+        wall, cpu = import_seconds(module, source)
         print(f"import {module:<28} {wall:6.2f} s wall  {cpu:6.2f} s CPU (interpreter included)")
 
     scratch = None
@@ -152,14 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     if home is None:
         scratch = tempfile.mkdtemp(prefix="canalis-run-overhead-")
         home = Path(scratch) / "home"
-        shutil.copytree(ROOT / "dagster_home", home)
+        shutil.copytree((source or ROOT) / "dagster_home", home)
     try:
         print(
             f"{'run':<18} {'wall':>6} {'CPU':>6} {'before':>7} {'to 1st':>7} {'steps':>5} {'in steps':>8} "
             f"{'between':>8} {'/step':>6} {'to end':>7} {'after':>6} {'fixed share':>11}"
         )
         for index in range(args.runs):
-            figures = run_once(home, args.job)
+            figures = run_once(home, args.job, source)
             fixed = (
                 figures.before_run
                 + figures.to_first_step
