@@ -117,7 +117,9 @@ class CanalisSqliteStorage(DagsterSqliteStorage):
     """Dagster's default SQLite storage (runs, events, schedules under $DAGSTER_HOME), with the pooled event log."""
 
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
-        base_dir = base_dir or os.environ["DAGSTER_HOME"]
+        base_dir = base_dir or os.environ.get("DAGSTER_HOME")
+        if not base_dir:
+            raise ValueError("CanalisSqliteStorage keeps its files under DAGSTER_HOME: set it, or set base_dir")
         super().__init__(base_dir, inst_data=inst_data)
         self._event_log_storage = PooledSqliteEventLogStorage(_event_logs_directory(base_dir))
 
