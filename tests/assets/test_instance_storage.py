@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from dagster import DagsterInstance, job, op
 from canalis.instance_storage import PooledSqliteEventLogStorage
 
 ROOT = Path(__file__).resolve().parents[2]
+STORAGE = "storage: {custom: {module: canalis.instance_storage, class: CanalisSqliteStorage, config: {}}}\n"
 
 
 @op
@@ -31,7 +31,8 @@ def _instance(home: Path) -> DagsterInstance:
 def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "instance"
     home.mkdir()
-    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    shipped = (ROOT / "dagster_home" / "dagster.yaml").read_text(encoding="utf-8")
+    (home / "dagster.yaml").write_text(shipped + STORAGE, encoding="utf-8")  # the opt-in of the shipped file
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
 
