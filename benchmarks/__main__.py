@@ -16,6 +16,7 @@ BENCHMARKS = (
     "hubspot_sync_benchmark",
     "erasure_benchmark",
     "scale_out",
+    "run_overhead",
     "replay_benchmark",
 )
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -47,8 +49,14 @@ def builtin_connectors() -> list[type[Connector]]:
     connector in a `connector.yaml` next to its `__init__.py`).
 
     A built-in that fails to import is logged and left out, like a broken plugin, so one connector cannot take
-    the whole code location down; the test suite checks that every built-in loads.
+    the whole code location down; the test suite checks that every built-in loads. They are found once per
+    process: the modules are imported once anyway, and the declared ones are built from their YAML only once.
     """
+    return list(_builtin_connectors())
+
+
+@cache
+def _builtin_connectors() -> tuple[type[Connector], ...]:
     found: list[type[Connector]] = []
     for name in BUILTIN_MODULES:
         try:
@@ -73,7 +81,7 @@ def builtin_connectors() -> list[type[Connector]]:
             log.error("built-in connector package %s names no CONNECTOR and holds no %s", name, DECLARATION_FILE)
             continue
         found.append(connector)
-    return found
+    return tuple(found)
 
 
 def discover(*, include_plugins: bool | None = None) -> dict[str, RegisteredConnector]:
@@ -85,7 +93,7 @@ def discover(*, include_plugins: bool | None = None) -> dict[str, RegisteredConn
         include_plugins = os.environ.get(DISABLE_PLUGINS_ENV, "") not in ("1", "true", "yes")
     if not include_plugins:
         return registry
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in _plugin_entry_points(tuple(sys.path)):
         try:
             loaded = entry_point.load()
         except Exception as error:  # a broken plugin must not take the code location down
@@ -102,6 +110,14 @@ def discover(*, include_plugins: bool | None = None) -> dict[str, RegisteredConn
         distribution = entry_point.dist.name if entry_point.dist else entry_point.value
         registry[loaded.name] = RegisteredConnector(loaded, distribution)
     return registry
+
+
+@cache
+def _plugin_entry_points(search_path: tuple[str, ...]) -> tuple:
+    """The `canalis.connectors` entry points installed on a search path (scanning every distribution's metadata
+    takes a fifth of a second, and the registry is asked for at every connector built)."""
+    del search_path  # the cache key: a process that changes sys.path scans again
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def get_connector(name: str, registry: dict[str, RegisteredConnector] | None = None) -> type[Connector]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from canalis.config.alerts import AlertSettings
 from canalis.config.replay import ReplaySettings
+from canalis.config.yaml_text import parse_yaml
 from canalis.consistency.settings import ConsistencySettings
 from canalis.identity.config import IdentityConfig
 from canalis.kpis.settings import KpiSettings
@@ -158,7 +159,7 @@ def read_document(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if document is None:

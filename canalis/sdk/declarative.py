@@ -46,6 +46,7 @@ import requests
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from canalis.config.yaml_text import parse_yaml
 from canalis.sdk.base import Connector, ConnectorKind, dig
 from canalis.sdk.errors import ApiError, ConfigError, ConnectorError
 from canalis.sdk.http_connector import HttpConnector
@@ -200,7 +201,7 @@ def declarative_connector(path: str | Path, *, module: str | None = None) -> typ
     """The connector class a YAML file declares; ConfigError naming every wrong key or value by its path."""
     path = Path(path).resolve()
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = parse_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read the connector declaration: {error}") from None
     try:

@@ -13,7 +13,6 @@ from itertools import islice
 from typing import Any
 
 import phonenumbers
-from simple_salesforce.format import format_soql
 
 from canalis.connectors.salesforce.client import MAX_COLLECTION_RECORDS, SalesforceClient
 from canalis.connectors.salesforce.settings import SalesforceSettings
@@ -21,6 +20,13 @@ from canalis.sdk import ApiError, ConnectorError, WriteResult
 
 RETRYABLE_STATUS_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "REQUEST_RUNNING_TOO_LONG", "SERVER_UNAVAILABLE"})
 CONTACT_FIELDS = {"given_name": "FirstName", "family_name": "LastName", "email": "Email"}
+
+
+def format_soql(query: str, *args: Any, **kwargs: Any) -> str:
+    """simple_salesforce's SOQL formatting (its package, which pulls in zeep, is imported on first use only)."""
+    from simple_salesforce.format import format_soql as format_with_quotes
+
+    return format_with_quotes(query, *args, **kwargs)
 
 
 def chunks(records: Iterable[dict[str, Any]], size: int = MAX_COLLECTION_RECORDS) -> Iterator[list[dict[str, Any]]]:

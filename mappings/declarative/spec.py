@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from canalis.canonical.entities import ENTITIES
+from canalis.config.yaml_text import parse_yaml
 from canalis.mappings.declarative.transforms import TRANSFORMS, checked_arguments
 from canalis.sdk.errors import ConfigError
 
@@ -176,12 +178,22 @@ class MappingSpec(BaseModel):
 
 
 def load_mapping(path: Path) -> MappingSpec:
-    """Load and validate a mapping file; errors name the file and the field."""
+    """Load and validate a mapping file; errors name the file and the field.
+
+    A file is parsed once per process while it is unchanged (same size and modification time): checking the
+    connections file and building the definitions read the same mappings several times.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"mapping file {path} not found", setting="mapping")
+    stat = path.stat()
+    return _parsed_mapping(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _parsed_mapping(path: Path, modified_ns: int, size: int) -> MappingSpec:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"mapping file {path.name} is not valid YAML: {error}", setting="mapping") from None
     try:
