@@ -74,7 +74,7 @@ def check_consistency(
     now = now or datetime.now(UTC)
     report = ConsistencyReport()
     fingerprint = settings_fingerprint(settings)
-    with store.begin() as conn:
+    with store.begin(immediate=True) as conn:  # reads, fills a temporary scope, then writes the findings
         mark = high_water_mark(conn)
         since = None if full else _last_mark(conn, fingerprint)
         scope = build_scope(conn, since) if since is not None else None

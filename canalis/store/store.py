@@ -101,10 +101,26 @@ class Store:
         self.close()
 
     @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """A connection inside one transaction, committed on success."""
-        with self.engine.begin() as connection:
-            yield connection
+    def begin(self, *, immediate: bool = False) -> Iterator[Connection]:
+        """A connection inside one transaction, committed on success.
+
+        `immediate`: on SQLite, take the write lock when the transaction starts (waiting up to the busy timeout)
+        instead of at its first write. A transaction that reads (or fills a temporary table from the store) and then
+        writes must ask for it: begun lazily, its first write fails at once with "database is locked" when another
+        process committed since it started reading, since its snapshot can no longer become a write. Other
+        databases ignore it."""
+        if not immediate or self.engine.dialect.name != "sqlite":
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
 
     def upsert(self, table: Table, rows: Iterable[dict[str, Any]], **options: Any) -> UpsertCounts:
         """Upsert rows in their own transaction."""
