@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, exists, func, or_, select
 
 from canalis.kpis.settings import KpiSettings
 from canalis.kpis.sql import channel_counts, counted_orders, money_units_sum, units_to_money
@@ -112,8 +112,9 @@ def lifetime_value(conn: Connection, settings: KpiSettings) -> LifetimeValueRepo
         report.by_channels.setdefault(currency, {})[int(n)] = bucket
         report.orders_counted += bucket.orders
 
-    identified = o.c.customer_record_key.in_(select(s.c.record_key))
-    unidentified = or_(o.c.customer_record_key.is_(None), o.c.customer_record_key.not_in(select(s.c.record_key)))
+    # EXISTS / NOT EXISTS: PostgreSQL runs `NOT IN (subquery)` as a nested scan once the keys outgrow work_mem
+    identified = exists().where(s.c.record_key == o.c.customer_record_key)
+    unidentified = or_(o.c.customer_record_key.is_(None), ~identified)
     report.orders_back_office_or_cancelled = _count(conn, ~counted_orders(settings))
     report.orders_without_customer = _count(conn, counted_orders(settings), unidentified)
     report.orders_without_amount = _count(
