@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -11,20 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from canalis.store import Store, tables
+from tests.store.prices import numbered_price
 
 
 def _price(n: int) -> dict:
-    return {
-        "price_key": f"shop:SKU-{n}:web",
-        "source": "shop",
-        "sku": f"SKU-{n}",
-        "price_list": "web",
-        "amount": Decimal("9.90"),
-        "currency": "EUR",
-        "tax_included": True,
-        "loaded_at": datetime(2026, 1, 1, tzinfo=UTC),
-        "content_hash": f"h-{n}",
-    }
+    return numbered_price(n)
 
 
 def _read_then_write(store: Store, other: Store, *, immediate: bool) -> list[BaseException]:

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
-from decimal import Decimal
 
 import sqlalchemy as sa
 
 from canalis.store import Store, statistics, tables
+from tests.store.prices import numbered_price
 
 
 def _prices(start: int, count: int) -> list[dict]:
-    return [
-        {
-            "price_key": f"shop:SKU-{n}:web",
-            "source": "shop",
-            "sku": f"SKU-{n}",
-            "price_list": "web",
-            "amount": Decimal("9.90"),
-            "currency": "EUR",
-            "tax_included": True,
-            "loaded_at": datetime(2026, 1, 1, tzinfo=UTC),
-            "content_hash": f"h-{n}",
-        }
-        for n in range(start, start + count)
-    ]
+    return [numbered_price(n) for n in range(start, start + count)]
 
 
 def _counted(store: Store) -> float:
