@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,6 +75,9 @@ _UPSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (system, object_type, object_id) "
     "DO UPDATE SET updated_at = excluded.updated_at, payload = excluded.payload"
 )
+
+_object_key = itemgetter(2)
+_truth_key = itemgetter(0, 1, 2)
 
 OrderBy = Literal["seq", "updated_at"]
 _TRAILING_DIGITS = re.compile(r"(\d+)(?:\?.*)?$")
@@ -296,17 +300,17 @@ class ObjectStore:
         with self._write() as conn:
             for system, object_type, rows in groups:
                 first = self._last_seq(conn, system, object_type) + 1
-                conn.executemany(
-                    _UPSERT,
-                    [
-                        (system, object_type, object_id, seq, created_at, updated_at, payload)
-                        for seq, (object_id, updated_at, payload, created_at) in enumerate(rows, first)
-                    ],
-                )
+                params = [
+                    (system, object_type, object_id, seq, created_at, updated_at, payload)
+                    for seq, (object_id, updated_at, payload, created_at) in enumerate(rows, first)
+                ]
+                # In key order (stable: a repeated id keeps its order), the B-tree is filled page after page.
+                params.sort(key=_object_key)
+                conn.executemany(_UPSERT, params)
                 self._save_seq(conn, system, object_type, first + len(rows) - 1)
                 self._changed(system, object_type, (row[0] for row in rows))
                 total += len(rows)
-            conn.executemany("INSERT OR REPLACE INTO truth_records VALUES (?, ?, ?, ?)", truth)
+            conn.executemany("INSERT OR REPLACE INTO truth_records VALUES (?, ?, ?, ?)", sorted(truth, key=_truth_key))
         return total
 
     def put(

@@ -50,16 +50,22 @@ _TRIPLES: tuple[str, ...] = tuple(BASE36[v % 36] + BASE36[v // 36 % 36] + BASE36
 """Every number below 36**3 as three base-36 digits, least significant first."""
 
 
+_SIX = _TRIPLE * _TRIPLE
+
+
 def opaque_id(label: str, n: int, length: int) -> str:
     """A deterministic uppercase alphanumeric id in Square's style.
 
-    The hash's base-36 digits, least significant first (three at a time: one division per three digits).
+    The hash's base-36 digits, least significant first: one division of the large number per six digits, then one
+    small division and two table lookups for the two groups of three.
     """
     value = int.from_bytes(hashlib.blake2b(f"{label}:{n}".encode(), digest_size=20).digest(), "big")
-    parts = []
-    for _ in range((length + 2) // 3):
-        value, low = divmod(value, _TRIPLE)
-        parts.append(_TRIPLES[low])
+    triples, parts = _TRIPLES, []
+    for _ in range((length + 5) // 6):
+        value, six = divmod(value, _SIX)
+        high, low = divmod(six, _TRIPLE)
+        parts.append(triples[low])
+        parts.append(triples[high])
     return "".join(parts)[:length]
 
 

@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 
 from faker import Faker
 
+from canalis.sandbox.world.rng import WorldRandom
 from canalis.sandbox.world.spec import WorldSpec
 
 T = TypeVar("T")
@@ -254,7 +255,7 @@ def ascii_fold(text: str) -> str:
 
 def stable_rng(*parts: object) -> random.Random:
     """A random generator seeded from labelled parts, identical across runs and platforms."""
-    return random.Random(":".join(str(p) for p in parts))
+    return WorldRandom(":".join(str(p) for p in parts))
 
 
 class Weighted(Generic[T]):
