@@ -25,13 +25,13 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    execute,
     get_named_type,
     is_interface_type,
     parse,
     validate,
 )
 
+from canalis.sandbox.emulators.shopify.bulkquery import BulkQuery, BulkQueryError
 from canalis.sandbox.emulators.shopify.mutations import check_scope
 from canalis.sandbox.emulators.shopify.objects import SYSTEM, ObjectAccess, gid, now_z, parse_gid
 from canalis.sandbox.emulators.shopify.paging import BulkPager
@@ -210,6 +210,7 @@ class BulkOperations:
         state.update(status="RUNNING")
         self._save(state)
         pager = BulkPager()
+        query = BulkQuery(schema, document)
         objects = roots = 0
         with partial.open("w", encoding="utf-8") as out:
             while True:
@@ -227,10 +228,11 @@ class BulkOperations:
                     "bulk_store": self,
                     "request_root": "",
                 }
-                result = execute(schema, document, context_value=context)
-                if result.errors:
-                    raise RuntimeError(f"bulk query failed: {result.errors[0].message}")
-                top = next(iter((result.data or {}).values()))
+                try:
+                    data = query.run(context)
+                except BulkQueryError as error:
+                    raise RuntimeError(f"bulk query failed: {error}") from error
+                top = next(iter(data.values()))
                 for line in flatten(top, group=state["groupObjects"]):
                     out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
                     objects += 1

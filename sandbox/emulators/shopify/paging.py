@@ -108,7 +108,9 @@ def store_connection(
     predicate = matcher(rest, fields or {}, text or (lambda _stored: ""))
     picked: list[StoredObject] = []
     more = False
-    for stored in scan(info.context["access"].store, object_type, sort, after, since, before):
+    # A page needs one object past the limit to know whether more follow: read no more than that at a time.
+    batch = min(SCAN_BATCH, limit + 1)
+    for stored in scan(info.context["access"].store, object_type, sort, after, since, before, batch=batch):
         if (where is not None and not where(stored)) or not predicate(stored):
             continue
         if len(picked) == limit:
@@ -142,34 +144,43 @@ def _sort_key(stored: StoredObject, sort: Sort) -> Any:
 
 
 def scan(
-    store: ObjectStore, object_type: str, sort: Sort, after: Any, since: str | None, before: str | None
+    store: ObjectStore,
+    object_type: str,
+    sort: Sort,
+    after: Any,
+    since: str | None,
+    before: str | None,
+    *,
+    batch: int = SCAN_BATCH,
 ) -> Iterator[StoredObject]:
-    """Stored objects after a sort key, fetched from the store in batches."""
+    """Stored objects after a sort key, fetched from the store in batches of `batch`."""
+    size = batch
     position = after
     while True:
         if sort == "seq":
-            batch = store.page(
+            rows = store.page(
                 SYSTEM,
                 object_type,
                 after_seq=int(position or 0),
-                limit=SCAN_BATCH,
+                limit=size,
                 updated_since=since,
                 updated_before=before,
             )
         else:
-            batch = store.page(
+            rows = store.page(
                 SYSTEM,
                 object_type,
-                limit=SCAN_BATCH,
+                limit=size,
                 updated_since=since,
                 updated_before=before,
                 order_by="updated_at",
                 after_updated=tuple(position) if position else None,
             )
-        yield from batch
-        if len(batch) < SCAN_BATCH:
+        yield from rows
+        if len(rows) < size:
             return
-        position = _sort_key(batch[-1], sort)
+        position = _sort_key(rows[-1], sort)
+        size = SCAN_BATCH  # filtered out objects: read on in full batches
 
 
 def list_connection(info: GraphQLResolveInfo, args: dict[str, Any], items: list[Any]) -> dict[str, Any]:
