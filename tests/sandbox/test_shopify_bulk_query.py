@@ -15,7 +15,7 @@ from canalis.connectors.shopify import queries
 from canalis.sandbox.emulators.shopify.bulk import BulkOperations, flatten
 from canalis.sandbox.emulators.shopify.bulkquery import BulkQuery, BulkQueryError
 from canalis.sandbox.emulators.shopify.objects import ObjectAccess
-from canalis.sandbox.emulators.shopify.paging import BulkPager
+from canalis.sandbox.emulators.shopify.paging import BulkPager, decode_cursor
 from canalis.sandbox.emulators.shopify.schema import schema_for
 from canalis.sandbox.objectstore import ObjectStore
 from canalis.sandbox.server.faults import FaultPlan
@@ -40,6 +40,9 @@ QUERIES = [
     '{ customers(sortKey: UPDATED_AT, query: "state:enabled") { edges { node { id email @skip(if: true) '
     "firstName @include(if: true) defaultEmailAddress { emailAddress marketingState } "
     "defaultPhoneNumber { phoneNumber } } } } }",
+    "{ orders { edges { cursor node { id lineItems { edges { cursor node { id } } pageInfo { startCursor } } } } "
+    "pageInfo { ...Page } } } fragment Page on PageInfo { endCursor hasNextPage }",
+    "{ customers { edges { ... on CustomerEdge { cursor } node { id } } } }",
     "{ inventoryItems { edges { node { id sku tracked variant { id } "
     "inventoryLevels { edges { node { id location { id name } } } } } } } }",
 ]
@@ -139,3 +142,20 @@ def _pages_of(store: ObjectStore, schema: Any, document: Any) -> Iterator[Any]:
         if not pager.has_next:
             return
         pager.after, pager.next_after = pager.next_after, None
+
+
+def test_cursors_read_by_a_bulk_query_are_the_real_ones(store: ObjectStore) -> None:
+    query = (
+        "{ orders { edges { cursor node { id lineItems { edges { ...Edge } } } } pageInfo { endCursor } } } "
+        "fragment Edge on LineItemEdge { cursor node { id } }"
+    )
+    data = BulkQuery(schema_for(VERSION), parse(query)).run(_context(store, BulkPager(page_size=30)))
+    edges = data["orders"]["edges"]
+    seqs = [decode_cursor(edge["cursor"]) for edge in edges]
+    assert seqs == [o.seq for o in store.page("shopify", "orders", limit=30)]
+    assert decode_cursor(data["orders"]["pageInfo"]["endCursor"]) == seqs[-1]
+    lines = [edge for order in edges for edge in order["node"]["lineItems"]["edges"]]
+    assert lines and all(decode_cursor(line["cursor"]) >= 0 for line in lines)
+    plain = BulkQuery(schema_for(VERSION), parse("{ orders { edges { node { id } } } }"))
+    plain_edges = plain.run(_context(store, BulkPager(page_size=30)))["orders"]["edges"]
+    assert [edge["node"]["id"] for edge in plain_edges] == [edge["node"]["id"] for edge in edges]

@@ -250,9 +250,12 @@ class BulkOperations:
         self._save(state)
 
 
+_CONNECTION_KEYS = frozenset(("edges", "nodes", "pageInfo"))
+
+
 def _connection_items(value: Any) -> list[Any] | None:
     """The nodes of a connection value, or None when the value is not a connection."""
-    if not isinstance(value, dict) or not value or not set(value) <= {"edges", "nodes", "pageInfo"}:
+    if not isinstance(value, dict) or not value or not value.keys() <= _CONNECTION_KEYS:
         return None
     if isinstance(value.get("nodes"), list):
         return value["nodes"]

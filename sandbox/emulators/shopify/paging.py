@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from graphql import GraphQLError, GraphQLResolveInfo
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLResolveInfo,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
 
 from canalis.sandbox.emulators.shopify.objects import SYSTEM, served
 from canalis.sandbox.emulators.shopify.search import Accessor, SearchError, matcher, parse_search, store_bounds
@@ -64,6 +71,35 @@ def bulk_pager(info: GraphQLResolveInfo) -> BulkPager | None:
 def in_bulk(info: GraphQLResolveInfo) -> bool:
     """Whether the field is resolved for a bulk operation (nested connections return every item)."""
     return info.context.get("bulk") is not None
+
+
+def _selected(selection_set: SelectionSetNode | None, fragments: dict[str, Any]) -> Iterator[FieldNode]:
+    """The fields of a selection set, looking into inline fragments and fragment spreads."""
+    for selection in selection_set.selections if selection_set is not None else ():
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _selected(selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+            yield from _selected(fragments[selection.name.value].selection_set, fragments)
+
+
+def _cursors_selected(info: GraphQLResolveInfo) -> bool:
+    """Whether the query reads any cursor of this connection (`edges { cursor }`, `pageInfo { ...Cursor }`)."""
+    wanted = {"edges": ("cursor",), "pageInfo": ("startCursor", "endCursor")}
+    for node in info.field_nodes:
+        for part in _selected(node.selection_set, info.fragments):
+            names = wanted.get(part.name.value, ())
+            if any(inner.name.value in names for inner in _selected(part.selection_set, info.fragments)):
+                return True
+    return False
+
+
+def cursors_of(info: GraphQLResolveInfo, keys: list[Any]) -> list[str]:
+    """The cursors of a page's sort keys; in a bulk query that reads no cursor, empty ones (never written)."""
+    if in_bulk(info) and not _cursors_selected(info):
+        return [""] * len(keys)
+    return [encode_cursor(key) for key in keys]
 
 
 def connection(nodes: list[Any], cursors: list[str], *, has_next: bool, has_previous: bool) -> dict[str, Any]:
@@ -124,7 +160,7 @@ def store_connection(
     if pager is not None:
         pager.has_next, pager.next_after = more, keys[-1] if keys else None
     _maybe_corrupt(info, nodes)
-    return connection(nodes, [encode_cursor(key) for key in keys], has_next=more, has_previous=after is not None)
+    return connection(nodes, cursors_of(info, keys), has_next=more, has_previous=after is not None)
 
 
 def count_matching(
@@ -191,7 +227,7 @@ def list_connection(info: GraphQLResolveInfo, args: dict[str, Any], items: list[
         limit = page_size(info, args)
         start = int(decode_cursor(args["after"])) + 1 if args.get("after") else 0
     chosen = items[start : start + limit]
-    cursors = [encode_cursor(start + offset) for offset in range(len(chosen))]
+    cursors = cursors_of(info, [start + offset for offset in range(len(chosen))])
     return connection(chosen, cursors, has_next=start + limit < len(items), has_previous=start > 0)
 
 
