@@ -23,8 +23,11 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     GraphQLAbstractType,
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLError,
+    GraphQLID,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -32,6 +35,8 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
+    GraphQLUnionType,
     OperationDefinitionNode,
     Undefined,
     default_type_resolver,
@@ -44,6 +49,13 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, is_awaitable, is_iterable
 
 TYPENAME = "__typename"
+_ABSTRACT = (GraphQLInterfaceType, GraphQLUnionType)
+_UNCHANGED: dict[Any, type] = {
+    GraphQLString.serialize: str,
+    GraphQLID.serialize: str,
+    GraphQLBoolean.serialize: bool,
+}
+"""Serializers of the built-in scalars that give back a value of this exact type as it is."""
 
 
 class BulkQueryError(Exception):
@@ -65,11 +77,14 @@ class _Field:
     leaf: Any = None
     """The serializer when the field is a scalar or an enum (the common case, completed without `_complete`)."""
     required: bool = False
+    same: type | None = None
+    """A value of this exact type is its own serialization (str for String and ID, bool for Boolean)."""
 
     def __post_init__(self) -> None:
         named = self.return_type.of_type if isinstance(self.return_type, GraphQLNonNull) else self.return_type
         if isinstance(named, GraphQLScalarType | GraphQLEnumType):
             self.leaf, self.required = named.serialize, named is not self.return_type
+            self.same = _UNCHANGED.get(named.serialize)
 
 
 class BulkQuery:
@@ -149,7 +164,10 @@ class BulkQuery:
                 result[item.key] = parent.name
                 continue
             if item.resolve is None:  # graphql-core's default resolver
-                value = source.get(item.name) if isinstance(source, Mapping) else getattr(source, item.name, None)
+                if type(source) is dict or isinstance(source, Mapping):
+                    value = source.get(item.name)
+                else:
+                    value = getattr(source, item.name, None)
                 if callable(value):
                     info = self._info(item, parent, Path(path, item.key, parent.name), context)
                     value = value(info, **item.args)
@@ -163,6 +181,8 @@ class BulkQuery:
                 if item.required:
                     raise BulkQueryError(f"Cannot return null for non-nullable field {parent.name}.{item.name}.")
                 result[item.key] = None
+            elif type(value) is item.same:
+                result[item.key] = value
             else:
                 result[item.key] = self._serialize(item.leaf, value, item.return_type)
         return result
@@ -202,7 +222,7 @@ class BulkQuery:
             ]
         if isinstance(return_type, GraphQLScalarType | GraphQLEnumType):
             return self._serialize(return_type.serialize, value, return_type)
-        if isinstance(return_type, GraphQLAbstractType):
+        if isinstance(return_type, _ABSTRACT):
             return_type = self._runtime_type(return_type, item, value, parent, path, context)
         assert isinstance(return_type, GraphQLObjectType)
         if return_type.is_type_of and not return_type.is_type_of(value, self._info(item, parent, path, context)):
