@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -53,8 +54,9 @@ def dob_swapped(a: int, b: int) -> bool:
     return a // 10000 == b // 10000 and (a // 100) % 100 == b % 100 and a % 100 == (b // 100) % 100
 
 
+@lru_cache(maxsize=65536)
 def dob_distance(a: int, b: int) -> int:
-    """Edits between two yyyymmdd dates (see `dob_edits`)."""
+    """Edits between two yyyymmdd dates (see `dob_edits`); pairs of dates recur, so answers are remembered."""
     if a == b:
         return 0
     return int(dob_edits(np.asarray([a], dtype=np.int64), np.asarray([b], dtype=np.int64))[0])
