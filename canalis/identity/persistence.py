@@ -12,7 +12,7 @@ state (a store written by an older version), a run is full.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -193,7 +193,7 @@ _CUSTOMER_COLUMNS = (
 )  # fmt: skip
 
 
-def _scored_evidence(batch: BatchResult, edges: np.ndarray) -> list[dict]:
+def _scored_evidence(batch: BatchResult, edges: np.ndarray) -> Iterator[dict]:
     """Compact evidence of scored links (edges given): probability, match weight and each field's level (the
     weights and similarities behind them are in `canalis identity explain`)."""
     pairs = batch.pairs
@@ -203,14 +203,12 @@ def _scored_evidence(batch: BatchResult, edges: np.ndarray) -> list[dict]:
     weight = np.round(pairs.scores.total[index], 3).tolist()
     swapped = pairs.comparison.swapped[index].tolist()
     names = [(name, FIELDS[name]) for name in FIELD_NAMES]
-    out: list[dict] = []
     for row, p, w, swap in zip(levels, probability, weight, swapped, strict=True):
         found = {"rule": "probabilistic", "probability": p, "match_weight": w,
                  "levels": {name: level[j] for (name, level), j in zip(names, row, strict=True) if j}}  # fmt: skip
         if swap:
             found["names_swapped"] = True
-        out.append(found)
-    return out
+        yield found
 
 
 # Rules in the order of their names: rows of one pair are written in that order.
@@ -247,9 +245,10 @@ def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
         return []
     keys = batch.frame.array("key")
     scored = batch.edge_pair[chosen] >= 0
-    evidence: list[dict | None] = [None] * len(chosen)
+    # Evidence is encoded at once, as it is stored: a million links' documents are not all held as dicts.
+    evidence: list[JSONText | None] = [None] * len(chosen)
     for i, found in zip(np.flatnonzero(scored).tolist(), _scored_evidence(batch, chosen[scored]), strict=True):
-        evidence[i] = found
+        evidence[i] = JSONText(dumps(found))
     edge_list = chosen.tolist()
     reasons = batch.clustering.reasons
     status = batch.clustering.status[chosen].tolist()
@@ -264,9 +263,7 @@ def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
 
 
 def _changed_links(connection: Connection, rows: list[tuple], touched: list[str]) -> list[tuple]:
-    """The link rows that are new or differ from the stored ones (whose stale rows are deleted); evidence is
-    encoded once, as it is stored."""
-    fresh = [(*row[:6], None if row[6] is None else JSONText(dumps(row[6])), row[7]) for row in rows]
+    """The link rows that are new or differ from the stored ones (whose stale rows are deleted)."""
     stored = {
         (a, b, rule): (link_id, (confidence, status, reason, evidence))
         for link_id, a, b, rule, confidence, status, reason, evidence in select_where_in(
@@ -275,7 +272,7 @@ def _changed_links(connection: Connection, rows: list[tuple], touched: list[str]
     }  # fmt: skip
     stale: list[int] = []
     out: list[tuple] = []
-    for row in fresh:
+    for row in rows:
         old = stored.pop(row[:3], None)
         if old is not None and old[1] == row[3:7]:
             continue
