@@ -8,7 +8,8 @@ few hundred keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
@@ -71,11 +72,17 @@ def _converted_column(values: Sequence[Any], process: Callable[[Any], Any]) -> l
     return list(map(table.get, values))
 
 
+def _batches(rows: Iterable[Sequence[Any]], processors: list) -> Iterator[list[Sequence[Any]]]:
+    """The rows in batches of _BATCH, converted batch by batch (a converted copy of all rows is never held)."""
+    convert = any(processors)
+    iterator = iter(rows)
+    while batch := list(islice(iterator, _BATCH)):
+        yield _converted(batch, processors) if convert else batch
+
+
 def insert_rows(connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Insert rows (tuples in `columns` order) in bulk; returns how many."""
     processors = _processors(connection, table, columns)
-    if any(processors):
-        rows = _converted(list(rows), processors)
     dialect = connection.dialect.name
     raw = connection.connection.driver_connection
     names = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in columns)
@@ -83,22 +90,16 @@ def insert_rows(connection: Connection, table: Table, columns: Sequence[str], ro
     count = 0
     if dialect == "postgresql":
         with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
+            for batch in _batches(rows, processors):
+                for row in batch:
+                    copy.write_row(row)
+                count += len(batch)
         return count
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     statement = f"INSERT INTO {target} ({names}) VALUES ({', '.join([marker] * len(columns))})"
     cursor = raw.cursor()
     try:
-        batch: list[Sequence[Any]] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= _BATCH:
-                cursor.executemany(statement, batch)
-                count += len(batch)
-                batch = []
-        if batch:
+        for batch in _batches(rows, processors):
             cursor.executemany(statement, batch)
             count += len(batch)
     finally:

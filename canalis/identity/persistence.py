@@ -357,6 +357,7 @@ def _write(
     insert_rows(connection, identity_links, _LINK_COLUMNS, links)
     ids = outcome.ids
     insert_rows(connection, source_identities, _IDENTITY_COLUMNS, identities)
+    del links, identities  # a row per link and per record: freed before the golden records' rows are made
     old_ids = set(previous.values())
     created = dict(
         connection.execute(select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at)).all()

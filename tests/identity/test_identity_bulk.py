@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
+from canalis.identity import bulk
 from canalis.identity.bulk import insert_rows
 from canalis.store.types import JSONDoc, JSONText, UTCDateTime
 
@@ -20,7 +22,9 @@ ROWS = sa.Table(
 )
 
 
-def test_bulk_insert_reads_back_like_a_plain_insert() -> None:
+@pytest.mark.parametrize("batch", [4, 20_000])
+def test_bulk_insert_reads_back_like_a_plain_insert(batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "_BATCH", batch)  # rows written in several statements, or in one
     now = datetime(2026, 5, 1, 12, tzinfo=UTC)
     shared = {"rule": "email", "fields": [1, 2]}
     rows = [
@@ -31,10 +35,10 @@ def test_bulk_insert_reads_back_like_a_plain_insert() -> None:
         ("e", 0.25, JSONText('{"rule": "loyalty_id"}'), now),
         ("f", 0.75, [3, "x"], now - timedelta(days=2)),
     ]
-    bulk, plain = sa.create_engine("sqlite://"), sa.create_engine("sqlite://")
-    for engine in (bulk, plain):
+    bulk_db, plain = sa.create_engine("sqlite://"), sa.create_engine("sqlite://")
+    for engine in (bulk_db, plain):
         METADATA.create_all(engine)
-    with bulk.begin() as connection:
+    with bulk_db.begin() as connection:
         assert insert_rows(connection, ROWS, ["k", "score", "doc", "at"], rows) == len(rows)
     with plain.begin() as connection:
         documents = [doc if not isinstance(doc, JSONText) else {"rule": "loyalty_id"} for _, _, doc, _ in rows]
@@ -43,7 +47,7 @@ def test_bulk_insert_reads_back_like_a_plain_insert() -> None:
             [{"k": k, "score": s, "doc": d, "at": at} for (k, s, _, at), d in zip(rows, documents, strict=True)],
         )
     read = sa.select(ROWS).order_by(ROWS.c.k)
-    with bulk.connect() as a, plain.connect() as b:
+    with bulk_db.connect() as a, plain.connect() as b:
         found, expected = a.execute(read).all(), b.execute(read).all()
     assert found == expected
     assert found[0].at == now and found[2].score is None and found[4].doc == {"rule": "loyalty_id"}
