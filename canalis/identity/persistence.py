@@ -32,7 +32,7 @@ from canalis.identity.report import ResolutionReport
 from canalis.identity.resolver import BatchResult
 from canalis.identity.scoring import MatchModel
 from canalis.identity.state import PIECE_BYTES, join, pieces
-from canalis.identity.survivorship import GOLDEN_FIELDS, GoldenTable
+from canalis.identity.survivorship import GOLDEN_FIELDS, GoldenRecord, GoldenTable
 from canalis.identity.tables import (
     identity_customer_ids,
     identity_id_events,
@@ -318,8 +318,12 @@ def _identity_rows(batch: BatchResult, outcome: Outcome, now: datetime) -> list[
     return out
 
 
-def _golden_rows(golden: GoldenTable, created: dict[str, datetime], now: datetime) -> Iterable[tuple]:
-    for record in golden:
+def _golden_rows(golden: GoldenTable | list[GoldenRecord], created: dict[str, datetime], now: datetime
+                 ) -> Iterator[tuple]:  # fmt: skip
+    """customers rows of the golden records, by customer id, each made as it is written."""
+    ids = golden.ids if isinstance(golden, GoldenTable) else [record.customer_id for record in golden]
+    for i in sorted(range(len(ids)), key=ids.__getitem__):
+        record = golden[i]
         values = record.values
         yield (
             record.customer_id, *(values.get(name) for name in GOLDEN_FIELDS), record.lineage, record.record_count,
@@ -344,20 +348,25 @@ def _write(
     resolved = list(batch.frame.key)
     removed = list(resolution.removed_records)
     touched = sorted(set(resolved) | set(removed))
-    links, identities = _link_rows(batch, now), _identity_rows(batch, outcome, now)
     if full:
         for table in (identity_links, source_identities, identity_records):
             connection.execute(sa.delete(table))
     else:
-        # Only the rows that changed are written: most links and assignments of the touched records stay.
-        links = _changed_links(connection, links, touched)
-        identities = _changed_identities(connection, identities, touched)
         delete_where_in(connection, identity_records, ("record_key",), list(hashes) + removed)
-    # Rows go in in key order: index pages then fill one after the other instead of at random.
+    # Rows go in in key order: index pages then fill one after the other instead of at random. Links, then
+    # assignments, are made and written one table at a time (a row per link, then a row per record).
+    # Incremental runs write only the rows that changed: most links and assignments of the touched records stay.
+    links = _link_rows(batch, now)
+    if not full:
+        links = _changed_links(connection, links, touched)
     insert_rows(connection, identity_links, _LINK_COLUMNS, links)
-    ids = outcome.ids
+    del links
+    identities = _identity_rows(batch, outcome, now)
+    if not full:
+        identities = _changed_identities(connection, identities, touched)
     insert_rows(connection, source_identities, _IDENTITY_COLUMNS, identities)
-    del links, identities  # a row per link and per record: freed before the golden records' rows are made
+    del identities
+    ids = outcome.ids
     old_ids = set(previous.values())
     created = dict(
         connection.execute(select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at)).all()
@@ -366,7 +375,7 @@ def _write(
         connection.execute(sa.delete(customers))
     else:
         delete_where_in(connection, customers, ("customer_id",), old_ids | set(ids))
-    insert_rows(connection, customers, _CUSTOMER_COLUMNS, sorted(_golden_rows(resolution.golden, created, now)))
+    insert_rows(connection, customers, _CUSTOMER_COLUMNS, _golden_rows(resolution.golden, created, now))
     insert_rows(
         connection,
         identity_customer_ids,
