@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -53,9 +54,9 @@ def stable_code(value: str) -> int:
     return code or 1
 
 
-def stable_codes(values: Sequence[str]) -> np.ndarray:
-    """stable_code of every value, computed once per distinct value."""
-    table = {value: stable_code(value) for value in set(values)}
+def stable_codes(values: Sequence, text: Callable[[Any], str] | None = None) -> np.ndarray:
+    """stable_code of every value (or of `text(value)`), computed once per distinct value."""
+    table = {value: stable_code(value if text is None else text(value)) for value in set(values)}
     return np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values))
 
 
@@ -72,25 +73,43 @@ def signal_codes(frame: Frame, names: Iterable[str]) -> dict[str, np.ndarray]:
     f = frame
     wanted = set(names)
     out: dict[str, np.ndarray] = {}
-    texts: dict[str, Callable[[], list[str]]] = {
-        "given": lambda: f.given,
-        "family": lambda: f.family,
-        "given_sound": lambda: [phonetic_key(g) if g else "" for g in f.given],
-        "family_sound": lambda: f.family_sound,
-        "given_initial": lambda: [g[:1] for g in f.given],
-        "dob": lambda: [str(d) if d else "" for d in f.dob],
-        "postcode": lambda: f.postcode,
-        "city": lambda: f.city,
-        "street": lambda: f.street,
-        "email_local": lambda: [e if len(e) >= 5 else "" for e in f.email_local],
+    # Each signal: a frame column and how a value of it reads as the signal's text (None: as it is).
+    signals: dict[str, tuple[list, Callable[[Any], str] | None]] = {
+        "given": (f.given, None),
+        "family": (f.family, None),
+        "given_sound": (f.given, _sound),
+        "family_sound": (f.family_sound, None),
+        "given_initial": (f.given, _initial),
+        "dob": (f.dob, _dob_text),
+        "postcode": (f.postcode, None),
+        "city": (f.city, None),
+        "street": (f.street, None),
+        "email_local": (f.email_local, _long_local),
     }
     if wanted & {"street_number", "street_sound"}:
-        parts = [_street_parts(s) if s else ("", "") for s in f.street]
-        out["street_number"] = stable_codes([p[0] for p in parts])
-        out["street_sound"] = stable_codes([p[1] for p in parts])
+        parts = {street: _street_parts(street) if street else ("", "") for street in set(f.street)}
+        out["street_number"] = stable_codes(f.street, lambda street: parts[street][0])
+        out["street_sound"] = stable_codes(f.street, lambda street: parts[street][1])
     for name in wanted - set(out):
-        out[name] = stable_codes(texts[name]())
+        out[name] = stable_codes(*signals[name])
     return out
+
+
+def _sound(given: str) -> str:
+    return phonetic_key(given) if given else ""
+
+
+def _initial(name: str) -> str:
+    return name[:1]
+
+
+def _dob_text(dob: int) -> str:
+    return str(dob) if dob else ""
+
+
+def _long_local(local: str) -> str:
+    """An email's local part long enough to block on (five characters or more), else ""."""
+    return local if len(local) >= 5 else ""
 
 
 def _combine(kind: str, parts: list[np.ndarray]) -> np.ndarray:

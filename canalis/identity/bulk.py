@@ -8,7 +8,8 @@ few hundred keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,46 +42,47 @@ def _processors(connection: Connection, table: Table, columns: Sequence[str]) ->
 
 
 def _converted(rows: list[Sequence[Any]], processors: list) -> list[tuple]:
-    """Rows with each column that needs it converted, column by column (repeated values such as a run's
-    timestamp converted once)."""
+    """Rows with each column that needs it converted, column by column, each distinct value converted once
+    (a run's timestamp, repeated row after row, is converted once)."""
     if not rows:
         return []
     columns = list(zip(*rows, strict=True))
     for i, process in enumerate(processors):
-        if process is None:
-            continue
-        memo: dict[Any, Any] = {}
-        documents: dict[int, Any] = {}  # JSON documents shared by several rows, by identity
+        if process is not None:
+            columns[i] = _converted_column(columns[i], process)
+    return list(zip(*columns, strict=True))
+
+
+def _converted_column(values: Sequence[Any], process: Callable[[Any], Any]) -> list:
+    """The values converted by `process`, None kept as None."""
+    try:
+        table = {value: process(value) for value in set(values) if value is not None}
+    except TypeError:  # unhashable values: JSON documents, each converted once (documents may be shared)
+        documents: dict[int, Any] = {}
         out = []
-        last: Any = memo  # the previous value and its conversion: a run's timestamp repeats row after row
-        last_out: Any = None
-        for value in columns[i]:
-            if value is last:
-                out.append(last_out)
-                continue
+        for value in values:
             if value is None:
                 out.append(None)
                 continue
-            try:
-                found = memo.get(value, memo)
-            except TypeError:  # unhashable: a JSON document
-                found = documents.get(id(value), memo)
-                if found is memo:
-                    found = documents[id(value)] = process(value)
-            else:
-                if found is memo:
-                    found = memo[value] = process(value)
-            last, last_out = value, found
+            found = documents.get(id(value), documents)
+            if found is documents:
+                found = documents[id(value)] = process(value)
             out.append(found)
-        columns[i] = out
-    return list(zip(*columns, strict=True))
+        return out
+    return list(map(table.get, values))
+
+
+def _batches(rows: Iterable[Sequence[Any]], processors: list) -> Iterator[list[Sequence[Any]]]:
+    """The rows in batches of _BATCH, converted batch by batch (a converted copy of all rows is never held)."""
+    convert = any(processors)
+    iterator = iter(rows)
+    while batch := list(islice(iterator, _BATCH)):
+        yield _converted(batch, processors) if convert else batch
 
 
 def insert_rows(connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Insert rows (tuples in `columns` order) in bulk; returns how many."""
     processors = _processors(connection, table, columns)
-    if any(processors):
-        rows = _converted(list(rows), processors)
     dialect = connection.dialect.name
     raw = connection.connection.driver_connection
     names = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in columns)
@@ -88,22 +90,16 @@ def insert_rows(connection: Connection, table: Table, columns: Sequence[str], ro
     count = 0
     if dialect == "postgresql":
         with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
+            for batch in _batches(rows, processors):
+                for row in batch:
+                    copy.write_row(row)
+                count += len(batch)
         return count
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     statement = f"INSERT INTO {target} ({names}) VALUES ({', '.join([marker] * len(columns))})"
     cursor = raw.cursor()
     try:
-        batch: list[Sequence[Any]] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= _BATCH:
-                cursor.executemany(statement, batch)
-                count += len(batch)
-                batch = []
-        if batch:
+        for batch in _batches(rows, processors):
             cursor.executemany(statement, batch)
             count += len(batch)
     finally:

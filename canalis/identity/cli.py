@@ -12,7 +12,7 @@ import orjson
 
 from canalis.identity.clusters import ACCEPTED, RULES
 from canalis.identity.config import IdentityConfig
-from canalis.identity.engine import IdentityEngine, Resolution
+from canalis.identity.engine import IdentityEngine, Resolution, bulk_work
 from canalis.identity.records import IdentityRecord
 
 MAX_REPORTED_ERRORS = 100
@@ -69,15 +69,17 @@ def run_resolve(
     records: dict[str, IdentityRecord] = {}
     errors: list[dict[str, Any]] = []
     malformed = duplicates = 0
-    for number, record, error in read_jsonl(Path(input_path)):
-        if record is None:
-            malformed += 1
-            if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append({"line": number, "error": error})
-            continue
-        if record.key in records:
-            duplicates += 1
-        records[record.key] = record
+    with bulk_work():  # hundreds of thousands of records and no reference cycle: the collector would only scan
+        for number, record, error in read_jsonl(Path(input_path)):
+            if record is None:
+                malformed += 1
+                if len(errors) < MAX_REPORTED_ERRORS:
+                    errors.append({"line": number, "error": error})
+                continue
+            key = record.key
+            if key in records:
+                duplicates += 1
+            records[key] = record
     engine = IdentityEngine(config or IdentityConfig())
     resolution = engine.resolve(records.values())
     evidence = _evidence(resolution) if explain else {}

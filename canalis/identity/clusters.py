@@ -205,6 +205,11 @@ def weak_bridges(edges: Edges, accepted: np.ndarray, below: float, min_side: int
     if not len(weak):
         return weak
     used = np.flatnonzero(accepted)
+    # Only the clusters holding a weak link are searched: the graph is built for their links alone.
+    component = connected_components(int(max(edges.a.max(), edges.b.max())) + 1, edges.a[used], edges.b[used])
+    searched = np.zeros(len(component), dtype=bool)
+    searched[component[edges.a[weak]]] = True
+    used = used[searched[component[edges.a[used]]]]
     neighbours: dict[int, list[tuple[int, int]]] = {}
     for e, x, y in zip(used.tolist(), edges.a[used].tolist(), edges.b[used].tolist(), strict=True):
         neighbours.setdefault(x, []).append((y, e))

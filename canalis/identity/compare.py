@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -53,8 +54,9 @@ def dob_swapped(a: int, b: int) -> bool:
     return a // 10000 == b // 10000 and (a // 100) % 100 == b % 100 and a % 100 == (b // 100) % 100
 
 
+@lru_cache(maxsize=65536)
 def dob_distance(a: int, b: int) -> int:
-    """Edits between two yyyymmdd dates (see `dob_edits`)."""
+    """Edits between two yyyymmdd dates (see `dob_edits`); pairs of dates recur, so answers are remembered."""
     if a == b:
         return 0
     return int(dob_edits(np.asarray([a], dtype=np.int64), np.asarray([b], dtype=np.int64))[0])
@@ -190,11 +192,26 @@ def _multi(value: str) -> bool:
     return " " in value
 
 
-def _sorted_words(streets: list[str], hashes: np.ndarray) -> np.ndarray:
-    """Per row, computed once per distinct street line: its words sorted (what token_sort_ratio compares)."""
-    distinct, first = np.unique(hashes, return_index=True)
-    where = np.searchsorted(distinct, hashes)
-    return np.array([" ".join(sorted(streets[i].split())) for i in first.tolist()], dtype=object)[where]
+def _token_count(street: str) -> int:
+    return street.count(" ") + 1 if street else 0
+
+
+def _number_hash(street: str) -> int:
+    """Hash of a street line's house number (its first token starting with a digit), 0 when none."""
+    return hash(next((t for t in street.split() if t[:1].isdigit()), "")) if street else 0
+
+
+def _sorted_line(street: str) -> str:
+    """A street line's words sorted (what token_sort_ratio compares)."""
+    return " ".join(sorted(street.split()))
+
+
+def _domain(email: str) -> str:
+    return email[email.index("@") + 1 :] if email else ""
+
+
+def _domain_hash(email: str) -> int:
+    return hash(_domain(email))
 
 
 def score_columns(frame) -> dict[str, np.ndarray]:
@@ -207,19 +224,26 @@ def score_columns(frame) -> dict[str, np.ndarray]:
             columns[f"h_{name}"] = np.fromiter(map(hash, getattr(frame, name)), dtype=np.int64, count=n)
     dobs = columns["dob"]
     columns["dob_digits"] = date_digits(dobs)
-    streets = frame.street
-    columns["city_first"] = np.fromiter((ord(c[0]) if c else 0 for c in frame.city), dtype=np.int64, count=n)
-    columns["street_compact"] = np.array([s.replace(" ", "") for s in streets], dtype=object)
-    columns["street_tokens"] = np.fromiter((s.count(" ") + 1 if s else 0 for s in streets), dtype=np.int64, count=n)
-    columns["h_street_number"] = np.fromiter(
-        (hash(next((t for t in s.split() if t[:1].isdigit()), "")) if s else 0 for s in streets),
-        dtype=np.int64,
-        count=n,
+    columns.update(_per_value(frame.city, columns["h_city"], {"city_first": (_first_code, np.int64)}))
+    columns.update(
+        _per_value(
+            frame.street,
+            columns["h_street"],
+            {
+                "street_compact": (_compact, object),
+                "street_tokens": (_token_count, np.int64),
+                "h_street_number": (_number_hash, np.int64),
+                "street_sorted": (_sorted_line, object),
+            },
+        )
     )
-    columns["street_sorted"] = _sorted_words(streets, columns["h_street"])
-    domains = [e[e.index("@") + 1 :] if e else "" for e in frame.email]
-    columns["email_domain"] = np.array(domains, dtype=object)
-    columns["h_email_domain"] = np.fromiter(map(hash, domains), dtype=np.int64, count=n)
+    columns.update(
+        _per_value(
+            frame.email,
+            columns["h_email"],
+            {"email_domain": (_domain, object), "h_email_domain": (_domain_hash, np.int64)},
+        )
+    )
     for name in ("given", "family"):
         derived = _per_value(
             getattr(frame, name),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import date
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 
@@ -80,14 +81,15 @@ class Frame:
         """Normalise and extract the features of every record.
 
         Records with no country are read in `region` (see `infer_region`; by default inferred from these records).
+        Each column is computed once per distinct raw value: records of one person, and people of one town,
+        repeat their names, emails, streets and postcodes.
         """
         records = list(records)
         frame = cls(infer_region(records, config) if region is None else region)
-        extractor = Extractor(config, frame.region)
-        rows = [extractor(record) for record in records]
-        if rows:
-            for name, column in zip(COLUMNS, zip(*rows, strict=True), strict=True):
-                setattr(frame, name, list(column))
+        if records:
+            columns = Extractor(config, frame.region).columns(records)
+            for name in COLUMNS:
+                setattr(frame, name, columns[name])
         return frame
 
     def append(self, record: IdentityRecord, config: IdentityConfig, region: str | None = None) -> int:
@@ -120,6 +122,12 @@ class Frame:
         out = np.empty(len(column), dtype=object)
         out[:] = column
         return out
+
+
+def _each(values: list, function: Callable[[Any], Any]) -> list:
+    """function(value) for every value, computed once per distinct value."""
+    table = {value: function(value) for value in set(values)}
+    return list(map(table.__getitem__, values))
 
 
 class Extractor:
@@ -171,18 +179,41 @@ class Extractor:
             found = self.streets[raw] = normalize_street(raw)
         return found
 
+    def dob(self, birth: date | None) -> int:
+        """A birth date as yyyymmdd, or 0 when missing or implausible."""
+        return dob_int(birth, self.config)
+
+    @staticmethod
+    def country(raw: str | None) -> str:
+        """ISO country code, or ""."""
+        return country_code(raw) or "" if raw else ""
+
+    @staticmethod
+    def postcode(raw: str | None, region: str) -> str:
+        """Postcode comparison key in the record's country, or ""."""
+        return postcode_key(raw, region or None) or "" if raw else ""
+
+    @staticmethod
+    def city(raw: str | None) -> str:
+        """City comparison key, or ""."""
+        return fold_place(raw) if raw else ""
+
+    @staticmethod
+    def sound(family: str) -> str:
+        """Sound-alike key of a folded family name, or ""."""
+        return phonetic_key(family) if family else ""
+
+    @staticmethod
+    def updated(moment: datetime | None) -> float:
+        """A timestamp, or -1."""
+        return moment.timestamp() if moment else -1.0
+
     def __call__(self, record: IdentityRecord) -> tuple:
         """The feature values of one record, in COLUMNS order."""
-        config = self.config
-        country = country_code(record.country) or "" if record.country else ""
+        country = self.country(record.country)
         region = country or self.region
         email, local = self.email(record.email)
-        given = fold_name(record.given_name)
         family = fold_name(record.family_name)
-        birth = record.birth_date
-        dob = 0
-        if birth is not None and birth.year >= config.min_birth_year and birth < _TODAY:
-            dob = birth.year * 10000 + birth.month * 100 + birth.day
         return (
             record.key,
             record.source,
@@ -190,18 +221,46 @@ class Extractor:
             local,
             self.phone(record.phone, region),
             loyalty_key(record.loyalty_id),
-            external_keys(record, config),
-            given,
+            external_keys(record, self.config),
+            fold_name(record.given_name),
             family,
-            phonetic_key(family) if family else "",
-            dob,
-            postcode_key(record.postcode, region or None) or "" if record.postcode else "",
+            self.sound(family),
+            self.dob(record.birth_date),
+            self.postcode(record.postcode, region),
             self.street(record.street),
-            fold_place(record.city) if record.city else "",
+            self.city(record.city),
             country,
-            record.updated_at.timestamp() if record.updated_at else -1.0,
+            self.updated(record.updated_at),
             record,
         )
+
+    def columns(self, records: list[IdentityRecord]) -> dict[str, list]:
+        """The feature columns of many records (as `__call__` row by row), each value normalised once."""
+        config = self.config
+        country = _each([r.country for r in records], self.country)
+        region = [code or self.region for code in country]
+        emails = _each([r.email for r in records], self.email)
+        family = _each([r.family_name for r in records], fold_name)
+        return {
+            "key": [r.key for r in records],
+            "source": [r.source for r in records],
+            "email": [found[0] for found in emails],
+            "email_local": [found[1] for found in emails],
+            "phone": _each(list(zip([r.phone for r in records], region, strict=True)), lambda p: self.phone(*p)),
+            "loyalty": _each([r.loyalty_id for r in records], loyalty_key),
+            "ext": [external_keys(r, config) for r in records],
+            "given": _each([r.given_name for r in records], fold_name),
+            "family": family,
+            "family_sound": _each(family, self.sound),
+            "dob": _each([r.birth_date for r in records], self.dob),
+            "postcode": _each(list(zip([r.postcode for r in records], region, strict=True)),
+                              lambda p: self.postcode(*p)),
+            "street": _each([r.street for r in records], self.street),
+            "city": _each([r.city for r in records], self.city),
+            "country": country,
+            "updated": _each([r.updated_at for r in records], self.updated),
+            "record": records,
+        }  # fmt: skip
 
 
 def extract(record: IdentityRecord, config: IdentityConfig, region: str | None = None) -> tuple:

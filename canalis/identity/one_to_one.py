@@ -98,10 +98,12 @@ def one_to_one_links(
     nothing = OneToOne(np.zeros(0, dtype=np.int64), labels)
     if not 2 <= len(registers) <= 62 or not len(pair_a):
         return nothing
-    source = frame.array("source").astype(str)
-    names = np.asarray(sorted(registers))
-    is_register = np.isin(source, names)
-    code = np.where(is_register, np.searchsorted(names, source), -1)
+    names = sorted(registers)
+    position = {name: i for i, name in enumerate(names)}
+    # The register code of each row (its source's place among the registers, -1 for other sources).
+    by_source = {source: position.get(source, -1) for source in set(frame.source)}
+    code = np.fromiter(map(by_source.__getitem__, frame.source), dtype=np.int64, count=len(frame.source))
+    is_register = code >= 0
     la, lb = labels[pair_a], labels[pair_b]
     if covered_only is not None and covered_only.any():
         covered = coverage(labels, code, len(names)) >= MIN_COVERAGE
@@ -164,9 +166,12 @@ def coverage(labels: np.ndarray, code: np.ndarray, count: int) -> np.ndarray:
     per_register = np.bincount(register, minlength=count)
     start = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
     both = np.zeros((count, count), dtype=np.int64)
-    for group in np.split(register, start[1:]):
+    # Clusters holding the same set of registers count alike: each distinct set (a bit mask) is added once.
+    masks = np.bitwise_or.reduceat(np.left_shift(1, register).astype(np.int64), start) if len(start) else start
+    for mask, clusters in zip(*(found.tolist() for found in np.unique(masks, return_counts=True)), strict=True):
+        group = [i for i in range(count) if mask >> i & 1]
         if len(group) > 1:
-            both[np.ix_(group, group)] += 1
+            both[np.ix_(group, group)] += clusters
     smaller = np.minimum.outer(per_register, per_register)
     return np.divide(both, smaller, out=np.zeros((count, count)), where=smaller > 0)
 
@@ -176,19 +181,14 @@ def _allowed(
     conflicts: set[int], n: int,
 ) -> np.ndarray:  # fmt: skip
     """Chosen pairs whose clusters hold no never-merge decision and no confident non-match between them."""
-    barred: set[tuple[int, int]] = set()
-    for x, partners in never.items():
-        for y in partners:
-            barred.add((int(labels[x]), int(labels[y])))
-    if conflicts:
-        codes = np.fromiter(conflicts, dtype=np.int64, count=len(conflicts))
-        for x, y in zip(labels[codes // n].tolist(), labels[codes % n].tolist(), strict=True):
-            barred.add((x, y))
-            barred.add((y, x))
-    if not barred:
+    # Barred pairs of clusters, each as one code: cluster * n + other cluster.
+    barred = [int(labels[x]) * n + int(labels[y]) for x, partners in never.items() for y in partners]
+    codes = np.fromiter(conflicts, dtype=np.int64, count=len(conflicts))
+    x, y = labels[codes // n], labels[codes % n]
+    every = np.concatenate([np.asarray(barred, dtype=np.int64), x * n + y, y * n + x])
+    if not len(every):
         return np.ones(len(chosen), dtype=bool)
-    la, lb = labels[pair_a[chosen]].tolist(), labels[pair_b[chosen]].tolist()
-    return np.fromiter(((x, y) not in barred for x, y in zip(la, lb, strict=True)), dtype=bool, count=len(chosen))
+    return ~np.isin(labels[pair_a[chosen]] * n + labels[pair_b[chosen]], every)
 
 
 def as_edges(chosen: np.ndarray, pair_a: np.ndarray, pair_b: np.ndarray, probability: np.ndarray, rule: int) -> Edges:

@@ -12,7 +12,7 @@ state (a store written by an older version), a run is full.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from canalis.identity.report import ResolutionReport
 from canalis.identity.resolver import BatchResult
 from canalis.identity.scoring import MatchModel
 from canalis.identity.state import PIECE_BYTES, join, pieces
-from canalis.identity.survivorship import GOLDEN_FIELDS, GoldenTable
+from canalis.identity.survivorship import GOLDEN_FIELDS, GoldenRecord, GoldenTable
 from canalis.identity.tables import (
     identity_customer_ids,
     identity_id_events,
@@ -193,7 +193,7 @@ _CUSTOMER_COLUMNS = (
 )  # fmt: skip
 
 
-def _scored_evidence(batch: BatchResult, edges: np.ndarray) -> list[dict]:
+def _scored_evidence(batch: BatchResult, edges: np.ndarray) -> Iterator[dict]:
     """Compact evidence of scored links (edges given): probability, match weight and each field's level (the
     weights and similarities behind them are in `canalis identity explain`)."""
     pairs = batch.pairs
@@ -203,14 +203,12 @@ def _scored_evidence(batch: BatchResult, edges: np.ndarray) -> list[dict]:
     weight = np.round(pairs.scores.total[index], 3).tolist()
     swapped = pairs.comparison.swapped[index].tolist()
     names = [(name, FIELDS[name]) for name in FIELD_NAMES]
-    out: list[dict] = []
     for row, p, w, swap in zip(levels, probability, weight, swapped, strict=True):
         found = {"rule": "probabilistic", "probability": p, "match_weight": w,
                  "levels": {name: level[j] for (name, level), j in zip(names, row, strict=True) if j}}  # fmt: skip
         if swap:
             found["names_swapped"] = True
-        out.append(found)
-    return out
+        yield found
 
 
 # Rules in the order of their names: rows of one pair are written in that order.
@@ -247,9 +245,10 @@ def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
         return []
     keys = batch.frame.array("key")
     scored = batch.edge_pair[chosen] >= 0
-    evidence: list[dict | None] = [None] * len(chosen)
+    # Evidence is encoded at once, as it is stored: a million links' documents are not all held as dicts.
+    evidence: list[JSONText | None] = [None] * len(chosen)
     for i, found in zip(np.flatnonzero(scored).tolist(), _scored_evidence(batch, chosen[scored]), strict=True):
-        evidence[i] = found
+        evidence[i] = JSONText(dumps(found))
     edge_list = chosen.tolist()
     reasons = batch.clustering.reasons
     status = batch.clustering.status[chosen].tolist()
@@ -264,9 +263,7 @@ def _link_rows(batch: BatchResult, now: datetime) -> list[tuple]:
 
 
 def _changed_links(connection: Connection, rows: list[tuple], touched: list[str]) -> list[tuple]:
-    """The link rows that are new or differ from the stored ones (whose stale rows are deleted); evidence is
-    encoded once, as it is stored."""
-    fresh = [(*row[:6], None if row[6] is None else JSONText(dumps(row[6])), row[7]) for row in rows]
+    """The link rows that are new or differ from the stored ones (whose stale rows are deleted)."""
     stored = {
         (a, b, rule): (link_id, (confidence, status, reason, evidence))
         for link_id, a, b, rule, confidence, status, reason, evidence in select_where_in(
@@ -275,7 +272,7 @@ def _changed_links(connection: Connection, rows: list[tuple], touched: list[str]
     }  # fmt: skip
     stale: list[int] = []
     out: list[tuple] = []
-    for row in fresh:
+    for row in rows:
         old = stored.pop(row[:3], None)
         if old is not None and old[1] == row[3:7]:
             continue
@@ -321,8 +318,12 @@ def _identity_rows(batch: BatchResult, outcome: Outcome, now: datetime) -> list[
     return out
 
 
-def _golden_rows(golden: GoldenTable, created: dict[str, datetime], now: datetime) -> Iterable[tuple]:
-    for record in golden:
+def _golden_rows(golden: GoldenTable | list[GoldenRecord], created: dict[str, datetime], now: datetime
+                 ) -> Iterator[tuple]:  # fmt: skip
+    """customers rows of the golden records, by customer id, each made as it is written."""
+    ids = golden.ids if isinstance(golden, GoldenTable) else [record.customer_id for record in golden]
+    for i in sorted(range(len(ids)), key=ids.__getitem__):
+        record = golden[i]
         values = record.values
         yield (
             record.customer_id, *(values.get(name) for name in GOLDEN_FIELDS), record.lineage, record.record_count,
@@ -347,19 +348,25 @@ def _write(
     resolved = list(batch.frame.key)
     removed = list(resolution.removed_records)
     touched = sorted(set(resolved) | set(removed))
-    links, identities = _link_rows(batch, now), _identity_rows(batch, outcome, now)
     if full:
         for table in (identity_links, source_identities, identity_records):
             connection.execute(sa.delete(table))
     else:
-        # Only the rows that changed are written: most links and assignments of the touched records stay.
-        links = _changed_links(connection, links, touched)
-        identities = _changed_identities(connection, identities, touched)
         delete_where_in(connection, identity_records, ("record_key",), list(hashes) + removed)
-    # Rows go in in key order: index pages then fill one after the other instead of at random.
+    # Rows go in in key order: index pages then fill one after the other instead of at random. Links, then
+    # assignments, are made and written one table at a time (a row per link, then a row per record).
+    # Incremental runs write only the rows that changed: most links and assignments of the touched records stay.
+    links = _link_rows(batch, now)
+    if not full:
+        links = _changed_links(connection, links, touched)
     insert_rows(connection, identity_links, _LINK_COLUMNS, links)
-    ids = outcome.ids
+    del links
+    identities = _identity_rows(batch, outcome, now)
+    if not full:
+        identities = _changed_identities(connection, identities, touched)
     insert_rows(connection, source_identities, _IDENTITY_COLUMNS, identities)
+    del identities
+    ids = outcome.ids
     old_ids = set(previous.values())
     created = dict(
         connection.execute(select(identity_customer_ids.c.customer_id, identity_customer_ids.c.created_at)).all()
@@ -368,7 +375,7 @@ def _write(
         connection.execute(sa.delete(customers))
     else:
         delete_where_in(connection, customers, ("customer_id",), old_ids | set(ids))
-    insert_rows(connection, customers, _CUSTOMER_COLUMNS, sorted(_golden_rows(resolution.golden, created, now)))
+    insert_rows(connection, customers, _CUSTOMER_COLUMNS, _golden_rows(resolution.golden, created, now))
     insert_rows(
         connection,
         identity_customer_ids,

@@ -113,31 +113,39 @@ class IdentityRecord:
         source, source_id = _pick(data, plan.source), _pick(data, plan.source_id)
         if source is None or source_id is None:
             raise ValueError("a record needs `source` and `source_id`")
-        values: dict[str, Any] = {}
-        for name, found in plan.fields:
-            value = _pick(data, found)
+        # The person fields in PERSON_FIELDS order, which is the order of the constructor's arguments.
+        values: list[Any] = []
+        for name, keys in plan.fields:
+            value = None
+            for key in keys:  # the first key holding neither None nor empty text
+                value = data[key]
+                if value is not None and value != "":
+                    break
+            else:
+                value = None
             if value is None and name == "street":
                 parts = [str(part).strip() for names in plan.street_parts if (part := _pick(data, names)) is not None]
                 value = " ".join(part for part in parts if part) or None
             if isinstance(value, str):
-                value = value.strip()
-            if value is None or value == "":
-                values[name] = None
+                value = value.strip() or None
+            if value is None:
+                values.append(None)
             elif name == "birth_date":
-                values[name] = _date(value)
+                values.append(_date(value))
             else:
-                values[name] = value if isinstance(value, str) else str(value)
+                values.append(value if isinstance(value, str) else str(value))
         external = _pick(data, plan.external_ids) or {}
         if not isinstance(external, Mapping):
             raise ValueError("`external_ids` must be an object of {system: id}")
         obj = _pick(data, plan.object)
+        updated = next((data[k] for k in plan.updated_at if data[k]), None)
         return cls(
-            source=str(source),
-            source_id=str(source_id),
-            object=str(obj) if obj else None,
-            external_ids={str(k): str(v) for k, v in external.items() if v not in (None, "")},
-            updated_at=_timestamp(next((data[k] for k in plan.updated_at if data[k]), None)),
-            **values,
+            str(source),
+            str(source_id),
+            str(obj) if obj else None,
+            *values,
+            external_ids={str(k): str(v) for k, v in external.items() if v not in (None, "")} if external else {},
+            updated_at=None if updated is None else _timestamp(updated),
         )
 
 
