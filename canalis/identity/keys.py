@@ -125,7 +125,8 @@ class Groups:
 
 
 def group_arrays(frame: Frame, kind: str) -> Groups:
-    """Rows grouped by key value, for values held by at least two rows (rows ascending within a group).
+    """Rows grouped by key value, for values held by at least two rows (rows ascending within a group, groups in
+    the order of their first row).
 
     Values are grouped by two independent hashes, so that a collision of one cannot join two values.
     """
@@ -153,6 +154,10 @@ def group_arrays(frame: Frame, kind: str) -> Groups:
     starts, sizes = starts[multi], sizes[multi]
     if len(starts) == 0:
         return Groups([], empty, empty, empty)
+    # Groups in the order of their first row, not of the hash (which changes with each process's hash seed):
+    # the training sample drawn from the groups' links must not depend on it.
+    by_first = np.argsort(order[starts], kind="stable")
+    starts, sizes = starts[by_first], sizes[by_first]
     total = int(sizes.sum())
     offsets = np.cumsum(sizes) - sizes
     index = np.repeat(starts, sizes) + (np.arange(total) - np.repeat(offsets, sizes))
@@ -172,7 +177,7 @@ def _regroup(
     exact: dict[str, list[int]] = {}
     for i in members.tolist():
         exact.setdefault(values[i], []).append(int(owners[i]))
-    kept = sorted((v, sorted(rows)) for v, rows in exact.items() if len(rows) > 1)
+    kept = sorted(((v, sorted(rows)) for v, rows in exact.items() if len(rows) > 1), key=lambda group: group[1][0])
     group_sizes = np.asarray([len(rows) for _, rows in kept], dtype=np.int64)
     rows = np.asarray([r for _, found in kept for r in found], dtype=np.int64)
     return Groups([v for v, _ in kept], rows, np.cumsum(group_sizes) - group_sizes, group_sizes)
