@@ -44,6 +44,8 @@ class ConsentScope:
     customers: set[str]
     kept: list[tuple[Any, dict[str, Any]]]
     """(change, record) of the last plan's consent changes of customers outside the scope, in plan order."""
+    pairs: list[Pair]
+    """Every (source, purpose, medium) of the consents table, not only the scope's."""
 
     def keeps(self, record: dict[str, Any], recomputed: set[str]) -> bool:
         """Whether a record of the last plan stays as it was: its customer and record are out of the scope."""
@@ -113,7 +115,7 @@ def build_consent_scope(
     if kept is None:
         return None
     customers = _fill_scope(conn, since, written_since)
-    return ConsentScope(customers, kept)
+    return ConsentScope(customers, kept, pairs)
 
 
 def _fill_scope(conn: Connection, since: datetime, written_since: datetime) -> set[str]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import Column, String, Table
 from sqlalchemy.engine import Connection
 
-from canalis.publishing.consent_scope import consent_pairs, scope_table
+from canalis.publishing.consent_scope import scope_table
 from canalis.publishing.policy import ConsentRule, PublishConfig
 from canalis.store import tables
 from canalis.store.schema import metadata
@@ -128,7 +128,7 @@ def plan_consents(
     )
     if scope is not None:
         records = records.where(s.c.customer_id.in_(sa.select(scope_table.c.customer_id)))
-        for pair in consent_pairs(conn):
+        for pair in scope.pairs:
             pairs[pair[0]].add(pair[1:])
     recomputed: set[str] = set()
     for record in conn.execute(records):
