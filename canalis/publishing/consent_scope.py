@@ -178,4 +178,16 @@ def _last_plan_consents(conn: Connection, plan_id: str | None) -> list[tuple[Any
     for row in conn.execute(query):
         change = Change(row.channel, "consents", row.record_key, row.field, row.old_value, row.new_value, row.reason)
         kept.append((change, records[row.record_key]))
-    return kept
+    present = _still_held(conn, {record["_record_key"] for _, record in kept})
+    return [(change, record) for change, record in kept if record["_record_key"] in present]
+
+
+def _still_held(conn: Connection, record_keys: set[str]) -> set[str]:
+    """The records among these that still belong to a customer (an erased person's records are gone, unstamped)."""
+    s = tables.source_identities
+    ordered = sorted(record_keys)
+    held: set[str] = set()
+    for start in range(0, len(ordered), 500):
+        query = sa.select(s.c.record_key).where(s.c.record_key.in_(ordered[start : start + 500]))
+        held.update(conn.execute(query).scalars())
+    return held

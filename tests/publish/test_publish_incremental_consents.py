@@ -227,3 +227,13 @@ def test_a_write_read_back_unchanged_is_planned_again(world: Store) -> None:
     again = _propose(world, T2)
     assert content_hash(again) == content_hash(_full(world, T2))
     assert "shop:customers:1:marketing:email" in {change.key for change in again.changes}
+
+
+def test_an_erased_customer_leaves_the_plan_although_nothing_is_stamped(world: Store) -> None:
+    _propose(world, T0)
+    with world.begin() as conn:  # P1 erased: its rows are deleted, which leaves no change stamp
+        for table in (tables.consents, tables.source_identities, tables.customer_records):
+            conn.execute(sa.delete(table).where(table.c.record_key.in_(["shop:customers:1", "mail:contacts:1"])))
+    incremental = _propose(world, T1)
+    assert content_hash(incremental) == content_hash(_full(world, T1))
+    assert all("customers:1" not in change.key for change in incremental.changes)
