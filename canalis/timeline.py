@@ -11,7 +11,8 @@ of records whose identity changed, those carrying an email of a contact point th
 identity changed, those of customers whose golden record or records changed, and every unattached interaction with
 an email (a contact point dropped from a record leaves no trace, and may have been what made an email ambiguous).
 When the pass moved no interaction and no interaction was added, changed or removed, the last report is shown
-again instead of aggregating every interaction once more.
+again instead of aggregating every interaction once more. The customers an incremental pass moves interactions from
+or to have their `updated_at` stamped, so that the passes scoped to changed customers see them.
 """
 
 from __future__ import annotations
@@ -82,10 +83,11 @@ def attach_interactions(store: Store, *, full: bool = True) -> TimelineReport:
         state = None if full else _last_state(conn)
         since = _moment(state.get("high_water_mark")) if state else None
         customer = _attached_customer()
-        moved = update(i).where(i.c.customer_id.is_distinct_from(customer))
+        moving = i.c.customer_id.is_distinct_from(customer)
         if since is not None:
-            moved = moved.where(_may_have_moved(since))
-        moved_rows = conn.execute(moved.values(customer_id=customer)).rowcount
+            moving = and_(moving, _may_have_moved(since))
+            _touch_customers(conn, select(i.c.customer_id, customer).where(moving))
+        moved_rows = conn.execute(update(i).where(moving).values(customer_id=customer)).rowcount
         shape = _interactions_shape(conn)
         if since is not None and moved_rows == 0 and state.get("interactions") == shape and state.get("report"):
             report = _report_from(state["report"])
@@ -100,6 +102,17 @@ def attach_interactions(store: Store, *, full: bool = True) -> TimelineReport:
         }
         _save_state(conn, cursor)
     return report
+
+
+def _touch_customers(conn: Connection, moves: Any) -> None:
+    """Stamp the customers that lose or gain an interaction as changed, so that passes scoped to changed customers
+    (consistency rules, consent plan) look at them again: an interaction can move without any data of its former
+    customer changing (another customer now holds the email it was attached by)."""
+    touched = sorted({customer for row in conn.execute(moves) for customer in row if customer is not None})
+    c = tables.customers
+    for start in range(0, len(touched), 500):
+        batch = touched[start : start + 500]
+        conn.execute(update(c).where(c.c.customer_id.in_(batch)).values(updated_at=datetime.now(UTC)))
 
 
 def _stamps() -> list[ColumnElement]:

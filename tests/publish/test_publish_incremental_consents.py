@@ -16,6 +16,7 @@ from canalis.publishing.plans import content_hash, propose_plan
 from canalis.publishing.suppression import consent_pauses
 from canalis.store import Store, tables
 from canalis.store.schema import metadata
+from canalis.timeline import attach_interactions
 
 T0 = datetime(2026, 1, 15, 9, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
@@ -39,8 +40,11 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     store.engine.dispose()
 
 
-def _customer(conn: sa.Connection, record_key: str, customer_id: str) -> None:
+def _customer(conn: sa.Connection, record_key: str, customer_id: str, loaded_at: datetime = T0) -> None:
     source, obj, source_id = record_key.split(":")
+    c = tables.customers
+    if conn.execute(sa.select(c.c.customer_id).where(c.c.customer_id == customer_id)).first() is None:
+        conn.execute(sa.insert(c).values(customer_id=customer_id, created_at=loaded_at, updated_at=loaded_at))
     conn.execute(
         sa.insert(tables.customer_records).values(
             record_key=record_key,
@@ -48,7 +52,7 @@ def _customer(conn: sa.Connection, record_key: str, customer_id: str) -> None:
             object=obj,
             source_id=source_id,
             email=f"{customer_id.lower()}@example.org",
-            loaded_at=T0,
+            loaded_at=loaded_at,
             content_hash="x",
         )
     )
@@ -61,7 +65,7 @@ def _customer(conn: sa.Connection, record_key: str, customer_id: str) -> None:
             customer_id=customer_id,
             match_rule="email",
             confidence=1.0,
-            updated_at=T0,
+            updated_at=loaded_at,
         )
     )
 
@@ -237,3 +241,38 @@ def test_an_erased_customer_leaves_the_plan_although_nothing_is_stamped(world: S
     incremental = _propose(world, T1)
     assert content_hash(incremental) == content_hash(_full(world, T1))
     assert all("customers:1" not in change.key for change in incremental.changes)
+
+
+def test_a_complaint_that_leaves_its_customer_by_email_alone_lifts_the_pause(world: Store) -> None:
+    """P3's open complaint is attached by its email only; once P4 holds that email too, P3 is no longer paused."""
+    cp, i = tables.contact_points, tables.interactions
+    with world.begin() as conn:
+        conn.execute(
+            sa.insert(cp).values(
+                contact_point_key="shop:customers:3|email|p3@example.org", record_key="shop:customers:3",
+                kind="email", value="p3@example.org", raw_value="p3@example.org", is_valid=True, updated_at=T0,
+            )
+        )  # fmt: skip
+        conn.execute(
+            sa.insert(i).values(
+                interaction_key="crm:cases:1", source="crm", object="cases", source_id="1", channel="crm",
+                kind="case", occurred_at=T0, status="open", is_complaint=True, customer_email="p3@example.org",
+                loaded_at=T0, content_hash="x",
+            )
+        )  # fmt: skip
+    attach_interactions(world, full=True)
+    first = _propose(world, T0)
+    assert ("mail", "mail:contacts:3:marketing:email", "denied") in _planned(first)  # paused: open complaint
+    with world.begin() as conn:
+        _customer(conn, "shop:customers:4", "P4", loaded_at=T1)
+        conn.execute(
+            sa.insert(cp).values(
+                contact_point_key="shop:customers:4|email|p3@example.org", record_key="shop:customers:4",
+                kind="email", value="p3@example.org", raw_value="p3@example.org", is_valid=True, updated_at=T1,
+            )
+        )  # fmt: skip
+    attach_interactions(world, full=False)
+    incremental = _propose(world, T1)
+    assert content_hash(incremental) == content_hash(_full(world, T1))
+    reasons = {change.key: change.reason for change in incremental.changes}
+    assert reasons.get("mail:contacts:3:marketing:email") != "paused: open complaint"
