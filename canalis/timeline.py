@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, union, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, union, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -84,10 +84,14 @@ def attach_interactions(store: Store, *, full: bool = True) -> TimelineReport:
         since = _moment(state.get("high_water_mark")) if state else None
         customer = _attached_customer()
         moving = i.c.customer_id.is_distinct_from(customer)
-        if since is not None:
-            moving = and_(moving, _may_have_moved(since))
-            _touch_customers(conn, select(i.c.customer_id, customer).where(moving))
-        moved_rows = conn.execute(update(i).where(moving).values(customer_id=customer)).rowcount
+        if since is None:
+            moved_rows = conn.execute(update(i).where(moving).values(customer_id=customer)).rowcount
+        else:
+            moves = conn.execute(
+                select(i.c.interaction_key, i.c.customer_id, customer).where(moving, _may_have_moved(since))
+            ).all()
+            _move(conn, moves)
+            moved_rows = len(moves)
         shape = _interactions_shape(conn)
         if since is not None and moved_rows == 0 and state.get("interactions") == shape and state.get("report"):
             report = _report_from(state["report"])
@@ -104,11 +108,19 @@ def attach_interactions(store: Store, *, full: bool = True) -> TimelineReport:
     return report
 
 
-def _touch_customers(conn: Connection, moves: Any) -> None:
-    """Stamp the customers that lose or gain an interaction as changed, so that passes scoped to changed customers
-    (consistency rules, consent plan) look at them again: an interaction can move without any data of its former
-    customer changing (another customer now holds the email it was attached by)."""
-    touched = sorted({customer for row in conn.execute(moves) for customer in row if customer is not None})
+def _move(conn: Connection, moves: list[Any]) -> None:
+    """Write the moves of an incremental pass, (interaction, old customer, new customer), and stamp the customers
+    that lose or gain an interaction as changed, so that passes scoped to changed customers (consistency rules,
+    consent plan) look at them again: an interaction can move without any data of its former customer changing
+    (another customer now holds the email it was attached by)."""
+    if not moves:
+        return
+    i = tables.interactions
+    conn.execute(
+        update(i).where(i.c.interaction_key == bindparam("b_key")).values(customer_id=bindparam("b_customer")),
+        [{"b_key": key, "b_customer": new} for key, _, new in moves],
+    )
+    touched = sorted({customer for _, old, new in moves for customer in (old, new) if customer is not None})
     c = tables.customers
     for start in range(0, len(touched), 500):
         batch = touched[start : start + 500]
