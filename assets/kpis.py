@@ -3,6 +3,9 @@
 Each asset reads the store with SQL aggregates (the service KPIs stream contacts customer by customer) and reports
 its value(s), a markdown breakdown and, where a picture reads better, a bar chart: a PNG under `<Canalis home>/kpis`
 when matplotlib is installed (an inline image in the markdown too), a text bar chart otherwise.
+
+An incremental sync after which nothing the KPIs read changed (`canalis.kpis.inputs`) shows the last figures again,
+marked `unchanged_since_last_run`; a full sync always works them out.
 """
 
 from collections.abc import Callable, Sequence
@@ -22,6 +25,7 @@ from dagster import (
 )
 from sqlalchemy import Connection
 
+from canalis.assets.jobs import is_full_refresh
 from canalis.assets.metadata import counter_table, markdown_table
 from canalis.assets.translator import CanalisTranslator
 from canalis.assets.unified import CUSTOMER_TIMELINE, UNIFIED_CUSTOMERS
@@ -35,8 +39,10 @@ from canalis.kpis import (
     service_kpis,
 )
 from canalis.kpis.charts import inline_image, png_bars, save_png, text_bars
+from canalis.kpis.inputs import inputs_fingerprint
 from canalis.kpis.satisfaction import CSAT, NPS, SEGMENTS
 from canalis.kpis.service import ServiceReport
+from canalis.store import Store
 from canalis.store.database import canalis_home
 
 KPI_GROUP = "kpis"
@@ -289,6 +295,39 @@ SERVICE_KPIS = (
 )
 
 
+INPUTS_KEY = "inputs_fingerprint"
+REUSED_KEY = "unchanged_since_last_run"
+_last_fingerprint: dict[str, str] = {}
+
+
+def run_fingerprint(context: AssetExecutionContext, store: Store, settings: KpiSettings) -> str:
+    """The fingerprint of the KPIs' inputs, worked out once per run (no KPI step writes what the KPIs read)."""
+    run_id = context.run.run_id
+    if run_id not in _last_fingerprint:
+        with store.engine.connect() as conn:
+            fingerprint = inputs_fingerprint(conn, settings)
+        _last_fingerprint.clear()
+        _last_fingerprint[run_id] = fingerprint
+    return _last_fingerprint[run_id]
+
+
+def unchanged_metadata(context: AssetExecutionContext, key: AssetKey, fingerprint: str) -> Metadata | None:
+    """The last materialization's metadata when it was worked out from the same inputs (never in a full sync).
+
+    Same inputs, same figures: an incremental sync after which nothing the KPIs read changed shows them again.
+    """
+    if is_full_refresh(context):
+        return None
+    event = context.instance.get_latest_materialization_event(key)
+    if event is None or event.asset_materialization is None:
+        return None
+    metadata = dict(event.asset_materialization.metadata)
+    stored = metadata.get(INPUTS_KEY)
+    if stored is None or getattr(stored, "value", stored) != fingerprint:
+        return None
+    return {**metadata, REUSED_KEY: True}
+
+
 def _deps(spec: KpiSpec, translator: CanalisTranslator) -> list[AssetKey]:
     named = {"unified_customers": UNIFIED_CUSTOMERS, "customer_timeline": CUSTOMER_TIMELINE}
     return [named.get(table) or translator.canonical_key(table) for table in spec.reads]
@@ -306,8 +345,11 @@ def _build(spec: KpiSpec, settings: KpiSettings, translator: CanalisTranslator) 
     )
     def kpi_asset(context: AssetExecutionContext) -> MaterializeResult:
         store = context.resources.store.get_store()
-        with store.engine.connect() as conn:
-            metadata = spec.compute(conn, settings)
+        fingerprint = run_fingerprint(context, store, settings)
+        metadata = unchanged_metadata(context, kpi_key(spec.name), fingerprint)
+        if metadata is None:
+            with store.engine.connect() as conn:
+                metadata = {**spec.compute(conn, settings), INPUTS_KEY: fingerprint, REUSED_KEY: False}
         return MaterializeResult(metadata=metadata)
 
     return kpi_asset
@@ -329,10 +371,16 @@ def _build_service(settings: KpiSettings, translator: CanalisTranslator) -> Asse
     @multi_asset(name="service_kpis", specs=specs, required_resource_keys={"store"})
     def service_kpi_assets(context: AssetExecutionContext):
         store = context.resources.store.get_store()
-        with store.engine.connect() as conn:
-            report = service_kpis(conn, settings)
+        fingerprint = run_fingerprint(context, store, settings)
+        kept = {spec.name: unchanged_metadata(context, kpi_key(spec.name), fingerprint) for spec in SERVICE_KPIS}
+        if any(metadata is None for metadata in kept.values()):
+            with store.engine.connect() as conn:
+                report = service_kpis(conn, settings)
+            kept = {
+                spec.name: {**spec.compute(report), INPUTS_KEY: fingerprint, REUSED_KEY: False} for spec in SERVICE_KPIS
+            }
         for spec in SERVICE_KPIS:
-            yield MaterializeResult(asset_key=kpi_key(spec.name), metadata=spec.compute(report))
+            yield MaterializeResult(asset_key=kpi_key(spec.name), metadata=kept[spec.name])
 
     return service_kpi_assets
 

@@ -30,6 +30,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from canalis.assets.jobs import is_full_refresh
 from canalis.assets.metadata import markdown_table
 from canalis.assets.resources import resource_key
 from canalis.assets.translator import CanalisTranslator
@@ -197,7 +198,13 @@ def _plan_assets(
     def _plans(context: AssetExecutionContext):
         store: Store = context.resources.store.get_store()
         with store.lock("publish"), store.begin() as conn:
-            plan, stored = propose_plan(conn, publish, created_by=f"run:{context.run.run_id}", now=now())
+            plan, stored = propose_plan(
+                conn,
+                publish,
+                created_by=f"run:{context.run.run_id}",
+                now=now(),
+                incremental=not is_full_refresh(context),
+            )
         identity = stored_plan_metadata(stored)
         context.log.info(
             f"plan {identity['plan_id'] or '(none)'}: {len(plan.changes)} changes on {len(plan.records)} records, "

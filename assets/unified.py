@@ -94,7 +94,7 @@ def build_unified_assets(
         )
         def customer_timeline(context: AssetExecutionContext) -> MaterializeResult:
             store = context.resources.store.get_store()
-            report = attach_interactions(store)
+            report = attach_interactions(store, full=is_full_refresh(context))
             store.analyze_written()
             return MaterializeResult(
                 metadata={

@@ -49,5 +49,5 @@ def sync_all(store: Store, config: CanalisConfig, *, full: bool = False, run_id:
     if "customer_record" in feeds:
         with store.lock("identity"):
             report.identity = resolve_customers(store.engine, config=config.identity, full=full)
-        report.timeline = attach_interactions(store)
+        report.timeline = attach_interactions(store, full=full)
     return report

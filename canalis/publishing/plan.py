@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -22,6 +22,9 @@ from canalis.publishing.desired import (
 from canalis.publishing.observed import observed_prices, observed_promotions, observed_stock
 from canalis.publishing.policy import PublishConfig
 from canalis.store import tables
+
+if TYPE_CHECKING:
+    from canalis.publishing.consent_scope import ConsentScope
 
 ENTITIES = ("prices", "stock_levels", "promotions", "consents")
 PRICE_FIELDS = ("amount", "compare_at_amount")
@@ -85,12 +88,21 @@ class Plan:
 
 
 def build_plan(
-    conn: Connection, config: PublishConfig, now: datetime | None = None, entities: tuple[str, ...] = ENTITIES
+    conn: Connection,
+    config: PublishConfig,
+    now: datetime | None = None,
+    entities: tuple[str, ...] = ENTITIES,
+    *,
+    written: Written | None = None,
+    consent_scope: ConsentScope | None = None,
 ) -> Plan:
-    """Compare what each channel shows with what it should show and list the differences, in a stable order."""
+    """Compare what each channel shows with what it should show and list the differences, in a stable order.
+
+    With a consent scope, consents are worked out again only for its customers (see `canalis.publishing.consent_scope`).
+    """
     now = now or datetime.now(UTC)
     plan = Plan(now)
-    written = last_written(conn)
+    written = written if written is not None else last_written(conn)
     if "prices" in entities:
         _plan_prices(plan, desired_prices(conn, config, now), observed_prices(conn, config), config, written)
     if "stock_levels" in entities:
@@ -101,7 +113,7 @@ def build_plan(
     if "consents" in entities:
         from canalis.publishing.suppression import plan_consents
 
-        plan_consents(plan, conn, config, written)
+        plan_consents(plan, conn, config, written, consent_scope)
     return plan.sort()
 
 

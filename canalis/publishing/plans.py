@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from canalis.publishing import consent_scope
 from canalis.publishing.plan import ENTITIES, Change, Plan, build_plan, display, last_written
 from canalis.publishing.policy import PublishConfig
 from canalis.publishing.tables import publish_plan_changes, publish_plan_records, publish_plans
@@ -348,13 +349,32 @@ def propose_plan(
     created_by: str,
     now: datetime | None = None,
     entities: tuple[str, ...] = ENTITIES,
+    incremental: bool = False,
 ) -> tuple[Plan, StoredPlan | None]:
-    """Compute the plan from the store, store it (approved at once when the policy approves) and return both."""
+    """Compute the plan from the store, store it (approved at once when the policy approves) and return both.
+
+    With `incremental`, consents are worked out again only for the customers whose data changed since the last
+    plan, the others keeping the last plan's consent changes (see `canalis.publishing.consent_scope`); the first
+    plan, and any plan after the publish settings changed, is full.
+    """
     now = now or datetime.now(UTC)
-    plan = build_plan(conn, config, now, entities)
+    with_consents = "consents" in entities
+    mark = consent_scope.high_water_mark(conn) if with_consents else None
+    written = last_written(conn)
+    pairs = consent_scope.consent_pairs(conn) if with_consents else []
+    scope = (
+        consent_scope.build_consent_scope(conn, config, pairs, written.read_at)
+        if incremental and with_consents
+        else None
+    )
+    try:
+        plan = build_plan(conn, config, now, entities, written=written, consent_scope=scope)
+    finally:
+        if scope is not None:
+            consent_scope.drop_scope(conn)
     batches = tables.load_batches
     position = conn.execute(sa.select(sa.func.max(batches.c.batch_id))).scalar()
-    read_at = {channel: moment.isoformat() for channel, moment in sorted(last_written(conn).read_at.items())}
+    read_at = {channel: moment.isoformat() for channel, moment in sorted(written.read_at.items())}
     inputs = {"now": now.isoformat(), "store_position": position, "read_at": read_at}
     stored = store_plan(
         conn,
@@ -365,4 +385,14 @@ def propose_plan(
         auto_approve=config.auto_approve,
         now=now,
     )
+    if with_consents:
+        oldest = consent_scope.oldest_read(written.read_at, sorted(config.channels_publishing("consents")))
+        cursor = {
+            "high_water_mark": mark.isoformat() if mark else None,
+            "plan_id": stored.plan_id if stored is not None else None,
+            "settings": consent_scope.settings_fingerprint(config),
+            "pairs": [list(pair) for pair in pairs],
+            "oldest_read": oldest.isoformat() if oldest else None,
+        }
+        consent_scope.save_state(conn, cursor, now)
     return plan, stored

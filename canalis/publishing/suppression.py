@@ -11,12 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy import Column, String, Table
 from sqlalchemy.engine import Connection
 
+from canalis.publishing.consent_scope import scope_table
 from canalis.publishing.policy import ConsentRule, PublishConfig
 from canalis.store import tables
 from canalis.store.schema import metadata
 from canalis.store.types import UTCDateTime
 
 if TYPE_CHECKING:
+    from canalis.publishing.consent_scope import ConsentScope
     from canalis.publishing.plan import Plan, Written
 
 PAUSED_PURPOSE = "marketing"
@@ -63,11 +65,13 @@ def combine(evidence: list[Evidence], rule: ConsentRule) -> tuple[str, list[str]
     return status, sorted({item.source for item in known if item.status == status})
 
 
-def open_complaints(conn: Connection, config: PublishConfig) -> set[str]:
-    """Unified customers with a complaint in any system whose status does not close it."""
+def open_complaints(conn: Connection, config: PublishConfig, scope: ConsentScope | None = None) -> set[str]:
+    """Unified customers (of the scope, when given) with a complaint in any system whose status does not close it."""
     i = tables.interactions
     closed = {status.lower() for status in config.complaint_closed_statuses}
     query = sa.select(i.c.customer_id, i.c.status).where(i.c.is_complaint.is_(True), i.c.customer_id.is_not(None))
+    if scope is not None:
+        query = query.where(i.c.customer_id.in_(sa.select(scope_table.c.customer_id)))
     return {row.customer_id for row in conn.execute(query) if (row.status or "").strip().lower() not in closed}
 
 
@@ -82,15 +86,21 @@ def consent_key(record_key: str, purpose: str, medium: str) -> str:
     return f"{record_key}:{purpose}:{medium}"
 
 
-def plan_consents(plan: Plan, conn: Connection, config: PublishConfig, written: Written) -> None:
-    """Add to the plan every consent a publishing channel must change: propagated opt-outs, pauses and restores."""
+def plan_consents(
+    plan: Plan, conn: Connection, config: PublishConfig, written: Written, scope: ConsentScope | None = None
+) -> None:
+    """Add to the plan every consent a publishing channel must change: propagated opt-outs, pauses and restores.
+
+    With a scope (see `canalis.publishing.consent_scope`), only the scope's customers are worked out again; the
+    last plan's consent changes of the other customers are added as they were.
+    """
     from canalis.publishing.plan import Change
 
     channels = config.channels_publishing("consents")
     if not channels:
         return
     pauses = active_pauses(conn)
-    complaints = open_complaints(conn, config)
+    complaints = open_complaints(conn, config, scope)
     evidence: dict[tuple[str, str, str], list[Evidence]] = defaultdict(list)
     current: dict[str, str] = {}
     pairs: dict[str, set[tuple[str, str]]] = defaultdict(set)
@@ -101,6 +111,8 @@ def plan_consents(plan: Plan, conn: Connection, config: PublishConfig, written: 
         .select_from(k.outerjoin(s, s.c.record_key == k.c.record_key))
         .order_by(k.c.consent_key)
     )
+    if scope is not None:
+        consents = consents.where(s.c.customer_id.in_(sa.select(scope_table.c.customer_id)))
     for row in conn.execute(consents):
         current[row.consent_key] = row.status
         pairs[row.source].add((row.purpose, row.channel))
@@ -108,14 +120,20 @@ def plan_consents(plan: Plan, conn: Connection, config: PublishConfig, written: 
             continue  # a pause Canalis wrote is not the customer's choice
         evidence[(row.customer_id, row.purpose, row.channel)].append(Evidence(row.source, row.status, row.recorded_at))
     c = tables.customer_records
-    records = conn.execute(
+    records = (
         sa.select(c.c.record_key, c.c.source, c.c.source_id, c.c.email, s.c.customer_id)
         .join(s, s.c.record_key == c.c.record_key)
         .where(c.c.source.in_(list(channels)))
         .order_by(c.c.source, c.c.record_key)
     )
-    for record in records:
+    if scope is not None:
+        records = records.where(s.c.customer_id.in_(sa.select(scope_table.c.customer_id)))
+        for pair in scope.pairs:
+            pairs[pair[0]].add(pair[1:])
+    recomputed: set[str] = set()
+    for record in conn.execute(records):
         customer = record.customer_id
+        recomputed.add(record.record_key)
         for purpose, medium in sorted(pairs.get(record.source) or DEFAULT_PAIRS):
             if medium == "email" and not record.email:
                 continue  # no address to hold an email consent
@@ -155,6 +173,11 @@ def plan_consents(plan: Plan, conn: Connection, config: PublishConfig, written: 
                     "_previous": old,
                 },
             )
+
+    if scope is not None:
+        for change, record in scope.kept:
+            if scope.keeps(record, recomputed):
+                plan.add([change], record)
 
 
 def remember_pause(conn: Connection, channel: str, record: dict[str, Any], now: datetime, run_id: str | None) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import AssetKey, materialize
+from dagster import AssetKey, DagsterInstance, materialize
 from kpi_world import Canonical, day
 
 from canalis.assets.kpis import KPI_GROUP, build_kpi_assets, kpi_key
@@ -60,9 +60,9 @@ def _small_world(store: Store) -> None:
         w.order("shop:customers:A", "web", "12.50")
 
 
-def _materialize(store: Store) -> dict[str, dict]:
+def _materialize(store: Store, instance: DagsterInstance | None = None) -> dict[str, dict]:
     assets = build_kpi_assets(CanalisConfig(kpis={"ropo_window_days": 10}), CanalisTranslator())
-    result = materialize(assets, resources={"store": StoreResource(database_url=store.url)})
+    result = materialize(assets, resources={"store": StoreResource(database_url=store.url)}, instance=instance)
     assert result.success
     return {
         event.event_specific_data.materialization.asset_key.path[-1]: {
@@ -93,6 +93,29 @@ def test_kpi_assets_materialize_with_values_tables_and_charts(store: Store, isol
     chart = Path(metadata["channel_mix"]["chart"])
     assert chart.parent == isolated_home / "kpis" and chart.read_bytes()[:4] == b"\x89PNG"
     assert "data:image/png;base64," in metadata["channel_mix"]["chart_preview"]
+
+
+def test_kpis_are_shown_again_while_their_inputs_are_unchanged_and_worked_out_when_they_change(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("canalis.assets.kpis.png_bars", lambda *args, **kwargs: None)
+    _small_world(store)
+    with DagsterInstance.ephemeral() as instance:
+        first = _materialize(store, instance)
+        again = _materialize(store, instance)
+        assert {name: figures["unchanged_since_last_run"] for name, figures in again.items()} == dict.fromkeys(
+            KPI_NAMES, True
+        )
+        for name in KPI_NAMES:
+            assert {key: value for key, value in again[name].items() if key != "unchanged_since_last_run"} == {
+                key: value for key, value in first[name].items() if key != "unchanged_since_last_run"
+            }
+        with store.begin() as conn:  # B buys in the store: lifetime value moves
+            Canonical(conn).order("shop:customers:B", "store", "30.00")
+        changed = _materialize(store, instance)
+    assert changed["channel_mix"]["unchanged_since_last_run"] is False
+    assert changed["customer_lifetime_value"]["revenue_EUR"] == 42.5
+    assert changed["channel_mix"]["inputs_fingerprint"] != first["channel_mix"]["inputs_fingerprint"]
 
 
 def test_kpi_assets_without_matplotlib_fall_back_to_text_bars(

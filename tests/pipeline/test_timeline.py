@@ -101,3 +101,60 @@ def test_a_customer_change_moves_the_interactions_and_nothing_else(world: Store)
     assert _attached(world) == {"i1": "cu_9", "i2": "cu_9", "i3": "cu_2", "i4": None, "i5": "cu_9", "i6": "cu_9"}
     assert (report.attached, report.unattached, report.ambiguous) == (5, 1, 0)
     assert report.customers_with_interactions == 2 and report.channel_switches == 3
+
+
+LATER = START + timedelta(hours=1)
+
+
+def _full_pass_agrees(store: Store, incremental) -> None:
+    """A full pass over the same data moves no interaction and gives the same report as the incremental one."""
+    attached = _attached(store)
+    full = attach_interactions(store, full=True)
+    assert _attached(store) == attached
+    assert full == incremental
+
+
+def test_an_incremental_pass_equals_a_full_pass_after_identities_change(world: Store) -> None:
+    attach_interactions(world, full=True)
+    s = tables.source_identities
+    with world.begin() as conn:
+        conn.execute(update(s).where(s.c.record_key == "pos:customers:3").values(customer_id="cu_2", updated_at=LATER))
+        conn.execute(update(s).where(s.c.record_key == "crm:customers:1").values(customer_id="cu_9", updated_at=LATER))
+
+    report = attach_interactions(world, full=False)
+
+    assert _attached(world) == {"i1": "cu_9", "i2": "cu_9", "i3": "cu_2", "i4": None, "i5": "cu_9", "i6": "cu_9"}
+    _full_pass_agrees(world, report)
+
+
+def test_an_incremental_pass_attaches_new_interactions_and_reads_dropped_emails(world: Store) -> None:
+    attach_interactions(world, full=True)
+    with world.begin() as conn:  # the shop record no longer holds the family email: the web order is cu_3's alone
+        conn.execute(tables.contact_points.delete().where(tables.contact_points.c.record_key == "web:customers:2"))
+        conn.execute(
+            tables.interactions.insert().values(
+                interaction_key="i7", source="web", object="events", source_id="i7", customer_email="lea@example.fr",
+                channel="web", kind="order", occurred_at=START + timedelta(minutes=7), is_complaint=False,
+                loaded_at=LATER, content_hash="i7",
+            )
+        )  # fmt: skip
+
+    report = attach_interactions(world, full=False)
+
+    assert _attached(world)["i3"] == "cu_3" and _attached(world)["i7"] == "cu_1"
+    assert (report.interactions, report.ambiguous) == (7, 0)
+    _full_pass_agrees(world, report)
+
+
+def test_an_incremental_pass_with_nothing_changed_moves_nothing_and_keeps_the_report(world: Store) -> None:
+    first = attach_interactions(world, full=True)
+    i = tables.interactions
+    with world.begin() as conn:  # written behind the timeline's back, with no change stamp: out of the pass's sight
+        conn.execute(update(i).where(i.c.interaction_key == "i1").values(customer_id="cu_x"))
+
+    again = attach_interactions(world, full=False)
+
+    assert again == first
+    assert _attached(world)["i1"] == "cu_x"
+    attach_interactions(world, full=True)
+    assert _attached(world)["i1"] == "cu_1"
