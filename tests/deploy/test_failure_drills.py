@@ -217,6 +217,9 @@ def _instance(profile: LocalProfile, monkeypatch: pytest.MonkeyPatch):
     return DagsterInstance.from_config(str(profile.home))
 
 
+RETRY_DECISION_SECONDS = 60
+
+
 def _final_run(instance, run_id: str, timeout: float = 900):
     """The last run of a run's retry chain once it has finished (a retry is a new run naming its parent)."""
     from dagster import DagsterRunStatus, RunsFilter
@@ -224,16 +227,25 @@ def _final_run(instance, run_id: str, timeout: float = 900):
     finished = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
     deadline = time.monotonic() + timeout
     current = run_id
+    undecided_since: float | None = None
     while time.monotonic() < deadline:
         run = instance.get_run_by_id(current)
         if run.status in finished:
             retries = instance.get_runs(RunsFilter(tags={"dagster/parent_run_id": current}))
             if retries:
-                current = retries[0].run_id
+                current, undecided_since = retries[0].run_id, None
                 continue
-            if run.status == DagsterRunStatus.FAILURE and run.tags.get("dagster/will_retry") == "true":
+            will_retry = run.tags.get("dagster/will_retry")
+            if run.status == DagsterRunStatus.FAILURE and will_retry == "true":
                 time.sleep(2)  # the daemon has yet to start the retry
                 continue
+            if run.status == DagsterRunStatus.FAILURE and will_retry is None:
+                # Dagster marks the run failed, then tags whether it will retry (the daemon tags it if that
+                # write was lost, say while the database was away): wait for the decision before judging.
+                undecided_since = undecided_since or time.monotonic()
+                if time.monotonic() - undecided_since < RETRY_DECISION_SECONDS:
+                    time.sleep(2)
+                    continue
             return run
         time.sleep(2)
     raise AssertionError(f"run {run_id} (or its retries) did not finish within {timeout:.0f} s")
