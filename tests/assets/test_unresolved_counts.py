@@ -8,6 +8,7 @@ import pytest
 
 from assets.unified import unresolved_counts
 from canalis.store import Store, tables
+from tests.store.identities import hold_record
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -31,18 +32,6 @@ def test_counts_singletons_and_records_no_customer_holds(store: Store) -> None:
                 )
             )
         for key, customer_id in held.items():
-            source, obj, source_id = key.split(":")
-            conn.execute(
-                tables.source_identities.insert().values(
-                    record_key=key,
-                    source=source,
-                    object=obj,
-                    source_id=source_id,
-                    customer_id=customer_id,
-                    match_rule="test",
-                    confidence=1.0,
-                    updated_at=NOW,
-                )
-            )
+            hold_record(conn, key, customer_id, NOW)
         assert unresolved_counts(conn) == (3, 1, 1)
     store.engine.dispose()

@@ -14,6 +14,7 @@ import pytest
 from canalis.consistency import CONSISTENCY_TABLES
 from canalis.store import Store, tables
 from canalis.store.schema import metadata
+from tests.store.identities import hold_record
 
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
 
@@ -53,18 +54,7 @@ class Canon:
                     **_stamp({"record_key": key, "source": source, "object": obj, "source_id": source_id, **fields})
                 )
             )
-            conn.execute(
-                tables.source_identities.insert().values(
-                    record_key=key,
-                    source=source,
-                    object=obj,
-                    source_id=source_id,
-                    customer_id=customer_id,
-                    match_rule="test",
-                    confidence=1.0,
-                    updated_at=NOW,
-                )
-            )
+            hold_record(conn, key, customer_id, NOW)
         return key
 
     def consent(self, record_key: str, status: str, purpose: str = "marketing", channel: str = "email") -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from canalis.store import tables
+from tests.store.identities import hold_record
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 LOADED = datetime(2025, 12, 1, tzinfo=UTC)
@@ -34,19 +35,7 @@ class Canonical:
             )
         )
         for record_key in record_keys:
-            source, obj, source_id = record_key.split(":")
-            self.conn.execute(
-                insert(tables.source_identities).values(
-                    record_key=record_key,
-                    source=source,
-                    object=obj,
-                    source_id=source_id,
-                    customer_id=customer_id,
-                    match_rule="test",
-                    confidence=1.0,
-                    updated_at=LOADED,
-                )
-            )
+            hold_record(self.conn, record_key, customer_id, LOADED)
 
     def interaction(self, customer_id: str | None, channel: str, kind: str, at: datetime, **fields: Any) -> str:
         """One interaction; `source` defaults to 'src', the key to a running number."""

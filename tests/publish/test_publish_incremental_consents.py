@@ -17,6 +17,7 @@ from canalis.publishing.suppression import consent_pauses
 from canalis.store import Store, tables
 from canalis.store.schema import metadata
 from canalis.timeline import attach_interactions
+from tests.store.identities import hold_record
 
 T0 = datetime(2026, 1, 15, 9, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
@@ -56,18 +57,7 @@ def _customer(conn: sa.Connection, record_key: str, customer_id: str, loaded_at:
             content_hash="x",
         )
     )
-    conn.execute(
-        sa.insert(tables.source_identities).values(
-            record_key=record_key,
-            source=source,
-            object=obj,
-            source_id=source_id,
-            customer_id=customer_id,
-            match_rule="email",
-            confidence=1.0,
-            updated_at=loaded_at,
-        )
-    )
+    hold_record(conn, record_key, customer_id, loaded_at, match_rule="email")
 
 
 def _consent(conn: sa.Connection, record_key: str, status: str) -> None:

@@ -15,6 +15,7 @@ from canalis.publishing.plan import build_plan
 from canalis.publishing.suppression import consent_pauses, remember_pause
 from canalis.store import Store, tables
 from canalis.store.schema import metadata
+from tests.store.identities import hold_record
 
 NOW = datetime(2026, 1, 15, 9, tzinfo=UTC)
 D = Decimal
@@ -136,18 +137,7 @@ def _customer(db: Store, record_key: str, customer_id: str, email: str = "a@exam
         db, tables.customer_records, record_key=record_key, source=source, object=obj, source_id=source_id, email=email
     )
     with db.begin() as conn:
-        conn.execute(
-            sa.insert(tables.source_identities).values(
-                record_key=record_key,
-                source=source,
-                object=obj,
-                source_id=source_id,
-                customer_id=customer_id,
-                match_rule="email",
-                confidence=1.0,
-                updated_at=NOW,
-            )
-        )
+        hold_record(conn, record_key, customer_id, NOW, match_rule="email")
 
 
 def _consent(db: Store, record_key: str, status: str, purpose: str = "marketing", at: datetime = NOW) -> None:
