@@ -21,6 +21,7 @@ from canalis.sdk.http import RETRYABLE_EXCEPTIONS, RETRYABLE_STATUSES, parse_ret
 
 CHUNK = 256 * 1024
 FINISHED = ("COMPLETED", "FAILED", "CANCELED", "EXPIRED")
+FIRST_POLL_SECONDS = 0.5  # the first status poll comes this soon; later ones back off to `poll_seconds`
 CHILD_FIELDS = {"LineItem": "lineItems"}
 
 
@@ -71,8 +72,20 @@ class BulkExport:
         message = "; ".join(str(error.get("message")) for error in errors) or "no bulk operation was created"
         raise ConnectorError(f"shopify: bulk export refused: {message}")
 
+    def poll_delays(self) -> Iterator[float]:
+        """Seconds to wait before each next status poll: half a second, doubling up to `poll_seconds`.
+
+        A small export is ready within a second or two, so it is not kept waiting for a whole poll interval;
+        a long one is polled every `poll_seconds` after the first few polls.
+        """
+        delay = min(FIRST_POLL_SECONDS, self.poll_seconds)
+        while True:
+            yield delay
+            delay = min(delay * 2, self.poll_seconds)
+
     def _wait(self, operation_id: str) -> BulkResult:
         started = self.clock()
+        delays = self.poll_delays()
         while True:
             node = self.client.execute(queries.BULK_STATUS, {"id": operation_id}, name="bulk_status").get("node")
             if not node:
@@ -90,7 +103,7 @@ class BulkExport:
                     f"shopify: bulk operation {operation_id} still {status} after "
                     f"{self.timeout_seconds:.0f} s; canceled"
                 )
-            self.sleep(self.poll_seconds)
+            self.sleep(next(delays))
 
     def lines(self, url: str) -> Iterator[bytes]:
         """The result file's lines, resuming after a broken connection from the last complete line."""

@@ -57,15 +57,20 @@ class ShopifySettings(HttpCallSettings):
         le=250,
     )
     bulk_threshold: int = setting(
-        20_000,
+        2_500,
         description=(
             "A full read of customers, orders or variants uses a bulk operation when the stream holds at least "
-            "this many records; 0 turns bulk exports off."
+            "this many records (paged reads spend the shop's query-cost budget; a bulk export does not); "
+            "0 turns bulk exports off."
         ),
         env="CANALIS_SHOPIFY_BULK_THRESHOLD",
         ge=0,
     )
-    bulk_poll_seconds: float = setting(5.0, description="Seconds between two polls of a running bulk operation.", gt=0)
+    bulk_poll_seconds: float = setting(
+        5.0,
+        description="Longest wait between two polls of a running bulk operation (the first come after 0.5, 1, 2 s).",
+        gt=0,
+    )
     bulk_timeout_seconds: float = setting(
         6 * 3600.0, description="Give up (and cancel) a bulk operation still running after this long.", gt=0
     )

@@ -511,3 +511,46 @@ def test_consent_updates_go_25_per_request_and_a_failed_call_is_retryable() -> N
     granted = bodies[1]["variables"]["c0"]["emailMarketingConsent"]
     assert granted["marketingState"] == "SUBSCRIBED" and granted["marketingOptInLevel"] == "SINGLE_OPT_IN"
     assert bodies[2]["query"].count("customerEmailMarketingConsentUpdate") == 5
+
+
+class _StatusClient:
+    """Answers bulk status polls: RUNNING a number of times, then COMPLETED."""
+
+    def __init__(self, running: int) -> None:
+        self.running = running
+        self.calls: list[str] = []
+
+    def execute(self, query: str, variables: dict[str, Any] | None = None, *, name: str) -> dict[str, Any]:
+        self.calls.append(name)
+        status = "RUNNING" if self.running > 0 else "COMPLETED"
+        self.running -= 1
+        return {
+            "node": {
+                "id": "gid://shopify/BulkOperation/1",
+                "status": status,
+                "url": "https://files/x",
+                "objectCount": "3",
+            }
+        }
+
+
+def test_bulk_status_is_polled_soon_then_backs_off_to_the_poll_interval() -> None:
+    from canalis.connectors.shopify.bulk import BulkExport
+
+    sleeps: list[float] = []
+    client = _StatusClient(running=6)
+    export = BulkExport(client, poll_seconds=5.0, timeout_seconds=3600, sleep=sleeps.append)  # type: ignore[arg-type]
+    result = export._wait("gid://shopify/BulkOperation/1")
+    assert result.status == "COMPLETED" and result.object_count == 3
+    assert sleeps == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    assert client.calls == ["bulk_status"] * 7
+
+
+def test_a_short_poll_interval_caps_the_first_wait_too() -> None:
+    from canalis.connectors.shopify.bulk import BulkExport
+
+    sleeps: list[float] = []
+    export = BulkExport(_StatusClient(running=2), poll_seconds=0.01, timeout_seconds=3600, sleep=sleeps.append)  # type: ignore[arg-type]
+    export._wait("gid://shopify/BulkOperation/1")
+    assert sleeps == [0.01, 0.01]
+
