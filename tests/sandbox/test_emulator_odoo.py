@@ -190,6 +190,26 @@ def test_order_and_keyset_paging_on_write_date(models: xmlrpc.client.ServerProxy
     assert after == sum(1 for row in everything if row["write_date"] >= middle)
 
 
+def test_keyset_pages_with_a_floor_and_a_filter_stop_at_the_limit_in_order(
+    models: xmlrpc.client.ServerProxy, uid: int, store: ObjectStore
+) -> None:
+    order = "write_date asc, id asc"
+    stored = sorted(store.iter_all(SYSTEM, "stock.quant"), key=lambda s: (s.updated_at, int(s.object_id)))
+    floor = stored[len(stored) // 3].updated_at.replace("T", " ")[:19]
+    domain = [["write_date", ">=", floor], ["quantity", ">", 5]]
+    wanted = [
+        int(s.object_id)
+        for s in stored
+        if s.updated_at.replace("T", " ")[:19] >= floor and (s.payload.get("quantity") or 0) > 5
+    ]
+    assert len(wanted) > 7  # the world holds enough quants for two pages past the floor
+    first = execute(models, uid, "stock.quant", "search", domain, limit=5, order=order)
+    rest = execute(models, uid, "stock.quant", "search", domain, offset=5, order=order)
+    assert first + rest == wanted and len(first) == 5
+    descending = execute(models, uid, "stock.quant", "search", domain, limit=5, order="write_date desc, id desc")
+    assert descending == wanted[::-1][:5]
+
+
 def test_dotted_many2one_paths(models: xmlrpc.client.ServerProxy, uid: int, store: ObjectStore) -> None:
     internal = execute(models, uid, "stock.quant", "search_count", [["location_id.usage", "=", "internal"]])
     assert internal == store.count(SYSTEM, "stock.quant")

@@ -261,6 +261,7 @@ def _moment_operand(operand: Any) -> Any:
     return normalise_moment(operand) if isinstance(operand, str) else operand
 
 
+@functools.lru_cache(maxsize=4096)  # domains repeat their few moments for every row they test
 def normalise_moment(text: str) -> str:
     """Odoo datetime or date text as 'YYYY-MM-DD HH:MM:SS.mmm' so that comparisons are textual."""
     cleaned = text.strip().replace("T", " ").removesuffix("Z")

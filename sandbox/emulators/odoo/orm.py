@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -34,6 +36,7 @@ from canalis.sandbox.server.faults import FaultPlan
 
 SYSTEM = "odoo"
 SCAN_BATCH = 2000
+WRITE_DATE_ORDER = [("write_date", False), ("id", False)]  # keyset paging's order, kept by the scan cache
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,26 @@ class Row:
     create_moment: str
 
 
+@dataclass
+class _ModelRows:
+    """A model's stored records in (write_date, id) order with their write moments, and positions by linked id."""
+
+    signature: tuple[Any, ...]
+    rows: list[Row]
+    moments: list[str]
+    _links: dict[str, dict[int | None, list[int]]] = field(default_factory=dict)
+
+    def linked(self, name: str, record_id: int) -> list[int]:
+        """Positions of the rows whose many2one field `name` points at `record_id` (indexed on first use)."""
+        index = self._links.get(name)
+        if index is None:
+            index = {}
+            for position, row in enumerate(self.rows):
+                index.setdefault(_linked_id(row.payload.get(name)), []).append(position)
+            self._links[name] = index
+        return index.get(record_id, [])
+
+
 def store_moment(stamp: str) -> str:
     """The store's 'YYYY-MM-DDTHH:MM:SS.mmmZ' as the domain evaluator's 'YYYY-MM-DD HH:MM:SS.mmm'."""
     return stamp.replace("T", " ").removesuffix("Z")
@@ -83,7 +106,7 @@ class Orm:
     def __init__(self, store: ObjectStore, faults: FaultPlan | None = None) -> None:
         self.store = store
         self.faults = faults or FaultPlan()
-        self._cache: dict[str, tuple[tuple[Any, ...], list[Row]]] = {}
+        self._cache: dict[str, _ModelRows] = {}
         self._generation = 0  # bumped by every write made through this ORM
         self._local = threading.local()
 
@@ -158,7 +181,8 @@ class Orm:
     # -- reading -----------------------------------------------------------------------------------
 
     def _scan(self, model: ModelDef, node: Node) -> Iterator[Row]:
-        """Every stored record that may match (ids or a write_date lower bound narrow the scan)."""
+        """Every stored record that may match, narrowed as a database's indexes would: by `id` leaves, by the
+        write_date bounds (rows are kept in write_date order) and by a `many2one in [ids]` leaf."""
         wanted = _wanted_ids(node)
         if wanted is not None:
             for record_id in sorted(wanted):
@@ -166,24 +190,33 @@ class Orm:
                 if stored is not None:
                     yield _row(stored)
             return
-        rows: Iterable[Row] = self._rows_of(model.name)
-        since = _write_date_floor(node)
-        if since is not None:
-            floor = store_moment(since)
-            rows = (row for row in rows if row.write_moment >= floor)
-        for name, ids in _many2one_ids(model, node):
+        cached = self._rows_of(model)
+        start, end = _write_date_bounds(node, cached.moments)
+        links = _many2one_ids(model, node)
+        if links:
+            name, ids = links[0]
+            positions = sorted(p for i in ids for p in cached.linked(name, i) if start <= p < end)
+            rows: Iterable[Row] = (cached.rows[p] for p in positions)
+        else:
+            rows = itertools.islice(cached.rows, start, end)
+        for name, ids in links[1:]:
             rows = (row for row in rows if _linked_id(row.payload.get(name)) in ids)
         yield from rows
 
-    def _rows_of(self, model: str) -> list[Row]:
-        """Every stored record of a model, decoded once and kept until the store's copy changes."""
-        signature = self._signature(model)
-        cached = self._cache.get(model)
-        if cached is not None and cached[0] == signature:
-            return cached[1]
-        rows = [_row(stored) for stored in self.store.iter_all(SYSTEM, model, batch_size=SCAN_BATCH)]
-        self._cache[model] = (signature, rows)
-        return rows
+    def _rows_of(self, model: ModelDef) -> _ModelRows:
+        """Every stored record of a model in (write_date, id) order, decoded and sorted once, kept until the
+        store's copy changes."""
+        signature = self._signature(model.name)
+        cached = self._cache.get(model.name)
+        if cached is not None and cached.signature == signature:
+            return cached
+        rows = [_row(stored) for stored in self.store.iter_all(SYSTEM, model.name, batch_size=SCAN_BATCH)]
+        read = self._reader(model)
+        for name, _ in reversed(WRITE_DATE_ORDER):  # the very sort `_search_rows` applies for that order
+            rows.sort(key=lambda row, n=name: _sort_key(read(row, n)))
+        cached = _ModelRows(signature, rows, [row.write_moment for row in rows])
+        self._cache[model.name] = cached
+        return cached
 
     def _signature(self, model: str) -> tuple[Any, ...]:
         """What changes whenever a record of the model is added, removed or written: count, last seq, last write."""
@@ -264,10 +297,14 @@ class Orm:
         offset = _non_negative(offset, "offset")
         limit = None if limit in (None, False) else _non_negative(limit, "limit")
         keys = self._order_keys(model, order or model.order)
-        matches = [row for row in self._scan(model, node) if evaluate(node, row, read)]
+        candidates = (row for row in self._scan(model, node) if evaluate(node, row, read))
+        end = None if limit is None else offset + limit
+        if keys == WRITE_DATE_ORDER and _wanted_ids(node) is None:
+            # the scan yields rows in this order already: stop as soon as the page is full, as an index would
+            return list(itertools.islice(candidates, offset, end))
+        matches = list(candidates)
         for name, descending in reversed(keys):
             matches.sort(key=lambda row, n=name: _sort_key(read(row, n)), reverse=descending)
-        end = None if limit is None else offset + limit
         return matches[offset:end]
 
     def _order_keys(self, model: ModelDef, order: Any) -> list[tuple[str, bool]]:
@@ -548,16 +585,22 @@ def _linked_id(value: Any) -> int | None:
     return value[0] if isinstance(value, list) and value else None
 
 
-def _write_date_floor(node: Node) -> str | None:
-    """The lowest write_date a match can have (in the store's timestamp form), from `&`-joined leaves."""
-    floors = [
-        normalise_moment(right)
-        for left, operator, right in top_level_and_leaves(node)
-        if left == "write_date" and operator in (">", ">=") and isinstance(right, str)
-    ]
-    if not floors:
-        return None
-    return max(floors).replace(" ", "T") + "Z"
+def _write_date_bounds(node: Node, moments: list[str]) -> tuple[int, int]:
+    """The slice of rows in write_date order (their `moments`) that `&`-joined write_date leaves leave open."""
+    start, end = 0, len(moments)
+    for left, operator, right in top_level_and_leaves(node):
+        if left != "write_date" or not isinstance(right, str):
+            continue
+        moment = normalise_moment(right)
+        if operator == ">=":
+            start = max(start, bisect.bisect_left(moments, moment))
+        elif operator == ">":
+            start = max(start, bisect.bisect_right(moments, moment))
+        elif operator == "<":
+            end = min(end, bisect.bisect_left(moments, moment))
+        elif operator == "<=":
+            end = min(end, bisect.bisect_right(moments, moment))
+    return start, max(start, end)
 
 
 def _sort_key(field: FieldValue) -> tuple[int, Any]:
