@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS objects (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_by_updated ON objects (system, object_type, updated_at, object_id);
 CREATE INDEX IF NOT EXISTS objects_by_seq ON objects (system, object_type, seq);
+CREATE INDEX IF NOT EXISTS objects_by_created ON objects (system, object_type, created_at, object_id);
 CREATE TABLE IF NOT EXISTS sequences (
     system TEXT NOT NULL,
     object_type TEXT NOT NULL,
@@ -68,7 +69,7 @@ CREATE TABLE IF NOT EXISTS truth_inconsistencies (
 );
 """
 
-_SECONDARY_INDEXES = ("objects_by_updated", "objects_by_seq", "truth_records_by_person")
+_SECONDARY_INDEXES = ("objects_by_updated", "objects_by_seq", "objects_by_created", "truth_records_by_person")
 
 _UPSERT = (
     "INSERT INTO objects (system, object_type, object_id, seq, created_at, updated_at, payload) "

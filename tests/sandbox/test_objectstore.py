@@ -143,3 +143,26 @@ def test_threads_write_and_read_concurrently(store: ObjectStore) -> None:
     assert len(orders) == 800
     assert sorted(o.seq for o in orders) == list(range(1, 801))
     assert store.count("square", "counts") == 8 * 10 * 5
+
+
+def test_square_keyset_pages_in_creation_order_walk_an_index(store: ObjectStore) -> None:
+    """A page after the first reads on from its position through an index, not by sorting every row again
+    (which made a full read of N customers cost N pages x N rows)."""
+    import sqlite3
+
+    from canalis.sandbox.emulators.square.queries import Filter, Ordering, StoreQueries
+
+    store.put_many("square", "customers", [(str(n), _stamp(n % 5), {"id": str(n)}) for n in range(50)])
+    where = Filter()
+    where.add("updated_at >= ?", "2000-01-01T00:00:00Z")
+    ordering = Ordering("created_at")
+    queries = StoreQueries(store.path)
+    seen = [payload["id"] for _, payload in queries.rows("customers", where, ordering, None, batch=7)]
+    assert sorted(seen) == sorted(str(n) for n in range(50)) and len(seen) == 50
+    keys = ", ".join(ordering.key_columns())
+    sql = (
+        f"EXPLAIN QUERY PLAN SELECT {keys}, payload FROM objects WHERE system = 'square' AND "
+        f"object_type = 'customers' AND updated_at >= '2000' AND ({keys}) > ('2000', '') ORDER BY {keys} LIMIT 7"
+    )
+    plan = " ".join(str(row) for row in sqlite3.connect(store.path).execute(sql).fetchall())
+    assert "objects_by_created" in plan and "TEMP B-TREE" not in plan
