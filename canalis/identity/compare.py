@@ -122,10 +122,35 @@ def given_compatible(a: str, b: str, threshold: float, typos: bool = False) -> b
     return given_related(a, b) or jaro_winkler(a, b) >= threshold or (typos and given_typo(a, b))
 
 
+def ending_variant(a: str, b: str) -> bool:
+    """Two different names that differ only in their last two letters or fewer (Louis / Louise, Marcel /
+    Marcelle, Christian / Christina, Alexandrie / Alexandria): the way given names make their feminine, masculine
+    and pet forms, so the other name may be another person's (a household member, a namesake)."""
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return a != b and len(a) - common <= 2 and len(b) - common <= 2
+
+
+def given_slip(a: str, b: str) -> bool:
+    """Given names a keyboard slip apart (`given_typo`) somewhere other than only in their endings
+    (`ending_variant`): one name mistyped (dorothy / dorohty), not a name of the same stem."""
+    return given_typo(a, b) and not ending_variant(a, b)
+
+
 def given_confirms(ga: str, fa: str, gb: str, fb: str) -> bool:
-    """Given names that confirm one person against a birth date conflict: the same, in place or with both names
-    swapped in one record (a close spelling is not enough: Alexandrie and Alexandria Diaz are two people)."""
-    return bool(ga) and (ga == gb or (bool(fa) and ga == fb and fa == gb))
+    """Given names that confirm one person against a birth date conflict: the same or a slip apart
+    (`given_slip`), in place or with both names swapped in one record (the other name then the same).
+
+    A close spelling is not enough: Alexandrie and Alexandria Diaz, Louis and Louise Martin are two people.
+    """
+    if not ga or not gb:
+        return False
+    if ga == gb or given_slip(ga, gb):
+        return True
+    return bool(fa and fb) and ((ga == fb and (fa == gb or given_slip(fa, gb))) or (fa == gb and given_slip(ga, fb)))
 
 
 def family_compatible(a: str, b: str) -> bool:

@@ -18,7 +18,15 @@ from canalis.identity.clusters import (
     build_clusters,
     connected_components,
 )
-from canalis.identity.compare import FIELD_NAMES, FIELDS, NAME_WEAK_BELOW, Comparison, compare, score_columns
+from canalis.identity.compare import (
+    FIELD_NAMES,
+    FIELDS,
+    NAME_WEAK_BELOW,
+    Comparison,
+    compare,
+    ending_variant,
+    score_columns,
+)
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
 from canalis.identity.keys import KeyGroups, key_groups
@@ -194,10 +202,27 @@ def birth_date_errors_common(model: MatchModel, config: IdentityConfig) -> bool:
     return learned_from >= MIN_RECORDS_TO_RELAX and model.m["birth_date"][_DOB_DIFFERENT] > config.birth_date_error_rate
 
 
-def _conflicts(comparison: Comparison, config: IdentityConfig, dob_errors_common: bool = False) -> np.ndarray:
+def given_slips(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, comparison: Comparison) -> np.ndarray:
+    """Pairs whose given names (in place or swapped) are a keyboard slip apart and not only in their endings
+    (`canalis.identity.compare.given_slip`): one name mistyped, not another name of the same stem."""
+    edits = comparison.similarity.get("given_edits")
+    out = np.zeros(len(a), dtype=bool)
+    if edits is None:
+        return out
+    idx = np.flatnonzero((edits > 0) & (edits < 99))
+    if len(idx):
+        own = columns["given"][a[idx]]
+        other = np.where(comparison.swapped[idx], columns["family"][b[idx]], columns["given"][b[idx]])
+        out[idx] = [not ending_variant(x, y) for x, y in zip(own.tolist(), other.tolist(), strict=True)]
+    return out
+
+
+def _conflicts(
+    comparison: Comparison, config: IdentityConfig, dob_errors_common: bool = False, slips: np.ndarray | None = None
+) -> np.ndarray:
     """Pairs a score never links: given names that conflict unless the birth dates agree, and birth dates
-    more than two edits apart (unless the given names agree and the data shows that matches often carry
-    unrelated birth dates: `birth_date_errors_common`).
+    more than two edits apart (unless the given names agree, the same, close or a slip apart as `slips` marks
+    them, and the data shows that matches often carry unrelated birth dates: `birth_date_errors_common`).
 
     Given names conflict below `given_name_conflict_below` (Jaro-Winkler) when neither is an initial, prefix or
     token of the other nor a keyboard slip away from it. One of the two may be wrong in a record (a name or a
@@ -219,6 +244,8 @@ def _conflicts(comparison: Comparison, config: IdentityConfig, dob_errors_common
     dob_conflict = dob == _DOB_DIFFERENT
     if dob_errors_common:
         dob_conflict &= ~np.isin(given, _GIVEN_CONFIRMS)
+        if slips is not None:
+            dob_conflict &= ~slips
     out[dob_conflict] = "birth_date"
     return out
 
@@ -382,7 +409,9 @@ def resolve_frame(
         b=cand_b[kept],
         comparison=comparison,
         scores=scores,
-        conflict=_conflicts(comparison, config, dob_common),
+        conflict=_conflicts(
+            comparison, config, dob_common, given_slips(columns, cand_a[kept], cand_b[kept], comparison)
+        ),
     )
     pairs.names_only = (
         names_only(comparison) if not config.link_on_names_alone else np.zeros(len(comparison.levels), dtype=bool)
