@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from canalis.identity.compare import dob_compatible, dob_distance, given_confirms, names_compatible
+from canalis.identity.compare import dob_compatible, dob_distance, given_confirms, given_misspelt, names_compatible
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
 from canalis.identity.keys import name_codes
@@ -163,17 +163,18 @@ def _dirty_components(
 
 def _identity_conflict(
     da: set[int], db: set[int], na: list, nb: list, rule: int, name_proof: set[int], probabilistic: int,
-    threshold: float, dob_errors_common: bool,
+    threshold: float, dob_errors_common: bool, misspelt: bool = False,
 ) -> str | None:  # fmt: skip
     """Why two clusters cannot be one person, or None.
 
     Key links (email, phone) need birth dates that may be one (no pair further apart than two edits) and names
     that may be one. A scored link already weighed both: it is refused only when neither the birth dates nor
     the given names of the two clusters have anything in common (one of them may have been replaced).
+    `misspelt`: the clusters' main given names are one name and a misspelling of it (`given_misspelt`).
     """
     dob_ok = not da or not db or da == db or any(dob_compatible(x, y) for x in da for y in db)
     # Where the data shows birth dates often replaced in matches, given names that are the same (in place or
-    # swapped with the family name) outweigh a birth date conflict.
+    # swapped with the family name), or one misspelt, outweigh a birth date conflict.
     if rule == probabilistic:
         names_ok = (
             not na
@@ -184,7 +185,7 @@ def _identity_conflict(
         if not names_ok and not dob_confirms:
             return "name_conflict"
         if not dob_ok and not (
-            dob_errors_common and any(given_confirms(ga, fa, gb, fb) for ga, fa in na for gb, fb in nb)
+            dob_errors_common and (misspelt or any(given_confirms(ga, fa, gb, fb) for ga, fa in na for gb, fb in nb))
         ):
             return "birth_date_conflict"
         return None
@@ -248,6 +249,7 @@ def build_clusters(
     never: dict[int, set[int]] | None = None,
     conflicts: set[int] | None = None,
     dob_errors_common: bool = False,
+    known_names: Container[str] = frozenset(),
 ) -> Clustering:
     """Clusters from the links, refusing links that would break a guard.
 
@@ -271,7 +273,7 @@ def build_clusters(
     if dirty.any():
         dirty_order = order[dirty[comp[edges.a[order]]]]
         roots, reasons, flags = _constrained_union(
-            frame, edges, dirty_order, config, never, conflicts, dob_errors_common
+            frame, edges, dirty_order, config, never, conflicts, dob_errors_common, known_names
         )
         rows = np.flatnonzero(dirty[comp])
         labels[rows] = np.asarray(roots, dtype=np.int64)[rows]
@@ -307,10 +309,17 @@ def _constrained_union(
     never: dict[int, set[int]] | None = None,
     conflicts: set[int] | None = None,
     dob_errors_common: bool = False,
+    known_names: Container[str] = frozenset(),
 ) -> tuple[list[int], dict[int, str], dict[int, set[str]]]:
     """Union-find over the given links in order, refusing a union that would break a guard.
 
     Returns the root of every row, the refusal reason per refused link, and flags per root.
+
+    Where birth dates are often replaced in matches (`dob_errors_common`), each cluster's main given name (the
+    one most of its records hold) is followed: a birth date conflict is outweighed by main given names one of
+    which is a misspelling of the other (`given_misspelt` with `known_names`). The main names, not any pair
+    across the clusters: a misspelt record inside a profile (tiom in Tim's) is no reason to join a household
+    member (Tom).
 
     Guards: never-merge pairs (always), the cluster size limit (but for steward merges, which are flagged),
     conflicting birth dates (but for steward merges) and, for email, phone and scored links, names that
@@ -364,6 +373,18 @@ def _constrained_union(
 
     conflicts = conflicts or set()
     members: dict[int, list[int]] = {}
+    follow_given = dob_errors_common and bool(known_names)
+    given_counts: dict[int, Counter[str]] = {}
+
+    def given_count(root: int) -> Counter[str]:
+        found = given_counts.get(root)
+        if found is None:
+            return Counter([given[root]] if given[root] else [])
+        return found
+
+    def main_given(root: int) -> str:
+        counts = given_count(root)
+        return min(counts.items(), key=lambda item: (-item[1], item[0]))[0] if counts else ""
 
     def member_list(root: int) -> list[int]:
         return members.get(root) or [root]
@@ -404,6 +425,7 @@ def _constrained_union(
                 probabilistic,
                 threshold,
                 dob_errors_common,
+                follow_given and rule == probabilistic and given_misspelt(main_given(ra), main_given(rb), known_names),
             )
         if (
             reason is None
@@ -428,6 +450,9 @@ def _constrained_union(
         if single_sources:
             sources[ra] = source_set(ra) | source_set(rb)
             sources.pop(rb, None)
+        if follow_given:
+            given_counts[ra] = given_count(ra) + given_count(rb)
+            given_counts.pop(rb, None)
         merged_dobs = dob_set(ra) | dob_set(rb)
         if merged_dobs:
             dobs[ra] = merged_dobs

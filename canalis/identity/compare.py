@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -122,35 +123,20 @@ def given_compatible(a: str, b: str, threshold: float, typos: bool = False) -> b
     return given_related(a, b) or jaro_winkler(a, b) >= threshold or (typos and given_typo(a, b))
 
 
-def ending_variant(a: str, b: str) -> bool:
-    """Two different names that differ only in their last two letters or fewer (Louis / Louise, Marcel /
-    Marcelle, Christian / Christina, Alexandrie / Alexandria): the way given names make their feminine, masculine
-    and pet forms, so the other name may be another person's (a household member, a namesake)."""
-    common = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        common += 1
-    return a != b and len(a) - common <= 2 and len(b) - common <= 2
-
-
-def given_slip(a: str, b: str) -> bool:
-    """Given names a keyboard slip apart (`given_typo`) somewhere other than only in their endings
-    (`ending_variant`): one name mistyped (dorothy / dorohty), not a name of the same stem."""
-    return given_typo(a, b) and not ending_variant(a, b)
+def given_misspelt(a: str, b: str, known: Container[str]) -> bool:
+    """Two given names a keyboard slip apart (`given_typo`) of which one is held by a single record of the data
+    (not in `known`, the names two records or more hold): a misspelling of the other (dorothy / dorohty), not a
+    name in use. Two names both in use (Tim / Tom, Louis / Louise, Alexandrie / Alexandria) may be two members
+    of one household or two namesakes. Without names known (`known` empty), nothing is taken for a misspelling.
+    """
+    return bool(known) and a != b and given_typo(a, b) and (a not in known or b not in known)
 
 
 def given_confirms(ga: str, fa: str, gb: str, fb: str) -> bool:
-    """Given names that confirm one person against a birth date conflict: the same or a slip apart
-    (`given_slip`), in place or with both names swapped in one record (the other name then the same).
-
-    A close spelling is not enough: Alexandrie and Alexandria Diaz, Louis and Louise Martin are two people.
-    """
-    if not ga or not gb:
-        return False
-    if ga == gb or given_slip(ga, gb):
-        return True
-    return bool(fa and fb) and ((ga == fb and (fa == gb or given_slip(fa, gb))) or (fa == gb and given_slip(ga, fb)))
+    """Given names that confirm one person against a birth date conflict: the same, in place or with both names
+    swapped in one record (a close spelling is not enough: Alexandrie and Alexandria Diaz are two people; a
+    misspelling is judged on the whole profiles, see `canalis.identity.clusters`)."""
+    return bool(ga) and (ga == gb or (bool(fa) and ga == fb and fa == gb))
 
 
 def family_compatible(a: str, b: str) -> bool:

@@ -24,7 +24,7 @@ from canalis.identity.compare import (
     NAME_WEAK_BELOW,
     Comparison,
     compare,
-    ending_variant,
+    given_misspelt,
     score_columns,
 )
 from canalis.identity.config import IdentityConfig
@@ -202,18 +202,27 @@ def birth_date_errors_common(model: MatchModel, config: IdentityConfig) -> bool:
     return learned_from >= MIN_RECORDS_TO_RELAX and model.m["birth_date"][_DOB_DIFFERENT] > config.birth_date_error_rate
 
 
-def given_slips(columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, comparison: Comparison) -> np.ndarray:
-    """Pairs whose given names (in place or swapped) are a keyboard slip apart and not only in their endings
-    (`canalis.identity.compare.given_slip`): one name mistyped, not another name of the same stem."""
+def known_names(model: MatchModel) -> frozenset[str]:
+    """Given and family names that two records or more held when the model learned (its name frequencies; names
+    are compared in either field, since systems swap them). Empty when name frequencies are off."""
+    tables = model.term_frequencies
+    return frozenset(tables.get("given_name", {})) | frozenset(tables.get("family_name", {}))
+
+
+def given_slips(
+    columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, comparison: Comparison, known: frozenset[str]
+) -> np.ndarray:
+    """Pairs whose given names (in place or swapped) are a keyboard slip apart with one of them held by a single
+    record of the data (`canalis.identity.compare.given_misspelt`): one name misspelt, not another name in use."""
     edits = comparison.similarity.get("given_edits")
     out = np.zeros(len(a), dtype=bool)
-    if edits is None:
+    if edits is None or not known:
         return out
     idx = np.flatnonzero((edits > 0) & (edits < 99))
     if len(idx):
         own = columns["given"][a[idx]]
         other = np.where(comparison.swapped[idx], columns["family"][b[idx]], columns["given"][b[idx]])
-        out[idx] = [not ending_variant(x, y) for x, y in zip(own.tolist(), other.tolist(), strict=True)]
+        out[idx] = [given_misspelt(x, y, known) for x, y in zip(own.tolist(), other.tolist(), strict=True)]
     return out
 
 
@@ -221,8 +230,9 @@ def _conflicts(
     comparison: Comparison, config: IdentityConfig, dob_errors_common: bool = False, slips: np.ndarray | None = None
 ) -> np.ndarray:
     """Pairs a score never links: given names that conflict unless the birth dates agree, and birth dates
-    more than two edits apart (unless the given names agree, the same, close or a slip apart as `slips` marks
-    them, and the data shows that matches often carry unrelated birth dates: `birth_date_errors_common`).
+    more than two edits apart (unless the given names agree, the same, close or one misspelt as `slips` marks
+    them (`given_slips`), and the data shows that matches often carry unrelated birth dates:
+    `birth_date_errors_common`).
 
     Given names conflict below `given_name_conflict_below` (Jaro-Winkler) when neither is an initial, prefix or
     token of the other nor a keyboard slip away from it. One of the two may be wrong in a record (a name or a
@@ -404,13 +414,14 @@ def resolve_frame(
     del levels, similarity, swapped
     scores = score(comparison, columns, cand_a[kept], model)
     dob_common = birth_date_errors_common(model, config)
+    known = known_names(model) if dob_common else frozenset()
     pairs = ScoredPairs(
         a=cand_a[kept],
         b=cand_b[kept],
         comparison=comparison,
         scores=scores,
         conflict=_conflicts(
-            comparison, config, dob_common, given_slips(columns, cand_a[kept], cand_b[kept], comparison)
+            comparison, config, dob_common, given_slips(columns, cand_a[kept], cand_b[kept], comparison, known)
         ),
     )
     pairs.names_only = (
@@ -452,7 +463,7 @@ def resolve_frame(
         linked_rows[part.b] = True
     low = np.flatnonzero((against < -config.conflict_weight) & linked_rows[cand_a] & linked_rows[cand_b])
     conflicts = set((cand_a[low] * n + cand_b[low]).tolist()) if config.conflict_weight > 0 else set()
-    clustering = build_clusters(frame, edges, ranks, config, never, conflicts, dob_common)
+    clustering = build_clusters(frame, edges, ranks, config, never, conflicts, dob_common, known)
     if training:
         model.registers = infer_registers(frame.array("source"), clustering.labels)
     registers = registers_for(config, model.registers)
