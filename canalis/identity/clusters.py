@@ -316,10 +316,11 @@ def _constrained_union(
     Returns the root of every row, the refusal reason per refused link, and flags per root.
 
     Where birth dates are often replaced in matches (`dob_errors_common`), each cluster's main given name (the
-    one most of its records hold) is followed: a birth date conflict is outweighed by main given names one of
-    which is a misspelling of the other (`given_misspelt` with `known_names`). The main names, not any pair
-    across the clusters: a misspelt record inside a profile (tiom in Tim's) is no reason to join a household
-    member (Tom).
+    one most of its records hold) is followed: a birth date conflict is outweighed when the main given name of
+    one cluster, held by two of its records or more, has a misspelling for the other's (`given_misspelt` with
+    `known_names`). The main names, not any pair across the clusters: a misspelt record inside a profile (tiom
+    in Tim's) is no reason to join a household member (Tom); and two records each alone with its name (Emma,
+    Gemma) do not show which one is misspelt.
 
     Guards: never-merge pairs (always), the cluster size limit (but for steward merges, which are flagged),
     conflicting birth dates (but for steward merges) and, for email, phone and scored links, names that
@@ -382,9 +383,22 @@ def _constrained_union(
             return Counter([given[root]] if given[root] else [])
         return found
 
-    def main_given(root: int) -> str:
+    def main_given(root: int) -> tuple[str, int]:
+        """The given name most records of the cluster hold (a name in use before a misspelling), and how many."""
         counts = given_count(root)
-        return min(counts.items(), key=lambda item: (-item[1], item[0]))[0] if counts else ""
+        if not counts:
+            return "", 0
+        return min(counts.items(), key=lambda item: (-item[1], item[0] not in known_names, item[0]))
+
+    def misspelt_main(ra: int, rb: int) -> bool:
+        """The main given name of one cluster is held by two of its records or more, and the other's is a
+        misspelling of it held by no other record (`given_misspelt`)."""
+        (x, cx), (y, cy) = main_given(ra), main_given(rb)
+        if not given_misspelt(x, y, known_names):
+            return False
+        return (cx >= 2 and x in known_names and y not in known_names) or (
+            cy >= 2 and y in known_names and x not in known_names
+        )
 
     def member_list(root: int) -> list[int]:
         return members.get(root) or [root]
@@ -425,7 +439,7 @@ def _constrained_union(
                 probabilistic,
                 threshold,
                 dob_errors_common,
-                follow_given and rule == probabilistic and given_misspelt(main_given(ra), main_given(rb), known_names),
+                follow_given and rule == probabilistic and misspelt_main(ra, rb),
             )
         if (
             reason is None

@@ -127,7 +127,8 @@ def test_a_misspelt_main_given_name_outweighs_a_replaced_birth_date_where_the_da
     (held by no other record) and whose birth date was replaced joins its person. A household member at that
     address whose name is in use and a slip from the person's (dorothea / dorothy), with her own birth date,
     stays apart, also when a record of the person misspells the name closer to hers (dorothe): clusters are
-    judged on their main given names, not on any pair of spellings."""
+    judged on their main given names, not on any pair of spellings. Two records each alone with its name (zelda,
+    zelma quenby at one address) do not show which one is misspelt: they stay apart."""
     from canalis.identity import IdentityEngine
     from canalis.identity.resolver import birth_date_errors_common
 
@@ -140,13 +141,16 @@ def test_a_misspelt_main_given_name_outweighs_a_replaced_birth_date_where_the_da
 
     dorothy = [person(i, "dorothy", "19860325") for i in (1, 2, 3)] + [person(7, "dorothe", "19860325")]
     extra = [*dorothy, person(4, "dorohty", "19160211"), person(5, "dorothea", "19550817"),
-             person(6, "dorothea", "19550817")]  # fmt: skip
+             person(6, "dorothea", "19550817"),
+             {**person(8, "zelda", "19480311"), "surname": "quenby", "address_1": "7 marsh lane"},
+             {**person(9, "zelma", "19790624"), "surname": "quenby", "address_1": "7 marsh lane"}]  # fmt: skip
     engine = IdentityEngine()
     engine.resolve([IdentityRecord.from_mapping(row) for row in rows + extra])
     assert engine.model is not None and birth_date_errors_common(engine.model, engine.config)
-    customer = {i: engine.customer_of(f"till:x{i}") for i in range(1, 8)}
+    customer = {i: engine.customer_of(f"till:x{i}") for i in range(1, 10)}
     assert customer[4] == customer[1] == customer[2] == customer[3] == customer[7]
     assert customer[5] == customer[6] != customer[1]
+    assert customer[8] != customer[9]
 
 
 def test_a_state_saved_without_the_newer_blocking_keys_is_restored() -> None:
