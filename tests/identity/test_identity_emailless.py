@@ -52,6 +52,23 @@ def test_corruption_generator_is_reproducible_and_controlled() -> None:
     assert date_error("19800115", __import__("random").Random(1)) != "19800115"
 
 
+def test_the_generator_replaces_birth_dates_only_when_asked() -> None:
+    from canalis.identity.compare import dob_distance
+
+    def replaced_share(share: float) -> float:
+        rows, truth = generate(PeopleSpec(people=400, level="high", shape="pairs", seed=3, replaced_dates=share))
+        born: dict[str, dict[str, int]] = {}
+        for row in rows:
+            if row.get("date_of_birth"):
+                born.setdefault(truth[f"{row['source']}:{row['source_id']}"], {})[row["source"]] = int(
+                    row["date_of_birth"]
+                )
+        both = [dates for dates in born.values() if len(dates) == 2]
+        return sum(dob_distance(dates["a"], dates["b"]) > 2 for dates in both) / len(both)
+
+    assert replaced_share(0.0) < 0.02 and replaced_share(1.0) > 0.2
+
+
 def test_email_less_duplicates_are_found_through_the_cli(tmp_path: Path) -> None:
     rows, truth = generate(PeopleSpec(people=400, level="low", shape="zipf", seed=11))
     source = tmp_path / "people.jsonl"
