@@ -375,29 +375,40 @@ def _constrained_union(
     conflicts = conflicts or set()
     members: dict[int, list[int]] = {}
     follow_given = dob_errors_common and bool(known_names)
-    given_counts: dict[int, Counter[str]] = {}
+    name_counts: dict[int, tuple[Counter[str], Counter[str]]] = {}
 
-    def given_count(root: int) -> Counter[str]:
-        found = given_counts.get(root)
+    def name_count(root: int) -> tuple[Counter[str], Counter[str]]:
+        found = name_counts.get(root)
         if found is None:
-            return Counter([given[root]] if given[root] else [])
+            return Counter([given[root]] if given[root] else []), Counter([family[root]] if family[root] else [])
         return found
 
-    def main_given(root: int) -> tuple[str, int]:
-        """The given name most records of the cluster hold (a name in use before a misspelling), and how many."""
-        counts = given_count(root)
+    def main_name(counts: Counter[str]) -> tuple[str, int]:
+        """The name most records of the cluster hold (a name in use before a misspelling), and how many."""
         if not counts:
             return "", 0
         return min(counts.items(), key=lambda item: (-item[1], item[0] not in known_names, item[0]))
 
-    def misspelt_main(ra: int, rb: int) -> bool:
-        """The main given name of one cluster is held by two of its records or more, and the other's is a
-        misspelling of it held by no other record (`given_misspelt`)."""
-        (x, cx), (y, cy) = main_given(ra), main_given(rb)
+    def supported_misspelling(x: str, cx: int, y: str, cy: int) -> bool:
+        """One name held by two records or more of its cluster, the other a misspelling of it held by no other
+        record of the data (`given_misspelt`)."""
         if not given_misspelt(x, y, known_names):
             return False
         return (cx >= 2 and x in known_names and y not in known_names) or (
             cy >= 2 and y in known_names and x not in known_names
+        )
+
+    def misspelt_main(ra: int, rb: int) -> bool:
+        """The main given names of the two clusters are a name and a misspelling of it (`supported_misspelling`),
+        in place, or with the main names of one cluster swapped: its main given name the other's main family
+        name, its main family name a misspelling of the other's main given name."""
+        (ga, fa), (gb, fb) = name_count(ra), name_count(rb)
+        (x, cx), (y, cy) = main_name(ga), main_name(gb)
+        if supported_misspelling(x, cx, y, cy):
+            return True
+        (fx, cfx), (fy, cfy) = main_name(fa), main_name(fb)
+        return bool(fx and y == fx and supported_misspelling(x, cx, fy, cfy)) or bool(
+            fy and x == fy and supported_misspelling(fx, cfx, y, cy)
         )
 
     def member_list(root: int) -> list[int]:
@@ -465,8 +476,9 @@ def _constrained_union(
             sources[ra] = source_set(ra) | source_set(rb)
             sources.pop(rb, None)
         if follow_given:
-            given_counts[ra] = given_count(ra) + given_count(rb)
-            given_counts.pop(rb, None)
+            (ga, fa), (gb, fb) = name_count(ra), name_count(rb)
+            name_counts[ra] = (ga + gb, fa + fb)
+            name_counts.pop(rb, None)
         merged_dobs = dob_set(ra) | dob_set(rb)
         if merged_dobs:
             dobs[ra] = merged_dobs

@@ -144,8 +144,10 @@ def test_a_misspelt_main_given_name_outweighs_a_replaced_birth_date_where_the_da
     (held by no other record) and whose birth date was replaced joins its person. A household member at that
     address whose name is in use and a slip from the person's (dorothea / dorothy), with her own birth date,
     stays apart, also when a record of the person misspells the name closer to hers (dorothe): clusters are
-    judged on their main given names, not on any pair of spellings. Two records each alone with its name (zelda,
-    zelma quenby at one address) do not show which one is misspelt: they stay apart."""
+    judged on their main given names, not on any pair of spellings, also when that record has its names swapped
+    (blackwell dorotha). A record with its names swapped and its given name misspelt (ng kahtleen) joins.
+    Two records each alone with its name (zelda, zelma quenby at one address) do not show which one is
+    misspelt: they stay apart."""
     from canalis.identity import IdentityEngine
     from canalis.identity.resolver import birth_date_errors_common
 
@@ -156,16 +158,25 @@ def test_a_misspelt_main_given_name_outweighs_a_replaced_birth_date_where_the_da
                 "address_1": "25 thomson street", "postcode": "3188", "suburb": "salisbury",
                 "date_of_birth": born}  # fmt: skip
 
+    def swapped(row: dict) -> dict:
+        return {**row, "given_name": row["surname"], "surname": row["given_name"]}
+
     dorothy = [person(i, "dorothy", "19860325") for i in (1, 2, 3)] + [person(7, "dorothe", "19860325")]
+    dorothy.append(swapped(person(11, "dorotha", "19860325")))  # a slip from dorothea too
     extra = [*dorothy, person(4, "dorohty", "19160211"), person(5, "dorothea", "19550817"),
              person(6, "dorothea", "19550817"),
              {**person(8, "zelda", "19480311"), "surname": "quenby", "address_1": "7 marsh lane"},
              {**person(9, "zelma", "19790624"), "surname": "quenby", "address_1": "7 marsh lane"}]  # fmt: skip
+    kathleen = {"surname": "ng", "address_1": "9 ocean parade"}
+    extra += [{**person(i, "kathleen", "19700101"), **kathleen, "source_id": f"y{i}"} for i in (1, 2, 3)]
+    extra.append(swapped({**person(4, "kahtleen", "19251212"), **kathleen, "source_id": "y4"}))
     engine = IdentityEngine()
     engine.resolve([IdentityRecord.from_mapping(row) for row in rows + extra])
     assert engine.model is not None and birth_date_errors_common(engine.model, engine.config)
-    customer = {i: engine.customer_of(f"till:x{i}") for i in range(1, 10)}
-    assert customer[4] == customer[1] == customer[2] == customer[3] == customer[7]
+    customer = {i: engine.customer_of(f"till:x{i}") for i in (*range(1, 10), 11)}
+    assert customer[4] == customer[1] == customer[2] == customer[3] == customer[7] == customer[11]
+    kathleen_ids = {engine.customer_of(f"till:y{i}") for i in range(1, 5)}
+    assert len(kathleen_ids) == 1, "names swapped in one record, the given name misspelt"
     assert customer[5] == customer[6] != customer[1]
     assert customer[8] != customer[9]
 
