@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -163,14 +164,15 @@ def _dirty_components(
 
 def _identity_conflict(
     da: set[int], db: set[int], na: list, nb: list, rule: int, name_proof: set[int], probabilistic: int,
-    threshold: float, dob_errors_common: bool, misspelt: bool = False,
+    threshold: float, dob_errors_common: bool, misspelt: Callable[[], bool] | None = None,
 ) -> str | None:  # fmt: skip
     """Why two clusters cannot be one person, or None.
 
     Key links (email, phone) need birth dates that may be one (no pair further apart than two edits) and names
     that may be one. A scored link already weighed both: it is refused only when neither the birth dates nor
     the given names of the two clusters have anything in common (one of them may have been replaced).
-    `misspelt`: the clusters' main given names are one name and a misspelling of it (`given_misspelt`).
+    `misspelt`: whether the clusters' main given names are one name and a misspelling of it (`given_misspelt`),
+    asked only when a birth date conflict needs it.
     """
     dob_ok = not da or not db or da == db or any(dob_compatible(x, y) for x in da for y in db)
     # Where the data shows birth dates often replaced in matches, given names that are the same (in place or
@@ -185,7 +187,11 @@ def _identity_conflict(
         if not names_ok and not dob_confirms:
             return "name_conflict"
         if not dob_ok and not (
-            dob_errors_common and (misspelt or any(given_confirms(ga, fa, gb, fb) for ga, fa in na for gb, fb in nb))
+            dob_errors_common
+            and (
+                any(given_confirms(ga, fa, gb, fb) for ga, fa in na for gb, fb in nb)
+                or (misspelt is not None and misspelt())
+            )
         ):
             return "birth_date_conflict"
         return None
@@ -392,11 +398,10 @@ def _constrained_union(
     def supported_misspelling(x: str, cx: int, y: str, cy: int) -> bool:
         """One name held by two records or more of its cluster, the other a misspelling of it held by no other
         record of the data (`given_misspelt`)."""
-        if not given_misspelt(x, y, known_names):
-            return False
-        return (cx >= 2 and x in known_names and y not in known_names) or (
+        supported = (cx >= 2 and x in known_names and y not in known_names) or (
             cy >= 2 and y in known_names and x not in known_names
         )
+        return supported and given_misspelt(x, y, known_names)
 
     def misspelt_main(ra: int, rb: int) -> bool:
         """The main given names of the two clusters are a name and a misspelling of it (`supported_misspelling`),
@@ -450,7 +455,7 @@ def _constrained_union(
                 probabilistic,
                 threshold,
                 dob_errors_common,
-                follow_given and rule == probabilistic and misspelt_main(ra, rb),
+                partial(misspelt_main, ra, rb) if follow_given and rule == probabilistic else None,
             )
         if (
             reason is None
@@ -477,7 +482,9 @@ def _constrained_union(
             sources.pop(rb, None)
         if follow_given:
             (ga, fa), (gb, fb) = name_count(ra), name_count(rb)
-            name_counts[ra] = (ga + gb, fa + fb)
+            ga.update(gb)  # the counts of ra are its own (a fresh pair for a single record): updated in place
+            fa.update(fb)
+            name_counts[ra] = (ga, fa)
             name_counts.pop(rb, None)
         merged_dobs = dob_set(ra) | dob_set(rb)
         if merged_dobs:

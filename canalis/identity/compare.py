@@ -114,7 +114,8 @@ def given_typo(a: str, b: str) -> bool:
     """Two given names within keyboard-slip distance of each other (see `typo_distance_limit`)."""
     if not a or not b:
         return False
-    limit = int(typo_distance_limit(np.asarray([min(len(a), len(b))]))[0])
+    shorter = min(len(a), len(b))
+    limit = 2 if shorter >= 6 else 1 if shorter >= 3 else 0  # `typo_distance_limit`, for one pair
     return bool(limit) and OSA.distance(a, b, score_cutoff=limit) <= limit
 
 
@@ -129,7 +130,7 @@ def given_misspelt(a: str, b: str, known: Container[str]) -> bool:
     name in use. Two names both in use (Tim / Tom, Louis / Louise, Alexandrie / Alexandria) may be two members
     of one household or two namesakes. Without names known (`known` empty), nothing is taken for a misspelling.
     """
-    return bool(known) and a != b and given_typo(a, b) and (a not in known or b not in known)
+    return bool(known) and a != b and (a not in known or b not in known) and given_typo(a, b)
 
 
 def given_confirms(ga: str, fa: str, gb: str, fb: str) -> bool:
