@@ -390,10 +390,12 @@ def _constrained_union(
         return found
 
     def main_name(counts: Counter[str]) -> tuple[str, int]:
-        """The name most records of the cluster hold (a name in use before a misspelling), and how many."""
-        if not counts:
+        """The name more records of the cluster hold than any other, and how many; none when two names tie
+        (chelsea, khelsea: which one is misspelt?)."""
+        top = counts.most_common(2)
+        if not top or (len(top) == 2 and top[1][1] == top[0][1]):
             return "", 0
-        return min(counts.items(), key=lambda item: (-item[1], item[0] not in known_names, item[0]))
+        return top[0]
 
     def supported_misspelling(x: str, cx: int, y: str, cy: int) -> bool:
         """One name held by two records or more of its cluster, the other a misspelling of it held by no other
