@@ -320,15 +320,17 @@ def _identity_rows(batch: BatchResult, outcome: Outcome, now: datetime) -> list[
 
 def _golden_rows(golden: GoldenTable | list[GoldenRecord], created: dict[str, datetime], now: datetime
                  ) -> Iterator[tuple]:  # fmt: skip
-    """customers rows of the golden records, by customer id, each made as it is written."""
-    ids = golden.ids if isinstance(golden, GoldenTable) else [record.customer_id for record in golden]
-    for i in sorted(range(len(ids)), key=ids.__getitem__):
-        record = golden[i]
-        values = record.values
-        yield (
-            record.customer_id, *(values.get(name) for name in GOLDEN_FIELDS), record.lineage, record.record_count,
-            record.sources, record.flags or None, created.get(record.customer_id, now), now,
+    """customers rows of the golden records, by customer id."""
+    if isinstance(golden, GoldenTable):
+        found = golden.rows(sorted(range(len(golden.ids)), key=golden.ids.__getitem__))
+    else:
+        found = (
+            (record.customer_id, tuple(record.values.get(name) for name in GOLDEN_FIELDS), record.lineage,
+             record.record_count, record.sources, record.flags)
+            for record in sorted(golden, key=lambda record: record.customer_id)
         )  # fmt: skip
+    for customer_id, values, lineage, count, sources, flags in found:
+        yield customer_id, *values, lineage, count, sources, flags or None, created.get(customer_id, now), now
 
 
 def _write(

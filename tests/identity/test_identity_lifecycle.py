@@ -199,3 +199,22 @@ def test_golden_record_survivorship_with_lineage() -> None:
     assert golden.values["loyalty_id"] == "FID-77"
     assert golden.sources == ["crm", "erp", "shop"] and golden.record_count == 3
     assert [g.customer_id for g in result.golden] == [cid]
+
+
+def test_golden_rows_match_each_golden_record_in_any_order_across_chunks(world, monkeypatch) -> None:
+    import canalis.identity.survivorship as survivorship
+
+    monkeypatch.setattr(survivorship, "_CHUNK", 7)  # several chunks, the last one short
+    engine = IdentityEngine()
+    golden = engine.resolve(world.records, now=T0).golden
+    order = sorted(range(len(golden.ids)), key=lambda i: golden.ids[i], reverse=True)
+    rows = list(golden.rows(order))
+    assert [row[0] for row in rows] == [golden.ids[i] for i in order]
+    key_of = {row: key for key, row in engine.row_of.items()}
+    for customer_id, values, lineage, count, sources, flags in rows:
+        alone = engine.golden(customer_id)  # resolved on its own, outside any chunk
+        assert dict(zip(survivorship.GOLDEN_FIELDS, values, strict=True)) == alone.values
+        assert lineage == alone.lineage
+        assert (count, sources, flags) == (alone.record_count, alone.sources, alone.flags)
+        members = [key_of[row] for row in engine.members[customer_id]]
+        assert count == len(members) and sources == sorted({key.split(":")[0] for key in members})
