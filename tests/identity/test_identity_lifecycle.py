@@ -218,3 +218,31 @@ def test_golden_rows_match_each_golden_record_in_any_order_across_chunks(world, 
         assert (count, sources, flags) == (alone.record_count, alone.sources, alone.flags)
         members = [key_of[row] for row in engine.members[customer_id]]
         assert count == len(members) and sources == sorted({key.split(":")[0] for key in members})
+
+
+def test_indexes_wait_for_the_first_update_and_give_what_eager_indexes_give(world, monkeypatch) -> None:
+    built: list[int] = []
+    build = IdentityEngine._build_key_index
+    monkeypatch.setattr(IdentityEngine, "_build_key_index", lambda self: (built.append(1), build(self))[1])
+    rng = random.Random(11)
+    first, later = world.records[:-40], world.records[-40:]
+    # Changed records: some take another record's email and phone (new links), some lose theirs (links undone).
+    changed = [
+        replace(r, email=other.email, phone=other.phone) if i % 2 else replace(r, email=None, phone=None)
+        for i, (r, other) in enumerate(zip(rng.sample(first, 30), rng.sample(first, 30), strict=True))
+    ]
+    removed = [r.key for r in rng.sample(first, 10)]
+
+    def run(eager: bool) -> IdentityEngine:
+        engine = IdentityEngine()
+        engine.resolve(first, now=T0)
+        if eager:
+            engine._ensure_indexes()
+        engine.update([*later, *changed], removed, now=T0 + timedelta(days=1))
+        return engine
+
+    lazy = run(eager=False)
+    assert built == [1]  # not by the full resolution: by the update
+    eager = run(eager=True)
+    keys = sorted(lazy.row_of)
+    assert [lazy.customer_of(k) for k in keys] == [eager.customer_of(k) for k in keys]
