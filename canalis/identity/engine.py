@@ -197,13 +197,24 @@ class IdentityEngine:
     # --- public API ------------------------------------------------------------------------------
 
     def resolve(
-        self, records: Iterable[IdentityRecord], *, now: datetime | None = None, retrain: bool = False
+        self,
+        records: Iterable[IdentityRecord],
+        *,
+        now: datetime | None = None,
+        retrain: bool = False,
+        golden: bool = True,
     ) -> Resolution:
-        """Full resolution of exactly these records; ids of earlier runs are kept where clusters survive."""
-        with bulk_work():
-            return self._resolve(records, now=now, retrain=retrain)
+        """Full resolution of exactly these records; ids of earlier runs are kept where clusters survive.
 
-    def _resolve(self, records: Iterable[IdentityRecord], *, now: datetime | None, retrain: bool) -> Resolution:
+        `golden=False` leaves the run's golden records out (`Resolution.golden` is empty), for a caller that
+        only wants the assignments; `golden(customer_id)` still builds one on demand.
+        """
+        with bulk_work():
+            return self._resolve(records, now=now, retrain=retrain, golden=golden)
+
+    def _resolve(
+        self, records: Iterable[IdentityRecord], *, now: datetime | None, retrain: bool, golden: bool = True
+    ) -> Resolution:
         started = time.perf_counter()
         now = _now(now)
         previous = {key: self.customer[row] for key, row in self.row_of.items() if self.customer[row]}
@@ -223,7 +234,7 @@ class IdentityEngine:
         batch = resolve_frame(frame, self.config, model=None if retrain else self.model, overrides=self.overrides)
         self.model = batch.model
         rows = np.arange(n)
-        resolution = self._apply(batch, rows, previous, removed, now, mode="full")
+        resolution = self._apply(batch, rows, previous, removed, now, mode="full", golden=golden)
         clock = time.perf_counter()
         self._build_indexes(batch)
         resolution.report.timings["indexes"] = time.perf_counter() - clock
@@ -419,9 +430,10 @@ class IdentityEngine:
 
     def _apply(
         self, batch: BatchResult, rows: np.ndarray, previous: dict[str, str], removed: list[str],
-        now: datetime, mode: str,
+        now: datetime, mode: str, golden: bool = True,
     ) -> Resolution:  # fmt: skip
-        """Give the batch's clusters stable ids and store them; build the run's report and golden records."""
+        """Give the batch's clusters stable ids and store them; build the run's report and (unless `golden` is
+        false) golden records."""
         clock = time.perf_counter()
         taken = _Taken(self)
         outcome = conclude(batch, previous, self.id_age, taken, self.config, golden=False)
@@ -451,13 +463,15 @@ class IdentityEngine:
             if event.kind == "merged" and event.other_id:
                 self.aliases[event.customer_id] = event.other_id
         clock = time.perf_counter()
-        golden = golden_records(batch.frame, outcome.clusters, outcome.ids, self.config, outcome.flags)
+        records: GoldenTable | list[GoldenRecord] = []
+        if golden:
+            records = golden_records(batch.frame, outcome.clusters, outcome.ids, self.config, outcome.flags)
         timings["golden"] = time.perf_counter() - clock
         report = self._report(batch, mode, outcome.events, outcome.flagged(), outcome.clusters, removed, timings)
         return Resolution(
             report=report,
             outcome=outcome,
-            golden=golden,
+            golden=records,
             events=outcome.events,
             removed_records=removed,
             touched_records=list(batch.frame.key),

@@ -246,3 +246,14 @@ def test_indexes_wait_for_the_first_update_and_give_what_eager_indexes_give(worl
     eager = run(eager=True)
     keys = sorted(lazy.row_of)
     assert [lazy.customer_of(k) for k in keys] == [eager.customer_of(k) for k in keys]
+
+
+def test_resolution_without_golden_records_assigns_the_same_customers(world) -> None:
+    with_golden, without = IdentityEngine(), IdentityEngine()
+    kept = with_golden.resolve(world.records, now=T0)
+    left_out = without.resolve(world.records, now=T0, golden=False)
+    assert len(kept.golden) == len(with_golden.members) > 0 and len(left_out.golden) == 0
+    keys = sorted(with_golden.row_of)
+    assert [without.customer_of(k) for k in keys] == [with_golden.customer_of(k) for k in keys]
+    customer_id = with_golden.customer_of(keys[0])
+    assert without.golden(customer_id) == with_golden.golden(customer_id)  # still built on demand
