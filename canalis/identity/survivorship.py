@@ -181,22 +181,22 @@ class GoldenTable:
 
     def _chunk_rows(self, chosen: np.ndarray) -> Iterator[tuple]:
         frame = self.frame
-        source_rows = {name: self.source_row[name][chosen].tolist() for name in GOLDEN_FIELDS}
-        rules = {
-            name: (self.rule[name][chosen].astype(np.int64) * 2 + self.filled[name][chosen]).tolist()
-            for name in GOLDEN_FIELDS
-        }
+        rules = len(_LINEAGE_RULES)
+        source_rows: dict[str, list[int]] = {}
+        lineage_codes: dict[str, list[int]] = {}  # per field: the record's row and its lineage rule, one number
+        for name in GOLDEN_FIELDS:
+            rows = self.source_row[name][chosen]
+            rule = self.rule[name][chosen].astype(np.int64) * 2 + self.filled[name][chosen]
+            source_rows[name] = rows.tolist()
+            lineage_codes[name] = np.where(rows >= 0, rows * rules + rule, -1).tolist()
         # A lineage entry per record and rule, shared by the fields and customers it describes.
         entries = {
-            (row, rule): {"record_key": frame.key[row], "source": frame.source[row], "rule": _LINEAGE_RULES[rule],
-                          "updated_at": _stamp(frame, row)}
-            for row, rule in set().union(*(zip(rows, rules[name], strict=True) for name, rows in source_rows.items()))
-            if row >= 0
+            code: {"record_key": frame.key[code // rules], "source": frame.source[code // rules],
+                   "rule": _LINEAGE_RULES[code % rules], "updated_at": _stamp(frame, code // rules)}
+            for code in set().union(*lineage_codes.values()) if code >= 0
         }  # fmt: skip
         value_columns = [field_values(frame, rows, name) for name, rows in source_rows.items()]
-        lineage_columns = [
-            [entries.get(found) for found in zip(rows, rules[name], strict=True)] for name, rows in source_rows.items()
-        ]
+        lineage_columns = [list(map(entries.get, codes)) for codes in lineage_codes.values()]
         sources_of: dict[tuple[str, ...], list[str]] = {}  # one list per set of sources: encoded once when written
         for i, values, fields in zip(
             chosen.tolist(), zip(*value_columns, strict=True), zip(*lineage_columns, strict=True), strict=True
