@@ -170,16 +170,24 @@ class GoldenTable:
 
     def rows(self, order: Sequence[int] | None = None) -> Iterator[tuple]:
         """Per customer (the positions in `order`, else all in table order): (customer id, values in
-        GOLDEN_FIELDS order, lineage, record count, sources, flags), as its GoldenRecord holds them.
+        GOLDEN_FIELDS order, lineage, record count, sources, flags), as its GoldenRecord holds them."""
+        for chunk in self.columns(order):
+            values = zip(*(chunk[name] for name in GOLDEN_FIELDS), strict=True)
+            yield from zip(chunk["customer_id"], values, chunk["lineage"], chunk["record_count"], chunk["sources"],
+                           chunk["flags"], strict=True)  # fmt: skip
 
-        Made a field at a time over a chunk of customers, each record's timestamp written once (not once per
-        customer and field): a full run writes as many golden records as there are people.
+    def columns(self, order: Sequence[int] | None = None) -> Iterator[dict[str, list]]:
+        """The same, column by column, a chunk of customers at a time: customer_id, each of GOLDEN_FIELDS,
+        lineage, record_count, sources and flags.
+
+        Made a field at a time, each record's lineage entry and timestamp once (not once per customer and
+        field): a full run writes as many golden records as there are people.
         """
         chosen = np.arange(len(self.ids)) if order is None else np.asarray(order, dtype=np.int64)
         for start in range(0, len(chosen), _CHUNK):
-            yield from self._chunk_rows(chosen[start : start + _CHUNK])
+            yield self._chunk_columns(chosen[start : start + _CHUNK])
 
-    def _chunk_rows(self, chosen: np.ndarray) -> Iterator[tuple]:
+    def _chunk_columns(self, chosen: np.ndarray) -> dict[str, list]:
         frame = self.frame
         rules = len(_LINEAGE_RULES)
         source_rows: dict[str, list[int]] = {}
@@ -195,17 +203,20 @@ class GoldenTable:
                    "rule": _LINEAGE_RULES[code % rules], "updated_at": _stamp(frame, code // rules)}
             for code in set().union(*lineage_codes.values()) if code >= 0
         }  # fmt: skip
-        value_columns = [field_values(frame, rows, name) for name, rows in source_rows.items()]
         lineage_columns = [list(map(entries.get, codes)) for codes in lineage_codes.values()]
+        ids, lineages, counts, sources, flags = [], [], [], [], []
         sources_of: dict[tuple[str, ...], list[str]] = {}  # one list per set of sources: encoded once when written
-        for i, values, fields in zip(
-            chosen.tolist(), zip(*value_columns, strict=True), zip(*lineage_columns, strict=True), strict=True
-        ):
+        for i, fields in zip(chosen.tolist(), zip(*lineage_columns, strict=True), strict=True):
             rows = self.clusters[i]
-            lineage = {name: entry for name, entry in zip(GOLDEN_FIELDS, fields, strict=True) if entry is not None}
+            ids.append(self.ids[i])
+            lineages.append({name: e for name, e in zip(GOLDEN_FIELDS, fields, strict=True) if e is not None})
+            counts.append(len(rows))
             found = tuple(sorted({frame.source[r] for r in rows}))
-            sources = sources_of.setdefault(found, list(found))
-            yield self.ids[i], values, lineage, len(rows), sources, list(self.flags[i]) if self.flags else []
+            sources.append(sources_of.setdefault(found, list(found)))
+            flags.append(list(self.flags[i]) if self.flags else [])
+        values = {name: field_values(frame, rows, name) for name, rows in source_rows.items()}
+        return {"customer_id": ids, **values, "lineage": lineages, "record_count": counts, "sources": sources,
+                "flags": flags}  # fmt: skip
 
 
 _CHUNK = 20_000  # customers made at once: their columns and lineage documents are held until written
