@@ -66,11 +66,8 @@ def test_bulk_insert_by_columns_stores_what_the_same_rows_store(database: str, r
         ("e", 0.75, [3, "x"], now - timedelta(days=2)),
         ("f", 0.5, shared, now),
     ]
-    url = (
-        "sqlite://"
-        if database == "sqlite"
-        else request.getfixturevalue(f"{database.replace('postgresql', 'postgres')}_url")
-    )
+    fixture = {"postgresql": "postgres_url", "mariadb": "mariadb_url"}.get(database)
+    url = request.getfixturevalue(fixture) if fixture else "sqlite://"
     engine = sa.create_engine(url)
     METADATA.create_all(engine)
     names = ["k", "score", "doc", "at"]
