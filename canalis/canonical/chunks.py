@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from canalis.canonical.entities import ENTITIES, TABLES, RowContext
+from canalis.collector import collector_paused
 from canalis.mappings.declarative.engine import ChildFailure, Mapper
 from canalis.sdk.errors import MappingError
 from canalis.store.prepared import PreparedRows, prepare_rows
@@ -49,29 +50,8 @@ def map_chunk(
     failure with the reason, never dropped. With a `driver` (such as `sqlite+pysqlite`), each table's rows come
     back as database values for it (PreparedRows), ready to be written.
     """
-    with _collector_paused():
+    with collector_paused(set_aside=_set_aside):
         return _map_chunk(mapper, stream, entities, records, loaded_at, driver)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while a chunk is mapped.
-
-    A chunk builds some hundred thousand small objects (documents, values, records, rows) that all live until
-    it is written, and none of them hold reference cycles: the collector, run every few hundred allocations,
-    walks them again and again and finds nothing (a tenth of the pass's CPU time). Whatever cycles a chunk
-    makes are collected once the collector runs again after it. Within `chunks_set_aside()`, what the chunk
-    leaves alive is also kept out of the collector's sight once it runs again (see there).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            if _set_aside:
-                gc.freeze()
-            gc.enable()
 
 
 _set_aside = False
