@@ -11,7 +11,10 @@ duplicates; every duplicate receives a number of modifications drawn for its cor
 - given and family names swapped; words of an address line reordered;
 - street types abbreviated (street -> st) or written out;
 - postcode digits changed or swapped; dates of birth with a digit changed, two digits swapped, day and month
-  swapped or the year off by one.
+  swapped or the year off by one;
+- with `replaced_dates` (0 by default), that share of the date-of-birth modifications replaces the date with
+  an unrelated one instead, as in keyed-in legacy data (the engine then learns that matches often carry
+  unrelated birth dates).
 
 Two shapes, as in the public record-linkage benchmarks: `pairs` (one duplicate per person, originals in file
 `a` and duplicates in file `b`) and `zipf` (one file, up to `max_duplicates` duplicates per person, most people
@@ -72,6 +75,7 @@ class PeopleSpec:
     missing_share: float = 0.03
     locale: str = "en_AU"
     seed: int = 7
+    replaced_dates: float = 0.0
 
 
 @lru_cache(maxsize=8)
@@ -188,7 +192,9 @@ def digit_error(value: str, rng: random.Random) -> str:
     return value[:i] + rng.choice(string.digits) + value[i + 1 :]
 
 
-def _modify(record: dict[str, str], field: str, rng: random.Random, pool: dict[str, list[str]]) -> None:
+def _modify(
+    record: dict[str, str], field: str, rng: random.Random, pool: dict[str, list[str]], replaced_dates: float = 0.0
+) -> None:
     if field == "swap_names":
         record["given_name"], record["surname"] = record["surname"], record["given_name"]
         return
@@ -201,6 +207,9 @@ def _modify(record: dict[str, str], field: str, rng: random.Random, pool: dict[s
         return
     if roll < 0.22 and replace_pool:
         record[field] = rng.choice(pool[replace_pool])
+        return
+    if field == "date_of_birth" and replaced_dates and rng.random() < replaced_dates:
+        record[field] = (date(1925, 1, 1) + timedelta(days=rng.randrange(80 * 365))).strftime("%Y%m%d")
         return
     edits: dict[str, Callable[[str, random.Random], str]] = {
         "date_of_birth": date_error, "postcode": digit_error, "street_number": digit_error,
@@ -215,14 +224,16 @@ def _modify(record: dict[str, str], field: str, rng: random.Random, pool: dict[s
         record[field] = typo(value, rng)
 
 
-def duplicate(original: dict[str, str], level: str, rng: random.Random, pool: dict[str, list[str]]) -> dict:
+def duplicate(
+    original: dict[str, str], level: str, rng: random.Random, pool: dict[str, list[str]], replaced_dates: float = 0.0
+) -> dict:
     """A corrupted copy of a record with as many modifications as the level draws."""
     low, high = LEVELS[level]
     record = dict(original)
     names = list(FIELD_WEIGHTS)
     weights = list(FIELD_WEIGHTS.values())
     for _ in range(rng.randint(low, high)):
-        _modify(record, rng.choices(names, weights)[0], rng, pool)
+        _modify(record, rng.choices(names, weights)[0], rng, pool, replaced_dates)
     return record
 
 
@@ -248,7 +259,9 @@ def generate(spec: PeopleSpec) -> tuple[list[dict[str, Any]], dict[str, str]]:
         for field in FIELDS:
             if rng.random() < spec.missing_share:
                 original[field] = ""
-        copies = [original] + [duplicate(original, spec.level, rng, pool) for _ in range(_duplicate_count(rng, spec))]
+        copies = [original] + [
+            duplicate(original, spec.level, rng, pool, spec.replaced_dates) for _ in range(_duplicate_count(rng, spec))
+        ]
         for number, record in enumerate(copies):
             source = ("a" if number == 0 else "b") if spec.shape == "pairs" else "file"
             source_id = f"rec-{person}-{'org' if number == 0 else f'dup-{number - 1}'}"
@@ -282,10 +295,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shape", choices=("pairs", "zipf"), default=PeopleSpec.shape)
     parser.add_argument("--locale", default=PeopleSpec.locale)
     parser.add_argument("--seed", type=int, default=PeopleSpec.seed)
+    parser.add_argument(
+        "--replaced-dates", type=float, default=0.0, help="share of date-of-birth modifications that replace the date"
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSONL of the records")
     parser.add_argument("--truth", type=Path, default=None, help="JSON of record key -> person id")
     args = parser.parse_args(argv)
-    spec = PeopleSpec(people=args.people, level=args.level, shape=args.shape, locale=args.locale, seed=args.seed)
+    spec = PeopleSpec(people=args.people, level=args.level, shape=args.shape, locale=args.locale, seed=args.seed,
+                      replaced_dates=args.replaced_dates)  # fmt: skip
     rows, truth = generate(spec)
     with args.out.open("w", encoding="utf-8") as handle:
         for row in rows:

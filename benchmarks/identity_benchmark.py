@@ -269,16 +269,20 @@ def without_contacts(rows: list[dict[str, Any]], systems: set[str]) -> list[dict
     return [{**row, "email": None, "phone": None} if row["source"] in systems else row for row in rows]
 
 
-def run_emailless(people: int, levels: list[str], seed: int, config: IdentityConfig) -> list[dict]:
+def run_emailless(
+    people: int, levels: list[str], seed: int, config: IdentityConfig, replaced_dates: float = 0.0
+) -> list[dict]:
     """Generated email-less sets at each corruption level and shape, resolved through the CLI path (JSONL in and
-    out), with pairwise quality and speed."""
+    out), with pairwise quality and speed. `replaced_dates`: share of date-of-birth errors that replace the date
+    (see benchmarks/corrupted_people.py)."""
     from benchmarks.corrupted_people import PeopleSpec, generate, pairwise_quality
     from canalis.identity.cli import run_resolve
 
     out = []
     for level in levels:
         for shape in ("pairs", "zipf"):
-            rows, truth = generate(PeopleSpec(people=people, level=level, shape=shape, seed=seed))
+            spec = PeopleSpec(people=people, level=level, shape=shape, seed=seed, replaced_dates=replaced_dates)
+            rows, truth = generate(spec)
             with tempfile.TemporaryDirectory(prefix="canalis-emailless-") as scratch:
                 source, target = Path(scratch) / "in.jsonl", Path(scratch) / "out.jsonl"
                 source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
@@ -291,7 +295,8 @@ def run_emailless(people: int, levels: list[str], seed: int, config: IdentityCon
                         found = json.loads(line)
                         assigned[f"{found['source']}:{found['source_id']}"] = found["customer_id"]
             quality_found = pairwise_quality(assigned, truth)
-            out.append({"level": level, "shape": shape, "records": len(rows), **quality_found,
+            extra = {"replaced_dates": replaced_dates} if replaced_dates else {}
+            out.append({"level": level, "shape": shape, **extra, "records": len(rows), **quality_found,
                         "proposed_merges": sum(summary["proposed_merges"].values()),
                         "records_per_second": round(len(rows) / seconds)})  # fmt: skip
     return out
@@ -403,6 +408,12 @@ def main(argv: list[str] | None = None) -> None:
         "--levels", default="low,medium,high,extreme", help="corruption levels of the email-less sets (empty: skip)"
     )
     parser.add_argument(
+        "--replaced-dates",
+        type=float,
+        default=0.0,
+        help="share of the email-less sets' date-of-birth errors that replace the date with an unrelated one",
+    )
+    parser.add_argument(
         "--speed-world",
         type=Path,
         default=None,
@@ -423,7 +434,7 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps({"quality_without_contacts": {"systems": sorted(systems), **stripped}}, indent=2))
         levels = [level for level in args.levels.split(",") if level]
         if levels:
-            for line in run_emailless(args.emailless_people, levels, args.seed, config):
+            for line in run_emailless(args.emailless_people, levels, args.seed, config, args.replaced_dates):
                 print(json.dumps({"emailless": line}))
         if args.cli_records:
             print(json.dumps({"cli_speed": run_cli_speed(rows, args.cli_records, args.seed, config)}, indent=2))

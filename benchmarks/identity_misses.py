@@ -31,7 +31,7 @@ import numpy as np
 from canalis.identity import IdentityConfig, IdentityEngine, IdentityRecord
 from canalis.identity.blocking import candidate_pairs
 from canalis.identity.compare import FIELD_NAMES, FIELDS, compare, score_columns
-from canalis.identity.resolver import _conflicts, birth_date_errors_common, names_only
+from canalis.identity.resolver import _conflicts, birth_date_errors_common, given_slips, known_names, names_only
 from canalis.identity.scoring import match_weights
 
 _SHOWN = ("given_name", "family_name", "birth_date", "street", "postcode", "city")
@@ -85,7 +85,9 @@ def classify(rows: list[dict], truth: dict[str, str], config: IdentityConfig) ->
     weights = match_weights(comparison, columns, a, engine.model)
     total = weights.sum(axis=1) + engine.model.prior_weight()
     probability = 1.0 / (1.0 + np.exp2(-np.clip(total, -60, 60)))
-    conflict = _conflicts(comparison, config, birth_date_errors_common(engine.model, config))
+    common = birth_date_errors_common(engine.model, config)
+    slips = given_slips(columns, a, b, comparison, known_names(engine.model) if common else frozenset())
+    conflict = _conflicts(comparison, config, common, slips)
     alone = names_only(comparison)
     refused = {}
     edges = batch.edges

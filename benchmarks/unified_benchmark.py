@@ -116,16 +116,17 @@ def state_pieces(engine: sa.Engine) -> dict[str, Any]:
     table = identity_state
     with engine.connect() as connection:
         last = connection.execute(sa.select(sa.func.max(table.c.run_id))).scalar_one()
+        # Grouped by run and summed here: PostgreSQL cannot group by an expression holding a bound value.
         rows = connection.execute(
-            sa.select(table.c.run_id == last, sa.func.count(), sa.func.sum(sa.func.length(table.c.data))).group_by(
-                table.c.run_id == last
+            sa.select(table.c.run_id, sa.func.count(), sa.func.sum(sa.func.length(table.c.data))).group_by(
+                table.c.run_id
             )
         ).all()
     total = sum(count for _, count, _ in rows)
     size = sum(int(size or 0) for _, _, size in rows)
-    rewritten = [(count, int(size or 0)) for latest, count, size in rows if latest] or [(0, 0)]
-    return {"pieces": total, "megabytes": round(size / 1e6, 1), "rewritten_by_last_run": rewritten[0][0],
-            "megabytes_rewritten": round(rewritten[0][1] / 1e6, 1)}  # fmt: skip
+    latest = [(count, int(size or 0)) for run_id, count, size in rows if run_id == last]
+    return {"pieces": total, "megabytes": round(size / 1e6, 1), "rewritten_by_last_run": sum(c for c, _ in latest),
+            "megabytes_rewritten": round(sum(b for _, b in latest) / 1e6, 1)}  # fmt: skip
 
 
 def run(url: str, records: int, changed: int, seed: int, world_dir: Path, people: int) -> dict[str, Any]:

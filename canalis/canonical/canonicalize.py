@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, RootTransaction, Row, Text, and_, cast, literal, or_, select, tuple_
 
-from canalis.canonical.chunks import PREVIEW_ROWS, ChunkResult, map_chunk
+from canalis.canonical.chunks import PREVIEW_ROWS, ChunkResult, chunks_set_aside, map_chunk
 from canalis.canonical.entities import ENTITIES, REPLACED_WITH_PARENT, TABLES
 from canalis.canonical.tombstones import apply_tombstones
 from canalis.canonical.workers import MappingWorkers
@@ -82,7 +82,7 @@ def canonicalize_entities(
     started = time.perf_counter()
     wanted = sorted(set(entities))
     reports = {entity: CanonicalReport(entity=entity) for entity in wanted}
-    with store.lock("canonical"), MappingWorkers(workers) as pool:
+    with store.lock("canonical"), MappingWorkers(workers) as pool, chunks_set_aside():
         for connection, mapper in mappers.items():
             streams = sorted({stream for entity in wanted for stream in mapper.streams_for(entity)})
             for stream in streams:

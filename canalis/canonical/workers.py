@@ -100,9 +100,13 @@ WORKER_NICENESS = 5
 
 
 def start_worker() -> None:
-    """A mapping worker's set-up: it ends with the process it serves and runs at a lower priority."""
+    """A mapping worker's set-up: it ends with the process it serves, runs at a lower priority and keeps the
+    chunks it maps out of the cycle collector's sight (see `canalis.canonical.chunks.chunks_set_aside`)."""
+    from canalis.canonical.chunks import set_aside_for_life
+
     exit_with_parent()
     lower_priority()
+    set_aside_for_life()
 
 
 def lower_priority() -> None:

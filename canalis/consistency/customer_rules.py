@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from canalis.consistency.customers import (
     SourceRecord,
     consents_by_customer,
+    open_complaint_customers,
     open_complaints_by_customer,
     records_by_customer,
 )
@@ -277,7 +278,7 @@ def consent_conflicts(
     """
     purpose, channel = settings.marketing_purpose, settings.marketing_channel
     paused = _paused(conn, purpose, channel)
-    for customer_id, rows in consents_by_customer(conn, purpose, channel, scope).items():
+    for customer_id, rows in consents_by_customer(conn, purpose, channel, scope, mixed_only=True).items():
         rows = [row for row in rows if not (row["status"] == "denied" and (row["source"], row["record_key"]) in paused)]
         statuses = _statuses(rows)
         denied, granted = statuses.get("denied", set()), statuses.get("granted", set())
@@ -309,8 +310,11 @@ def complaints_targeted(
 ) -> Iterator[Finding]:
     """An open complaint in some system while the customer is still subscribed to promotional messages elsewhere."""
     purpose, channel = settings.marketing_purpose, settings.marketing_channel
-    consents = consents_by_customer(conn, purpose, channel, scope)
     complaints_of = open_complaints_by_customer(conn, settings.closed_statuses, scope)
+    if not complaints_of:
+        return
+    complained = open_complaint_customers(settings.closed_statuses)
+    consents = consents_by_customer(conn, purpose, channel, scope, customers=complained)
     for customer_id, complaints in sorted(complaints_of.items()):
         subscribed = sorted(_statuses(consents.get(customer_id, [])).get("granted", set()))
         if not subscribed:

@@ -148,23 +148,43 @@ class RecordKeys:
 
 
 def consents_by_customer(
-    conn: Connection, purpose: str, channel: str, scope: CustomerScope | None = None
+    conn: Connection,
+    purpose: str,
+    channel: str,
+    scope: CustomerScope | None = None,
+    *,
+    customers: Select | None = None,
+    mixed_only: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Consent rows for one purpose and channel, grouped by unified customer (of the scope only, if given)."""
+    """Consent rows for one purpose and channel, grouped by unified customer (of the scope only, if given).
+
+    `customers` (a select of customer ids) keeps only those customers; with `mixed_only`, only customers holding
+    both a granted and a denied consent are read (found with GROUP BY in the database): with a single source, most
+    customers hold one consent and can conflict with nothing.
+    """
     c, s = tables.consents, tables.source_identities
     query = (
-        select(s.c.customer_id, c.c.record_key, c.c.source, c.c.status, c.c.recorded_at)
+        select(s.c.customer_id, c.c.record_key, c.c.source, c.c.status)
         .join(s, s.c.record_key == c.c.record_key)
         .where(c.c.purpose == purpose, c.c.channel == channel)
         .order_by(s.c.customer_id, c.c.record_key)
     )
     if scope is not None:
         query = query.where(scope.customer_filter(s.c.customer_id))
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for customer_id, record_key, source, status, recorded_at in conn.execute(query):
-        grouped[customer_id].append(
-            {"record_key": record_key, "source": source, "status": status, "recorded_at": recorded_at}
+    if customers is not None:
+        query = query.where(s.c.customer_id.in_(customers))
+    if mixed_only:
+        both = (
+            select(s.c.customer_id)
+            .join(c, s.c.record_key == c.c.record_key)
+            .where(c.c.purpose == purpose, c.c.channel == channel, c.c.status.in_(("granted", "denied")))
+            .group_by(s.c.customer_id)
+            .having(func.count(c.c.status.distinct()) > 1)
         )
+        query = query.where(s.c.customer_id.in_(both))
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for customer_id, record_key, source, status in conn.execute(query):
+        grouped[customer_id].append({"record_key": record_key, "source": source, "status": status})
     return dict(grouped)
 
 
@@ -172,18 +192,13 @@ def open_complaints_by_customer(
     conn: Connection, closed_statuses: Iterable[str], scope: CustomerScope | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """Complaints whose status is not a closed one, grouped by unified customer (of the scope only, if given)."""
-    i, s = tables.interactions, tables.source_identities
-    closed = sorted({status.lower() for status in closed_statuses})
-    customer = func.coalesce(i.c.customer_id, s.c.customer_id).label("customer")
-    query = (
-        select(customer, i.c.interaction_key, i.c.source, i.c.source_id, i.c.status, i.c.subject, i.c.occurred_at)
-        .select_from(i.outerjoin(s, s.c.record_key == i.c.customer_record_key))
-        .where(i.c.is_complaint.is_(True))
-        .where(func.lower(func.coalesce(i.c.status, "")).not_in(closed))
-        .order_by(i.c.interaction_key)
-    )
+    i = tables.interactions
+    query, customer = _open_complaints(closed_statuses)
+    query = query.add_columns(
+        i.c.interaction_key, i.c.source, i.c.source_id, i.c.status, i.c.subject, i.c.occurred_at
+    ).order_by(i.c.interaction_key)
     if scope is not None:
-        query = query.where(scope.customer_filter(func.coalesce(i.c.customer_id, s.c.customer_id)))
+        query = query.where(scope.customer_filter(customer))
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in conn.execute(query):
         values = dict(row._mapping)
@@ -191,3 +206,23 @@ def open_complaints_by_customer(
         if key is not None:
             grouped[key].append(values)
     return dict(grouped)
+
+
+def open_complaint_customers(closed_statuses: Iterable[str]) -> Select:
+    """The unified customers with an open complaint, as a select to filter other reads by."""
+    query, customer = _open_complaints(closed_statuses)
+    return query.where(customer.is_not(None))
+
+
+def _open_complaints(closed_statuses: Iterable[str]) -> tuple[Select, Any]:
+    """The complaints whose status is not a closed one, selecting their customer, and that customer's expression."""
+    i, s = tables.interactions, tables.source_identities
+    closed = sorted({status.lower() for status in closed_statuses})
+    customer = func.coalesce(i.c.customer_id, s.c.customer_id)
+    query = (
+        select(customer.label("customer"))
+        .select_from(i.outerjoin(s, s.c.record_key == i.c.customer_record_key))
+        .where(i.c.is_complaint.is_(True))
+        .where(func.lower(func.coalesce(i.c.status, "")).not_in(closed))
+    )
+    return query, customer

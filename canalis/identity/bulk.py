@@ -82,7 +82,22 @@ def _batches(rows: Iterable[Sequence[Any]], processors: list) -> Iterator[list[S
 
 def insert_rows(connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Insert rows (tuples in `columns` order) in bulk; returns how many."""
-    processors = _processors(connection, table, columns)
+    return _insert(connection, table, columns, _batches(rows, _processors(connection, table, columns)))
+
+
+def insert_columns(connection: Connection, table: Table, columns: dict[str, Sequence[Any]]) -> int:
+    """Insert rows given column by column (sequences of one length) in bulk, each column converted at once;
+    returns how many."""
+    names = list(columns)
+    converted = [
+        values if process is None else _converted_column(values, process)
+        for values, process in zip(columns.values(), _processors(connection, table, names), strict=True)
+    ]
+    return _insert(connection, table, names, _batches(zip(*converted, strict=True), [None] * len(names)))
+
+
+def _insert(connection: Connection, table: Table, columns: Sequence[str], batches: Iterable[list]) -> int:
+    """Insert batches of converted rows: COPY on PostgreSQL, one prepared executemany elsewhere."""
     dialect = connection.dialect.name
     raw = connection.connection.driver_connection
     names = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in columns)
@@ -90,7 +105,7 @@ def insert_rows(connection: Connection, table: Table, columns: Sequence[str], ro
     count = 0
     if dialect == "postgresql":
         with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-            for batch in _batches(rows, processors):
+            for batch in batches:
                 for row in batch:
                     copy.write_row(row)
                 count += len(batch)
@@ -99,7 +114,7 @@ def insert_rows(connection: Connection, table: Table, columns: Sequence[str], ro
     statement = f"INSERT INTO {target} ({names}) VALUES ({', '.join([marker] * len(columns))})"
     cursor = raw.cursor()
     try:
-        for batch in _batches(rows, processors):
+        for batch in batches:
             cursor.executemany(statement, batch)
             count += len(batch)
     finally:

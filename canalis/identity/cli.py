@@ -81,7 +81,7 @@ def run_resolve(
                 duplicates += 1
             records[key] = record
     engine = IdentityEngine(config or IdentityConfig())
-    resolution = engine.resolve(records.values())
+    resolution = engine.resolve(records.values(), golden=False)  # assignments only: no golden record is written
     evidence = _evidence(resolution) if explain else {}
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
-from canalis.identity.compare import dob_compatible, dob_distance, given_confirms, names_compatible
+from canalis.identity.compare import dob_compatible, dob_distance, given_confirms, given_misspelt, names_compatible
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
 from canalis.identity.keys import name_codes
@@ -163,17 +164,19 @@ def _dirty_components(
 
 def _identity_conflict(
     da: set[int], db: set[int], na: list, nb: list, rule: int, name_proof: set[int], probabilistic: int,
-    threshold: float, dob_errors_common: bool,
+    threshold: float, dob_errors_common: bool, misspelt: Callable[[], bool] | None = None,
 ) -> str | None:  # fmt: skip
     """Why two clusters cannot be one person, or None.
 
     Key links (email, phone) need birth dates that may be one (no pair further apart than two edits) and names
     that may be one. A scored link already weighed both: it is refused only when neither the birth dates nor
     the given names of the two clusters have anything in common (one of them may have been replaced).
+    `misspelt`: whether the clusters' main given names are one name and a misspelling of it (`given_misspelt`),
+    asked only when a birth date conflict needs it.
     """
     dob_ok = not da or not db or da == db or any(dob_compatible(x, y) for x in da for y in db)
     # Where the data shows birth dates often replaced in matches, given names that are the same (in place or
-    # swapped with the family name) outweigh a birth date conflict.
+    # swapped with the family name), or one misspelt, outweigh a birth date conflict.
     if rule == probabilistic:
         names_ok = (
             not na
@@ -184,7 +187,11 @@ def _identity_conflict(
         if not names_ok and not dob_confirms:
             return "name_conflict"
         if not dob_ok and not (
-            dob_errors_common and any(given_confirms(ga, fa, gb, fb) for ga, fa in na for gb, fb in nb)
+            dob_errors_common
+            and (
+                any(given_confirms(ga, fa, gb, fb) for ga, fa in na for gb, fb in nb)
+                or (misspelt is not None and misspelt())
+            )
         ):
             return "birth_date_conflict"
         return None
@@ -248,6 +255,7 @@ def build_clusters(
     never: dict[int, set[int]] | None = None,
     conflicts: set[int] | None = None,
     dob_errors_common: bool = False,
+    known_names: Container[str] = frozenset(),
 ) -> Clustering:
     """Clusters from the links, refusing links that would break a guard.
 
@@ -271,7 +279,7 @@ def build_clusters(
     if dirty.any():
         dirty_order = order[dirty[comp[edges.a[order]]]]
         roots, reasons, flags = _constrained_union(
-            frame, edges, dirty_order, config, never, conflicts, dob_errors_common
+            frame, edges, dirty_order, config, never, conflicts, dob_errors_common, known_names
         )
         rows = np.flatnonzero(dirty[comp])
         labels[rows] = np.asarray(roots, dtype=np.int64)[rows]
@@ -307,10 +315,18 @@ def _constrained_union(
     never: dict[int, set[int]] | None = None,
     conflicts: set[int] | None = None,
     dob_errors_common: bool = False,
+    known_names: Container[str] = frozenset(),
 ) -> tuple[list[int], dict[int, str], dict[int, set[str]]]:
     """Union-find over the given links in order, refusing a union that would break a guard.
 
     Returns the root of every row, the refusal reason per refused link, and flags per root.
+
+    Where birth dates are often replaced in matches (`dob_errors_common`), each cluster's main given name (the
+    one most of its records hold) is followed: a birth date conflict is outweighed when the main given name of
+    one cluster, held by two of its records or more, has a misspelling for the other's (`given_misspelt` with
+    `known_names`). The main names, not any pair across the clusters: a misspelt record inside a profile (tiom
+    in Tim's) is no reason to join a household member (Tom); and two records each alone with its name (Emma,
+    Gemma) do not show which one is misspelt.
 
     Guards: never-merge pairs (always), the cluster size limit (but for steward merges, which are flagged),
     conflicting birth dates (but for steward merges) and, for email, phone and scored links, names that
@@ -364,6 +380,43 @@ def _constrained_union(
 
     conflicts = conflicts or set()
     members: dict[int, list[int]] = {}
+    follow_given = dob_errors_common and bool(known_names)
+    name_counts: dict[int, tuple[Counter[str], Counter[str]]] = {}
+
+    def name_count(root: int) -> tuple[Counter[str], Counter[str]]:
+        found = name_counts.get(root)
+        if found is None:
+            return Counter([given[root]] if given[root] else []), Counter([family[root]] if family[root] else [])
+        return found
+
+    def main_name(counts: Counter[str]) -> tuple[str, int]:
+        """The name more records of the cluster hold than any other, and how many; none when two names tie
+        (chelsea, khelsea: which one is misspelt?)."""
+        top = counts.most_common(2)
+        if not top or (len(top) == 2 and top[1][1] == top[0][1]):
+            return "", 0
+        return top[0]
+
+    def supported_misspelling(x: str, cx: int, y: str, cy: int) -> bool:
+        """One name held by two records or more of its cluster, the other a misspelling of it held by no other
+        record of the data (`given_misspelt`)."""
+        supported = (cx >= 2 and x in known_names and y not in known_names) or (
+            cy >= 2 and y in known_names and x not in known_names
+        )
+        return supported and given_misspelt(x, y, known_names)
+
+    def misspelt_main(ra: int, rb: int) -> bool:
+        """The main given names of the two clusters are a name and a misspelling of it (`supported_misspelling`),
+        in place, or with the main names of one cluster swapped: its main given name the other's main family
+        name, its main family name a misspelling of the other's main given name."""
+        (ga, fa), (gb, fb) = name_count(ra), name_count(rb)
+        (x, cx), (y, cy) = main_name(ga), main_name(gb)
+        if supported_misspelling(x, cx, y, cy):
+            return True
+        (fx, cfx), (fy, cfy) = main_name(fa), main_name(fb)
+        return bool(fx and y == fx and supported_misspelling(x, cx, fy, cfy)) or bool(
+            fy and x == fy and supported_misspelling(fx, cfx, y, cy)
+        )
 
     def member_list(root: int) -> list[int]:
         return members.get(root) or [root]
@@ -404,6 +457,7 @@ def _constrained_union(
                 probabilistic,
                 threshold,
                 dob_errors_common,
+                partial(misspelt_main, ra, rb) if follow_given and rule == probabilistic else None,
             )
         if (
             reason is None
@@ -428,6 +482,12 @@ def _constrained_union(
         if single_sources:
             sources[ra] = source_set(ra) | source_set(rb)
             sources.pop(rb, None)
+        if follow_given:
+            (ga, fa), (gb, fb) = name_count(ra), name_count(rb)
+            ga.update(gb)  # the counts of ra are its own (a fresh pair for a single record): updated in place
+            fa.update(fb)
+            name_counts[ra] = (ga, fa)
+            name_counts.pop(rb, None)
         merged_dobs = dob_set(ra) | dob_set(rb)
         if merged_dobs:
             dobs[ra] = merged_dobs

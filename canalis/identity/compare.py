@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -113,7 +114,8 @@ def given_typo(a: str, b: str) -> bool:
     """Two given names within keyboard-slip distance of each other (see `typo_distance_limit`)."""
     if not a or not b:
         return False
-    limit = int(typo_distance_limit(np.asarray([min(len(a), len(b))]))[0])
+    shorter = min(len(a), len(b))
+    limit = 2 if shorter >= 6 else 1 if shorter >= 3 else 0  # `typo_distance_limit`, for one pair
     return bool(limit) and OSA.distance(a, b, score_cutoff=limit) <= limit
 
 
@@ -122,9 +124,19 @@ def given_compatible(a: str, b: str, threshold: float, typos: bool = False) -> b
     return given_related(a, b) or jaro_winkler(a, b) >= threshold or (typos and given_typo(a, b))
 
 
+def given_misspelt(a: str, b: str, known: Container[str]) -> bool:
+    """Two given names a keyboard slip apart (`given_typo`) of which one is held by a single record of the data
+    (not in `known`, the names two records or more hold): a misspelling of the other (dorothy / dorohty), not a
+    name in use. Two names both in use (Tim / Tom, Louis / Louise, Alexandrie / Alexandria) may be two members
+    of one household or two namesakes. Without names known (`known` empty), nothing is taken for a misspelling.
+    """
+    return bool(known) and a != b and (a not in known or b not in known) and given_typo(a, b)
+
+
 def given_confirms(ga: str, fa: str, gb: str, fb: str) -> bool:
     """Given names that confirm one person against a birth date conflict: the same, in place or with both names
-    swapped in one record (a close spelling is not enough: Alexandrie and Alexandria Diaz are two people)."""
+    swapped in one record (a close spelling is not enough: Alexandrie and Alexandria Diaz are two people; a
+    misspelling is judged on the whole profiles, see `canalis.identity.clusters`)."""
     return bool(ga) and (ga == gb or (bool(fa) and ga == fb and fa == gb))
 
 

@@ -145,27 +145,76 @@ class IdentityEngine:
         self.aliases: dict[str, str] = {}
         self.history: list[tuple[datetime, IdEvent]] = []
         self.flags: dict[str, list[str]] = {}
-        self.key_index: dict[str, HashIndex] = {}
-        self.block_index: dict[str, HashIndex] = {}
         self.block_codes: dict[str, np.ndarray] = {}
-        self.key_codes: dict[str, np.ndarray] = {}
-        self.referenced: set[str] = set()
+        # Indexes of key values and block codes (see the properties below), built when first needed.
+        self._key_index: dict[str, HashIndex] = {}
+        self._block_index: dict[str, HashIndex] = {}
+        self._key_codes: dict[str, np.ndarray] = {}
+        self._referenced: set[str] = set()
+        self._indexes_stale = False
         self.adjacency = Adjacency()
         # Reads records by key (a restored engine keeps features, not records): {record_key: IdentityRecord}.
         self.record_loader: Callable[[list[str]], dict[str, IdentityRecord]] | None = None
         self._alive_cache: tuple | None = None
         self._alive_version = 0  # bumped whenever `alive` changes
 
+    # --- indexes ---------------------------------------------------------------------------------
+    # Only incremental work (update, steward decisions) looks records up by key value or block code. A full
+    # resolution, or a restored state, marks the indexes stale and they are built on first use: a store's full
+    # run saves its state and ends, and the offline command never updates, so neither builds them. They are
+    # built before an update changes the frame (see _update).
+
+    @property
+    def key_index(self) -> dict[str, HashIndex]:
+        """Rows by hash of each deterministic key value, per key kind."""
+        self._ensure_indexes()
+        return self._key_index
+
+    @property
+    def block_index(self) -> dict[str, HashIndex]:
+        """Rows by block code, per blocking kind."""
+        self._ensure_indexes()
+        return self._block_index
+
+    @property
+    def key_codes(self) -> dict[str, np.ndarray]:
+        """Hash of each row's key value (0: none or not alive), per single-valued key kind."""
+        self._ensure_indexes()
+        return self._key_codes
+
+    @property
+    def referenced(self) -> set[str]:
+        """External ids some record names as the same person's id in another system."""
+        self._ensure_indexes()
+        return self._referenced
+
+    def _ensure_indexes(self) -> None:
+        if self._indexes_stale:
+            self._indexes_stale = False
+            self._build_key_index()
+            self._build_block_index()
+
     # --- public API ------------------------------------------------------------------------------
 
     def resolve(
-        self, records: Iterable[IdentityRecord], *, now: datetime | None = None, retrain: bool = False
+        self,
+        records: Iterable[IdentityRecord],
+        *,
+        now: datetime | None = None,
+        retrain: bool = False,
+        golden: bool = True,
     ) -> Resolution:
-        """Full resolution of exactly these records; ids of earlier runs are kept where clusters survive."""
-        with bulk_work():
-            return self._resolve(records, now=now, retrain=retrain)
+        """Full resolution of exactly these records; ids of earlier runs are kept where clusters survive.
 
-    def _resolve(self, records: Iterable[IdentityRecord], *, now: datetime | None, retrain: bool) -> Resolution:
+        `golden=False` leaves the run's golden records out (`Resolution.golden` is empty), for a caller that
+        only wants the assignments; `golden(customer_id)` still builds one on demand.
+        """
+        with bulk_work():
+            return self._resolve(records, now=now, retrain=retrain, golden=golden)
+
+    def _resolve(
+        self, records: Iterable[IdentityRecord], *, now: datetime | None, retrain: bool, golden: bool = True
+    ) -> Resolution:
         started = time.perf_counter()
         now = _now(now)
         previous = {key: self.customer[row] for key, row in self.row_of.items() if self.customer[row]}
@@ -185,7 +234,7 @@ class IdentityEngine:
         batch = resolve_frame(frame, self.config, model=None if retrain else self.model, overrides=self.overrides)
         self.model = batch.model
         rows = np.arange(n)
-        resolution = self._apply(batch, rows, previous, removed, now, mode="full")
+        resolution = self._apply(batch, rows, previous, removed, now, mode="full", golden=golden)
         clock = time.perf_counter()
         self._build_indexes(batch)
         resolution.report.timings["indexes"] = time.perf_counter() - clock
@@ -210,6 +259,7 @@ class IdentityEngine:
         now = _now(now)
         if self.model is None:
             return self.resolve(records, now=now)
+        self._ensure_indexes()  # from the frame as it was, before the loop below changes it
         changed: list[int] = []
         before: dict[int, dict[str, tuple[str, ...]]] = {}  # key values of changed rows before the change
         read = 0
@@ -380,9 +430,10 @@ class IdentityEngine:
 
     def _apply(
         self, batch: BatchResult, rows: np.ndarray, previous: dict[str, str], removed: list[str],
-        now: datetime, mode: str,
+        now: datetime, mode: str, golden: bool = True,
     ) -> Resolution:  # fmt: skip
-        """Give the batch's clusters stable ids and store them; build the run's report and golden records."""
+        """Give the batch's clusters stable ids and store them; build the run's report and (unless `golden` is
+        false) golden records."""
         clock = time.perf_counter()
         taken = _Taken(self)
         outcome = conclude(batch, previous, self.id_age, taken, self.config, golden=False)
@@ -412,13 +463,15 @@ class IdentityEngine:
             if event.kind == "merged" and event.other_id:
                 self.aliases[event.customer_id] = event.other_id
         clock = time.perf_counter()
-        golden = golden_records(batch.frame, outcome.clusters, outcome.ids, self.config, outcome.flags)
+        records: GoldenTable | list[GoldenRecord] = []
+        if golden:
+            records = golden_records(batch.frame, outcome.clusters, outcome.ids, self.config, outcome.flags)
         timings["golden"] = time.perf_counter() - clock
         report = self._report(batch, mode, outcome.events, outcome.flagged(), outcome.clusters, removed, timings)
         return Resolution(
             report=report,
             outcome=outcome,
-            golden=golden,
+            golden=records,
             events=outcome.events,
             removed_records=removed,
             touched_records=list(batch.frame.key),
@@ -474,13 +527,12 @@ class IdentityEngine:
 
     def _build_indexes(self, batch: BatchResult) -> None:
         n = len(self.frame)
-        self._build_key_index()
         for kind in BLOCK_KINDS:
             codes = batch.block_codes.get(kind)
             if codes is None:
                 codes = block_codes(self.frame, [kind])[kind]
             self.block_codes[kind] = codes
-        self._build_block_index()
+        self._indexes_stale = True
         status = batch.clustering.status
         prob = batch.edges.rule == len(RULES) - 1
         keep = prob | (status == REFUSED)
@@ -489,7 +541,7 @@ class IdentityEngine:
     def _build_key_index(self) -> None:
         frame = self.frame
         n = len(frame)
-        self.referenced = {value for values in frame.ext for value in values[1:]}
+        self._referenced = {value for values in frame.ext for value in values[1:]}
         alive = np.fromiter(self.alive, dtype=bool, count=n) if len(self.alive) == n else np.ones(n, dtype=bool)
         for kind in self.config.deterministic_keys:
             column = getattr(frame, KEY_COLUMNS[kind])
@@ -500,16 +552,16 @@ class IdentityEngine:
             else:
                 codes = np.fromiter(map(hash, column), dtype=np.int64, count=n)
                 codes[~alive] = 0
-                self.key_codes[kind] = codes
+                self._key_codes[kind] = codes
                 rows = np.flatnonzero(codes != 0)
                 hashes = codes[rows]
-            self.key_index[kind] = HashIndex(hashes, rows)
+            self._key_index[kind] = HashIndex(hashes, rows)
 
     def _build_block_index(self) -> None:
         for kind in BLOCK_KINDS:
             codes = self.block_codes[kind]
             present = np.flatnonzero(codes != 0)
-            self.block_index[kind] = HashIndex(codes[present], present)
+            self._block_index[kind] = HashIndex(codes[present], present)
 
     # --- saved state -----------------------------------------------------------------------------
 
@@ -575,8 +627,7 @@ class IdentityEngine:
         missing = [kind for kind in BLOCK_KINDS if kind not in engine.block_codes]
         if missing:  # a state saved before these blocking keys existed
             engine.block_codes.update(block_codes(engine.frame, missing))
-        engine._build_key_index()
-        engine._build_block_index()
+        engine._indexes_stale = True
         engine.adjacency = Adjacency.from_compact(parts["adjacency.indptr"], parts["adjacency.indices"])
         return engine
 

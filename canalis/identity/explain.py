@@ -12,7 +12,14 @@ from canalis.identity.compare import FIELD_NAMES, FIELDS, compare, score_columns
 from canalis.identity.config import IdentityConfig
 from canalis.identity.keys import DEMOTED, judge, row_values
 from canalis.identity.records import IdentityRecord
-from canalis.identity.resolver import ScoredPairs, _conflicts, birth_date_errors_common, resolve_frame
+from canalis.identity.resolver import (
+    ScoredPairs,
+    _conflicts,
+    birth_date_errors_common,
+    given_slips,
+    known_names,
+    resolve_frame,
+)
 from canalis.identity.scoring import MatchModel, default_model, score
 
 if TYPE_CHECKING:
@@ -45,7 +52,9 @@ def _pair_evidence(engine: IdentityEngine, ra: int, rb: int) -> dict:
     model = engine.model or default_model()
     scores = score(comparison, columns, a, model)
     common = birth_date_errors_common(model, engine.config)
-    pairs = ScoredPairs(a, b, comparison, scores, _conflicts(comparison, engine.config, common))
+    known = known_names(model) if common else frozenset()
+    conflict = _conflicts(comparison, engine.config, common, given_slips(columns, a, b, comparison, known))
+    pairs = ScoredPairs(a, b, comparison, scores, conflict)
     return pairs.evidence(0)
 
 

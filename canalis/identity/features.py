@@ -130,6 +130,26 @@ def _each(values: list, function: Callable[[Any], Any]) -> list:
     return list(map(table.__getitem__, values))
 
 
+def _each_pair(first: list, second: list, function: Callable[[Any, Any], Any]) -> list:
+    """function(a, b) for every pair of `first` and `second`, computed once per distinct pair."""
+    pairs = list(zip(first, second, strict=True))
+    table = {pair: function(*pair) for pair in set(pairs)}
+    return list(map(table.__getitem__, pairs))
+
+
+def phone_feature(raw: str, region: str) -> str:
+    """The comparison form of a phone number typed in `region` ("": unknown, read by its digits): E.164, marked
+    when not allotted, or ""."""
+    if not raw:
+        return ""
+    if not region:
+        digits = "".join(ch for ch in raw if ch.isdigit())
+        value, valid = phone_key(raw, "ZZ") if raw.lstrip().startswith(("+", "00")) else (digits, True)
+        return (value or "") if valid else INVALID_PHONE_MARK + (value or digits)
+    value, valid = phone_key(raw, region)
+    return "" if not value else value if valid else INVALID_PHONE_MARK + value
+
+
 class Extractor:
     """Extracts record features, remembering within a batch the values it already normalised.
 
@@ -160,14 +180,8 @@ class Extractor:
         if not raw:
             return ""
         found = self.phones.get((raw, region))
-        if found is None and not region:
-            digits = "".join(ch for ch in raw if ch.isdigit())
-            value, valid = phone_key(raw, "ZZ") if raw.lstrip().startswith(("+", "00")) else (digits, True)
-            found = self.phones[(raw, region)] = (value or "") if valid else INVALID_PHONE_MARK + (value or digits)
         if found is None:
-            value, valid = phone_key(raw, region)
-            found = "" if not value else value if valid else INVALID_PHONE_MARK + value
-            self.phones[(raw, region)] = found
+            found = self.phones[(raw, region)] = phone_feature(raw, region)
         return found
 
     def street(self, raw: str | None) -> str:
@@ -246,15 +260,14 @@ class Extractor:
             "source": [r.source for r in records],
             "email": [found[0] for found in emails],
             "email_local": [found[1] for found in emails],
-            "phone": _each(list(zip([r.phone for r in records], region, strict=True)), lambda p: self.phone(*p)),
+            "phone": _each_pair([r.phone for r in records], region, phone_feature),
             "loyalty": _each([r.loyalty_id for r in records], loyalty_key),
             "ext": [external_keys(r, config) for r in records],
             "given": _each([r.given_name for r in records], fold_name),
             "family": family,
             "family_sound": _each(family, self.sound),
             "dob": _each([r.birth_date for r in records], self.dob),
-            "postcode": _each(list(zip([r.postcode for r in records], region, strict=True)),
-                              lambda p: self.postcode(*p)),
+            "postcode": _each_pair([r.postcode for r in records], region, self.postcode),
             "street": _each([r.street for r in records], self.street),
             "city": _each([r.city for r in records], self.city),
             "country": country,

@@ -20,7 +20,14 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, func, select
 
-from canalis.identity.bulk import delete_ids, delete_where_in, insert_rows, key_holder, select_where_in
+from canalis.identity.bulk import (
+    delete_ids,
+    delete_where_in,
+    insert_columns,
+    insert_rows,
+    key_holder,
+    select_where_in,
+)
 from canalis.identity.clusters import RULES, STATUS_NAMES
 from canalis.identity.compare import FIELD_NAMES, FIELDS
 from canalis.identity.config import IdentityConfig
@@ -188,9 +195,6 @@ def _primed_engine(connection: Connection, config: IdentityConfig, decisions: li
 # --- writing -------------------------------------------------------------------------------------
 
 _LINK_COLUMNS = ("record_a", "record_b", "rule", "confidence", "status", "reason", "evidence", "updated_at")
-_CUSTOMER_COLUMNS = (
-    "customer_id", *GOLDEN_FIELDS, "lineage", "record_count", "sources", "flags", "created_at", "updated_at",
-)  # fmt: skip
 
 
 def _scored_evidence(batch: BatchResult, edges: np.ndarray) -> Iterator[dict]:
@@ -318,17 +322,25 @@ def _identity_rows(batch: BatchResult, outcome: Outcome, now: datetime) -> list[
     return out
 
 
-def _golden_rows(golden: GoldenTable | list[GoldenRecord], created: dict[str, datetime], now: datetime
-                 ) -> Iterator[tuple]:  # fmt: skip
-    """customers rows of the golden records, by customer id, each made as it is written."""
-    ids = golden.ids if isinstance(golden, GoldenTable) else [record.customer_id for record in golden]
-    for i in sorted(range(len(ids)), key=ids.__getitem__):
-        record = golden[i]
-        values = record.values
-        yield (
-            record.customer_id, *(values.get(name) for name in GOLDEN_FIELDS), record.lineage, record.record_count,
-            record.sources, record.flags or None, created.get(record.customer_id, now), now,
-        )  # fmt: skip
+def _golden_columns(golden: GoldenTable | list[GoldenRecord], created: dict[str, datetime], now: datetime
+                    ) -> Iterator[dict[str, list]]:  # fmt: skip
+    """customers columns of the golden records, by customer id, a chunk of customers at a time."""
+    if isinstance(golden, GoldenTable):
+        chunks: Iterable[dict[str, list]] = golden.columns(sorted(range(len(golden.ids)), key=golden.ids.__getitem__))
+    else:
+        records = sorted(golden, key=lambda record: record.customer_id)
+        chunks = [
+            {"customer_id": [r.customer_id for r in records],
+             **{name: [r.values.get(name) for r in records] for name in GOLDEN_FIELDS},
+             "lineage": [r.lineage for r in records], "record_count": [r.record_count for r in records],
+             "sources": [r.sources for r in records], "flags": [r.flags for r in records]}
+        ] if records else []  # fmt: skip
+    for columns in chunks:
+        ids = columns["customer_id"]
+        columns["flags"] = [flags or None for flags in columns["flags"]]
+        columns["created_at"] = [created.get(customer_id, now) for customer_id in ids]
+        columns["updated_at"] = [now] * len(ids)
+        yield columns
 
 
 def _write(
@@ -375,7 +387,8 @@ def _write(
         connection.execute(sa.delete(customers))
     else:
         delete_where_in(connection, customers, ("customer_id",), old_ids | set(ids))
-    insert_rows(connection, customers, _CUSTOMER_COLUMNS, _golden_rows(resolution.golden, created, now))
+    for columns in _golden_columns(resolution.golden, created, now):
+        insert_columns(connection, customers, columns)
     insert_rows(
         connection,
         identity_customer_ids,

@@ -18,7 +18,15 @@ from canalis.identity.clusters import (
     build_clusters,
     connected_components,
 )
-from canalis.identity.compare import FIELD_NAMES, FIELDS, NAME_WEAK_BELOW, Comparison, compare, score_columns
+from canalis.identity.compare import (
+    FIELD_NAMES,
+    FIELDS,
+    NAME_WEAK_BELOW,
+    Comparison,
+    compare,
+    given_misspelt,
+    score_columns,
+)
 from canalis.identity.config import IdentityConfig
 from canalis.identity.features import Frame
 from canalis.identity.keys import KeyGroups, key_groups
@@ -194,10 +202,37 @@ def birth_date_errors_common(model: MatchModel, config: IdentityConfig) -> bool:
     return learned_from >= MIN_RECORDS_TO_RELAX and model.m["birth_date"][_DOB_DIFFERENT] > config.birth_date_error_rate
 
 
-def _conflicts(comparison: Comparison, config: IdentityConfig, dob_errors_common: bool = False) -> np.ndarray:
+def known_names(model: MatchModel) -> frozenset[str]:
+    """Given and family names that two records or more held when the model learned (its name frequencies; names
+    are compared in either field, since systems swap them). Empty when name frequencies are off."""
+    tables = model.term_frequencies
+    return frozenset(tables.get("given_name", {})) | frozenset(tables.get("family_name", {}))
+
+
+def given_slips(
+    columns: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, comparison: Comparison, known: frozenset[str]
+) -> np.ndarray:
+    """Pairs whose given names (in place or swapped) are a keyboard slip apart with one of them held by a single
+    record of the data (`canalis.identity.compare.given_misspelt`): one name misspelt, not another name in use."""
+    edits = comparison.similarity.get("given_edits")
+    out = np.zeros(len(a), dtype=bool)
+    if edits is None or not known:
+        return out
+    idx = np.flatnonzero((edits > 0) & (edits < 99))
+    if len(idx):
+        own = columns["given"][a[idx]]
+        other = np.where(comparison.swapped[idx], columns["family"][b[idx]], columns["given"][b[idx]])
+        out[idx] = [given_misspelt(x, y, known) for x, y in zip(own.tolist(), other.tolist(), strict=True)]
+    return out
+
+
+def _conflicts(
+    comparison: Comparison, config: IdentityConfig, dob_errors_common: bool = False, slips: np.ndarray | None = None
+) -> np.ndarray:
     """Pairs a score never links: given names that conflict unless the birth dates agree, and birth dates
-    more than two edits apart (unless the given names agree and the data shows that matches often carry
-    unrelated birth dates: `birth_date_errors_common`).
+    more than two edits apart (unless the given names agree, the same, close or one misspelt as `slips` marks
+    them (`given_slips`), and the data shows that matches often carry unrelated birth dates:
+    `birth_date_errors_common`).
 
     Given names conflict below `given_name_conflict_below` (Jaro-Winkler) when neither is an initial, prefix or
     token of the other nor a keyboard slip away from it. One of the two may be wrong in a record (a name or a
@@ -219,6 +254,8 @@ def _conflicts(comparison: Comparison, config: IdentityConfig, dob_errors_common
     dob_conflict = dob == _DOB_DIFFERENT
     if dob_errors_common:
         dob_conflict &= ~np.isin(given, _GIVEN_CONFIRMS)
+        if slips is not None:
+            dob_conflict &= ~slips
     out[dob_conflict] = "birth_date"
     return out
 
@@ -377,12 +414,15 @@ def resolve_frame(
     del levels, similarity, swapped
     scores = score(comparison, columns, cand_a[kept], model)
     dob_common = birth_date_errors_common(model, config)
+    known = known_names(model) if dob_common else frozenset()
     pairs = ScoredPairs(
         a=cand_a[kept],
         b=cand_b[kept],
         comparison=comparison,
         scores=scores,
-        conflict=_conflicts(comparison, config, dob_common),
+        conflict=_conflicts(
+            comparison, config, dob_common, given_slips(columns, cand_a[kept], cand_b[kept], comparison, known)
+        ),
     )
     pairs.names_only = (
         names_only(comparison) if not config.link_on_names_alone else np.zeros(len(comparison.levels), dtype=bool)
@@ -423,7 +463,7 @@ def resolve_frame(
         linked_rows[part.b] = True
     low = np.flatnonzero((against < -config.conflict_weight) & linked_rows[cand_a] & linked_rows[cand_b])
     conflicts = set((cand_a[low] * n + cand_b[low]).tolist()) if config.conflict_weight > 0 else set()
-    clustering = build_clusters(frame, edges, ranks, config, never, conflicts, dob_common)
+    clustering = build_clusters(frame, edges, ranks, config, never, conflicts, dob_common, known)
     if training:
         model.registers = infer_registers(frame.array("source"), clustering.labels)
     registers = registers_for(config, model.registers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -42,23 +42,42 @@ class GoldenRecord:
 
 def field_value(frame: Frame, row: int, name: str) -> object:
     """The value a golden record takes from a record: normalised for keys and codes, as typed for names."""
-    record = frame.record[row]
+    return field_values(frame, [row], name)[0]
+
+
+def field_values(frame: Frame, rows: Sequence[int], name: str) -> list[object]:
+    """`field_value` of each of `rows` for one field (None for a row of -1), a field at a time."""
     match name:
-        case "email":
-            return frame.email[row] or None
+        case "email" | "postcode" | "country":
+            column = getattr(frame, name)
+            return [(column[r] or None) if r >= 0 else None for r in rows]
         case "phone":
-            phone = frame.phone[row]
-            return phone if phone and not phone.startswith(INVALID_PHONE_MARK) else None
+            phones = frame.phone
+            return [_phone_value(phones[r]) if r >= 0 else None for r in rows]
         case "birth_date":
-            d = frame.dob[row]
-            return date(d // 10000, d // 100 % 100, d % 100) if d else None
-        case "postcode":
-            return frame.postcode[row] or None
-        case "country":
-            return frame.country[row] or None
-        case "loyalty_id":
-            return record.loyalty_id.strip() if record.loyalty_id and frame.loyalty[row] else None
-    value = getattr(record, name)
+            dobs = frame.dob
+            return [_date_value(dobs[r]) if r >= 0 else None for r in rows]
+    records = frame.record
+    if name == "loyalty_id":
+        loyalty = frame.loyalty
+        return [_loyalty_value(records[r].loyalty_id, loyalty[r]) if r >= 0 else None for r in rows]
+    return [_typed_value(getattr(records[r], name)) if r >= 0 else None for r in rows]
+
+
+def _phone_value(phone: str) -> str | None:
+    return phone if phone and not phone.startswith(INVALID_PHONE_MARK) else None
+
+
+def _date_value(d: int) -> date | None:
+    return date(d // 10000, d // 100 % 100, d % 100) if d else None
+
+
+def _loyalty_value(raw: str | None, key: str) -> str | None:
+    return raw.strip() if raw and key else None
+
+
+def _typed_value(value: object) -> object:
+    """A value as typed, its spaces collapsed."""
     if isinstance(value, str):
         value = " ".join(value.split())
     return value or None
@@ -143,27 +162,71 @@ class GoldenTable:
             yield self[i]
 
     def __getitem__(self, i: int) -> GoldenRecord:
-        frame = self.frame
-        values: dict[str, object] = {}
-        lineage: dict[str, dict] = {}
-        for name in GOLDEN_FIELDS:
-            row = int(self.source_row[name][i])
-            if row < 0:
-                values[name] = None
-                continue
-            values[name] = field_value(frame, row, name)
-            stamp = frame.record[row].updated_at
-            rule = RULE_NAMES[int(self.rule[name][i])] + ("_fill" if self.filled[name][i] else "")
-            lineage[name] = {
-                "record_key": frame.key[row], "source": frame.source[row], "rule": rule,
-                "updated_at": stamp.astimezone(UTC).isoformat() if isinstance(stamp, datetime) else None,
-            }  # fmt: skip
-        rows = self.clusters[i]
+        customer_id, values, lineage, _, sources, flags = next(self.rows([i]))
         return GoldenRecord(
-            customer_id=self.ids[i], values=values, lineage=lineage,
-            record_keys=sorted(frame.key[r] for r in rows), sources=sorted({frame.source[r] for r in rows}),
-            flags=list(self.flags[i]) if self.flags else [],
+            customer_id=customer_id, values=dict(zip(GOLDEN_FIELDS, values, strict=True)), lineage=lineage,
+            record_keys=sorted(self.frame.key[r] for r in self.clusters[i]), sources=sources, flags=flags,
         )  # fmt: skip
+
+    def rows(self, order: Sequence[int] | None = None) -> Iterator[tuple]:
+        """Per customer (the positions in `order`, else all in table order): (customer id, values in
+        GOLDEN_FIELDS order, lineage, record count, sources, flags), as its GoldenRecord holds them."""
+        for chunk in self.columns(order):
+            values = zip(*(chunk[name] for name in GOLDEN_FIELDS), strict=True)
+            yield from zip(chunk["customer_id"], values, chunk["lineage"], chunk["record_count"], chunk["sources"],
+                           chunk["flags"], strict=True)  # fmt: skip
+
+    def columns(self, order: Sequence[int] | None = None) -> Iterator[dict[str, list]]:
+        """The same, column by column, a chunk of customers at a time: customer_id, each of GOLDEN_FIELDS,
+        lineage, record_count, sources and flags.
+
+        Made a field at a time, each record's lineage entry and timestamp once (not once per customer and
+        field): a full run writes as many golden records as there are people.
+        """
+        chosen = np.arange(len(self.ids)) if order is None else np.asarray(order, dtype=np.int64)
+        for start in range(0, len(chosen), _CHUNK):
+            yield self._chunk_columns(chosen[start : start + _CHUNK])
+
+    def _chunk_columns(self, chosen: np.ndarray) -> dict[str, list]:
+        frame = self.frame
+        rules = len(_LINEAGE_RULES)
+        source_rows: dict[str, list[int]] = {}
+        lineage_codes: dict[str, list[int]] = {}  # per field: the record's row and its lineage rule, one number
+        for name in GOLDEN_FIELDS:
+            rows = self.source_row[name][chosen]
+            rule = self.rule[name][chosen].astype(np.int64) * 2 + self.filled[name][chosen]
+            source_rows[name] = rows.tolist()
+            lineage_codes[name] = np.where(rows >= 0, rows * rules + rule, -1).tolist()
+        # A lineage entry per record and rule, shared by the fields and customers it describes.
+        entries = {
+            code: {"record_key": frame.key[code // rules], "source": frame.source[code // rules],
+                   "rule": _LINEAGE_RULES[code % rules], "updated_at": _stamp(frame, code // rules)}
+            for code in set().union(*lineage_codes.values()) if code >= 0
+        }  # fmt: skip
+        lineage_columns = [list(map(entries.get, codes)) for codes in lineage_codes.values()]
+        ids, lineages, counts, sources, flags = [], [], [], [], []
+        sources_of: dict[tuple[str, ...], list[str]] = {}  # one list per set of sources: encoded once when written
+        for i, fields in zip(chosen.tolist(), zip(*lineage_columns, strict=True), strict=True):
+            rows = self.clusters[i]
+            ids.append(self.ids[i])
+            lineages.append({name: e for name, e in zip(GOLDEN_FIELDS, fields, strict=True) if e is not None})
+            counts.append(len(rows))
+            found = tuple(sorted({frame.source[r] for r in rows}))
+            sources.append(sources_of.setdefault(found, list(found)))
+            flags.append(list(self.flags[i]) if self.flags else [])
+        values = {name: field_values(frame, rows, name) for name, rows in source_rows.items()}
+        return {"customer_id": ids, **values, "lineage": lineages, "record_count": counts, "sources": sources,
+                "flags": flags}  # fmt: skip
+
+
+_CHUNK = 20_000  # customers made at once: their columns and lineage documents are held until written
+# The lineage rule of a field: the rule that chose its record, "_fill" when taken apart from its group's record.
+_LINEAGE_RULES: tuple[str, ...] = tuple(rule + fill for rule in RULE_NAMES for fill in ("", "_fill"))
+
+
+def _stamp(frame: Frame, row: int) -> str | None:
+    stamp = frame.record[row].updated_at
+    return stamp.astimezone(UTC).isoformat() if isinstance(stamp, datetime) else None
 
 
 def _rules(winners: np.ndarray, runners: np.ndarray, prio: np.ndarray, updated: np.ndarray, complete: np.ndarray):

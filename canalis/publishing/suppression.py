@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import Column, String, Table
 from sqlalchemy.engine import Connection
 
-from canalis.publishing.consent_scope import scope_table
+from canalis.publishing.consent_scope import consent_pairs, scope_table
 from canalis.publishing.policy import ConsentRule, PublishConfig
 from canalis.store import tables
 from canalis.store.schema import metadata
@@ -113,6 +113,11 @@ def plan_consents(
     )
     if scope is not None:
         consents = consents.where(s.c.customer_id.in_(sa.select(scope_table.c.customer_id)))
+    else:
+        # a customer with one record, no open complaint and no pause has nothing to propagate: read the others
+        consents = consents.where(s.c.customer_id.in_(_customers_that_can_change()))
+        for source, purpose, medium in consent_pairs(conn):
+            pairs[source].add((purpose, medium))
     for row in conn.execute(consents):
         current[row.consent_key] = row.status
         pairs[row.source].add((row.purpose, row.channel))
@@ -130,6 +135,8 @@ def plan_consents(
         records = records.where(s.c.customer_id.in_(sa.select(scope_table.c.customer_id)))
         for pair in scope.pairs:
             pairs[pair[0]].add(pair[1:])
+    else:
+        records = records.where(s.c.customer_id.in_(_customers_that_can_change()))
     recomputed: set[str] = set()
     for record in conn.execute(records):
         customer = record.customer_id
@@ -178,6 +185,19 @@ def plan_consents(
         for change, record in scope.kept:
             if scope.keeps(record, recomputed):
                 plan.add([change], record)
+
+
+def _customers_that_can_change() -> sa.Select:
+    """Customers whose consents a full plan may change: several records, a complaint, or a pause on a record.
+
+    A customer with a single record has that record's consents as the only evidence, which gives each consent its
+    own status back; only a pause (an open complaint) or a restore (a pause Canalis wrote) changes it.
+    """
+    s, i, p = tables.source_identities, tables.interactions, consent_pauses
+    several = sa.select(s.c.customer_id).group_by(s.c.customer_id).having(sa.func.count() > 1)
+    complained = sa.select(i.c.customer_id).where(i.c.is_complaint.is_(True), i.c.customer_id.is_not(None))
+    paused = sa.select(s.c.customer_id).join(p, p.c.record_key == s.c.record_key)
+    return sa.union(several, complained, paused)
 
 
 def remember_pause(conn: Connection, channel: str, record: dict[str, Any], now: datetime, run_id: str | None) -> None:

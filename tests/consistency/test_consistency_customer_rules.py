@@ -183,3 +183,21 @@ def test_a_refusal_canalis_wrote_to_pause_promotions_is_no_conflict(cstore, cano
     with cstore.begin() as conn:
         conn.execute(consent_pauses.insert(), [pause])
     assert _run(cstore, "consent_conflict", now) == []
+
+
+def test_consent_rules_read_only_the_customers_that_can_conflict(cstore, canon) -> None:
+    from canalis.consistency.customers import consents_by_customer, open_complaint_customers
+
+    for customer, statuses in {
+        "cu_1": ["granted", "denied"],
+        "cu_2": ["granted", "granted"],
+        "cu_3": ["denied"],
+    }.items():
+        for n, status in enumerate(statuses):
+            canon.consent(canon.customer(customer, f"s{n}", customer), status)
+    canon.case(canon.customer("cu_3", "crm", "x"), "c1", "new")
+    with cstore.engine.connect() as conn:
+        assert sorted(consents_by_customer(conn, "marketing", "email")) == ["cu_1", "cu_2", "cu_3"]
+        assert list(consents_by_customer(conn, "marketing", "email", mixed_only=True)) == ["cu_1"]
+        complained = open_complaint_customers(["closed"])
+        assert list(consents_by_customer(conn, "marketing", "email", customers=complained)) == ["cu_3"]

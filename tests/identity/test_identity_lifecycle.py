@@ -199,3 +199,61 @@ def test_golden_record_survivorship_with_lineage() -> None:
     assert golden.values["loyalty_id"] == "FID-77"
     assert golden.sources == ["crm", "erp", "shop"] and golden.record_count == 3
     assert [g.customer_id for g in result.golden] == [cid]
+
+
+def test_golden_rows_match_each_golden_record_in_any_order_across_chunks(world, monkeypatch) -> None:
+    import canalis.identity.survivorship as survivorship
+
+    monkeypatch.setattr(survivorship, "_CHUNK", 7)  # several chunks, the last one short
+    engine = IdentityEngine()
+    golden = engine.resolve(world.records, now=T0).golden
+    order = sorted(range(len(golden.ids)), key=lambda i: golden.ids[i], reverse=True)
+    rows = list(golden.rows(order))
+    assert [row[0] for row in rows] == [golden.ids[i] for i in order]
+    key_of = {row: key for key, row in engine.row_of.items()}
+    for customer_id, values, lineage, count, sources, flags in rows:
+        alone = engine.golden(customer_id)  # resolved on its own, outside any chunk
+        assert dict(zip(survivorship.GOLDEN_FIELDS, values, strict=True)) == alone.values
+        assert lineage == alone.lineage
+        assert (count, sources, flags) == (alone.record_count, alone.sources, alone.flags)
+        members = [key_of[row] for row in engine.members[customer_id]]
+        assert count == len(members) and sources == sorted({key.split(":")[0] for key in members})
+
+
+def test_indexes_wait_for_the_first_update_and_give_what_eager_indexes_give(world, monkeypatch) -> None:
+    built: list[int] = []
+    build = IdentityEngine._build_key_index
+    monkeypatch.setattr(IdentityEngine, "_build_key_index", lambda self: (built.append(1), build(self))[1])
+    rng = random.Random(11)
+    first, later = world.records[:-40], world.records[-40:]
+    # Changed records: some take another record's email and phone (new links), some lose theirs (links undone).
+    changed = [
+        replace(r, email=other.email, phone=other.phone) if i % 2 else replace(r, email=None, phone=None)
+        for i, (r, other) in enumerate(zip(rng.sample(first, 30), rng.sample(first, 30), strict=True))
+    ]
+    removed = [r.key for r in rng.sample(first, 10)]
+
+    def run(eager: bool) -> IdentityEngine:
+        engine = IdentityEngine()
+        engine.resolve(first, now=T0)
+        if eager:
+            engine._ensure_indexes()
+        engine.update([*later, *changed], removed, now=T0 + timedelta(days=1))
+        return engine
+
+    lazy = run(eager=False)
+    assert built == [1]  # not by the full resolution: by the update
+    eager = run(eager=True)
+    keys = sorted(lazy.row_of)
+    assert [lazy.customer_of(k) for k in keys] == [eager.customer_of(k) for k in keys]
+
+
+def test_resolution_without_golden_records_assigns_the_same_customers(world) -> None:
+    with_golden, without = IdentityEngine(), IdentityEngine()
+    kept = with_golden.resolve(world.records, now=T0)
+    left_out = without.resolve(world.records, now=T0, golden=False)
+    assert len(kept.golden) == len(with_golden.members) > 0 and len(left_out.golden) == 0
+    keys = sorted(with_golden.row_of)
+    assert [without.customer_of(k) for k in keys] == [with_golden.customer_of(k) for k in keys]
+    customer_id = with_golden.customer_of(keys[0])
+    assert without.golden(customer_id) == with_golden.golden(customer_id)  # still built on demand

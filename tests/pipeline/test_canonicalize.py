@@ -262,3 +262,45 @@ def test_a_pass_that_fails_keeps_exactly_what_it_committed_and_the_next_one_fini
     with store.engine.connect() as conn:
         keys = set(conn.execute(sa.select(tables.customer_records.c.record_key)).scalars())
     assert keys == {f"shop:customers:C{n}" for n in range(2600) if n != 7}
+
+
+def test_a_pass_sets_mapped_chunks_aside_from_the_collector_and_hands_them_back(
+    tmp_path: Path, store: Store, monkeypatch
+) -> None:
+    import gc
+
+    from canalis.canonical import canonicalize as pass_module
+    from canalis.canonical.chunks import map_chunk
+
+    connector, mapper = _setup(tmp_path, store, [_row(1, "a@example.org"), _row(2, "b@example.org")])
+    ingest_stream(store, connector, "customers")
+    records = [("C1", {"id": "C1", "email": "a@example.org"})]
+    map_chunk(mapper, "customers", ["customer_record"], records, pass_module.utcnow())
+    assert gc.get_freeze_count() == 0  # outside a pass, nothing is set aside
+    frozen: list[int] = []
+
+    def spied(*args, **kwargs):
+        result = map_chunk(*args, **kwargs)
+        frozen.append(gc.get_freeze_count())
+        return result
+
+    monkeypatch.setattr(pass_module, "map_chunk", spied)
+    report = canonicalize_entities(store, {"shop": mapper}, ["customer_record"], workers=0)
+    assert report["customer_record"].mapped == 2
+    assert frozen and all(count > 0 for count in frozen)  # set aside while the pass runs
+    assert gc.get_freeze_count() == 0  # and handed back to the collector when it ends
+
+
+def test_mapping_workers_set_their_chunks_aside_from_the_collector(tmp_path: Path, store: Store) -> None:
+    import gc
+
+    from canalis.canonical.chunks import map_chunk
+    from canalis.canonical.workers import MappingWorkers
+    from canalis.store import utcnow
+
+    _, mapper = _setup(tmp_path, store, [])
+    records = [("C1", {"id": "C1", "email": "a@example.org"})]
+    with MappingWorkers(1) as pool:
+        executor = pool.executor(long=True)
+        executor.submit(map_chunk, mapper, "customers", ["customer_record"], records, utcnow()).result(timeout=60)
+        assert executor.submit(gc.get_freeze_count).result(timeout=60) > 0

@@ -206,3 +206,20 @@ def test_each_save_checks_the_version_it_continues(store: Store) -> None:
     with pytest.raises(StaleStateError), store.begin() as conn:
         store.save_state(conn, "crm", "contacts", {"cursor": "first?"}, "r3", expected_version=0)
     assert store.read_state("crm", "contacts") == ({"cursor": "b"}, 2)
+
+
+def test_a_group_of_pages_is_stored_with_the_cycle_collector_paused(store: Store, monkeypatch) -> None:
+    import gc
+
+    collecting: list[bool] = []
+    real_upsert = landing.upsert
+
+    def spied(*args, **kwargs):
+        collecting.append(gc.isenabled())
+        return real_upsert(*args, **kwargs)
+
+    monkeypatch.setattr(landing, "upsert", spied)
+    report = ingest_stream(store, PagedSource(pages=3, size=10), "items")
+    assert report.records_read == 30 and store.count(tables.raw_records) == 30
+    assert collecting and not any(collecting)  # paused while the rows were built and written
+    assert gc.isenabled()  # and running again after

@@ -237,3 +237,23 @@ def test_an_open_complaint_pauses_promotional_email_until_resolved(db: Store) ->
         ("mail", "granted", "restored: complaint resolved"),
         ("shop", "granted", "restored: complaint resolved"),
     ]
+
+
+def test_a_customer_with_one_record_is_paused_and_restored_too(db: Store) -> None:
+    _customer(db, "mail:contacts:9", "P1")
+    _customer(db, "mail:contacts:8", "P2")  # one record, no complaint: its own consent is all there is
+    _consent(db, "mail:contacts:9", "granted")
+    _consent(db, "mail:contacts:8", "denied")
+    _complaint(db, "P1", "working")
+    plan = _consent_plan(db)
+    assert [(c.key, c.new, c.reason) for c in plan.changes] == [
+        ("mail:contacts:9:marketing:email", "denied", "paused: open complaint")
+    ]
+    with db.begin() as conn:
+        for (channel, _, key), record in plan.records.items():
+            remember_pause(conn, channel, record, NOW, "run-1")
+            conn.execute(sa.update(tables.consents).where(tables.consents.c.consent_key == key).values(status="denied"))
+        conn.execute(sa.delete(tables.interactions))  # the complaint is gone: only the pause remembers it
+    assert [(c.key, c.new, c.reason) for c in _consent_plan(db).changes] == [
+        ("mail:contacts:9:marketing:email", "granted", "restored: complaint resolved")
+    ]
