@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         base = folder / "base.db"
         shutil.copy(args.home / "canalis.db", base)
         store = Store(f"sqlite:///{base}")
+        store.migrate()  # a home kept by an older version gets the tables of this one
         last = prime(store, config, publish)
         store.close()
         customers = store.count(tables.customers)

@@ -13,6 +13,12 @@ an email (a contact point dropped from a record leaves no trace, and may have be
 When the pass moved no interaction and no interaction was added, changed or removed, the last report is shown
 again instead of aggregating every interaction once more. The customers an incremental pass moves interactions from
 or to have their `updated_at` stamped, so that the passes scoped to changed customers see them.
+
+The report's figures per customer (interactions, channels, channel switches along the timeline) are kept in
+`timeline_customers`: a full pass works them out for everyone, an incremental one again only for the customers it
+moved interactions from or to and those of interactions loaded since, and the report sums the table. Should the
+table's interactions not add up to the attached ones (an interaction deleted, or the table new), it is worked out
+in full again.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, union, update
+from sqlalchemy import Select, and_, bindparam, case, delete, func, insert, or_, select, true, union, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -30,6 +36,7 @@ from canalis.store import Store, tables
 
 STATE_CONNECTOR = "canalis:timeline"
 STATE_STREAM = "attach"
+FIGURES_BATCH = 500  # customers whose figures are worked out again per statement
 
 
 @dataclass
@@ -84,6 +91,7 @@ def attach_interactions(store: Store, *, full: bool = True) -> TimelineReport:
         since = _moment(state.get("high_water_mark")) if state else None
         customer = _attached_customer()
         moving = i.c.customer_id.is_distinct_from(customer)
+        moves: list[Any] = []
         if since is None:
             moved_rows = conn.execute(update(i).where(moving).values(customer_id=customer)).rowcount
         else:
@@ -98,6 +106,7 @@ def attach_interactions(store: Store, *, full: bool = True) -> TimelineReport:
         else:
             report = TimelineReport()
             _count_attached(conn, report)
+            _update_figures(conn, since, moves, report.attached)
             _measure_switches(conn, report)
         cursor = {
             "high_water_mark": mark.isoformat() if mark else None,
@@ -221,33 +230,66 @@ def _count_attached(conn: Connection, report: TimelineReport) -> None:
     ).scalar_one()
 
 
-def _measure_switches(conn: Connection, report: TimelineReport) -> None:
-    """Interactions per channel, channel switches along each customer's timeline, and the busiest timeline."""
+def _customer_figures(where: ColumnElement[bool]) -> Select:
+    """Interactions, distinct channels and channel switches of each customer of the attached interactions that
+    `where` keeps (a customer's interactions are kept or left out together)."""
     i = tables.interactions
+    previous = func.lag(i.c.channel).over(partition_by=i.c.customer_id, order_by=(i.c.occurred_at, i.c.interaction_key))
+    steps = (
+        select(i.c.customer_id, i.c.channel, previous.label("previous"))
+        .where(i.c.customer_id.is_not(None), where)
+        .subquery()
+    )
+    switched = case((and_(steps.c.previous.is_not(None), steps.c.previous != steps.c.channel), 1), else_=0)
+    return select(
+        steps.c.customer_id,
+        func.count().label("interactions"),
+        func.count(steps.c.channel.distinct()).label("channels"),
+        func.sum(switched).label("switches"),
+    ).group_by(steps.c.customer_id)
+
+
+def _update_figures(conn: Connection, since: datetime | None, moves: list[Any], attached: int) -> None:
+    """Work out `timeline_customers` again: in full (no `since`), else for the customers the pass moved
+    interactions from or to and those of interactions loaded since; in full anyway when the table's interactions
+    do not add up to the `attached` ones."""
+    figures, i = tables.timeline_customers, tables.interactions
+    columns = ["customer_id", "interactions", "channels", "switches"]
+    if since is not None:
+        loaded = select(i.c.customer_id).where(i.c.loaded_at > since, i.c.customer_id.is_not(None)).distinct()
+        touched = {customer for _, old, new in moves for customer in (old, new) if customer is not None}
+        touched.update(conn.execute(loaded).scalars())
+        ordered = sorted(touched)
+        for start in range(0, len(ordered), FIGURES_BATCH):
+            batch = ordered[start : start + FIGURES_BATCH]
+            conn.execute(delete(figures).where(figures.c.customer_id.in_(batch)))
+            conn.execute(insert(figures).from_select(columns, _customer_figures(i.c.customer_id.in_(batch))))
+        counted = conn.execute(select(func.coalesce(func.sum(figures.c.interactions), 0))).scalar_one()
+        if int(counted) == attached:
+            return
+    conn.execute(delete(figures))
+    conn.execute(insert(figures).from_select(columns, _customer_figures(true())))
+
+
+def _measure_switches(conn: Connection, report: TimelineReport) -> None:
+    """Interactions per channel, and from `timeline_customers`: customers with interactions, multichannel ones,
+    channel switches along their timelines, and the busiest timeline."""
+    i, figures = tables.interactions, tables.timeline_customers
     attached = i.c.customer_id.is_not(None)
     for channel, count in conn.execute(select(i.c.channel, func.count()).where(attached).group_by(i.c.channel)):
         report.by_channel[channel] = count
-    previous = func.lag(i.c.channel).over(partition_by=i.c.customer_id, order_by=(i.c.occurred_at, i.c.interaction_key))
-    steps = select(i.c.channel, previous.label("previous")).where(attached).subquery()
-    report.channel_switches = conn.execute(
-        select(func.count()).where(and_(steps.c.previous.is_not(None), steps.c.previous != steps.c.channel))
-    ).scalar_one()
-    per_customer = (
+    customers, multichannel, switches = conn.execute(
         select(
-            i.c.customer_id,
-            func.count(i.c.channel.distinct()).label("channels"),
-            func.count().label("interactions"),
+            func.count(),
+            func.coalesce(func.sum(case((figures.c.channels > 1, 1), else_=0)), 0),
+            func.coalesce(func.sum(figures.c.switches), 0),
         )
-        .where(attached)
-        .group_by(i.c.customer_id)
-        .subquery()
-    )
-    report.customers_with_interactions, report.multichannel_customers = conn.execute(
-        select(func.count(), func.coalesce(func.sum(case((per_customer.c.channels > 1, 1), else_=0)), 0))
     ).one()
+    report.customers_with_interactions, report.multichannel_customers = int(customers), int(multichannel)
+    report.channel_switches = int(switches)
     busiest = conn.execute(
-        select(per_customer.c.customer_id)
-        .order_by(per_customer.c.channels.desc(), per_customer.c.interactions.desc(), per_customer.c.customer_id)
+        select(figures.c.customer_id)
+        .order_by(figures.c.channels.desc(), figures.c.interactions.desc(), figures.c.customer_id)
         .limit(1)
     ).scalar()
     if busiest is not None:

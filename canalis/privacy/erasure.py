@@ -339,6 +339,7 @@ def purge(conn: Connection, person: Person, plan_id: str) -> dict[str, int]:
         ("identity_customer_ids", ("customer_id",)),
         ("identity_id_events", ("customer_id", "other_id")),
         ("consent_pauses", ("customer_id",)),
+        ("timeline_customers", ("customer_id",)),
     ):
         for column in columns:
             removed[name] += _delete_in(conn, identity[name], identity[name].c[column], ids)

@@ -152,6 +152,19 @@ interactions = Table(
 Index("ix_interactions_customer", interactions.c.customer_id, interactions.c.occurred_at)
 Index("ix_interactions_record", interactions.c.customer_record_key)
 
+timeline_customers = Table(
+    "timeline_customers",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("interactions", Integer, nullable=False, comment="interactions attached to the customer"),
+    Column("channels", Integer, nullable=False, comment="distinct channels of those interactions"),
+    Column("switches", Integer, nullable=False, comment="changes of channel along the customer's timeline"),
+    comment=(
+        "The timeline's figures per customer (no personal values): a pass works them out again for the customers "
+        "it touches, and the timeline report sums them."
+    ),
+)
+
 orders = Table(
     "orders",
     metadata,

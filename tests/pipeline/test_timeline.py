@@ -158,3 +158,58 @@ def test_an_incremental_pass_with_nothing_changed_moves_nothing_and_keeps_the_re
     assert _attached(world)["i1"] == "cu_x"
     attach_interactions(world, full=True)
     assert _attached(world)["i1"] == "cu_1"
+
+
+def _figures(store: Store) -> dict[str, tuple[int, int, int]]:
+    f = tables.timeline_customers
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(f.c.customer_id, f.c.interactions, f.c.channels, f.c.switches)).all()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def test_the_figures_per_customer_are_kept_and_summed_by_the_report(world: Store) -> None:
+    report = attach_interactions(world, full=True)
+
+    assert _figures(world) == {"cu_1": (4, 3, 3)}  # crm -> web -> crm -> store
+    assert report.channel_switches == 3 and report.customers_with_interactions == 1
+
+
+def test_an_incremental_pass_works_out_the_figures_of_the_customers_it_touched_only(world: Store) -> None:
+    _customer(world, "cu_4", "shop:customers:4", None)
+    _interaction(world, "i8", "web", 8, record_key="shop:customers:4")
+    _interaction(world, "i9", "store", 9, record_key="shop:customers:4")
+    attach_interactions(world, full=True)
+    assert _figures(world)["cu_4"] == (2, 2, 1)
+    f = tables.timeline_customers
+    with world.begin() as conn:  # a stale figure of a customer nothing touches: an incremental pass leaves it
+        conn.execute(update(f).where(f.c.customer_id == "cu_4").values(switches=7))
+        conn.execute(
+            tables.interactions.insert().values(
+                interaction_key="i10", source="crm", object="events", source_id="i10",
+                customer_record_key="crm:customers:1", channel="phone", kind="call",
+                occurred_at=START + timedelta(minutes=10), is_complaint=False, loaded_at=LATER, content_hash="i10",
+            )
+        )  # fmt: skip
+
+    report = attach_interactions(world, full=False)
+
+    assert _figures(world) == {"cu_1": (5, 4, 4), "cu_4": (2, 2, 7)}
+    assert report.channel_switches == 11
+    full = attach_interactions(world, full=True)
+    assert _figures(world)["cu_4"] == (2, 2, 1) and full.channel_switches == 5
+
+
+def test_figures_that_no_longer_add_up_are_worked_out_in_full(world: Store) -> None:
+    _customer(world, "cu_4", "shop:customers:4", None)
+    _interaction(world, "i8", "web", 8, record_key="shop:customers:4")
+    _interaction(world, "i9", "store", 9, record_key="shop:customers:4")
+    attach_interactions(world, full=True)
+    i = tables.interactions
+    with world.begin() as conn:  # an interaction deleted (erased, or gone at the source) leaves no change stamp
+        conn.execute(i.delete().where(i.c.interaction_key == "i9"))
+        conn.execute(update(i).where(i.c.interaction_key == "i5").values(loaded_at=LATER))
+
+    report = attach_interactions(world, full=False)
+
+    assert _figures(world) == {"cu_1": (4, 3, 3), "cu_4": (1, 1, 0)}
+    _full_pass_agrees(world, report)
