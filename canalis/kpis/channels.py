@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, func, select
 
 from canalis.kpis.settings import KpiSettings
-from canalis.kpis.sql import channel_counts, customer_channel_pairs, share
+from canalis.kpis.sql import customer_channel_pairs, share
 from canalis.store import tables
 
 
@@ -48,24 +48,36 @@ class ChannelMix:
 
 
 def channel_mix(conn: Connection, settings: KpiSettings) -> ChannelMix:
-    """Count unified customers by the number of channels they used (SQL aggregates only)."""
-    counts = channel_counts(settings)
+    """Count unified customers by the number of channels they used, in one SQL aggregate.
+
+    The (customer, channel) pairs are worked out once (a common table expression read twice): each pair is counted
+    under its channel and its customer's number of channels. A customer of n channels gives n pairs, so the
+    customers of n channels are the pairs counted under n, divided by n.
+    """
+    pairs = customer_channel_pairs(settings).cte("pairs")
+    c = tables.customers
+    counts = (
+        select(pairs.c.customer_id, func.count().label("channels"))
+        .select_from(pairs.join(c, c.c.customer_id == pairs.c.customer_id))
+        .group_by(pairs.c.customer_id)
+        .cte("channel_counts")
+    )
     report = ChannelMix()
-    report.customers = conn.execute(select(func.count()).select_from(tables.customers)).scalar_one()
-    for channels, customers in conn.execute(select(counts.c.channels, func.count()).group_by(counts.c.channels)):
-        report.distribution[int(channels)] = int(customers)
+    report.customers = conn.execute(select(func.count()).select_from(c)).scalar_one()
+    pairs_by_count: dict[int, int] = {}
+    for channels, channel, count in conn.execute(
+        select(counts.c.channels, pairs.c.channel, func.count())
+        .select_from(pairs.join(counts, counts.c.customer_id == pairs.c.customer_id))
+        .group_by(counts.c.channels, pairs.c.channel)
+    ):
+        channels, count = int(channels), int(count)
+        pairs_by_count[channels] = pairs_by_count.get(channels, 0) + count
+        report.by_channel[channel] = report.by_channel.get(channel, 0) + count
+        multichannel = count if channels >= 2 else 0
+        report.multichannel_by_channel[channel] = report.multichannel_by_channel.get(channel, 0) + multichannel
+    report.distribution = {channels: total // channels for channels, total in sorted(pairs_by_count.items())}
     report.active_customers = sum(report.distribution.values())
     report.multichannel_customers = sum(count for n, count in report.distribution.items() if n >= 2)
     if report.customers > report.active_customers:
         report.distribution[0] = report.customers - report.active_customers
-
-    pairs = customer_channel_pairs(settings).subquery("pairs")
-    known = pairs.join(counts, counts.c.customer_id == pairs.c.customer_id)
-    for channel, customers, multichannel in conn.execute(
-        select(pairs.c.channel, func.count(), func.sum(case((counts.c.channels >= 2, 1), else_=0)))
-        .select_from(known)
-        .group_by(pairs.c.channel)
-    ):
-        report.by_channel[channel] = int(customers)
-        report.multichannel_by_channel[channel] = int(multichannel or 0)
     return report
