@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import orjson
 
+from canalis.collector import collector_paused
 from canalis.identity.clusters import ACCEPTED, RULES
 from canalis.identity.config import IdentityConfig
-from canalis.identity.engine import IdentityEngine, Resolution, bulk_work
+from canalis.identity.engine import IdentityEngine, Resolution
 from canalis.identity.records import IdentityRecord
 
 MAX_REPORTED_ERRORS = 100
@@ -69,7 +70,7 @@ def run_resolve(
     records: dict[str, IdentityRecord] = {}
     errors: list[dict[str, Any]] = []
     malformed = duplicates = 0
-    with bulk_work():  # hundreds of thousands of records and no reference cycle: the collector would only scan
+    with collector_paused():  # hundreds of thousands of records and no reference cycle: the collector would only scan
         for number, record, error in read_jsonl(Path(input_path)):
             if record is None:
                 malformed += 1

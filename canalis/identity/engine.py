@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
+from canalis.collector import collector_paused
 from canalis.identity.blocking import BLOCK_KINDS, block_codes
 from canalis.identity.clusters import ACCEPTED, REFUSED, RULES, STATUS_NAMES, IdEvent
 from canalis.identity.compare import compare, score_columns
@@ -99,18 +98,6 @@ class _Taken:
 
     def __contains__(self, customer_id: object) -> bool:
         return customer_id in self.engine.id_age or customer_id in self.engine.aliases
-
-
-@contextmanager
-def bulk_work() -> Iterator[None]:
-    """Pause the cyclic garbage collector while millions of small acyclic objects are made."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _now(now: datetime | None) -> datetime:
@@ -209,7 +196,7 @@ class IdentityEngine:
         `golden=False` leaves the run's golden records out (`Resolution.golden` is empty), for a caller that
         only wants the assignments; `golden(customer_id)` still builds one on demand.
         """
-        with bulk_work():
+        with collector_paused():
             return self._resolve(records, now=now, retrain=retrain, golden=golden)
 
     def _resolve(
@@ -251,7 +238,7 @@ class IdentityEngine:
         Only the connected part of the link graph they touch is resolved again, with the frozen model;
         the outcome is the same as a full resolution of all records with that model.
         """
-        with bulk_work():
+        with collector_paused():
             return self._update(records, removed, now=now)
 
     def _update(self, records: Iterable[IdentityRecord], removed: Iterable[str], *, now: datetime | None) -> Resolution:

@@ -20,6 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, func, select
 
+from canalis.collector import collector_paused
 from canalis.identity.bulk import (
     delete_ids,
     delete_where_in,
@@ -31,7 +32,7 @@ from canalis.identity.bulk import (
 from canalis.identity.clusters import RULES, STATUS_NAMES
 from canalis.identity.compare import FIELD_NAMES, FIELDS
 from canalis.identity.config import IdentityConfig
-from canalis.identity.engine import IdentityEngine, Resolution, bulk_work
+from canalis.identity.engine import IdentityEngine, Resolution
 from canalis.identity.outcome import Outcome
 from canalis.identity.overrides import FORCE_MERGE, KINDS, NEVER_MERGE, Override, Overrides
 from canalis.identity.records import IdentityRecord
@@ -623,7 +624,7 @@ def resolve_customers(
     """
     started = time.perf_counter()
     moment = _now(now)
-    with bulk_work(), engine.begin() as connection:
+    with collector_paused(), engine.begin() as connection:
         has_state = connection.execute(select(func.count()).select_from(identity_state)).scalar_one() > 0
         mode = "incremental" if has_state and not full else "full"
         run_id = _start_run(connection, mode, moment)
@@ -701,7 +702,7 @@ def _apply_decisions(
             raise ValueError(f"unknown override kind {decision.kind!r}")
     started = time.perf_counter()
     moment = _now(now)
-    with bulk_work(), engine.begin() as connection:
+    with collector_paused(), engine.begin() as connection:
         insert_rows(
             connection,
             identity_overrides,
