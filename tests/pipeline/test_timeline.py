@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from canalis.store import Store, tables
 from canalis.timeline import attach_interactions
+from tests.store.identities import hold_record
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -30,14 +31,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def _customer(store: Store, customer_id: str, record_key: str, email: str | None) -> None:
-    source, obj, source_id = record_key.split(":")
     with store.begin() as conn:
-        conn.execute(
-            tables.source_identities.insert().values(
-                record_key=record_key, source=source, object=obj, source_id=source_id, customer_id=customer_id,
-                match_rule="test", confidence=1.0, updated_at=START,
-            )
-        )  # fmt: skip
+        hold_record(conn, record_key, customer_id, START)
         if email:
             conn.execute(
                 tables.contact_points.insert().values(
